@@ -1,0 +1,51 @@
+# Wirewatch: every set-up step is here, so a fresh machine needs only `make demo` or `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+LOCAL := deploy/local
+
+.PHONY: install lint test test-unit stack-up stack-down stack-status demo bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || PYTHON=python3; \
+	  test -x $(BIN)/python || $${PYTHON:-$(PYTHON)} -m venv $(VENV) || python3 -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev,rocksdb]'
+	touch $(STAMP)
+
+lint: install
+	$(BIN)/ruff check services tests bench
+	$(BIN)/mypy services
+
+stack-up: install
+	$(LOCAL)/stack.sh up
+
+stack-down:
+	$(LOCAL)/stack.sh down
+
+stack-status:
+	$(LOCAL)/stack.sh status
+
+# The whole suite against the real Kafka, Elasticsearch and Prometheus, started
+# here and stopped afterwards (also when the tests fail).
+test: install
+	@$(LOCAL)/stack.sh up
+	@source $(LOCAL)/env.sh; set +e; $(BIN)/pytest -q -p no:cacheprovider $(PYTEST_ARGS); rc=$$?; \
+	  $(LOCAL)/stack.sh down; exit $$rc
+
+test-unit: install
+	$(BIN)/pytest -q -m "not kafka and not elastic and not prometheus and not browser" $(PYTEST_ARGS)
+
+demo: install
+	$(BIN)/python -m wirewatch.embedded.demo
+
+bench: install
+	@$(LOCAL)/stack.sh up
+	@source $(LOCAL)/env.sh; set +e; $(BIN)/python -m bench.run; rc=$$?; $(LOCAL)/stack.sh down; exit $$rc
+
+clean:
+	rm -rf $(VENV) .wirewatch build *.egg-info .mypy_cache .ruff_cache bench/out

@@ -1,0 +1,1 @@
+"""Message-bus adapters: Kafka (aiokafka) for production, in-process for embedded runs."""

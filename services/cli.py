@@ -1,0 +1,78 @@
+"""The ``wirewatch`` command: one subcommand per service, each defined by its package.
+
+Entry points, in pipeline order:
+
+* ``poll`` / ``poller``         -> :mod:`wirewatch.pollers.cli`
+* ``process`` / ``processor``   -> :mod:`wirewatch.processors.cli`
+* ``indexer`` / ``notifier`` / ``search`` / ``rules`` -> :mod:`wirewatch.sinks.cli`
+* ``run``                       -> :mod:`wirewatch.embedded.cli`
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from wirewatch import __version__
+from wirewatch.core.errors import WirewatchError
+
+# Each module exposes ``register(subparsers)`` adding its subcommands, each
+# subparser carrying ``func(args) -> int`` via ``set_defaults``.
+SERVICE_MODULES = (
+    "wirewatch.pollers.cli",
+    "wirewatch.processors.cli",
+    "wirewatch.sinks.cli",
+    "wirewatch.embedded.cli",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="wirewatch",
+        description="Event-streaming news monitoring: poll feeds, dedupe, tag entities, alert, index.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=(
+            "examples:\n"
+            "  wirewatch run --config sources.yaml --rules rules.yaml\n"
+            "  wirewatch poll --once --config sources.yaml --state .wirewatch/state\n"
+            "  wirewatch process --rules rules.yaml --ner off < raw.jsonl > processed.jsonl\n"
+            "  wirewatch search '\"arrest warrant\" AND Putin' --since 24h\n"
+            "\nsettings come from WIREWATCH_* environment variables (see README)."
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"wirewatch {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module_name in SERVICE_MODULES:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run a subcommand; config mistakes end as one line on stderr and exit 2."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func: Callable[[Any], int] | None = getattr(args, "func", None)
+    if func is None:
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return int(func(args) or 0)
+    except WirewatchError as exc:
+        print(f"wirewatch {args.command}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"wirewatch {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""What every service shares: settings, schemas, logging, metrics, errors."""

@@ -1,0 +1,139 @@
+"""Settings from ``WIREWATCH_*`` environment variables, and YAML config files.
+
+Addresses and tunables come from the environment (12-factor, and what the
+compose file sets); sources, rules and destinations are YAML files the user
+edits. Both fail with :class:`ConfigError` naming the exact field.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal, TypeVar
+
+import yaml
+from pydantic import BaseModel, BeforeValidator, Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from wirewatch.core.errors import ConfigError
+
+ENV_PREFIX = "WIREWATCH_"
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, None: 1}
+
+
+def parse_duration(value: Any) -> timedelta:
+    """``"90s"``, ``"10m"``, ``"72h"``, ``"7d"`` or a number of seconds."""
+    if isinstance(value, timedelta):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = float(value)
+    else:
+        match = _DURATION.match(str(value))
+        if not match:
+            raise ValueError(f"not a duration: {value!r} (use e.g. 30s, 10m, 72h, 7d)")
+        seconds = float(match.group(1)) * _UNITS[match.group(2)]
+    if seconds < 0:
+        raise ValueError(f"duration must not be negative: {value!r}")
+    return timedelta(seconds=seconds)
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+
+class Settings(BaseSettings):
+    """Process-wide settings, all read from ``WIREWATCH_<NAME>``.
+
+    ``kafka_bootstrap`` and ``elasticsearch_url`` unset means the embedded
+    default: in-process bus and SQLite FTS5 under ``data_dir``.
+    """
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+
+    kafka_bootstrap: str | None = Field(None, description="host:port[,host:port]")
+    elasticsearch_url: str | None = Field(None, description="http://host:port")
+    topic_prefix: str = Field("wirewatch", pattern=r"^[A-Za-z0-9._-]+$")
+    topic_partitions: int = Field(6, ge=1, le=1000)
+    index_prefix: str = Field("wirewatch", pattern=r"^[a-z0-9][a-z0-9._-]*$")
+    data_dir: Path = Path(".wirewatch")
+    metrics_port: int = Field(0, ge=0, le=65535, description="0: no /metrics endpoint")
+    metrics_host: str = "127.0.0.1"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["auto", "json", "console"] = "auto"
+    user_agent: str = "Wirewatch/0.1 (+https://github.com/wirewatch/wirewatch; news monitoring)"
+
+    @property
+    def raw_topic(self) -> str:
+        return f"{self.topic_prefix}.raw"
+
+    @property
+    def processed_topic(self) -> str:
+        return f"{self.topic_prefix}.processed"
+
+    @property
+    def alerts_topic(self) -> str:
+        return f"{self.topic_prefix}.alerts"
+
+    @property
+    def dead_letter_topic(self) -> str:
+        return f"{self.topic_prefix}.dead-letter"
+
+    @property
+    def poller_state_topic(self) -> str:
+        return f"{self.topic_prefix}.poller-state"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings, turning a bad value into one :class:`ConfigError` line."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err["loc"])
+        raise ConfigError(
+            f"{ENV_PREFIX}{field.upper()}", f"{err['msg']} (got {err.get('input')!r})"
+        ) from None
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def format_location(loc: tuple[Any, ...]) -> str:
+    """``('sources', 2, 'url')`` -> ``sources[2].url``."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def load_yaml(path: Path | str, model: type[M]) -> M:
+    """Parse a YAML config file into ``model``; any problem is one ConfigError line."""
+    path = Path(path)
+    try:
+        text = path.read_text("utf-8")
+    except FileNotFoundError:
+        raise ConfigError(str(path), "file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(str(path), f"cannot read: {exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(where, f"invalid YAML: {problem}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(str(path), f"expected a mapping at the top, got {type(data).__name__}")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = format_location(tuple(err["loc"]))
+        msg = err["msg"]
+        if err["type"] not in ("missing",) and "input" in err and not isinstance(err["input"], dict | list):
+            msg = f"{msg} (got {err['input']!r})"
+        raise ConfigError(f"{path}: {loc}" if loc else str(path), msg) from None

@@ -1,0 +1,41 @@
+"""Dead letters: what a stage could not handle, kept with the reason."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from wirewatch.core.schemas import validate
+
+Stage = Literal["poller", "processor", "indexer", "notifier"]
+
+
+def utc_now() -> str:
+    """Now as RFC 3339 UTC with milliseconds and a ``Z``."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def as_text(payload: bytes | str | Any) -> str:
+    if isinstance(payload, bytes):
+        return payload.decode("utf-8", errors="replace")
+    if isinstance(payload, str):
+        return payload
+    import json
+
+    return json.dumps(payload, ensure_ascii=False, default=str)
+
+
+def dead_letter(stage: Stage, reason: str, payload: bytes | str | Any, **meta: Any) -> dict[str, Any]:
+    """A dead-letter record (``schemas/dead_letter.json``) for ``payload``.
+
+    ``reason`` is squeezed onto one line: it is read in Kibana and in logs.
+    """
+    record: dict[str, Any] = {
+        "stage": stage,
+        "reason": " ".join(str(reason).split())[:2000] or "unknown",
+        "payload": as_text(payload),
+        "at": utc_now(),
+    }
+    record.update({k: v for k, v in meta.items() if v is not None})
+    validate("dead_letter", record)
+    return record

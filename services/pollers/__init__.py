@@ -1,0 +1,1 @@
+"""Sources: RSS/Atom/JSON Feed and live-blog pollers that emit raw items."""

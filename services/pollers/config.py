@@ -1,0 +1,72 @@
+"""``sources.yaml``: which feeds and live blogs to poll, and how."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from wirewatch.core.config import Duration, load_yaml
+
+DEFAULT_INTERVAL = {"rss": timedelta(minutes=5), "liveblog": timedelta(seconds=60), "auto": timedelta(minutes=5)}
+
+
+class LiveblogSelectors(BaseModel):
+    """CSS selectors for live-blog pages that carry no LiveBlogPosting JSON-LD."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    block: str
+    id_attr: str | None = None
+    time: str | None = None
+    title: str | None = None
+    body: str | None = None
+
+
+class Source(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$", max_length=200)
+    name: str | None = None
+    kind: Literal["rss", "liveblog", "auto"] = "auto"
+    url: str
+    interval: Duration | None = None
+    tags: list[str] = Field(default_factory=list)
+    liveblog: LiveblogSelectors | None = None
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value
+
+    @property
+    def poll_interval(self) -> timedelta:
+        return self.interval if self.interval is not None else DEFAULT_INTERVAL[self.kind]
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.id
+
+
+class SourcesConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sources: list[Source] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> SourcesConfig:
+        seen: set[str] = set()
+        for source in self.sources:
+            if source.id in seen:
+                raise ValueError(f"duplicate source id {source.id!r}")
+            seen.add(source.id)
+        return self
+
+
+def load_sources(path: Path | str) -> SourcesConfig:
+    """Load and check ``sources.yaml``; errors name the file and field."""
+    return load_yaml(path, SourcesConfig)

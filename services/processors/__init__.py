@@ -1,0 +1,1 @@
+"""Processors: dedupe -> entities -> alert rules, as plain functions plus a Faust app."""

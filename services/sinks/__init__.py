@@ -1,0 +1,1 @@
+"""Sinks: Elasticsearch indexer, webhook notifier, search from the shell."""

@@ -1,0 +1,115 @@
+"""Shared fixtures: the real local stack (started once per run by `make test`).
+
+Tests that need Kafka, Elasticsearch or Prometheus take the fixtures below.
+When the stack is not reachable they skip on a developer's machine, and fail
+loudly under CI=true: CI must never pass by skipping the real services.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+SHARED = REPO.parent / "shared"
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def _unavailable(what: str, how: str) -> None:
+    message = f"{what} is not reachable ({how}); run `make stack-up` or `make test`"
+    if IN_CI:
+        pytest.fail(f"CI=true and {message}", pytrace=False)
+    pytest.skip(message)
+
+
+def _port_open(hostport: str) -> bool:
+    host, _, port = hostport.rpartition(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> str:
+    """host:port of the real Kafka broker."""
+    bootstrap = os.environ.get("WIREWATCH_TEST_KAFKA", "127.0.0.1:19092")
+    if not _port_open(bootstrap):
+        _unavailable("Kafka", bootstrap)
+    return bootstrap
+
+
+@pytest.fixture(scope="session")
+def elasticsearch_url() -> str:
+    """URL of the real Elasticsearch node."""
+    url = os.environ.get("WIREWATCH_TEST_ELASTICSEARCH", "http://127.0.0.1:19200")
+    if not _port_open(url.split("://", 1)[-1].rstrip("/")):
+        _unavailable("Elasticsearch", url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def prometheus_url() -> str:
+    url = os.environ.get("WIREWATCH_TEST_PROMETHEUS", "http://127.0.0.1:19090")
+    if not _port_open(url.split("://", 1)[-1].rstrip("/")) or not shutil.which("promtool"):
+        _unavailable("Prometheus", url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def prometheus_targets_dir() -> Path:
+    """Folder of file_sd target files the local Prometheus watches."""
+    path = Path(os.environ.get("WIREWATCH_TEST_PROMETHEUS_TARGETS", "/tmp/wirewatch-stack/prometheus/targets"))
+    if not path.is_dir():
+        _unavailable("Prometheus targets folder", str(path))
+    return path
+
+
+@pytest.fixture
+def unique() -> str:
+    """A short unique suffix: each test gets its own topics, groups and indices."""
+    return uuid.uuid4().hex[:10]
+
+
+@pytest.fixture
+def topic_prefix(unique: str) -> str:
+    return f"test-{unique}"
+
+
+@pytest.fixture
+def index_prefix(unique: str) -> str:
+    return f"test-{unique}"
+
+
+@pytest.fixture
+async def es_client(elasticsearch_url: str) -> AsyncIterator[object]:
+    from elasticsearch import AsyncElasticsearch
+
+    client = AsyncElasticsearch(elasticsearch_url, request_timeout=30)
+    try:
+        yield client
+    finally:
+        await client.close()
+
+
+@pytest.fixture
+def wirewatch_env(tmp_path: Path) -> Iterator[dict[str, str]]:
+    """Environment for a `wirewatch` subprocess: embedded mode unless a test adds addresses."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WIREWATCH_") or k.startswith("WIREWATCH_TEST_")}
+    env["WIREWATCH_DATA_DIR"] = str(tmp_path / "data")
+    env["WIREWATCH_LOG_FORMAT"] = "json"
+    yield env
+
+
+@pytest.fixture(scope="session")
+def wirewatch_bin() -> str:
+    exe = REPO / ".venv" / "bin" / "wirewatch"
+    return str(exe) if exe.exists() else shutil.which("wirewatch") or "wirewatch"
