@@ -1,0 +1,50 @@
+"""The bus interface shared by the Kafka adapter and the in-process bus.
+
+Services depend on these protocols, not on aiokafka, so ``wirewatch run``
+can swap Kafka for :mod:`wirewatch.bus.memory` without a second code path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class Message:
+    """One consumed message, value already decoded from JSON when possible."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: str | None
+    value: Any
+    raw: bytes
+    timestamp_ms: int | None = None
+
+
+class Publisher(Protocol):
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def publish(self, topic: str, value: Any, key: str | None = None) -> None:
+        """Return only once the message is durably accepted by the bus."""
+
+    async def publish_many(self, topic: str, messages: Iterable[tuple[str | None, Any]]) -> None: ...
+
+
+class Subscriber(Protocol):
+    """A consumer-group member: messages in order per partition, explicit commits."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    def batches(self, max_records: int = 500, timeout_ms: int = 1000) -> AsyncIterator[list[Message]]:
+        """Yield batches of messages; empty batches are not yielded."""
+        ...
+
+    async def commit(self) -> None:
+        """Commit the offsets of everything yielded so far."""
