@@ -6,6 +6,7 @@ delivery guarantees are decided once.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -61,10 +62,8 @@ async def ensure_topics(bootstrap: str, topics: Iterable[TopicSpec]) -> None:
             if t.name not in existing
         ]
         if new:
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(new)
-            except TopicAlreadyExistsError:
-                pass
     finally:
         await admin.close()
 
