@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import CommitFailedError, IllegalStateError, TopicAlreadyExistsError
 
+from wirewatch.bus.base import Message
 from wirewatch.core.config import Settings
+from wirewatch.core.logging import get_logger
+from wirewatch.core.metrics import CONSUMER_LAG
 
 
 def encode(value: Any) -> bytes:
@@ -113,3 +116,100 @@ class KafkaPublisher:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
+
+
+def _decoded(raw: bytes | None) -> Any:
+    """The JSON value, or ``None`` when the bytes are not JSON (the raw bytes stay on the Message)."""
+    try:
+        return decode(raw)
+    except ValueError:
+        return None
+
+
+class KafkaSubscriber:
+    """Consumer-group member with manual commits (implements ``bus.base.Subscriber``).
+
+    Offsets are committed only when the caller says its work is durable
+    (``commit()``), so a crash replays instead of losing messages. Each batch
+    also refreshes ``wirewatch_consumer_lag{group,topic,partition}``.
+    """
+
+    def __init__(
+        self,
+        bootstrap: str,
+        topics: Sequence[str],
+        group_id: str,
+        *,
+        auto_offset_reset: str = "earliest",
+        **consumer_options: Any,
+    ) -> None:
+        self.group_id = group_id
+        self._consumer = AIOKafkaConsumer(
+            *topics,
+            bootstrap_servers=bootstrap,
+            group_id=group_id,
+            enable_auto_commit=False,
+            auto_offset_reset=auto_offset_reset,
+            **consumer_options,
+        )
+        self._pending: dict[TopicPartition, int] = {}
+        self._log = get_logger("bus.kafka")
+
+    async def start(self) -> None:
+        await self._consumer.start()
+
+    async def stop(self) -> None:
+        await self._consumer.stop()
+
+    async def batches(self, max_records: int = 500, timeout_ms: int = 1000) -> AsyncIterator[list[Message]]:
+        while True:
+            data = await self._consumer.getmany(timeout_ms=timeout_ms, max_records=max_records)
+            self._export_lag()
+            if not data:
+                continue
+            batch: list[Message] = []
+            for tp, records in data.items():
+                batch.extend(self._message(r) for r in records)
+                self._pending[tp] = records[-1].offset + 1
+            yield batch
+
+    async def commit(self) -> None:
+        """Commit what was yielded; partitions lost in a rebalance are skipped (they replay)."""
+        if not self._pending:
+            return
+        assigned = self._consumer.assignment()
+        offsets = {tp: off for tp, off in self._pending.items() if tp in assigned}
+        self._pending.clear()
+        if not offsets:
+            return
+        try:
+            await self._consumer.commit(offsets)
+        except (CommitFailedError, IllegalStateError) as exc:
+            self._log.warning("commit failed; messages will be redelivered", error=str(exc))
+
+    @staticmethod
+    def _message(record: ConsumerRecord[bytes, bytes]) -> Message:
+        raw = record.value if record.value is not None else b""
+        return Message(
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            key=record.key.decode("utf-8", errors="replace") if record.key is not None else None,
+            value=_decoded(record.value),
+            raw=raw,
+            timestamp_ms=record.timestamp,
+        )
+
+    def _export_lag(self) -> None:
+        for tp in self._consumer.assignment():
+            highwater = self._consumer.highwater(tp)
+            if highwater is None:
+                continue
+            try:
+                position = self._consumer._fetcher._subscriptions.subscription.assignment.state_value(tp)
+            except AttributeError:
+                position = None
+            offset = getattr(position, "position", None) if position is not None else None
+            if offset is None:
+                continue
+            CONSUMER_LAG.labels(self.group_id, tp.topic, str(tp.partition)).set(max(0, highwater - offset))

@@ -6,7 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from wirewatch.core.config import Duration, load_yaml
 
@@ -57,14 +57,15 @@ class SourcesConfig(BaseModel):
 
     sources: list[Source] = Field(min_length=1)
 
-    @model_validator(mode="after")
-    def _unique_ids(self) -> SourcesConfig:
+    @field_validator("sources")
+    @classmethod
+    def _unique_ids(cls, sources: list[Source]) -> list[Source]:
         seen: set[str] = set()
-        for source in self.sources:
+        for source in sources:
             if source.id in seen:
                 raise ValueError(f"duplicate source id {source.id!r}")
             seen.add(source.id)
-        return self
+        return sources
 
 
 def load_sources(path: Path | str) -> SourcesConfig:
