@@ -41,7 +41,7 @@ test-unit: install
 	$(BIN)/pytest -q -m "not kafka and not elastic and not prometheus and not browser" $(PYTEST_ARGS)
 
 demo: install
-	$(BIN)/python -m wirewatch.embedded.demo
+	$(BIN)/python -m wirewatch.embedded.demo $(DEMO_ARGS)
 
 bench: install
 	@$(LOCAL)/stack.sh up

@@ -164,7 +164,7 @@ class KafkaSubscriber:
     async def batches(self, max_records: int = 500, timeout_ms: int = 1000) -> AsyncIterator[list[Message]]:
         while True:
             data = await self._consumer.getmany(timeout_ms=timeout_ms, max_records=max_records)
-            self._export_lag()
+            await self._export_lag()
             if not data:
                 continue
             batch: list[Message] = []
@@ -200,16 +200,66 @@ class KafkaSubscriber:
             timestamp_ms=record.timestamp,
         )
 
-    def _export_lag(self) -> None:
+    async def _export_lag(self) -> None:
+        """Lag = log end (highwater) - next position, per assigned partition."""
         for tp in self._consumer.assignment():
             highwater = self._consumer.highwater(tp)
             if highwater is None:
                 continue
             try:
-                position = self._consumer._fetcher._subscriptions.subscription.assignment.state_value(tp)
-            except AttributeError:
-                position = None
-            offset = getattr(position, "position", None) if position is not None else None
-            if offset is None:
+                position = await self._consumer.position(tp)
+            except IllegalStateError:
                 continue
-            CONSUMER_LAG.labels(self.group_id, tp.topic, str(tp.partition)).set(max(0, highwater - offset))
+            CONSUMER_LAG.labels(self.group_id, tp.topic, str(tp.partition)).set(max(0, highwater - position))
+
+
+async def topic_partitions(bootstrap: str, topics: Sequence[str]) -> list[TopicPartition]:
+    """Every partition of ``topics`` that exists (missing topics contribute none)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        described = await admin.describe_topics(list(topics))
+    finally:
+        await admin.close()
+    return [
+        TopicPartition(t["topic"], p["partition"])
+        for t in described
+        if t.get("error_code", 0) == 0
+        for p in t["partitions"]
+    ]
+
+
+async def read_latest(bootstrap: str, topic: str, timeout_ms: int = 1000) -> dict[str, Any]:
+    """The latest value per key of a (compacted) topic, read from the start to its current end.
+
+    Group-less and read-only: this is how a service reloads state it keeps
+    in a compacted topic. Tombstones (null values) remove the key.
+    """
+    partitions = await topic_partitions(bootstrap, [topic])
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
+    await consumer.start()
+    latest: dict[str, Any] = {}
+    try:
+        if not partitions:
+            return latest
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        end = await consumer.end_offsets(partitions)
+        remaining = {tp for tp in partitions if end[tp] > 0}
+        while remaining:
+            data = await consumer.getmany(*remaining, timeout_ms=timeout_ms)
+            for records in data.values():
+                for record in records:
+                    if record.key is None:
+                        continue
+                    key = record.key.decode("utf-8", errors="replace")
+                    if record.value is None:
+                        latest.pop(key, None)
+                    else:
+                        latest[key] = _decoded(record.value)
+            for tp in list(remaining):
+                if await consumer.position(tp) >= end[tp]:
+                    remaining.discard(tp)
+    finally:
+        await consumer.stop()
+    return latest

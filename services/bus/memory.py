@@ -13,6 +13,7 @@ can publish, commit offsets and update its own state atomically.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import sqlite3
 import time
@@ -171,10 +172,8 @@ class MemoryBus:
     async def wait_for_change(self, timeout: float) -> None:
         """Sleep until something is published or the group changes, at most ``timeout`` s."""
         event = self._changed
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(event.wait(), timeout)
-        except TimeoutError:
-            pass
 
     # -- consumer groups -------------------------------------------------------
     def subscriber(self, topics: Sequence[str] | str, group: str) -> MemorySubscriber:

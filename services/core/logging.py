@@ -41,4 +41,4 @@ def configure_logging(level: str = "info", fmt: str = "auto") -> None:
 
 def get_logger(name: str) -> Any:
     """A structlog logger carrying ``component=name``."""
-    return structlog.get_logger().bind(component=name)
+    return structlog.get_logger(component=name)  # lazy: honours configure_logging() called later

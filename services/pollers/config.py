@@ -10,7 +10,11 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from wirewatch.core.config import Duration, load_yaml
 
-DEFAULT_INTERVAL = {"rss": timedelta(minutes=5), "liveblog": timedelta(seconds=60), "auto": timedelta(minutes=5)}
+DEFAULT_INTERVAL = {
+    "rss": timedelta(minutes=5),
+    "liveblog": timedelta(seconds=60),
+    "auto": timedelta(minutes=5),
+}
 
 
 class LiveblogSelectors(BaseModel):
@@ -52,10 +56,26 @@ class Source(BaseModel):
         return self.name or self.id
 
 
+class FetchSettings(BaseModel):
+    """Optional ``fetch:`` section of sources.yaml: politeness and safety limits."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    connect_timeout: Duration = timedelta(seconds=10)
+    read_timeout: Duration = timedelta(seconds=20)
+    total_timeout: Duration = timedelta(seconds=60)
+    max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, description="decompressed body cap")
+    max_redirects: int = Field(default=5, ge=0, le=20)
+    per_host_concurrency: int = Field(default=2, ge=1, le=64)
+    min_host_delay: Duration = timedelta(seconds=1)
+    concurrency: int = Field(default=32, ge=1, le=1024, description="sources fetched at once")
+
+
 class SourcesConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     sources: list[Source] = Field(min_length=1)
+    fetch: FetchSettings = FetchSettings()
 
     @field_validator("sources")
     @classmethod

@@ -33,8 +33,38 @@ CHROME_SELECTORS = (
 )  # fmt: skip
 
 BLOCK_TAGS = frozenset(
-    "p div section article header footer main h1 h2 h3 h4 h5 h6 ul ol li dl dt dd table tr "
-    "blockquote pre figure figcaption hr address details summary caption".split()
+    [
+        "p",
+        "div",
+        "section",
+        "article",
+        "header",
+        "footer",
+        "main",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "ul",
+        "ol",
+        "li",
+        "dl",
+        "dt",
+        "dd",
+        "table",
+        "tr",
+        "blockquote",
+        "pre",
+        "figure",
+        "figcaption",
+        "hr",
+        "address",
+        "details",
+        "summary",
+        "caption",
+    ]
 )
 _MARKUP = re.compile(r"</?[a-zA-Z!?]")
 _SPACES = re.compile(r"[ \t\f\v\r\u00a0]+")

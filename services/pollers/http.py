@@ -130,7 +130,9 @@ class _HostGate:
         self.not_before = 0.0
 
 
-def backoff_delay(failures: int, base: float, cap: float, rng: random.Random | None = None) -> float:
+def backoff_delay(
+    failures: int, base: float, cap: float, rng: random.Random | None = None
+) -> float:
     """Exponential back-off with full jitter: uniform in [base, min(cap, base * 2**failures)]."""
     if failures <= 0:
         return base
@@ -220,7 +222,9 @@ class _Decoder:
 
     def feed(self, data: bytes) -> bytes:
         if self.encoding == "deflate" and self._zlib is None:
-            self._zlib = zlib.decompressobj(zlib.MAX_WBITS if data[:1] == b"\x78" else -zlib.MAX_WBITS)
+            self._zlib = zlib.decompressobj(
+                zlib.MAX_WBITS if data[:1] == b"\x78" else -zlib.MAX_WBITS
+            )
         if self._zlib is not None:
             out: list[bytes] = []
             buf = data
@@ -243,7 +247,9 @@ class _Decoder:
 class Fetcher:
     """Async fetcher sharing one connection pool and per-host gates across sources."""
 
-    def __init__(self, policy: FetchPolicy, transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(
+        self, policy: FetchPolicy, transport: httpx.AsyncBaseTransport | None = None
+    ) -> None:
         self.policy = policy
         self._gates: dict[str, _HostGate] = {}
         self._client = httpx.AsyncClient(
@@ -313,7 +319,9 @@ class Fetcher:
         except httpx.TimeoutException as exc:
             return done("timeout", f"{type(exc).__name__}: {exc}".rstrip(": "))
         except _TooLarge:
-            return done("too_large", f"response exceeds {self.policy.max_bytes} bytes (decompressed)")
+            return done(
+                "too_large", f"response exceeds {self.policy.max_bytes} bytes (decompressed)"
+            )
         except _Refused as exc:
             return done("redirect_refused", str(exc))
         except (httpx.TransportError, OSError) as exc:
@@ -343,7 +351,9 @@ class Fetcher:
             async with gate.semaphore:
                 deferred = await self._wait_turn(gate)
                 if deferred is not None:
-                    return done("deferred", f"host asked to wait {deferred:.0f}s more", retry_after=deferred)
+                    return done(
+                        "deferred", f"host asked to wait {deferred:.0f}s more", retry_after=deferred
+                    )
                 result = await self._request(current, headers, gate, done)
             if isinstance(result, str):
                 if hop == self.policy.max_redirects:
@@ -377,7 +387,13 @@ class Fetcher:
                     retry_after=wait,
                 )
             if status >= 400 or status < 200:
-                return done("http_status", f"HTTP {status}", status=status, final_url=url, headers=resp_headers)
+                return done(
+                    "http_status",
+                    f"HTTP {status}",
+                    status=status,
+                    final_url=url,
+                    headers=resp_headers,
+                )
             content = await self._read_body(resp)
             return done("ok", status=status, final_url=url, content=content, headers=resp_headers)
 
@@ -420,17 +436,17 @@ class DecodedText:
 
 def declared_charset(content: bytes, content_type: str = "") -> str | None:
     """Charset from BOM, then HTTP header, then XML prolog, then HTML ``<meta>``."""
-    for bom, name in _BOMS:
+    for bom, bom_name in _BOMS:
         if content.startswith(bom):
-            return name
+            return bom_name
     for found in (
         _CHARSET_HEADER.search(content_type),
         _XML_PROLOG.search(content[:1024]),
         _META_CHARSET.search(content[:4096]),
     ):
         if found:
-            name = found.group(1)
-            return name.decode("ascii", "replace") if isinstance(name, bytes) else name
+            value: str | bytes = found.group(1)
+            return value.decode("ascii", "replace") if isinstance(value, bytes) else value
     return None
 
 
@@ -448,5 +464,3 @@ def decode_text(content: bytes, content_type: str = "") -> DecodedText:
         return DecodedText(content.decode("utf-8"), "utf-8", False)
     except UnicodeDecodeError:
         return DecodedText(content.decode("windows-1252", errors="replace"), "windows-1252", False)
-
-

@@ -7,6 +7,7 @@ hash or a timestamp means the same thing whatever the source kind.
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 from calendar import timegm
 from datetime import UTC, datetime
@@ -20,12 +21,33 @@ from wirewatch.pollers.config import Source
 MAX_ID = 512
 
 
+_SAFE_ID = re.compile(r"[\w.~:/?#\[\]@!$&()*+,;=%-]+")
+_SCRIPT_SCHEME = re.compile(r"(?i)script:|data:")
+
+
 def item_id(source_id: str, local_id: str) -> str:
-    """Globally unique, stable item id: ``<source>:<entry id>``, hashed when too long."""
+    """Globally unique, stable item id: ``<source>:<entry id>``.
+
+    Ids that are too long or are not plain URL-ish tokens (markup, spaces,
+    ``javascript:``) are replaced by their SHA-256: ids are shown and linked.
+    """
     candidate = f"{source_id}:{local_id}"
-    if len(candidate) <= MAX_ID and local_id.isprintable():
+    if (
+        len(candidate) <= MAX_ID
+        and _SAFE_ID.fullmatch(local_id)
+        and not _SCRIPT_SCHEME.search(local_id)
+    ):
         return candidate
     return f"{source_id}:sha256:{hashlib.sha256(local_id.encode('utf-8', 'replace')).hexdigest()}"
+
+
+def block_id(raw: str, title: str, when: str | None) -> str:
+    """A live-blog block id safe to show: the page's own when it is a plain token, else a hash."""
+    raw = raw.strip()
+    if raw and len(raw) <= 200 and re.fullmatch(r"[\w.:-]+", raw):
+        return raw
+    seed = raw or f"{when}\n{title}"
+    return "h-" + hashlib.sha256(seed.encode("utf-8", "replace")).hexdigest()[:16]
 
 
 def content_hash(title: str, body: str) -> str:
@@ -71,7 +93,12 @@ def safe_url(value: Any, base: str = "") -> str:
         parts = urlsplit(url)
     except ValueError:
         return base
-    if parts.scheme.lower() in ("http", "https") and parts.netloc and url.isprintable() and " " not in url:
+    if (
+        parts.scheme.lower() in ("http", "https")
+        and parts.netloc
+        and url.isprintable()
+        and " " not in url
+    ):
         return url
     return base
 
@@ -103,7 +130,7 @@ def build_item(
         "fetched_at": fetched_at,
         "content_hash": content_hash(title, body),
     }
-    if updated_at:
+    if updated_at and updated_at != item["published_at"]:
         item["updated_at"] = updated_at
     if summary:
         item["summary"] = summary

@@ -12,6 +12,10 @@ from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 
 
+class StoreUnavailable(Exception):
+    """The store cannot be reached right now: retry the whole batch later (nothing is committed)."""
+
+
 @dataclass(frozen=True)
 class IndexOutcome:
     """What happened to one document: stored, skipped as an older replay, or rejected."""

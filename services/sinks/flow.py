@@ -1,15 +1,19 @@
-"""Exponential back-off with full jitter, and a token-bucket rate limiter.
+"""Flow control shared by the sinks: back-off with jitter, rate limiting, stoppable consumption.
 
-Shared by the indexer (Elasticsearch unavailable) and the notifier (webhook
-retries, ``rate_limit``), so both back off the same way.
+The indexer (Elasticsearch unavailable) and the notifier (webhook retries,
+``rate_limit``) back off the same way and stop the same way.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
+
+from wirewatch.bus.base import Message, Subscriber
 
 
 @dataclass(frozen=True)
@@ -52,3 +56,27 @@ class RateLimiter:
                     self._tokens -= 1
                     return
                 await asyncio.sleep((1 - self._tokens) / self.rate)
+
+
+async def batches_until(
+    subscriber: Subscriber, stop: asyncio.Event, max_records: int = 500
+) -> AsyncIterator[list[Message]]:
+    """The subscriber's batches, ending promptly once ``stop`` is set."""
+    batches = subscriber.batches(max_records=max_records).__aiter__()
+    stopped = asyncio.ensure_future(stop.wait())
+    try:
+        while not stop.is_set():
+            next_batch = asyncio.ensure_future(batches.__anext__())
+            await asyncio.wait({next_batch, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            if not next_batch.done():
+                next_batch.cancel()
+                with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+                    await next_batch
+                return
+            try:
+                batch = next_batch.result()
+            except StopAsyncIteration:
+                return
+            yield batch
+    finally:
+        stopped.cancel()

@@ -1,0 +1,137 @@
+"""``processor.items_per_s`` and ``processor.ner_items_per_s``: ``wirewatch process`` on one core.
+
+Floors run in the same run on the same core: plain JSON read-and-write of the
+same file (the least any JSON-lines filter does), and for NER the bare spaCy
+pipeline over the same texts (the least NER costs).
+"""
+
+from __future__ import annotations
+
+import cProfile
+import io
+import json
+import pstats
+import sys
+from pathlib import Path
+
+from bench.common import Context, Result, last_line, missing, pin_one_core, timed_pipe, wirewatch_cmd
+
+TIMEOUT = 300
+#: NER is ~100x slower than the rest: a subset keeps the suite within its budget.
+NER_ITEMS = 1000
+
+JSON_FLOOR = (
+    "import sys, json\n"
+    "w = sys.stdout.write\n"
+    "enc = json.JSONEncoder(ensure_ascii=False, separators=(',', ':')).encode\n"
+    "for line in sys.stdin:\n"
+    "    w(enc(json.loads(line)) + '\\n')\n"
+)
+
+SPACY_FLOOR = (
+    "import sys, json\n"
+    "from wirewatch.processors.entities import resolve_ner\n"
+    "model = resolve_ner('on')\n"
+    "texts = [f\"{d.get('title', '')}.\\n{d.get('body', '')}\" for d in map(json.loads, sys.stdin)]\n"
+    "n = sum(len(m) for m in model.mentions(texts))\n"
+    "print(n)\n"
+)
+
+
+def _subset(ctx: Context, count: int) -> Path:
+    path = ctx.out / "data" / f"{ctx.items_path.stem}-first{count}.jsonl"
+    if not path.exists():
+        with ctx.items_path.open(encoding="utf-8") as src, path.open("w", encoding="utf-8") as dst:
+            for i, line in enumerate(src):
+                if i >= count:
+                    break
+                dst.write(line)
+    return path
+
+
+def _measure(ctx: Context, items: Path, count: int, ner: str, floor_code: str) -> tuple[float, float, str]:
+    """(items/s of wirewatch process, items/s of the floor, problem or '')."""
+    out = ctx.out / f"process-{ner}.jsonl"
+    cmd = [*pin_one_core(), *wirewatch_cmd(), "process", "--rules", str(ctx.rules_path), "--ner", ner]
+    seconds, proc = timed_pipe(cmd, items, out, TIMEOUT)
+    if proc.returncode != 0:
+        return 0.0, 0.0, f"exit {proc.returncode}: {last_line(proc.stderr)}"
+    lines = sum(1 for _ in out.open("rb"))
+    if lines != count:
+        return 0.0, 0.0, f"{lines} output lines for {count} items: {last_line(proc.stderr)}"
+    floor_out = ctx.out / f"floor-{ner}.out"
+    floor_s, fproc = timed_pipe([*pin_one_core(), sys.executable, "-c", floor_code], items, floor_out, TIMEOUT)
+    if fproc.returncode != 0:
+        return count / seconds, 0.0, f"floor failed: {last_line(fproc.stderr)}"
+    return count / seconds, count / floor_s, ""
+
+
+def run(ctx: Context) -> list[Result]:
+    ctx.ensure_data()
+    results: list[Result] = []
+    count = ctx.items_count
+    rate, floor, problem = _measure(ctx, ctx.items_path, count, "off", JSON_FLOOR)
+    if problem:
+        results.append(missing("processor.items_per_s", "items/s", problem))
+    else:
+        results.append(Result(
+            "processor.items_per_s", rate, "items/s", floor=floor,
+            notes=f"wirewatch process --ner off, {ctx.rules_count} rules, {count} items, taskset -c 0, "
+                  f"wall clock incl. start-up; floor: json.loads+dumps per line of the same file; target >= 5000",
+            extra={"target": 5000},
+        ))
+    results.append(_ner(ctx))
+    return results
+
+
+def _ner(ctx: Context) -> Result:
+    name = "processor.ner_items_per_s"
+    try:
+        from wirewatch.processors.entities import installed_ner_model
+    except ImportError as exc:
+        return missing(name, "items/s", f"wirewatch.processors.entities not available: {exc}")
+    model = installed_ner_model()
+    if model is None:
+        return missing(name, "items/s", "no spaCy model installed (pip install 'wirewatch[ner]' and a model)")
+    count = min(NER_ITEMS, ctx.items_count)
+    items = _subset(ctx, count)
+    rate, floor, problem = _measure(ctx, items, count, "on", SPACY_FLOOR)
+    if problem:
+        return missing(name, "items/s", problem)
+    return Result(
+        name, rate, "items/s", floor=floor,
+        notes=f"wirewatch process --ner on ({model}, batched nlp.pipe), first {count} items, one core; "
+              "floor: the bare spaCy pipeline (same model and components) over the same texts",
+    )
+
+
+def profile(ctx: Context, count: int = 5000, top: int = 15) -> str:
+    """cProfile of ``wirewatch process --ner off`` in-process; the top functions as text."""
+    from wirewatch.cli import main
+
+    ctx.ensure_data()
+    items = _subset(ctx, count)
+    saved_in, saved_out = sys.stdin, sys.stdout
+    profiler = cProfile.Profile()
+    try:
+        sys.stdin = items.open(encoding="utf-8")
+        sys.stdout = io.StringIO()
+        profiler.enable()
+        main(["process", "--rules", str(ctx.rules_path), "--ner", "off"])
+        profiler.disable()
+    finally:
+        sys.stdin.close()
+        sys.stdin, sys.stdout = saved_in, saved_out
+    text = io.StringIO()
+    stats = pstats.Stats(profiler, stream=text)
+    stats.sort_stats("cumulative").print_stats(top)
+    stats.sort_stats("tottime").print_stats(top)
+    report = text.getvalue()
+    (ctx.out / "profile-process.txt").write_text(report, "utf-8")
+    stats.dump_stats(str(ctx.out / "profile-process.pstats"))
+    return report
+
+
+if __name__ == "__main__":  # python -m bench.processor_bench: the profile alone
+    print(profile(Context()))
+    print(json.dumps({"written": str(Context().out / "profile-process.txt")}))

@@ -1,0 +1,174 @@
+"""``rules.vs_lucene_monitor``: our indexed matcher against Lucene Monitor, same rules, same items.
+
+Both sides get the same normalised text: Lucene gets
+:func:`~wirewatch.processors.analysis.search_fields` (its StandardAnalyzer
+re-tokenises that text identically) and each rule rendered by
+:func:`~wirewatch.processors.query.to_query_string`, parsed by the classic
+MultiFieldQueryParser over ``search.title`` and ``search.body`` with default
+OR (as Elasticsearch's ``query_string``). Both run single-threaded on one
+core, after a warm-up pass; our timing includes ``prepare(item)``
+(normalisation), as Lucene's includes analysis of the document.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.common import REPO, Context, Result, last_line, missing, pin_one_core
+
+NAME = "rules.vs_lucene_monitor"
+HARNESS = REPO / "bench" / "lucene-monitor"
+JAR = HARNESS / "target" / "lucene-monitor-bench.jar"
+#: Items matched by both sides (all rules); the naive matcher gets fewer.
+MATCH_ITEMS = 10000
+NAIVE_ITEMS = 500
+
+
+def _clean(value: str) -> str:
+    return " ".join(value.replace("\x1f", " ").split())
+
+
+def build_harness(timeout: float = 420) -> str | None:
+    """Build the shaded jar once (cached in target/); returns why not, or None."""
+    if JAR.exists() and JAR.stat().st_mtime >= max(
+        p.stat().st_mtime for p in [*HARNESS.rglob("*.java"), HARNESS / "pom.xml"]
+    ):
+        return None
+    if not shutil.which("mvn") or not shutil.which("java"):
+        return "mvn or java not installed"
+    proc = subprocess.run(["mvn", "-q", "-B", "package"], cwd=HARNESS, capture_output=True,
+                          timeout=timeout, check=False)
+    if proc.returncode != 0 or not JAR.exists():
+        return f"maven build failed: {last_line(proc.stdout + proc.stderr)}"
+    return None
+
+
+def write_inputs(workdir: Path, rules: list[Any], items: list[dict[str, Any]]) -> tuple[Path, Path]:
+    """Rules as ``id<TAB>query string``, items as a TSV of their ``search.*`` fields."""
+    from wirewatch.processors.analysis import search_fields
+    from wirewatch.processors.query import parse, to_query_string
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    rules_tsv = workdir / "rules.tsv"
+    with rules_tsv.open("w", encoding="utf-8") as fh:
+        for rule in rules:
+            fh.write(f"{rule.id}\t{_clean(to_query_string(parse(rule.query)))}\n")
+    names = ("title", "body", "source", "entity", "tags", "language")
+    items_tsv = workdir / "items.tsv"
+    with items_tsv.open("w", encoding="utf-8") as fh:
+        fh.write("id\t" + "\t".join(f"search.{n}" for n in names) + "\n")
+        for item in items:
+            fields = search_fields(item)
+            cols = [item["id"]]
+            for n in names:
+                value = fields[n]
+                values = value if isinstance(value, list) else [value]
+                cols.append("\x1f".join(_clean(v) for v in values))
+            fh.write("\t".join(cols) + "\n")
+    return rules_tsv, items_tsv
+
+
+def run_lucene(rules_tsv: Path, items_tsv: Path, out: Path,
+               timeout: float = 300) -> tuple[dict[str, str], list[set[str]], list[str]]:
+    """Run the harness; returns its stats, the match sets in item order and its parse errors.
+
+    Sets are kept by position, not id: live-blog revisions share an id.
+    """
+    cmd = [*pin_one_core(), "java", "-Xmx1g", "-jar", str(JAR), "--rules", str(rules_tsv),
+           "--items", str(items_tsv), "--out", str(out), "--warmup", "1", "--passes", "2"]
+    proc = subprocess.run(cmd, capture_output=True, timeout=timeout, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"lucene harness failed: {last_line(proc.stderr)}")
+    stats: dict[str, str] = {}
+    matches: list[set[str]] = []
+    errors: list[str] = []
+    for line in out.read_text("utf-8").splitlines():
+        if line.startswith("#stats "):
+            stats = dict(kv.split("=", 1) for kv in line[7:].split())
+        elif line.startswith("#parse_error "):
+            errors.append(line[13:])
+        elif line:
+            _item_id, _, hits = line.partition("\t")
+            matches.append(set(hits.split()))
+    return stats, matches, errors
+
+
+def _rate(fn: Any, docs: list[Any], passes: int = 2) -> tuple[float, list[set[str]]]:
+    """Best-of-``passes`` items/s of ``fn`` over ``docs`` and its match sets."""
+    best = float("inf")
+    found: list[set[str]] = []
+    for _ in range(passes):
+        start = time.perf_counter()
+        found = [{r.id for r in fn(d)} for d in docs]
+        best = min(best, time.perf_counter() - start)
+    return len(docs) / best, found
+
+
+def run(ctx: Context) -> list[Result]:
+    try:
+        from wirewatch.processors.rules import Rule, RuleSet, prepare
+    except ImportError as exc:
+        return [missing(NAME, "ratio", f"wirewatch.processors.rules not available: {exc}")]
+    why = build_harness()
+    if why:
+        return [missing(NAME, "ratio", why)]
+    rules = [Rule(id=r["id"], query=r["query"]) for r in ctx.rules()]
+    items = ctx.items(MATCH_ITEMS)
+    workdir = ctx.out / "lucene"
+    rules_tsv, items_tsv = write_inputs(workdir, rules, items)
+    stats, lucene, parse_errors = run_lucene(rules_tsv, items_tsv, workdir / "matches.tsv")
+    lucene_rate = float(stats["items_per_s"])
+
+    ruleset = RuleSet.from_rules(rules)
+    affinity = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+    if affinity is not None:
+        os.sched_setaffinity(0, {min(affinity)})  # single core, like the Java side
+    try:
+        docs = list(items)
+        for item in docs[:1000]:  # warm-up: lazy caches, bytecode specialisation
+            ruleset.match(prepare(item))
+        ours_rate, ours = _rate(lambda item: ruleset.match(prepare(item)), docs)
+        naive_docs = [prepare(item) for item in docs[:NAIVE_ITEMS]]
+        indexed_docs = naive_docs
+        naive_rate, naive = _rate(ruleset.match_naive, naive_docs, passes=1)
+        _, indexed_small = _rate(ruleset.match, indexed_docs, passes=1)
+    finally:
+        if affinity is not None:
+            os.sched_setaffinity(0, affinity)
+
+    queries = {r.id: r.query for r in rules}
+    disagreements: list[str] = []
+    count = 0
+    for item, mine, theirs in zip(items, ours, lucene, strict=True):
+        for rule_id in sorted(mine ^ theirs):
+            count += 1
+            if len(disagreements) < 5:
+                who = "ours only" if rule_id in mine else "lucene only"
+                disagreements.append(f"{item['id']} {rule_id} [{queries[rule_id]}] {who}")
+    naive_diff = sum(len(a ^ b) for a, b in zip(naive, indexed_small, strict=True))
+    matched_items = sum(1 for m in ours if m)
+    total_matches = sum(len(m) for m in ours)
+    notes = (
+        f"{len(items)} items x {len(rules)} rules, one core each; "
+        f"ours {ours_rate:.0f} items/s vs Lucene Monitor {lucene_rate:.0f} items/s "
+        f"(lucene-monitor 9.11.1, TermFilteredPresearcher); "
+        f"match-set disagreements: {count}"
+        + (f" e.g. {'; '.join(disagreements)}" if disagreements else "")
+        + f"; lucene parse errors: {len(parse_errors)}"
+        + (f" e.g. {parse_errors[0]}" if parse_errors else "")
+        + f"; items matching >=1 rule: {matched_items / len(items):.0%}, {total_matches / len(items):.2f} matches/item"
+        + f"; naive every-rule matcher {naive_rate:.0f} items/s over {len(naive_docs)} prepared items "
+        f"(indexed incl. prepare is {ours_rate / naive_rate if naive_rate else 0:.1f}x faster), "
+        f"naive vs indexed disagreements: {naive_diff}"
+    )
+    return [
+        Result(NAME, ours_rate, "items/s", floor=lucene_rate, notes=notes,
+               extra={"disagreements": count, "disagreement_examples": disagreements,
+                      "naive_items_per_s": round(naive_rate, 1), "lucene_parse_errors": len(parse_errors),
+                      "target_ratio": 0.5}),
+    ]

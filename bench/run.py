@@ -1,0 +1,113 @@
+"""``make bench``: every benchmark, each against its floor or peer measured in the same run.
+
+Writes ``bench/out/results.json`` (a list of ``{name, value, unit, floor,
+ratio, notes}``) and prints a short table. A step that fails or whose
+component is missing is recorded with ``value: null`` and the reason; the
+suite goes on. ``--only NAME`` (repeatable, or a prefix such as ``alert``)
+runs a subset; ``--profile`` also writes a cProfile of ``wirewatch process``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+
+from bench import poller_bench, processor_bench, rules_bench, stream_bench
+from bench.common import OUT, Context, Result, missing
+
+Step = Callable[[Context], list[Result]]
+
+#: In run order: (metric names the step produces, unit, step).
+STEPS: list[tuple[tuple[str, ...], str, Step]] = [
+    (("rules.vs_lucene_monitor",), "items/s", rules_bench.run),
+    (("processor.items_per_s", "processor.ner_items_per_s"), "items/s", processor_bench.run),
+    (("poller.feeds_per_s",), "feeds/s", poller_bench.run),
+    (("e2e.items_per_s",), "items/s", stream_bench.run_e2e),
+    (("alert.latency_ms_p50", "alert.latency_ms_p99"), "ms", stream_bench.run_latency),
+    (("scale.workers_2_vs_1",), "ratio", stream_bench.run_scale),
+]
+NAMES = [n for names, _, _ in STEPS for n in names]
+
+
+def _selected(only: list[str] | None) -> list[tuple[tuple[str, ...], str, Step]]:
+    if not only:
+        return STEPS
+    unknown = [o for o in only if not any(n == o or n.startswith(o + ".") or n.startswith(o) for n in NAMES)]
+    if unknown:
+        raise SystemExit(f"bench: unknown metric {', '.join(unknown)} (known: {', '.join(NAMES)})")
+    return [s for s in STEPS if any(n.startswith(o) for n in s[0] for o in only)]
+
+
+def _run_step(ctx: Context, names: tuple[str, ...], unit: str, step: Step) -> list[Result]:
+    try:
+        return step(ctx)
+    except Exception as exc:  # one broken step must not cost the others
+        (ctx.out / "logs").mkdir(parents=True, exist_ok=True)
+        (ctx.out / "logs" / f"{names[0]}.traceback").write_text(traceback.format_exc(), "utf-8")
+        why = f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]} (traceback in bench/out/logs)"
+        return [missing(n, unit, why) for n in names]
+
+
+def _fmt(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:,.2f}" if abs(value) < 100 else f"{value:,.0f}"
+
+
+def print_table(results: list[Result]) -> None:
+    rows = [("metric", "value", "unit", "floor/peer", "ratio")]
+    rows += [(r.name, _fmt(r.value), r.unit, _fmt(r.floor), _fmt(r.ratio)) for r in results]
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+    for i, row in enumerate(rows):
+        print("  ".join(c.ljust(w) if j in (0, 2) else c.rjust(w) for j, (c, w) in enumerate(zip(row, widths, strict=True))))
+        if i == 0:
+            print("  ".join("-" * w for w in widths))
+    for r in results:
+        if r.value is None:
+            print(f"  {r.name}: not measured: {r.notes}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--only", action="append", metavar="NAME",
+                        help=f"run only this metric (or prefix); repeatable. Known: {', '.join(NAMES)}")
+    parser.add_argument("--items", type=int, default=20000, help="items in the data set (20000)")
+    parser.add_argument("--out", type=Path, default=OUT, help="output folder (bench/out)")
+    parser.add_argument("--profile", action="store_true",
+                        help="also profile `wirewatch process --ner off` (bench/out/profile-process.txt)")
+    args = parser.parse_args(argv)
+    steps = _selected(args.only)
+    ctx = Context(items_count=args.items, out=args.out,
+                  kafka=os.environ.get("WIREWATCH_TEST_KAFKA"),
+                  elasticsearch=os.environ.get("WIREWATCH_TEST_ELASTICSEARCH"))
+    ctx.out.mkdir(parents=True, exist_ok=True)
+    ctx.ensure_data()
+    results: list[Result] = []
+    started = time.monotonic()
+    for names, unit, step in steps:
+        t0 = time.monotonic()
+        print(f"bench: {', '.join(names)} ...", file=sys.stderr, flush=True)
+        got = _run_step(ctx, names, unit, step)
+        for r in got:
+            r.extra.setdefault("step_seconds", round(time.monotonic() - t0, 1))
+        results.extend(got)
+        (ctx.out / "results.json").write_text(
+            json.dumps([r.as_json() for r in results], indent=2, ensure_ascii=False) + "\n", "utf-8")
+    if args.profile:
+        print("bench: profiling wirewatch process ...", file=sys.stderr, flush=True)
+        report = processor_bench.profile(ctx)
+        print("\n".join(report.splitlines()[:40]))
+    print_table(results)
+    print(f"\n{len(results)} metrics in {time.monotonic() - started:.0f}s -> {ctx.out / 'results.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,511 @@
+"""``wirewatch run``: pollers, processor, indexer and notifier in one process.
+
+The stages are the production classes (:class:`~wirewatch.pollers.poller.Poller`,
+:class:`~wirewatch.processors.pipeline.Processor`, :class:`~wirewatch.sinks.indexer.Indexer`,
+:class:`~wirewatch.sinks.notifier.Notifier`) wired to adapters:
+
+* no ``WIREWATCH_KAFKA_BOOTSTRAP``: :class:`~wirewatch.bus.memory.MemoryBus`
+  persisted in ``<data_dir>/wirewatch.db``; with it, Kafka;
+* no ``WIREWATCH_ELASTICSEARCH_URL``: :class:`SqliteStore` (FTS5) in the same
+  file; with it, Elasticsearch.
+
+Restart semantics on the embedded bus (one SQLite file, WAL): a poll's items
+and its source state are written in one transaction; the processor writes its
+dedupe memory, its outputs and its input offsets in one transaction; the
+indexer's writes are idempotent (newest revision wins) and committed before
+its offsets; the notifier records each delivery before committing offsets.
+So a SIGTERM or a SIGKILL loses nothing and re-emits nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import fcntl
+import signal
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from wirewatch.bus.base import Message, Publisher, Subscriber
+from wirewatch.bus.memory import MemoryBus, MemorySubscriber
+from wirewatch.core.config import Settings
+from wirewatch.core.deadletter import dead_letter
+from wirewatch.core.errors import ConfigError
+from wirewatch.core.logging import get_logger
+from wirewatch.core.metrics import DEAD_LETTERS, STAGE_ITEMS
+from wirewatch.embedded.sqlite_store import Database, SqliteKV, SqliteStore
+from wirewatch.embedded.web import AlertRing, AlertSource, create_app, start_web
+from wirewatch.pollers.config import SourcesConfig, load_sources
+from wirewatch.pollers.state import SourceState
+from wirewatch.processors.pipeline import Processor, ProcessResult
+from wirewatch.sinks.flow import batches_until
+from wirewatch.sinks.store import ItemStore
+
+log = get_logger("embedded.runner")
+
+DRAIN_SECONDS = 10.0
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """What ``wirewatch run`` was asked to do (paths already given by the user)."""
+
+    sources: Path
+    rules: Path
+    destinations: Path | None = None
+    watchlist: Path | None = None
+    ner: str = "auto"
+    web: tuple[str, int] | None = ("127.0.0.1", 8750)
+
+
+@dataclass
+class LoadedConfig:
+    sources: SourcesConfig
+    processor: Processor
+    destinations: dict[str, Any]
+
+
+def load_config(options: RunOptions) -> LoadedConfig:
+    """Read every config file up front: any mistake is one ConfigError line before anything starts."""
+    from wirewatch.processors.cli import build_processor
+    from wirewatch.sinks.destinations import load_destinations
+
+    sources = load_sources(options.sources)
+    args = argparse.Namespace(rules=options.rules, watchlist=options.watchlist, ner=options.ner)
+    processor = build_processor(args, {})
+    destinations = load_destinations(options.destinations) if options.destinations else {}
+    for rule in processor.rules.rules:
+        for name in rule.notify:
+            if name not in destinations:
+                where = str(options.destinations) if options.destinations else "--destinations"
+                raise ConfigError(
+                    f"{options.rules}: rule {rule.id}",
+                    f"notifies {name!r}, which is not defined in {where}",
+                )
+    return LoadedConfig(sources, processor, destinations)
+
+
+@contextlib.contextmanager
+def data_dir_lock(data_dir: Path) -> Iterator[None]:
+    """One ``wirewatch run`` per data folder (the OS drops the lock if the process dies)."""
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        handle = (data_dir / "run.lock").open("a+")
+    except OSError as exc:
+        raise ConfigError(str(data_dir), f"cannot use the data folder: {exc}") from None
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise ConfigError(str(data_dir), "another `wirewatch run` is using this data folder") from None
+        yield
+    finally:
+        handle.close()
+
+
+class EmbeddedPollSink:
+    """Publisher + poll StateStore over one SQLite file: a poll's items and state commit together.
+
+    The poller publishes a source's items (keyed by source id) and then saves
+    its state; here the items wait in memory until :meth:`save`, which appends
+    them to the bus and stores the state in one transaction.
+    """
+
+    def __init__(self, db: Database, bus: MemoryBus, state: SqliteKV) -> None:
+        self.db = db
+        self.bus = bus
+        self.state = state
+        self._pending: dict[str, list[tuple[str, Any]]] = defaultdict(list)
+        self.saves: dict[str, int] = defaultdict(int)
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        self._pending.clear()  # unsaved polls are simply polled again
+
+    async def publish(self, topic: str, value: Any, key: str | None = None) -> None:
+        if key is None:
+            self.bus.append(topic, value)
+        else:
+            self._pending[key].append((topic, value))
+
+    async def publish_many(self, topic: str, messages: Iterable[tuple[str | None, Any]]) -> None:
+        for key, value in messages:
+            await self.publish(topic, value, key)
+
+    async def load(self, source_id: str) -> SourceState:
+        data = self.state.get(source_id)
+        if data is None:
+            return SourceState(source_id)
+        try:
+            return SourceState.from_json(data, source_id)
+        except ValueError as exc:
+            log.warning("poll state unreadable; starting the source afresh", source=source_id, reason=str(exc))
+            return SourceState(source_id)
+
+    async def save(self, state: SourceState) -> None:
+        with self.db.transaction():
+            for topic, value in self._pending.pop(state.source_id, []):
+                self.bus.append(topic, value, state.source_id)
+            self.state[state.source_id] = state.to_json()
+        self.saves[state.source_id] += 1
+
+
+class SqlitePollState:
+    """Poll state in SQLite when the bus is Kafka (publish first, then save: at-least-once)."""
+
+    def __init__(self, state: SqliteKV) -> None:
+        self.state = state
+
+    async def load(self, source_id: str) -> SourceState:
+        data = self.state.get(source_id)
+        return SourceState.from_json(data, source_id) if data is not None else SourceState(source_id)
+
+    async def save(self, state: SourceState) -> None:
+        self.state[state.source_id] = state.to_json()
+
+
+@dataclass
+class Stats:
+    """Counters for the summary line and the demo."""
+
+    started: float = field(default_factory=time.monotonic)
+    processed: int = 0
+    verdicts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    alerts: int = 0
+    dead_letters: int = 0
+    recent: list[tuple[float, int]] = field(default_factory=list)
+
+    def add(self, results: list[ProcessResult], dead: int = 0) -> None:
+        self.processed += len(results)
+        for r in results:
+            self.verdicts[r.item["dedupe"]["status"]] += 1
+            self.alerts += len(r.alerts)
+        self.dead_letters += dead
+        now = time.monotonic()
+        self.recent.append((now, len(results)))
+        self.recent = [(t, n) for t, n in self.recent if now - t <= 10.0]
+
+    def rate(self) -> float:
+        """Items per second over the last 10 s."""
+        now = time.monotonic()
+        window = min(10.0, max(now - self.started, 1.0))
+        return sum(n for t, n in self.recent if now - t <= 10.0) / window
+
+
+class ProcessorStage:
+    """Raw topic -> :class:`Processor` -> processed and alerts topics (bad input -> dead letters)."""
+
+    def __init__(
+        self,
+        processor: Processor,
+        subscriber: Subscriber,
+        publisher: Publisher,
+        db: Database,
+        settings: Settings,
+        stats: Stats,
+        listeners: list[Callable[[ProcessResult], None]],
+    ) -> None:
+        self.processor = processor
+        self.subscriber = subscriber
+        self.publisher = publisher
+        self.db = db
+        self.settings = settings
+        self.stats = stats
+        self.listeners = listeners
+
+    def _outputs(self, batch: list[Message]) -> tuple[list[ProcessResult], list[tuple[str, str | None, Any]]]:
+        """Process a batch (dedupe memory written in the caller's transaction)."""
+        results: list[ProcessResult] = []
+        out: list[tuple[str, str | None, Any]] = []
+        s = self.settings
+        for message in batch:
+            try:
+                if message.value is None:
+                    raise ValueError("not valid JSON")
+                result = self.processor.process(message.value)
+            except Exception as exc:  # the stream goes on; the item is kept with its reason
+                reason = str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}"
+                log.warning("bad raw item sent to dead-letter topic", offset=message.offset, reason=reason)
+                letter = dead_letter(
+                    "processor", reason, message.raw, topic=message.topic,
+                    partition=message.partition, offset=message.offset, key=message.key,
+                )
+                out.append((s.dead_letter_topic, message.key, letter))
+                continue
+            results.append(result)
+            out.append((s.processed_topic, result.item["story_id"], result.item))
+            out.extend((s.alerts_topic, alert["rule"], alert) for alert in result.alerts)
+        return results, out
+
+    async def run(self, stop: asyncio.Event) -> None:
+        async for batch in batches_until(self.subscriber, stop, 200):
+            if isinstance(self.publisher, MemoryBus) and isinstance(self.subscriber, MemorySubscriber):
+                # Dedupe memory, outputs and input offsets: all or nothing.
+                with self.db.transaction():
+                    results, out = self._outputs(batch)
+                    for topic, key, value in out:
+                        self.publisher.append(topic, value, key)
+                    self.subscriber.commit_now()
+            else:
+                with self.db.transaction():
+                    results, out = self._outputs(batch)
+                by_topic: dict[str, list[tuple[str | None, Any]]] = defaultdict(list)
+                for topic, key, value in out:
+                    by_topic[topic].append((key, value))
+                for topic, messages in by_topic.items():
+                    await self.publisher.publish_many(topic, messages)
+                await self.subscriber.commit()
+            dead = len(batch) - len(results)
+            if dead:
+                DEAD_LETTERS.labels("processor").inc(dead)
+            STAGE_ITEMS.labels("processor").inc(len(batch))
+            self.stats.add(results, dead)
+            for result in results:
+                for listener in self.listeners:
+                    listener(result)
+
+
+@dataclass
+class Runner:
+    """The whole pipeline in one process; :meth:`run` until ``stop`` is set."""
+
+    options: RunOptions
+    settings: Settings
+    config: LoadedConfig | None = None
+    stats: Stats = field(default_factory=Stats)
+    listeners: list[Callable[[ProcessResult], None]] = field(default_factory=list)
+    web_url: str | None = None
+    store: ItemStore | None = None
+    bus: MemoryBus | None = None
+    poll_sink: EmbeddedPollSink | None = None
+    db: Database | None = None
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def embedded_bus(self) -> bool:
+        return not self.settings.kafka_bootstrap
+
+    @property
+    def embedded_store(self) -> bool:
+        return not self.settings.elasticsearch_url
+
+    def groups(self) -> dict[str, list[str]]:
+        s = self.settings
+        return {
+            f"{s.topic_prefix}-processor": [s.raw_topic],
+            f"{s.topic_prefix}-indexer": [s.processed_topic, s.alerts_topic],
+            f"{s.topic_prefix}-notifier": [s.alerts_topic],
+        }
+
+    def lag(self) -> int:
+        """Messages not yet committed by some stage (embedded bus only)."""
+        if self.bus is None:
+            return 0
+        return sum(self.bus.lag(g, t) for g, topics in self.groups().items() for t in topics)
+
+    def delivered_keys(self) -> list[str]:
+        from wirewatch.sinks.notifier import delivered_topic
+
+        if self.bus is None:
+            return []
+        return [m.key for m in self.bus.messages(delivered_topic(self.settings)) if m.key]
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Start every stage, run until ``stop``, then drain the sinks and close everything."""
+        config = self.config or load_config(self.options)
+        self.config = config
+        s = self.settings
+        async with contextlib.AsyncExitStack() as stack:
+            stack.enter_context(data_dir_lock(s.data_dir))
+            self.db = db = Database.in_dir(s.data_dir)
+            stack.callback(db.close)
+            publisher: Publisher
+            poll_publisher: Publisher
+            if self.embedded_bus:
+                self.bus = bus = MemoryBus(partitions=1, conn=db.conn)
+                self.poll_sink = sink = EmbeddedPollSink(db, bus, SqliteKV(db, "poll-state"))
+                publisher, poll_publisher, state_store = bus, sink, sink
+            else:
+                publisher, poll_publisher, state_store = await self._kafka(stack)
+            store = await self._store(stack, db)
+            self.store = store
+
+            config.processor.deduper.store = SqliteKV(db, "dedupe")
+            alerts_view: AlertSource = store if isinstance(store, SqliteStore) else AlertRing()
+            if isinstance(alerts_view, AlertRing):
+                self.listeners.append(_feed(alerts_view))
+
+            if self.options.web is not None:
+                host, port = self.options.web
+                web_runner, self.web_url = await start_web(create_app(store, alerts_view), host, port)
+                stack.push_async_callback(web_runner.cleanup)
+
+            stop_inputs = asyncio.Event()
+            stop_sinks = asyncio.Event()
+            tasks: list[asyncio.Task[None]] = []
+            tasks.append(asyncio.create_task(self._pollers(poll_publisher, state_store, stop_inputs), name="pollers"))
+            tasks.append(asyncio.create_task(self._processor(publisher, stack, stop_inputs), name="processor"))
+            tasks.append(asyncio.create_task(self._indexer(publisher, store, stack, stop_sinks), name="indexer"))
+            if config.destinations:
+                tasks.append(asyncio.create_task(
+                    self._notifier(publisher, config.destinations, stack, stop_sinks), name="notifier"))
+            log.info("wirewatch run started", sources=len(config.sources.sources),
+                     rules=len(config.processor.rules.rules), destinations=sorted(config.destinations),
+                     bus="memory" if self.embedded_bus else "kafka",
+                     store="sqlite" if self.embedded_store else "elasticsearch",
+                     data_dir=str(s.data_dir), web=self.web_url)
+            self.ready.set()
+            stopper = asyncio.create_task(stop.wait())
+            done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
+            failed = [t for t in done if t is not stopper and t.exception() is not None]
+            stop_inputs.set()
+            await asyncio.gather(*tasks[:2], return_exceptions=True)
+            if not failed:
+                await self._drain()
+            stop_sinks.set()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            stopper.cancel()
+            for task in failed:
+                exc = task.exception()
+                if exc is not None:
+                    raise exc
+
+    async def _drain(self) -> None:
+        """Let the indexer and notifier finish what the processor produced (bounded)."""
+        if self.bus is None:
+            return
+        deadline = time.monotonic() + DRAIN_SECONDS
+        while self.lag() and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+
+    # -- wiring --------------------------------------------------------------
+    async def _kafka(self, stack: contextlib.AsyncExitStack) -> tuple[Publisher, Publisher, Any]:
+        from wirewatch.bus.kafka import KafkaPublisher, TopicSpec, ensure_topics, standard_topics
+        from wirewatch.sinks.notifier import delivered_topic
+
+        s = self.settings
+        assert s.kafka_bootstrap and self.db is not None
+        await ensure_topics(
+            s.kafka_bootstrap,
+            [*standard_topics(s), TopicSpec(delivered_topic(s), s.topic_partitions, {"cleanup.policy": "compact"})],
+        )
+        publisher = KafkaPublisher(s.kafka_bootstrap)
+        await publisher.start()
+        stack.push_async_callback(publisher.stop)
+        return publisher, publisher, SqlitePollState(SqliteKV(self.db, "poll-state"))
+
+    async def _store(self, stack: contextlib.AsyncExitStack, db: Database) -> ItemStore:
+        if self.embedded_store:
+            store = SqliteStore(db=db)
+            await store.setup()
+            return store
+        from wirewatch.sinks.elasticsearch import ElasticsearchStore
+
+        assert self.settings.elasticsearch_url
+        es = ElasticsearchStore.from_url(self.settings.elasticsearch_url, self.settings.index_prefix)
+        stack.push_async_callback(es.close)
+        await es.setup()
+        return es
+
+    def _subscriber(self, topics: list[str], group: str) -> Subscriber:
+        if self.bus is not None:
+            return self.bus.subscriber(topics, group)
+        from wirewatch.bus.kafka import KafkaSubscriber
+
+        assert self.settings.kafka_bootstrap
+        return KafkaSubscriber(self.settings.kafka_bootstrap, topics, group)
+
+    async def _started(self, stack: contextlib.AsyncExitStack, subscriber: Subscriber) -> Subscriber:
+        await subscriber.start()
+        stack.push_async_callback(subscriber.stop)
+        return subscriber
+
+    async def _pollers(self, publisher: Publisher, state: Any, stop: asyncio.Event) -> None:
+        from wirewatch.pollers.poller import Poller, make_fetcher
+
+        assert self.config is not None
+        sources = self.config.sources
+        fetcher = make_fetcher(sources.fetch, self.settings.user_agent)
+        try:
+            poller = Poller(
+                state=state, fetcher=fetcher, publisher=publisher, raw_topic=self.settings.raw_topic,
+                dead_letter_topic=self.settings.dead_letter_topic, concurrency=sources.fetch.concurrency,
+                stop=stop,
+            )
+            await poller.run(sources.sources)
+        finally:
+            closer = getattr(fetcher, "aclose", None) or getattr(fetcher, "close", None)
+            if closer is not None:
+                result = closer()
+                if asyncio.iscoroutine(result):
+                    await result
+
+    async def _processor(self, publisher: Publisher, stack: contextlib.AsyncExitStack, stop: asyncio.Event) -> None:
+        assert self.config is not None and self.db is not None
+        group, topics = next(iter(self.groups().items()))
+        subscriber = await self._started(stack, self._subscriber(topics, group))
+        stage = ProcessorStage(self.config.processor, subscriber, publisher, self.db, self.settings,
+                               self.stats, self.listeners)
+        await stage.run(stop)
+
+    async def _indexer(self, publisher: Publisher, store: ItemStore, stack: contextlib.AsyncExitStack,
+                       stop: asyncio.Event) -> None:
+        from wirewatch.sinks.indexer import Indexer
+
+        s = self.settings
+        subscriber = await self._started(
+            stack, self._subscriber([s.processed_topic, s.alerts_topic], f"{s.topic_prefix}-indexer"))
+        indexer = Indexer(subscriber, store, publisher, items_topic=s.processed_topic,
+                          alerts_topic=s.alerts_topic, dead_letter_topic=s.dead_letter_topic)
+        await indexer.run(stop)
+
+    async def _notifier(self, publisher: Publisher, destinations: Mapping[str, Any],
+                        stack: contextlib.AsyncExitStack, stop: asyncio.Event) -> None:
+        from wirewatch.sinks.notifier import DeliveredLog, Notifier, delivered_topic
+
+        s = self.settings
+        topic = delivered_topic(s)
+        if self.bus is not None:
+            known: Iterable[str] = self.delivered_keys()
+        else:
+            from wirewatch.bus.kafka import read_latest
+
+            assert s.kafka_bootstrap
+            known = (await read_latest(s.kafka_bootstrap, topic)).keys()
+        subscriber = await self._started(stack, self._subscriber([s.alerts_topic], f"{s.topic_prefix}-notifier"))
+        notifier = Notifier(subscriber, destinations, publisher, DeliveredLog(publisher, topic, known),
+                            dead_letter_topic=s.dead_letter_topic)
+        await notifier.run(stop)
+
+
+def _feed(ring: AlertRing) -> Callable[[ProcessResult], None]:
+    """A listener putting every alert the processor raises on the page's ring."""
+
+    def add(result: ProcessResult) -> None:
+        for alert in result.alerts:
+            ring.add(alert)
+
+    return add
+
+
+async def run_until_signalled(runner: Runner, stop: asyncio.Event | None = None) -> None:
+    """Run until SIGINT/SIGTERM (or ``stop``): a clean shutdown, never a traceback."""
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    installed: list[signal.Signals] = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+            installed.append(sig)
+    try:
+        await runner.run(stop)
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)

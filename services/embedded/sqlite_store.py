@@ -1,0 +1,427 @@
+"""SQLite behind the same interfaces as Elasticsearch and Kafka-side state.
+
+One database file (``<data_dir>/wirewatch.db``, WAL mode) holds the item store
+(with an FTS5 index), key-value state (dedupe memory, poll state, delivered
+alerts) and, through :class:`wirewatch.bus.memory.MemoryBus`, the bus logs and
+offsets. Sharing one connection lets the embedded runner wrap "process,
+publish, commit" in one transaction: a SIGKILL leaves either all or none.
+
+Search gives the same hits as Elasticsearch by construction: FTS5 only narrows
+the candidates to items holding a required term, and the rule matcher
+(:func:`wirewatch.processors.query.compile_query`) decides.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import pickle
+import re
+import sqlite3
+import threading
+from collections.abc import Iterator, MutableMapping, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from wirewatch.core.errors import ConfigError, SchemaError
+from wirewatch.core.schemas import validate
+from wirewatch.sinks.store import IndexOutcome, SearchHit
+
+DB_FILE = "wirewatch.db"
+_FTS_WORD = re.compile(r"[a-z0-9]+")
+
+_STORE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS items (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    story_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    is_story INTEGER NOT NULL,
+    revision INTEGER NOT NULL,
+    published_ms INTEGER NOT NULL,
+    published_at TEXT NOT NULL,
+    doc TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS items_published ON items (published_ms DESC, id);
+CREATE INDEX IF NOT EXISTS items_story ON items (story_id);
+CREATE VIRTUAL TABLE IF NOT EXISTS items_fts USING fts5(text, tokenize = 'unicode61 remove_diacritics 2');
+CREATE TABLE IF NOT EXISTS alerts (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    rule TEXT NOT NULL,
+    story_id TEXT NOT NULL,
+    matched_at TEXT NOT NULL,
+    doc TEXT NOT NULL
+);
+"""
+
+
+def to_millis(stamp: str) -> int:
+    """RFC 3339 UTC (``...Z``) to epoch milliseconds: a sort key independent of precision."""
+    text = stamp.replace("Z", "+00:00")
+    # fromisoformat takes at most 6 fractional digits; the schema allows 9.
+    text = re.sub(r"(\.\d{6})\d+", r"\1", text)
+    return int(datetime.fromisoformat(text).timestamp() * 1000)
+
+
+class Database:
+    """One SQLite connection in WAL mode with nestable transactions.
+
+    Autocommit outside :meth:`transaction`; inside, every statement of every
+    component joins one ``BEGIN IMMEDIATE ... COMMIT``.
+    """
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        if str(path) != ":memory:":
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise ConfigError(str(self.path.parent), f"cannot create data folder: {exc}") from None
+        try:
+            self.conn = sqlite3.connect(
+                str(path), isolation_level=None, check_same_thread=False, timeout=10.0
+            )
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            # NORMAL in WAL mode: a process crash (SIGKILL) loses no commit; only power loss may.
+            self.conn.execute("PRAGMA synchronous=NORMAL")
+            self.conn.execute("PRAGMA foreign_keys=ON")
+        except sqlite3.DatabaseError as exc:
+            raise ConfigError(str(self.path), f"cannot open database: {exc}") from None
+        self._depth = 0
+        self._lock = threading.RLock()
+
+    @classmethod
+    def in_dir(cls, data_dir: Path | str) -> Database:
+        return cls(Path(data_dir) / DB_FILE)
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """All statements inside commit together, or none do (nesting joins the outer one)."""
+        with self._lock:
+            if self._depth == 0:
+                self.conn.execute("BEGIN IMMEDIATE")
+            self._depth += 1
+            try:
+                yield self.conn
+            except BaseException:
+                self._depth -= 1
+                if self._depth == 0:
+                    self.conn.execute("ROLLBACK")
+                raise
+            self._depth -= 1
+            if self._depth == 0:
+                self.conn.execute("COMMIT")
+
+    def close(self) -> None:
+        with contextlib.suppress(sqlite3.Error):
+            self.conn.close()
+
+
+class SqliteKV(MutableMapping[str, Any]):
+    """A persistent ``MutableMapping`` in one namespace (dedupe memory, poll state, ...).
+
+    Values are pickled, so they come back exactly as stored (tuples stay tuples).
+    Reads are cached in memory; writes go straight to SQLite (inside the caller's
+    transaction when there is one).
+    """
+
+    def __init__(self, db: Database, namespace: str) -> None:
+        self.db = db
+        self.namespace = namespace
+        db.conn.execute(
+            "CREATE TABLE IF NOT EXISTS kv (ns TEXT NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL, "
+            "PRIMARY KEY (ns, key)) WITHOUT ROWID"
+        )
+        self._cache: dict[str, Any] = {}
+
+    def __getitem__(self, key: str) -> Any:
+        if key in self._cache:
+            return self._cache[key]
+        row = self.db.conn.execute(
+            "SELECT value FROM kv WHERE ns = ? AND key = ?", (self.namespace, key)
+        ).fetchone()
+        if row is None:
+            raise KeyError(key)
+        value = pickle.loads(row[0])
+        self._cache[key] = value
+        return value
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.db.conn.execute(
+            "INSERT INTO kv (ns, key, value) VALUES (?, ?, ?) "
+            "ON CONFLICT (ns, key) DO UPDATE SET value = excluded.value",
+            (self.namespace, key, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)),
+        )
+        self._cache[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        cur = self.db.conn.execute("DELETE FROM kv WHERE ns = ? AND key = ?", (self.namespace, key))
+        self._cache.pop(key, None)
+        if cur.rowcount == 0:
+            raise KeyError(key)
+
+    def __contains__(self, key: object) -> bool:
+        if key in self._cache:
+            return True
+        return (
+            self.db.conn.execute(
+                "SELECT 1 FROM kv WHERE ns = ? AND key = ?", (self.namespace, key)
+            ).fetchone()
+            is not None
+        )
+
+    def __iter__(self) -> Iterator[str]:
+        rows = self.db.conn.execute("SELECT key FROM kv WHERE ns = ? ORDER BY key", (self.namespace,))
+        return iter([r[0] for r in rows])
+
+    def __len__(self) -> int:
+        row = self.db.conn.execute("SELECT COUNT(*) FROM kv WHERE ns = ?", (self.namespace,)).fetchone()
+        return int(row[0])
+
+
+class SqliteStore:
+    """The :class:`wirewatch.sinks.store.ItemStore` on SQLite + FTS5."""
+
+    def __init__(self, data_dir: Path | str | None = None, *, db: Database | None = None) -> None:
+        if db is None:
+            if data_dir is None:
+                raise ValueError("SqliteStore needs data_dir or db")
+            db = Database.in_dir(data_dir)
+            self._owns_db = True
+        else:
+            self._owns_db = False
+        self.db = db
+        self._ready = False
+
+    # -- ItemStore -------------------------------------------------------------
+    async def setup(self) -> None:
+        self.setup_sync()
+
+    def setup_sync(self) -> None:
+        if not self._ready:
+            self.db.conn.executescript(_STORE_SCHEMA)
+            self._ready = True
+
+    async def close(self) -> None:
+        if self._owns_db:
+            self.db.close()
+
+    async def index_items(self, items: Sequence[dict[str, Any]]) -> list[IndexOutcome]:
+        return self.index_items_sync(items)
+
+    def index_items_sync(self, items: Sequence[dict[str, Any]]) -> list[IndexOutcome]:
+        """Upsert by item id; an older revision than the stored one is ``stale``, never stored."""
+        self.setup_sync()
+        from wirewatch.processors.analysis import search_fields
+
+        outcomes: list[IndexOutcome] = []
+        with self.db.transaction() as conn:
+            for item in items:
+                item_id = str(item.get("id", "")) if isinstance(item, dict) else ""
+                try:
+                    validate("processed_item", item)
+                except SchemaError as exc:
+                    outcomes.append(IndexOutcome(item_id, "rejected", str(exc)))
+                    continue
+                revision = int(item.get("revision", 1))
+                row = conn.execute("SELECT seq, revision FROM items WHERE id = ?", (item_id,)).fetchone()
+                # As Elasticsearch's external versions: only a newer revision replaces.
+                if row is not None and row[1] >= revision:
+                    outcomes.append(IndexOutcome(item_id, "stale"))
+                    continue
+                story_id = item.get("story_id") or item["dedupe"].get("of") or item_id
+                values = (
+                    story_id,
+                    item["dedupe"]["status"],
+                    int(story_id == item_id),
+                    revision,
+                    to_millis(item["published_at"]),
+                    item["published_at"],
+                    json.dumps(item, ensure_ascii=False),
+                )
+                text = fts_text(search_fields(item))
+                if row is None:
+                    cur = conn.execute(
+                        "INSERT INTO items (story_id, status, is_story, revision, published_ms, published_at, doc, id) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        (*values, item_id),
+                    )
+                    seq = cur.lastrowid
+                else:
+                    seq = row[0]
+                    conn.execute(
+                        "UPDATE items SET story_id = ?, status = ?, is_story = ?, revision = ?, published_ms = ?, "
+                        "published_at = ?, doc = ? WHERE seq = ?",
+                        (*values, seq),
+                    )
+                    conn.execute("DELETE FROM items_fts WHERE rowid = ?", (seq,))
+                conn.execute("INSERT INTO items_fts (rowid, text) VALUES (?, ?)", (seq, text))
+                outcomes.append(IndexOutcome(item_id, "indexed"))
+        return outcomes
+
+    async def index_alerts(self, alerts: Sequence[dict[str, Any]]) -> list[IndexOutcome]:
+        return self.index_alerts_sync(alerts)
+
+    def index_alerts_sync(self, alerts: Sequence[dict[str, Any]]) -> list[IndexOutcome]:
+        """Keyed by alert id: a replayed alert keeps its first place in the list."""
+        self.setup_sync()
+        outcomes: list[IndexOutcome] = []
+        with self.db.transaction() as conn:
+            for alert in alerts:
+                alert_id = str(alert.get("id", "")) if isinstance(alert, dict) else ""
+                try:
+                    validate("alert", alert)
+                except SchemaError as exc:
+                    outcomes.append(IndexOutcome(alert_id, "rejected", str(exc)))
+                    continue
+                conn.execute(
+                    "INSERT INTO alerts (id, rule, story_id, matched_at, doc) VALUES (?, ?, ?, ?, ?) "
+                    "ON CONFLICT (id) DO UPDATE SET doc = excluded.doc",
+                    (alert_id, alert["rule"], alert["story_id"], alert["matched_at"], json.dumps(alert)),
+                )
+                outcomes.append(IndexOutcome(alert_id, "indexed"))
+        return outcomes
+
+    async def search(
+        self,
+        query: str,
+        *,
+        since: timedelta | None = None,
+        until: datetime | None = None,
+        limit: int = 20,
+        stories_only: bool = False,
+    ) -> list[SearchHit]:
+        return self.search_sync(query, since=since, until=until, limit=limit, stories_only=stories_only)
+
+    def search_sync(
+        self,
+        query: str,
+        *,
+        since: timedelta | None = None,
+        until: datetime | None = None,
+        limit: int = 20,
+        stories_only: bool = False,
+    ) -> list[SearchHit]:
+        """Newest first; FTS5 narrows candidates, the rule matcher decides (ES semantics)."""
+        self.setup_sync()
+        from wirewatch.processors.rules import compile_query
+
+        compiled = compile_query(query)
+        where: list[str] = []
+        params: list[Any] = []
+        if since is not None:
+            where.append("items.published_ms >= ?")
+            params.append(int((datetime.now(UTC) - since).timestamp() * 1000))
+        if until is not None:
+            where.append("items.published_ms <= ?")
+            params.append(int(until.timestamp() * 1000))
+        if stories_only:
+            where.append("items.is_story = 1")
+        fts = fts_prefilter(compiled)
+        sql = "SELECT items.id, items.published_at, items.doc FROM items"
+        if fts is not None:
+            sql += " JOIN items_fts ON items_fts.rowid = items.seq"
+            where.append("items_fts MATCH ?")
+            params.append(fts)
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY items.published_ms DESC, items.id ASC"
+        hits: list[SearchHit] = []
+        if limit <= 0:
+            return hits
+        for item_id, published_at, doc_text in self.db.conn.execute(sql, params):
+            doc = json.loads(doc_text)
+            if matches(compiled, doc):
+                hits.append(SearchHit(item_id, published_at, doc))
+                if len(hits) >= limit:
+                    break
+        return hits
+
+    async def count(self) -> int:
+        return self.count_sync()
+
+    def count_sync(self) -> int:
+        self.setup_sync()
+        return int(self.db.conn.execute("SELECT COUNT(*) FROM items").fetchone()[0])
+
+    # -- reads for the web page ------------------------------------------------
+    def stories(self, limit: int = 30) -> list[dict[str, Any]]:
+        """Newest stories, each with its first item and every other item folded under it."""
+        self.setup_sync()
+        story_ids = [
+            r[0]
+            for r in self.db.conn.execute(
+                "SELECT story_id FROM items GROUP BY story_id ORDER BY MAX(published_ms) DESC, story_id DESC LIMIT ?",
+                (limit,),
+            )
+        ]
+        out: list[dict[str, Any]] = []
+        for story_id in story_ids:
+            docs = [
+                json.loads(r[0])
+                for r in self.db.conn.execute(
+                    "SELECT doc FROM items WHERE story_id = ? ORDER BY published_ms, seq", (story_id,)
+                )
+            ]
+            lead = next((d for d in docs if d["id"] == story_id), docs[0])
+            # The newest revision's text leads (a corrected live-blog post shows its correction).
+            out.append({"story_id": story_id, "lead": lead, "items": docs})
+        return out
+
+    def alerts_after(self, after_seq: int = 0, limit: int = 50) -> list[tuple[int, dict[str, Any]]]:
+        """Alerts stored after ``after_seq``, oldest first: what the page polls for."""
+        self.setup_sync()
+        rows = self.db.conn.execute(
+            "SELECT seq, doc FROM alerts WHERE seq > ? ORDER BY seq LIMIT ?", (after_seq, limit)
+        )
+        return [(int(seq), json.loads(doc)) for seq, doc in rows]
+
+    def recent_alerts(self, limit: int = 20) -> list[tuple[int, dict[str, Any]]]:
+        self.setup_sync()
+        rows = self.db.conn.execute("SELECT seq, doc FROM alerts ORDER BY seq DESC LIMIT ?", (limit,))
+        return [(int(seq), json.loads(doc)) for seq, doc in rows]
+
+    def alert_count(self) -> int:
+        self.setup_sync()
+        return int(self.db.conn.execute("SELECT COUNT(*) FROM alerts").fetchone()[0])
+
+    def story_count(self) -> int:
+        self.setup_sync()
+        return int(self.db.conn.execute("SELECT COUNT(DISTINCT story_id) FROM items").fetchone()[0])
+
+
+def fts_text(fields: dict[str, Any]) -> str:
+    """The normalised search fields as one text for FTS5 (one value per line)."""
+    lines: list[str] = []
+    for value in fields.values():
+        lines.extend(value if isinstance(value, list) else [value])
+    return "\n".join(str(v) for v in lines if v)
+
+
+def matches(compiled: Any, doc: dict[str, Any]) -> bool:
+    """The rule matcher's verdict on a stored document (the one definition of a hit)."""
+    from wirewatch.processors.rules import prepare
+
+    return bool(compiled.matches(prepare(doc)))
+
+
+def fts_prefilter(compiled: Any) -> str | None:
+    """An FTS5 expression every item the query matches satisfies, or None to scan everything.
+
+    It is the rule index's anchor set (:func:`wirewatch.processors.rules.anchors_of`:
+    an item can only match holding one of these tokens or prefixes). Only plain
+    ASCII alphanumeric anchors go to FTS5: the indexed text is space-joined
+    normalised tokens, so such a token is exactly an FTS5 token; any other
+    anchor means no pre-filter and the matcher alone decides.
+    """
+    anchors = compiled.anchors
+    if anchors is None:
+        return None
+    alternatives: list[str] = []
+    for word, star in [*((t, "") for t in sorted(anchors.tokens)), *((p, "*") for p in sorted(anchors.prefixes))]:
+        if not _FTS_WORD.fullmatch(word):
+            return None
+        alternatives.append(f'"{word}"{star}')
+    return " OR ".join(alternatives) if alternatives else None

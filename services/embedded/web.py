@@ -1,0 +1,194 @@
+"""The read-only web page of ``wirewatch run``: search, newest stories, live alerts.
+
+Server-rendered with Jinja2 (autoescaping on: feed content is hostile), a
+few lines of JS that poll ``/api/alerts`` every 2 s, and a strict
+Content-Security-Policy. It binds 127.0.0.1 unless told otherwise.
+"""
+
+from __future__ import annotations
+
+import collections
+import itertools
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+import jinja2
+from aiohttp import web
+
+from wirewatch.core.errors import ConfigError, WirewatchError
+from wirewatch.core.logging import get_logger
+from wirewatch.sinks.store import ItemStore
+
+HERE = Path(__file__).resolve().parent
+log = get_logger("embedded.web")
+
+_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
+    "img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
+
+
+class AlertSource(Protocol):
+    """Where the page reads alerts from, numbered so the browser can ask for newer ones."""
+
+    def recent_alerts(self, limit: int = 20) -> list[tuple[int, dict[str, Any]]]: ...
+
+    def alerts_after(self, after_seq: int = 0, limit: int = 50) -> list[tuple[int, dict[str, Any]]]: ...
+
+
+class AlertRing:
+    """The last ``size`` alerts seen in this process (for stores without an alert table)."""
+
+    def __init__(self, size: int = 200) -> None:
+        self._items: collections.deque[tuple[int, dict[str, Any]]] = collections.deque(maxlen=size)
+        self._seq = itertools.count(1)
+
+    def add(self, alert: dict[str, Any]) -> None:
+        self._items.append((next(self._seq), alert))
+
+    def recent_alerts(self, limit: int = 20) -> list[tuple[int, dict[str, Any]]]:
+        return list(reversed(self._items))[:limit]
+
+    def alerts_after(self, after_seq: int = 0, limit: int = 50) -> list[tuple[int, dict[str, Any]]]:
+        return [entry for entry in self._items if entry[0] > after_seq][:limit]
+
+
+def href(url: Any) -> str:
+    """Only http(s) links reach the page; ``javascript:`` and friends become ``#``."""
+    if not isinstance(url, str):
+        return "#"
+    try:
+        scheme = urlsplit(url).scheme.lower()
+    except ValueError:
+        return "#"
+    return url if scheme in ("http", "https") else "#"
+
+
+def parse_bind(value: str) -> tuple[str, int] | None:
+    """``--web 127.0.0.1:8750`` -> (host, port); ``off`` -> None; mistakes -> ConfigError."""
+    if value.strip().lower() in ("off", "no", "none", "false", "0"):
+        return None
+    host, sep, port_text = value.rpartition(":")
+    if not sep:
+        host, port_text = "127.0.0.1", value
+    host = host.strip("[]") or "127.0.0.1"
+    try:
+        port = int(port_text)
+    except ValueError:
+        raise ConfigError("--web", f"expected HOST:PORT or off (got {value!r})") from None
+    if not 0 <= port <= 65535:
+        raise ConfigError("--web", f"port out of range (got {port})")
+    return host, port
+
+
+@dataclass
+class Page:
+    """The data behind one page, gathered from the store."""
+
+    store: ItemStore
+    alerts: AlertSource
+
+    async def stats(self) -> dict[str, int]:
+        stories = getattr(self.store, "story_count", None)
+        alert_count = getattr(self.store, "alert_count", None)
+        return {
+            "items": await self.store.count(),
+            "stories": stories() if callable(stories) else 0,
+            "alerts": alert_count() if callable(alert_count) else len(self.alerts.recent_alerts(10_000)),
+        }
+
+    async def stories(self, limit: int = 30) -> list[dict[str, Any]]:
+        """Newest stories with folded duplicates (SQLite), else newest story leads."""
+        folded = getattr(self.store, "stories", None)
+        if callable(folded):
+            result: list[dict[str, Any]] = folded(limit)
+            return result
+        hits = await self.store.search("*", limit=limit, stories_only=True)
+        return [{"story_id": h.id, "lead": h.document, "items": [h.document]} for h in hits]
+
+
+def create_app(store: ItemStore, alerts: AlertSource) -> web.Application:
+    """The aiohttp application (no socket yet: tests and the runner bind it)."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(HERE / "templates"),
+        autoescape=True,
+        undefined=jinja2.ChainableUndefined,
+    )
+    env.filters["href"] = href
+    template = env.get_template("index.html")
+    page = Page(store, alerts)
+
+    async def index(request: web.Request) -> web.Response:
+        query = request.query.get("q", "").strip()
+        context: dict[str, Any] = {"query": query, "hits": [], "stories": [], "error": None}
+        if query:
+            try:
+                context["hits"] = [h.document for h in await store.search(query, limit=50)]
+            except (WirewatchError, ValueError) as exc:
+                context["error"] = f"Cannot search for that: {exc}"
+        else:
+            context["stories"] = await page.stories()
+        recent = alerts.recent_alerts(20)
+        context["alerts"] = recent
+        context["last_alert"] = max((seq for seq, _ in recent), default=0)
+        context["stats"] = await page.stats()
+        return web.Response(text=template.render(**context), content_type="text/html")
+
+    async def api_alerts(request: web.Request) -> web.Response:
+        try:
+            after = int(request.query.get("after", "0"))
+        except ValueError:
+            raise web.HTTPBadRequest(text="after must be an integer") from None
+        entries = [{"seq": seq, "alert": alert} for seq, alert in alerts.alerts_after(after, 50)]
+        return web.json_response({"alerts": entries, "stats": await page.stats()})
+
+    async def api_search(request: web.Request) -> web.Response:
+        query = request.query.get("q", "").strip()
+        if not query:
+            raise web.HTTPBadRequest(text="q is required")
+        try:
+            hits = await store.search(query, limit=min(int(request.query.get("limit", "20")), 200))
+        except (WirewatchError, ValueError) as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+        return web.json_response({"hits": [h.document for h in hits]})
+
+    async def health(_request: web.Request) -> web.Response:
+        return web.json_response({"ok": True})
+
+    @web.middleware
+    async def security_headers(
+        request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        response = await handler(request)
+        response.headers["Content-Security-Policy"] = _CSP
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        return response
+
+    app = web.Application(middlewares=[security_headers])
+    app.router.add_get("/", index)
+    app.router.add_get("/api/alerts", api_alerts)
+    app.router.add_get("/api/search", api_search)
+    app.router.add_get("/healthz", health)
+    app.router.add_static("/static/", HERE / "static")
+    return app
+
+
+async def start_web(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, str]:
+    """Serve ``app`` on host:port (0 = any free port); returns the runner and the page URL."""
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise ConfigError("--web", f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    server = getattr(site, "_server", None)
+    sockets = getattr(server, "sockets", None) or []
+    bound = sockets[0].getsockname()[1] if sockets else port
+    shown = f"[{host}]" if ":" in host else host
+    return runner, f"http://{shown}:{bound}/"

@@ -1,0 +1,318 @@
+"""Polling: fetch -> parse -> diff against state -> publish -> save state.
+
+:class:`Poller` is the reusable async core: it takes a bus
+:class:`~wirewatch.bus.base.Publisher` (Kafka, the in-process bus, or
+:class:`StdoutPublisher` for ``poll --once``), a
+:class:`~wirewatch.pollers.state.StateStore` and a fetcher. Order of effects
+per source: items are published (acknowledged by the bus) *before* the state
+that records them is saved, and a failed publish is retried, never skipped:
+a crash re-emits rather than loses. (With Kafka, :mod:`wirewatch.pollers.group`
+also folds already-published items back into state after a crash, so even the
+re-emission does not happen.)
+
+One bad source never affects another: each poll returns a :class:`PollResult`
+whose ``outcome`` names what happened, logged as one line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import sys
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from typing import IO, Any, TypeVar
+
+from wirewatch.bus.base import Publisher
+from wirewatch.core.deadletter import dead_letter, utc_now
+from wirewatch.core.errors import SchemaError
+from wirewatch.core.logging import get_logger
+from wirewatch.core.metrics import DEAD_LETTERS, FETCH_ERRORS, FETCH_SECONDS, ITEMS_EMITTED, POLLS
+from wirewatch.core.schemas import validate
+from wirewatch.pollers.config import FetchSettings, Source
+from wirewatch.pollers.feeds import looks_like_json, parse_feed
+from wirewatch.pollers.http import (
+    Fetch,
+    Fetcher,
+    FetchOutcome,
+    FetchPolicy,
+    backoff_delay,
+    decode_text,
+)
+from wirewatch.pollers.liveblog import parse_liveblog
+from wirewatch.pollers.state import StateStore
+
+log = get_logger("pollers")
+
+MAX_BACKOFF = 3600.0
+T = TypeVar("T")
+
+
+@dataclass
+class PollResult:
+    """What one poll of one source did."""
+
+    source_id: str
+    outcome: str
+    """``ok``, ``not_modified``, or a failure kind (``timeout``, ``http_status``, ``parse``...)."""
+    reason: str = ""
+    items: list[dict[str, Any]] = field(default_factory=list)
+    retry_after: float | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.outcome not in ("ok", "not_modified", "deferred")
+
+
+def fetch_policy(settings: FetchSettings, user_agent: str) -> FetchPolicy:
+    """The fetcher limits from the ``fetch:`` section of sources.yaml."""
+    return FetchPolicy(
+        user_agent=user_agent,
+        connect_timeout=settings.connect_timeout.total_seconds(),
+        read_timeout=settings.read_timeout.total_seconds(),
+        total_timeout=settings.total_timeout.total_seconds(),
+        max_bytes=settings.max_bytes,
+        max_redirects=settings.max_redirects,
+        per_host_concurrency=settings.per_host_concurrency,
+        min_host_delay=settings.min_host_delay.total_seconds(),
+    )
+
+
+def make_fetcher(settings: FetchSettings, user_agent: str) -> Fetcher:
+    return Fetcher(fetch_policy(settings, user_agent))
+
+
+class StdoutPublisher:
+    """A Publisher writing each value as one JSON line (the ``poll --once`` contract)."""
+
+    def __init__(self, stream: IO[str] | None = None) -> None:
+        self.stream = stream or sys.stdout
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        self.stream.flush()
+
+    async def publish(self, topic: str, value: Any, key: str | None = None) -> None:
+        self.stream.write(json.dumps(value, ensure_ascii=False, separators=(",", ":")) + "\n")
+        self.stream.flush()
+
+    async def publish_many(self, topic: str, messages: Iterable[tuple[str | None, Any]]) -> None:
+        for key, value in messages:
+            await self.publish(topic, value, key)
+
+
+def parse_document(
+    source: Source, fetched: FetchOutcome, fetched_at: str
+) -> tuple[list[dict[str, Any]], str | None, str, list[str]]:
+    """Items of a fetched document, or ``(.., error, kind, ..)``; picks feed vs live blog."""
+    page_url = fetched.final_url or source.url
+    content_type = fetched.content_type.lower()
+    is_html = "html" in content_type and "xhtml+xml" not in content_type
+    try_feed = source.kind == "rss" or (
+        source.kind == "auto" and (not is_html or looks_like_json(fetched.content))
+    )
+    warnings: list[str] = []
+    if try_feed:
+        feed = parse_feed(
+            fetched.content,
+            source=source,
+            page_url=page_url,
+            content_type=fetched.content_type,
+            fetched_at=fetched_at,
+        )
+        if feed.error is None:
+            return feed.items, None, "ok", feed.warnings
+        if source.kind == "rss" or feed.error_kind != "parse" or feed.is_feed:
+            return [], feed.error, feed.error_kind, feed.warnings
+        warnings = feed.warnings
+    decoded = decode_text(fetched.content, fetched.content_type)
+    if decoded.replaced:
+        warnings.append(f"invalid {decoded.encoding} bytes replaced by U+FFFD")
+    page = parse_liveblog(decoded.text, source=source, page_url=page_url, fetched_at=fetched_at)
+    if page.error:
+        return [], page.error, "parse", warnings + page.warnings
+    return page.items, None, "ok", warnings + page.warnings
+
+
+class Poller:
+    """Polls sources into a Publisher, keeping incremental state in a StateStore."""
+
+    def __init__(
+        self,
+        *,
+        state: StateStore,
+        fetcher: Fetch,
+        publisher: Publisher,
+        raw_topic: str,
+        dead_letter_topic: str,
+        concurrency: int = 32,
+        retry_base: float = 0.5,
+        stop: asyncio.Event | None = None,
+    ) -> None:
+        self.state = state
+        self.fetcher = fetcher
+        self.publisher = publisher
+        self.raw_topic = raw_topic
+        self.dead_letter_topic = dead_letter_topic
+        self.retry_base = retry_base
+        self.stop = stop or asyncio.Event()
+        self._slots = asyncio.Semaphore(concurrency)
+        self._rng = random.Random()
+
+    # --- one poll ------------------------------------------------------------------------
+
+    async def poll_source(self, source: Source) -> PollResult:
+        """Poll one source once; publish new/revised items, then save its state."""
+        async with self._slots:
+            return await self._poll(source)
+
+    async def _poll(self, source: Source) -> PollResult:
+        state = await self.state.load(source.id)
+        fetched_at = utc_now()
+        fetched = await self.fetcher.fetch(
+            source.url, etag=state.etag, last_modified=state.last_modified
+        )
+        FETCH_SECONDS.labels(source.id).observe(fetched.elapsed)
+        if fetched.kind == "not_modified":
+            POLLS.labels(source.id, "not_modified").inc()
+            return PollResult(source.id, "not_modified")
+        if not fetched.ok:
+            return self._failed(source, fetched.kind, fetched.reason, fetched.retry_after)
+        try:
+            items, error, kind, warnings = parse_document(source, fetched, fetched_at)
+        except Exception as exc:  # a parser bug must cost one poll of one source, not the run
+            items, error, kind, warnings = [], f"{type(exc).__name__}: {exc}", "parse", []
+        for warning in warnings:
+            log.warning("source_warning", source=source.id, reason=warning)
+        if error is not None:
+            return self._failed(source, kind, error, None)
+        items = await self._valid(source, items)
+        emitted, next_state = state.plan(
+            items, etag=fetched.etag, last_modified=fetched.last_modified
+        )
+        if emitted:
+            if state.saved_at == 0:
+                # Mark the source as started before its first publish (log recovery starts here).
+                await self._retry(
+                    "save_state", source, lambda: self.state.save(state.with_validators(None, None))
+                )
+            messages = [(source.id, item) for item in emitted]
+            await self._retry(
+                "publish", source, lambda: self.publisher.publish_many(self.raw_topic, messages)
+            )
+        await self._retry("save_state", source, lambda: self.state.save(next_state))
+        ITEMS_EMITTED.labels(source.id).inc(len(emitted))
+        POLLS.labels(source.id, "ok").inc()
+        log.info("source_polled", source=source.id, items=len(items), emitted=len(emitted))
+        return PollResult(source.id, "ok", items=emitted)
+
+    def _failed(
+        self, source: Source, kind: str, reason: str, retry_after: float | None
+    ) -> PollResult:
+        if kind == "deferred":
+            POLLS.labels(source.id, "deferred").inc()
+            log.info("source_deferred", source=source.id, reason=reason)
+            return PollResult(source.id, kind, reason, retry_after=retry_after)
+        POLLS.labels(source.id, "error").inc()
+        FETCH_ERRORS.labels(source.id, kind).inc()
+        log.warning("source_failed", source=source.id, url=source.url, kind=kind, reason=reason)
+        return PollResult(source.id, kind, reason, retry_after=retry_after)
+
+    async def _valid(self, source: Source, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Items matching the raw-item schema; the others go to the dead-letter topic."""
+        good: list[dict[str, Any]] = []
+        for item in items:
+            try:
+                validate("raw_item", item)
+            except SchemaError as exc:
+                record = dead_letter("poller", str(exc), item, key=source.id, topic=self.raw_topic)
+                log.warning("item_dead_lettered", source=source.id, reason=str(exc))
+                await self._retry(
+                    "publish",
+                    source,
+                    partial(self.publisher.publish, self.dead_letter_topic, record, key=source.id),
+                )
+                DEAD_LETTERS.labels("poller").inc()
+                continue
+            good.append(item)
+        return good
+
+    async def _retry(self, what: str, source: Source, action: Callable[[], Awaitable[T]]) -> T:
+        """Run ``action`` until it succeeds; a bus outage delays items, never drops them."""
+        failures = 0
+        while True:
+            try:
+                return await action()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                failures += 1
+                delay = backoff_delay(failures, self.retry_base, 30.0, self._rng)
+                log.warning(
+                    f"{what}_failed",
+                    source=source.id,
+                    attempt=failures,
+                    retry_in=round(delay, 2),
+                    reason=f"{type(exc).__name__}: {exc}",
+                )
+                if self.stop.is_set():
+                    raise
+                await asyncio.sleep(delay)
+
+    # --- many polls ----------------------------------------------------------------------
+
+    async def poll_once(self, sources: Sequence[Source]) -> list[PollResult]:
+        """Poll every source once, concurrently; results in the order of ``sources``."""
+        return list(await asyncio.gather(*(self.poll_source(s) for s in sources)))
+
+    async def run_source(self, source: Source, stop: asyncio.Event | None = None) -> None:
+        """Poll one source until :attr:`stop` (or ``stop``): its interval, back-off when failing.
+
+        Stopping never interrupts a poll in progress: its items get published
+        and its state saved first.
+        """
+        interval = source.poll_interval.total_seconds()
+        failures = 0
+        # Spread the first polls so a restart does not hit every host at once.
+        delay = self._rng.uniform(0, min(interval, 5.0))
+        while not await self._sleep(delay, stop):
+            try:
+                result = await self.poll_source(source)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # never let one source's bug stop the others
+                log.error("source_crashed", source=source.id, reason=f"{type(exc).__name__}: {exc}")
+                result = PollResult(source.id, "internal", str(exc))
+            if result.failed:
+                failures += 1
+                delay = backoff_delay(failures, interval, max(interval, MAX_BACKOFF), self._rng)
+            else:
+                failures = 0
+                delay = interval
+            if result.retry_after is not None:
+                delay = max(delay, result.retry_after)
+
+    async def run(self, sources: Sequence[Source]) -> None:
+        """Poll every source on its own schedule until :attr:`stop` is set."""
+        async with asyncio.TaskGroup() as group:
+            for source in sources:
+                group.create_task(self.run_source(source), name=f"poll:{source.id}")
+
+    async def _sleep(self, seconds: float, stop: asyncio.Event | None = None) -> bool:
+        """Sleep unless stopped; True when stopping."""
+        events = [self.stop] if stop is None else [self.stop, stop]
+        if any(e.is_set() for e in events):
+            return True
+        waiters = [asyncio.create_task(e.wait()) for e in events]
+        try:
+            done, _ = await asyncio.wait(
+                waiters, timeout=max(0.0, seconds), return_when=asyncio.FIRST_COMPLETED
+            )
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+        return bool(done)

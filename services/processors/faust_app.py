@@ -1,0 +1,196 @@
+"""The production path: a faust-streaming app running :mod:`wirewatch.processors.pipeline`.
+
+Two stages, because cross-source dedupe needs ONE consistent memory:
+
+1. ``enrich`` agent over ``<prefix>.raw`` (all partitions, shared by every
+   worker): decode, validate (bad input -> ``<prefix>.dead-letter`` with the
+   reason), entities, rule matching and the MinHash fingerprint. The costly
+   work scales out with partitions.
+2. ``dedupe`` agent over ``<prefix>.processor-dedupe``, a single-partition
+   topic owned by one worker at a time: dedupe against a Faust table (changelog
+   topic, RocksDB when rocksdict is installed), then ``<prefix>.processed`` and
+   ``<prefix>.alerts``. Verdicts are cheap look-ups, so one partition is enough,
+   and one owner gives the same verdicts whether one or several workers run.
+
+Delivery is at-least-once: after a crash, items whose offsets were not yet
+committed are processed again. Dedupe treats an exact re-delivery of an item
+(same id, same text) as idempotent and returns the verdict it gave first, so
+replays do not turn an item into a duplicate of itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import faust
+
+from wirewatch.bus.kafka import TopicSpec, decode, encode, ensure_topics, standard_topics
+from wirewatch.core import metrics
+from wirewatch.core.config import Settings, load_settings
+from wirewatch.core.deadletter import dead_letter
+from wirewatch.core.errors import ConfigError, SchemaError
+from wirewatch.core.logging import configure_logging, get_logger
+from wirewatch.processors.dedupe import Fingerprint
+from wirewatch.processors.pipeline import Enriched, Processor, validate_raw
+
+RULES_CHECK_SECONDS = 2.0
+PURGE_SECONDS = 600.0
+log = get_logger("processor")
+
+
+def dedupe_topic_name(settings: Settings) -> str:
+    return f"{settings.topic_prefix}.processor-dedupe"
+
+
+def app_id(settings: Settings) -> str:
+    return f"{settings.topic_prefix}-processor"
+
+
+def _store_url() -> str:
+    try:
+        import rocksdict  # noqa: F401
+    except ImportError:
+        return "memory://"
+    return "rocksdb://"
+
+
+class RulesWatcher:
+    """Reload the rules file when its mtime changes; a broken edit keeps the old rules."""
+
+    def __init__(self, path: Path, processor: Processor) -> None:
+        self.path = path
+        self.processor = processor
+        self.mtime = self._mtime()
+
+    def _mtime(self) -> float | None:
+        try:
+            return self.path.stat().st_mtime_ns / 1e9
+        except OSError:
+            return None
+
+    def check(self) -> bool:
+        mtime = self._mtime()
+        if mtime is None or mtime == self.mtime:
+            return False
+        self.mtime = mtime
+        from wirewatch.processors.rules import load_rules
+
+        try:
+            rules = load_rules(self.path)
+        except ConfigError as exc:
+            log.error("rules not reloaded, keeping the previous ones", reason=str(exc))
+            return False
+        self.processor.reload_rules(rules)
+        log.info("rules reloaded", path=str(self.path))
+        return True
+
+
+def create_app(settings: Settings, processor: Processor, rules_path: Path | None = None) -> faust.App:
+    """The Faust app: topics, the dedupe table and both agents, all named from ``topic_prefix``."""
+    bootstrap = settings.kafka_bootstrap
+    if not bootstrap:
+        raise ConfigError("WIREWATCH_KAFKA_BOOTSTRAP", "required for `wirewatch processor`")
+    app = faust.App(
+        app_id(settings),
+        broker=[f"kafka://{hp}" for hp in bootstrap.split(",")],
+        store=_store_url(),
+        datadir=str(settings.data_dir / "faust"),
+        web_enabled=False,
+        topic_replication_factor=1,
+        topic_partitions=1,
+        consumer_auto_offset_reset="earliest",
+        broker_commit_interval=1.0,
+        # a crashed worker's partitions move on within ~10 s, not the 60 s default
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=2.0,
+        producer_acks=-1,
+        table_cleanup_interval=PURGE_SECONDS,
+    )
+    raw_topic = app.topic(settings.raw_topic, value_serializer="raw", key_serializer="raw")
+    dedupe_topic = app.topic(
+        dedupe_topic_name(settings), partitions=1, value_serializer="raw", key_serializer="raw"
+    )
+    processed_topic = app.topic(settings.processed_topic, value_serializer="raw", key_serializer="raw")
+    alerts_topic = app.topic(settings.alerts_topic, value_serializer="raw", key_serializer="raw")
+    dead_topic = app.topic(settings.dead_letter_topic, value_serializer="raw", key_serializer="raw")
+    table = app.Table("dedupe", partitions=1, key_type=str)
+    processor.deduper.store = table
+
+    async def to_dead_letter(reason: str, event: Any) -> None:
+        msg = event.message
+        key = msg.key.decode("utf-8", "replace") if isinstance(msg.key, bytes) else msg.key
+        record = dead_letter("processor", reason, event.value, topic=msg.topic, partition=msg.partition, offset=msg.offset, key=key)
+        metrics.DEAD_LETTERS.labels("processor").inc()
+        log.warning("dead letter", reason=record["reason"], topic=msg.topic, partition=msg.partition, offset=msg.offset)
+        await dead_topic.send(key=None, value=encode(record))
+
+    @app.agent(raw_topic)
+    async def enrich(stream: Any) -> None:
+        async for event in stream.events():
+            metrics.STAGE_ITEMS.labels("enrich").inc()
+            try:
+                raw = validate_raw(decode(event.value))
+            except ValueError as exc:
+                await to_dead_letter(f"invalid JSON: {exc}", event)
+                continue
+            except SchemaError as exc:
+                await to_dead_letter(str(exc), event)
+                continue
+            enriched = processor.enrich(raw)
+            payload = enriched.as_dict()
+            payload["ts"] = event.message.timestamp
+            await dedupe_topic.send(key=b"0", value=encode(payload))
+
+    @app.agent(dedupe_topic, concurrency=1)
+    async def dedupe(stream: Any) -> None:
+        async for value in stream:
+            metrics.STAGE_ITEMS.labels("dedupe").inc()
+            data = decode(value)
+            enriched = Enriched(data["item"], processor.rules_by_id(data["rules"]), Fingerprint.from_dict(data["fp"]))
+            result = processor.finish(enriched)
+            key = result.item["source"]["id"].encode()
+            await processed_topic.send(key=key, value=encode(result.item))
+            for alert in result.alerts:
+                await alerts_topic.send(key=alert["rule"].encode(), value=encode(alert))
+            if data.get("ts"):
+                metrics.PROCESS_SECONDS.observe(max(0.0, time.time() - data["ts"] / 1000))
+
+    if rules_path is not None:
+        watcher = RulesWatcher(rules_path, processor)
+
+        @app.timer(interval=RULES_CHECK_SECONDS)
+        async def reload_rules() -> None:
+            watcher.check()
+
+    @app.timer(interval=PURGE_SECONDS)
+    async def purge() -> None:
+        processor.deduper.purge()
+
+    return app
+
+
+def run_worker(args: argparse.Namespace) -> int:
+    """``wirewatch processor``: set up topics and metrics, then run a Faust worker."""
+    from wirewatch.processors.cli import build_processor
+
+    settings = load_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    processor = build_processor(args)
+    processor.observe_latency = False  # the agent observes publish-to-output latency
+    app = create_app(settings, processor, args.rules)
+    specs = [*standard_topics(settings), TopicSpec(dedupe_topic_name(settings), 1)]
+    asyncio.run(ensure_topics(str(settings.kafka_bootstrap), specs))
+    if settings.metrics_port:
+        port = metrics.serve_metrics(settings.metrics_port, settings.metrics_host)
+        log.info("metrics endpoint", port=port)
+    os.makedirs(settings.data_dir / "faust", exist_ok=True)
+    loglevel = "warning" if settings.log_level in ("warning", "error") else "info"
+    worker = faust.Worker(app, loglevel=loglevel, quiet=True)
+    worker.execute_from_commandline()
+    return 0
+

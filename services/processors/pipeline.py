@@ -1,0 +1,204 @@
+"""THE processing core: raw item -> processed item + alerts, as plain functions.
+
+Shared line for line by ``wirewatch process`` (CLI), the Faust app and the
+embedded runner. Order: validate -> entities -> rule match (rules may use
+``entity:``) -> dedupe (needs the shared store) -> alerts. The Faust app runs
+:meth:`Processor.enrich` and :meth:`Processor.finish` in two stages (see
+:mod:`wirewatch.processors.faust_app`); :meth:`Processor.process` is both.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from wirewatch.core import metrics
+from wirewatch.core.deadletter import utc_now
+from wirewatch.core.errors import SchemaError
+from wirewatch.core.schemas import validate, validator
+from wirewatch.processors.dedupe import Deduper, Fingerprint, Verdict, fingerprint
+from wirewatch.processors.entities import EntityTagger, NerModel
+from wirewatch.processors.rules import Rule, RuleSet, prepare
+
+
+def validate_raw(obj: Any) -> dict[str, Any]:
+    """``obj`` if it is a valid raw item (``schemas/raw_item.json``), else SchemaError.
+
+    The fast ``is_valid`` runs first; the (slower) error search only for bad items.
+    """
+    if not isinstance(obj, dict) or not validator("raw_item").is_valid(obj):
+        validate("raw_item", obj)
+    return obj  # type: ignore[no-any-return]
+
+
+def _time_str(now: datetime) -> str:
+    return now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def make_alert(item: dict[str, Any], rule: Rule, matched_at: str | None = None) -> dict[str, Any]:
+    """The alert (``schemas/alert.json``) for one processed item matching one rule.
+
+    Its id is the notifier's idempotency key: one alert per rule and story, plus
+    one per revision when the rule asks to hear about updates (``on_update``).
+    """
+    dedupe = item["dedupe"]
+    story = item["story_id"]
+    alert: dict[str, Any] = {
+        "id": f"{rule.id}:{story}",
+        "rule": rule.id,
+        "query": rule.query,
+        "notify": list(rule.notify),
+        "item_id": item["id"],
+        "story_id": story,
+        "dedupe_status": dedupe["status"],
+        "title": item["title"],
+        "url": item["url"],
+        "source": dict(item["source"]),
+        "published_at": item["published_at"],
+        "matched_at": matched_at or utc_now(),
+    }
+    revision = item.get("revision")
+    if dedupe["status"] == "update" and rule.on_update and revision:
+        alert["id"] += f":r{revision}"
+        alert["revision"] = revision
+    if item.get("summary"):
+        alert["summary"] = item["summary"]
+    if item.get("entities"):
+        alert["entities"] = [e["name"] for e in item["entities"]]
+    if item.get("tags"):
+        alert["tags"] = list(item["tags"])
+    return alert
+
+
+@dataclass
+class ProcessResult:
+    """One processed item (``schemas/processed_item.json``) and the alerts it raises."""
+
+    item: dict[str, Any]
+    alerts: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class Enriched:
+    """Stage 1 output: everything that needs no shared state."""
+
+    item: dict[str, Any]  # raw fields + entities + alerts
+    rules: list[Rule]
+    fingerprint: Fingerprint
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON form, to cross a repartition topic between the two Faust stages."""
+        return {"item": self.item, "rules": [r.id for r in self.rules], "fp": self.fingerprint.as_dict()}
+
+
+class Processor:
+    """Dedupe, entities and rule matching over one rule set, one tagger, one dedupe store."""
+
+    def __init__(
+        self,
+        rules: RuleSet,
+        tagger: EntityTagger,
+        deduper: Deduper,
+        ner: NerModel | None = None,
+        *,
+        observe_latency: bool = True,
+    ) -> None:
+        self.rules = rules
+        self.tagger = tagger
+        self.deduper = deduper
+        self.ner = ner
+        self.observe_latency = observe_latency
+        self._by_id = {r.id: r for r in _rule_list(rules)}
+        metrics.RULES_LOADED.set(len(self._by_id))
+
+    def reload_rules(self, rules: RuleSet) -> None:
+        """Swap the rule set; the next item is matched against the new rules."""
+        self.rules = rules
+        self._by_id = {r.id: r for r in _rule_list(rules)}
+        metrics.RULES_LOADED.set(len(self._by_id))
+
+    # -- stage 1: no shared state -----------------------------------------
+    def enrich(self, raw: dict[str, Any], ner_mentions: list[tuple[str, str]] | None = None) -> Enriched:
+        """Entities, matching rules and the dedupe fingerprint of a valid raw item."""
+        if ner_mentions is None and self.ner is not None:
+            ner_mentions = self.ner.mentions([_ner_text(raw)])[0]
+        item = dict(raw)
+        item["entities"] = self.tagger.tag(raw, ner_mentions or ())
+        for ent in item["entities"]:
+            metrics.ENTITIES_TAGGED.labels(ent["type"]).inc()
+        matched = self.rules.match(prepare(item))
+        item["alerts"] = [{"rule": r.id, "notify": list(r.notify)} for r in matched]
+        return Enriched(item, list(matched), fingerprint(raw))
+
+    def enrich_batch(self, raws: list[dict[str, Any]]) -> list[Enriched]:
+        """:meth:`enrich` for many items, with one batched NER pass."""
+        mentions: list[list[tuple[str, str]] | None] = [None] * len(raws)
+        if self.ner is not None and raws:
+            mentions = list(self.ner.mentions([_ner_text(r) for r in raws]))
+        return [self.enrich(raw, m or []) for raw, m in zip(raws, mentions, strict=True)]
+
+    def rules_by_id(self, ids: list[str]) -> list[Rule]:
+        """Rules of stage 1 looked up again in stage 2 (a reload in between drops removed ones)."""
+        return [self._by_id[i] for i in ids if i in self._by_id]
+
+    # -- stage 2: the dedupe store --------------------------------------
+    def finish(self, enriched: Enriched, now: datetime | None = None, *, with_alerts: bool = True) -> ProcessResult:
+        """Dedupe verdict, story id and alerts; commits the item to the dedupe store.
+
+        ``with_alerts=False`` skips building alert records (the CLI prints items only).
+        """
+        now = now or datetime.now(UTC)
+        verdict: Verdict = self.deduper.check(enriched.fingerprint, now)
+        self.deduper.commit(enriched.fingerprint, verdict, now)
+        item = enriched.item
+        item["dedupe"] = verdict.as_dict()
+        item["story_id"] = verdict.story_id(item["id"])
+        if verdict.status == "update" and "revision" not in item:
+            item["revision"] = verdict.revision
+        stamp = _time_str(now)
+        item["processed_at"] = stamp
+        metrics.ITEMS_PROCESSED.labels(verdict.status).inc()
+        alerts = []
+        for rule in enriched.rules:
+            metrics.ALERTS_MATCHED.labels(rule.id).inc()
+            if with_alerts:
+                alerts.append(make_alert(item, rule, stamp))
+        # field order of the output line: raw fields, then what processing added
+        ordered = {k: v for k, v in item.items() if k not in ("entities", "alerts")}
+        ordered["entities"] = item["entities"]
+        ordered["alerts"] = item["alerts"]
+        return ProcessResult(ordered, alerts)
+
+    # -- both -----------------------------------------------------------
+    def process(self, raw: dict[str, Any], now: datetime | None = None) -> ProcessResult:
+        """One raw item end to end; raises SchemaError for an invalid one (-> dead letter)."""
+        start = time.perf_counter()
+        result = self.finish(self.enrich(validate_raw(raw)), now)
+        if self.observe_latency:
+            metrics.PROCESS_SECONDS.observe(time.perf_counter() - start)
+        return result
+
+    def process_batch(self, raws: list[dict[str, Any]]) -> list[ProcessResult]:
+        """Many valid raw items in order, with NER batched (``nlp.pipe``)."""
+        start = time.perf_counter()
+        enriched = self.enrich_batch([validate_raw(r) for r in raws])
+        results = [self.finish(e) for e in enriched]
+        if self.observe_latency and results:
+            per_item = (time.perf_counter() - start) / len(results)
+            for _ in results:
+                metrics.PROCESS_SECONDS.observe(per_item)
+        return results
+
+
+def _rule_list(rules: RuleSet) -> list[Rule]:
+    listed = getattr(rules, "rules", None)
+    return list(listed if listed is not None else rules)  # type: ignore[call-overload]
+
+
+def _ner_text(raw: dict[str, Any]) -> str:
+    return f"{raw.get('title', '')}.\n{raw.get('body', '')}"
+
+
+__all__ = ["Enriched", "ProcessResult", "Processor", "SchemaError", "make_alert", "validate_raw"]

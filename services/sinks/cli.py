@@ -1,0 +1,209 @@
+"""``wirewatch indexer | notifier | search | rules backtest``.
+
+``search`` and ``rules backtest`` read Elasticsearch when
+``WIREWATCH_ELASTICSEARCH_URL`` is set, otherwise the embedded SQLite store
+under ``WIREWATCH_DATA_DIR``; both go through the same Lucene query string.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import signal
+import sys
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from wirewatch.core.config import Settings, load_settings, parse_duration
+from wirewatch.core.errors import ConfigError, WirewatchError
+from wirewatch.core.logging import configure_logging
+from wirewatch.core.metrics import serve_metrics
+from wirewatch.sinks.store import ItemStore, SearchHit
+
+
+def _settings() -> Settings:
+    settings = load_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    return settings
+
+
+def _duration(value: str) -> timedelta:
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _positive(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value!r}")
+    return number
+
+
+async def _until_signalled(main: Any) -> None:
+    """Run ``main(stop)``; SIGINT/SIGTERM set ``stop`` for a clean shutdown."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    await main(stop)
+
+
+def _serve_metrics(settings: Settings) -> None:
+    if settings.metrics_port:
+        serve_metrics(settings.metrics_port, settings.metrics_host)
+
+
+def cmd_indexer(args: argparse.Namespace) -> int:
+    from wirewatch.sinks.indexer import run_indexer
+
+    settings = _settings()
+    _serve_metrics(settings)
+    asyncio.run(_until_signalled(lambda stop: run_indexer(settings, group=args.group, stop=stop)))
+    return 0
+
+
+def cmd_notifier(args: argparse.Namespace) -> int:
+    from wirewatch.sinks.destinations import load_destinations
+    from wirewatch.sinks.notifier import run_notifier
+
+    settings = _settings()
+    destinations = load_destinations(args.destinations)
+    _serve_metrics(settings)
+    asyncio.run(_until_signalled(
+        lambda stop: run_notifier(settings, destinations, group=args.group, stop=stop)))
+    return 0
+
+
+def open_store(settings: Settings) -> ItemStore:
+    """Elasticsearch when configured, else the embedded SQLite store."""
+    if settings.elasticsearch_url:
+        from wirewatch.sinks.elasticsearch import ElasticsearchStore
+
+        return ElasticsearchStore.from_url(settings.elasticsearch_url, settings.index_prefix)
+    try:
+        from wirewatch.embedded.sqlite_store import SqliteStore
+    except ImportError as exc:
+        raise WirewatchError(
+            f"no store: WIREWATCH_ELASTICSEARCH_URL is not set and the embedded store is unavailable ({exc})"
+        ) from None
+    return SqliteStore(settings.data_dir)
+
+
+async def _search(settings: Settings, query: str, since: timedelta | None, limit: int,
+                  stories_only: bool) -> list[SearchHit]:
+    from wirewatch.processors.query import QuerySyntaxError
+
+    store = open_store(settings)
+    try:
+        return await store.search(query, since=since, limit=limit, stories_only=stories_only)
+    except QuerySyntaxError as exc:
+        raise WirewatchError(f"bad query {query!r}: {exc}") from None
+    finally:
+        await store.close()
+
+
+def _story_column(doc: dict[str, Any]) -> str:
+    status = (doc.get("dedupe") or {}).get("status", "?")
+    story = doc.get("story_id") or doc.get("id", "")
+    return status if story == doc.get("id") else f"{status} of {story}"
+
+
+def print_hits(hits: list[SearchHit], as_json: bool) -> None:
+    """JSON lines with ``--json``; a table on a terminal; tab-separated columns otherwise."""
+    if as_json:
+        for hit in hits:
+            print(json.dumps(hit.document, ensure_ascii=False))
+        return
+    rows = [
+        (hit.published_at, (hit.document.get("source") or {}).get("id", ""),
+         hit.document.get("title", ""), _story_column(hit.document))
+        for hit in hits
+    ]
+    if sys.stdout.isatty():
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table("time", "source", "title", "story / verdict")
+        for row in rows:
+            table.add_row(*row)
+        Console().print(table)
+    else:
+        for row in rows:
+            print("\t".join(" ".join(col.split()) for col in row))
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    settings = _settings()
+    hits = asyncio.run(_search(settings, args.query, args.since, args.limit, args.stories))
+    print_hits(hits, args.json)
+    if not hits:
+        print("no matching items", file=sys.stderr)
+    return 0
+
+
+def cmd_backtest(args: argparse.Namespace) -> int:
+    settings = _settings()
+    query, label = args.rule, "query"
+    if args.rules:
+        from wirewatch.processors.rules import load_rules
+
+        ruleset = load_rules(Path(args.rules))
+        by_id = {rule.id: rule for rule in ruleset.rules}
+        if args.rule in by_id:
+            query, label = by_id[args.rule].query, f"rule {args.rule}"
+    hits = asyncio.run(_search(settings, query, args.since, args.limit, False))
+    print_hits(hits, args.json)
+    stories = {h.document.get("story_id") or h.id for h in hits}
+    more = " (limit reached)" if len(hits) >= args.limit else ""
+    print(f"{label} {query!r}: {len(hits)} item(s){more} in {len(stories)} story(ies) "
+          f"over the last {args.since_text}", file=sys.stderr)
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser("indexer", help="Kafka processed items and alerts -> Elasticsearch")
+    p.add_argument("--group", help="consumer group (default <topic prefix>-indexer)")
+    p.set_defaults(func=cmd_indexer)
+
+    p = subparsers.add_parser("notifier", help="Kafka alerts -> signed webhooks")
+    p.add_argument("--destinations", required=True, type=Path, metavar="FILE",
+                   help="destinations.yaml (name -> url, format, secret_env, ...)")
+    p.add_argument("--group", help="consumer group (default <topic prefix>-notifier)")
+    p.set_defaults(func=cmd_notifier)
+
+    p = subparsers.add_parser("search", help="run a Lucene query against the store")
+    p.add_argument("query", metavar="QUERY", help='Lucene query string, e.g. \'"arrest warrant" AND Putin\'')
+    p.add_argument("--since", type=_duration, default=None, metavar="DURATION",
+                   help="only items published in this window, e.g. 24h, 7d (default: all)")
+    p.add_argument("--limit", type=_positive, default=20, metavar="N", help="at most N results (20)")
+    p.add_argument("--stories", action="store_true", help="one row per story (first items only)")
+    p.add_argument("--json", action="store_true", help="JSON lines (the stored documents)")
+    p.set_defaults(func=cmd_search)
+
+    rules = subparsers.add_parser("rules", help="alert rules tools")
+    rules_sub = rules.add_subparsers(dest="rules_command", metavar="ACTION", required=True)
+    p = rules_sub.add_parser("backtest", help="what a rule (or query) would have matched in history")
+    p.add_argument("rule", metavar="RULE_ID|QUERY", help="a rule id from --rules, or a query string")
+    p.add_argument("--since", default="7d", metavar="DURATION", help="history window (7d)")
+    p.add_argument("--rules", metavar="FILE", help="rules.yaml to look RULE_ID up in")
+    p.add_argument("--limit", type=_positive, default=100, metavar="N", help="at most N items (100)")
+    p.add_argument("--json", action="store_true", help="JSON lines (the stored documents)")
+    p.set_defaults(func=_backtest_entry)
+
+
+def _backtest_entry(args: argparse.Namespace) -> int:
+    args.since_text = args.since
+    try:
+        args.since = parse_duration(args.since)
+    except ValueError as exc:
+        raise ConfigError("--since", str(exc)) from None
+    return cmd_backtest(args)

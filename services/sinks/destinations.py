@@ -1,0 +1,192 @@
+"""Webhook destinations (``destinations.yaml``), bodies and signatures.
+
+File format::
+
+    destinations:
+      newsroom:                         # the name rules use in ``notify:``
+        url: https://hooks.example.org/wirewatch
+        format: json                    # json (body = the alert, schemas/alert.json) | slack
+        secret_env: NEWSROOM_SECRET     # env var holding the HMAC secret; omit = unsigned
+        timeout: 5s                     # per attempt
+        rate_limit: 30/min              # N/s, N/min or N/h; omit = unlimited
+        retries: 5                      # attempts after the first one, then dead letter
+        backoff: 1s                     # first back-off; doubles, full jitter, capped by max_backoff
+        max_backoff: 60s
+        concurrency: 4                  # parallel deliveries to this destination
+        headers: {X-Team: news}         # extra request headers
+
+Signature scheme (same idea as Stripe/Slack signing): every request carries
+
+* ``Idempotency-Key: <alert id>`` (stable across retries and replays),
+* ``X-Wirewatch-Timestamp: <unix seconds>`` (fresh on each attempt),
+* ``X-Wirewatch-Signature: sha256=<hex HMAC-SHA256(secret, f"{timestamp}.{body}")>``
+  where ``body`` is the exact request body bytes.
+
+A receiver recomputes the HMAC over the raw body, compares it in constant
+time, and rejects timestamps older than a few minutes (replay protection);
+:func:`verify_signature` does exactly that.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import re
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from wirewatch.core.config import Duration, load_yaml
+from wirewatch.core.errors import ConfigError
+from wirewatch.sinks.flow import Backoff, RateLimiter
+
+_RATE = re.compile(r"^\s*(\d+)\s*/\s*(s|sec|second|m|min|minute|h|hour)\s*$")
+_PERIODS = {"s": 1.0, "sec": 1.0, "second": 1.0, "m": 60.0, "min": 60.0, "minute": 60.0,
+            "h": 3600.0, "hour": 3600.0}
+
+
+def parse_rate(value: str) -> tuple[int, float]:
+    """``"30/min"`` -> ``(30, 60.0)``."""
+    match = _RATE.match(value)
+    if not match or int(match.group(1)) < 1:
+        raise ValueError(f"not a rate limit: {value!r} (use e.g. 30/min, 5/s, 100/h)")
+    return int(match.group(1)), _PERIODS[match.group(2)]
+
+
+class DestinationConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    url: str = Field(pattern=r"^https?://")
+    format: Literal["json", "slack"] = "json"
+    secret_env: str | None = None
+    timeout: Duration = timedelta(seconds=5)
+    rate_limit: str | None = None
+    retries: int = Field(5, ge=0, le=20)
+    backoff: Duration = timedelta(seconds=1)
+    max_backoff: Duration = timedelta(seconds=60)
+    concurrency: int = Field(4, ge=1, le=64)
+    headers: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _rate(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_rate(value)
+        return value
+
+
+class DestinationsFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    destinations: dict[str, DestinationConfig] = Field(default_factory=dict)
+
+
+@dataclass
+class Destination:
+    """A destination ready to deliver to: secret resolved, limiter and back-off built."""
+
+    name: str
+    url: str
+    format: Literal["json", "slack"] = "json"
+    secret: bytes | None = None
+    timeout: float = 5.0
+    retries: int = 5
+    backoff: Backoff = field(default_factory=Backoff)
+    limiter: RateLimiter | None = None
+    concurrency: int = 4
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_config(cls, name: str, config: DestinationConfig, environ: dict[str, str] | None = None) -> Destination:
+        env = os.environ if environ is None else environ
+        secret = None
+        if config.secret_env:
+            value = env.get(config.secret_env)
+            if not value:
+                raise ConfigError(f"destinations.{name}.secret_env",
+                                  f"environment variable {config.secret_env} is not set")
+            secret = value.encode("utf-8")
+        limiter = RateLimiter(*parse_rate(config.rate_limit)) if config.rate_limit else None
+        return cls(
+            name=name, url=config.url, format=config.format, secret=secret,
+            timeout=config.timeout.total_seconds(), retries=config.retries,
+            backoff=Backoff(config.backoff.total_seconds(), config.max_backoff.total_seconds()),
+            limiter=limiter, concurrency=config.concurrency, headers=dict(config.headers),
+        )
+
+
+def load_destinations(path: Path | str, environ: dict[str, str] | None = None) -> dict[str, Destination]:
+    """Parse ``destinations.yaml``; a missing secret variable is a ConfigError naming it."""
+    parsed = load_yaml(path, DestinationsFile)
+    return {name: Destination.from_config(name, cfg, environ) for name, cfg in parsed.destinations.items()}
+
+
+def render_body(alert: dict[str, Any], fmt: Literal["json", "slack"]) -> bytes:
+    """The request body: the alert itself, or a Slack incoming-webhook message."""
+    if fmt == "slack":
+        return json.dumps(slack_message(alert), ensure_ascii=False, separators=(",", ":")).encode()
+    return json.dumps(alert, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _slack_escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def slack_message(alert: dict[str, Any]) -> dict[str, Any]:
+    """Slack ``text`` (fallback, notifications) + ``blocks`` (rich layout)."""
+    source = alert["source"].get("name") or alert["source"]["id"]
+    title = _slack_escape(alert["title"])
+    headline = f"[{alert['rule']}] {alert['title']} ({source})"
+    context = f"rule *{_slack_escape(alert['rule'])}* · {_slack_escape(source)} · {alert['published_at']}"
+    if alert.get("dedupe_status") == "update":
+        context += f" · update (revision {alert.get('revision', 1)})"
+    blocks: list[dict[str, Any]] = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": f"*<{alert['url']}|{title}>*"}},
+    ]
+    if alert.get("summary"):
+        blocks.append({"type": "section", "text": {"type": "plain_text", "text": alert["summary"][:2900]}})
+    if alert.get("entities"):
+        context += " · " + ", ".join(_slack_escape(e) for e in alert["entities"][:10])
+    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": context}]})
+    return {"text": headline, "blocks": blocks}
+
+
+def signature(secret: bytes, timestamp: int, body: bytes) -> str:
+    """``sha256=<hex>`` of HMAC-SHA256(secret, ``f"{timestamp}.".encode() + body``)."""
+    digest = hmac.new(secret, f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"sha256={digest}"
+
+
+def verify_signature(
+    secret: bytes, timestamp: str, body: bytes, header: str, *, tolerance: float = 300.0,
+    now: float | None = None,
+) -> bool:
+    """What a receiver does: constant-time compare, and reject stale timestamps."""
+    try:
+        ts = int(timestamp)
+    except ValueError:
+        return False
+    if abs((time.time() if now is None else now) - ts) > tolerance:
+        return False
+    return hmac.compare_digest(signature(secret, ts, body), header)
+
+
+def request_headers(destination: Destination, alert_id: str, body: bytes, now: float | None = None) -> dict[str, str]:
+    """Headers for one attempt: idempotency key, timestamp, signature (when a secret is set)."""
+    ts = int(time.time() if now is None else now)
+    headers = {
+        **destination.headers,
+        "Content-Type": "application/json",
+        "User-Agent": "Wirewatch-Notifier/0.1",
+        "Idempotency-Key": alert_id,
+        "X-Wirewatch-Timestamp": str(ts),
+    }
+    if destination.secret is not None:
+        headers["X-Wirewatch-Signature"] = signature(destination.secret, ts, body)
+    return headers

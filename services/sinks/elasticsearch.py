@@ -1,0 +1,433 @@
+"""Elasticsearch item store: index templates, bulk indexing, Lucene search.
+
+Index design (see the README section "Elasticsearch index design"):
+
+* Items go to monthly indices ``<prefix>-items-YYYY.MM`` (by ``published_at``)
+  behind the read alias ``<prefix>-items``. ``_id`` is the item id and
+  ``version_type=external`` with ``version = revision``: a replay or an older
+  revision answers 409, which is reported as ``stale`` (never an error, never
+  a duplicate), while a newer revision replaces the older one.
+* ``search.*`` holds :func:`wirewatch.processors.analysis.search_fields` copies
+  analysed with the ``standard`` analyzer, so a query string means the same in
+  Kibana, ``wirewatch search`` and the stream rule matcher, even on a node
+  without analysis-common.
+* ``is_story`` is true for the first item of a story: filter on it for one row
+  per story while every item stays searchable.
+* Where the cluster has ILM (detected with ``GET _ilm/status``) the item
+  indices get a lifecycle policy (warm forcemerge, delete after retention), and
+  where it has data streams (``GET _data_stream``) alerts, which are
+  append-only events, go to the data stream ``<prefix>-alerts`` with
+  ``op_type=create``. Without them (the minimal test node) alerts use monthly
+  indices behind the alias ``<prefix>-alerts`` like items.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from elastic_transport import ConnectionError as TransportConnectionError
+from elastic_transport import ConnectionTimeout
+from elasticsearch import ApiError, AsyncElasticsearch, BadRequestError, NotFoundError
+from elasticsearch.helpers import async_streaming_bulk
+
+from wirewatch.core.errors import WirewatchError
+from wirewatch.core.logging import get_logger
+from wirewatch.core.metrics import BULK_SECONDS
+from wirewatch.processors.analysis import search_fields
+from wirewatch.sinks.store import IndexOutcome, SearchHit, StoreUnavailable
+
+RETRY_STATUSES = (429, 500, 502, 503, 504)
+
+_KEYWORD = {"type": "keyword", "ignore_above": 1024}
+_TEXT_KW = {"type": "text", "fields": {"keyword": {"type": "keyword", "ignore_above": 512}}}
+_SEARCH_TEXT = {"type": "text", "analyzer": "standard"}
+_DATE = {"type": "date"}
+_SOURCE = {"properties": {"id": _KEYWORD, "name": _TEXT_KW}}
+
+ITEM_PROPERTIES: dict[str, Any] = {
+    "id": _KEYWORD,
+    "source": _SOURCE,
+    "url": _KEYWORD,
+    "title": _TEXT_KW,
+    "body": {"type": "text"},
+    "summary": {"type": "text"},
+    "published_at": _DATE,
+    "updated_at": _DATE,
+    "fetched_at": _DATE,
+    "processed_at": _DATE,
+    "authors": _KEYWORD,
+    "language": _KEYWORD,
+    "tags": _KEYWORD,
+    "liveblog": {"properties": {"page_url": _KEYWORD, "block_id": _KEYWORD}},
+    "revision": {"type": "integer"},
+    "content_hash": _KEYWORD,
+    "dedupe": {
+        "properties": {
+            "status": _KEYWORD,
+            "of": _KEYWORD,
+            "similarity": {"type": "float"},
+            "reason": _KEYWORD,
+        }
+    },
+    "story_id": _KEYWORD,
+    "is_story": {"type": "boolean"},
+    "entities": {
+        "properties": {
+            "name": _KEYWORD,
+            "type": _KEYWORD,
+            "mentions": _KEYWORD,
+            "count": {"type": "integer"},
+            "origin": _KEYWORD,
+            "ref": _KEYWORD,
+        }
+    },
+    "alerts": {"properties": {"rule": _KEYWORD, "notify": _KEYWORD}},
+    "search": {
+        "properties": {
+            name: _SEARCH_TEXT for name in ("title", "body", "source", "entity", "tags", "language")
+        }
+    },
+}
+
+ALERT_PROPERTIES: dict[str, Any] = {
+    "@timestamp": _DATE,
+    "id": _KEYWORD,
+    "rule": _KEYWORD,
+    "query": _KEYWORD,
+    "notify": _KEYWORD,
+    "item_id": _KEYWORD,
+    "story_id": _KEYWORD,
+    "revision": {"type": "integer"},
+    "dedupe_status": _KEYWORD,
+    "title": _TEXT_KW,
+    "url": _KEYWORD,
+    "summary": {"type": "text"},
+    "source": _SOURCE,
+    "entities": _KEYWORD,
+    "tags": _KEYWORD,
+    "published_at": _DATE,
+    "matched_at": _DATE,
+}
+
+
+@dataclass(frozen=True)
+class ClusterFeatures:
+    """What the cluster offers beyond a core node, detected once at start."""
+
+    ilm: bool
+    data_streams: bool
+
+
+def item_document(item: dict[str, Any]) -> dict[str, Any]:
+    """The stored form of a processed item: the item plus ``search``, ``is_story``, defaults."""
+    doc = dict(item)
+    doc.setdefault("revision", 1)
+    doc.setdefault("story_id", (item.get("dedupe") or {}).get("of") or item["id"])
+    doc["is_story"] = doc["story_id"] == item["id"]
+    doc["search"] = search_fields(item)
+    return doc
+
+
+def month_suffix(timestamp: str) -> str:
+    """``2025-03-04T10:00:00Z`` -> ``2025.03`` (falls back to the current month if unparsable)."""
+    try:
+        when = datetime.fromisoformat(timestamp.replace("Z", "+00:00"))
+    except (ValueError, AttributeError):
+        when = datetime.now(UTC)
+    return f"{when.year:04d}.{when.month:02d}"
+
+
+def _reason(error: Any) -> str:
+    """One line out of an Elasticsearch bulk item error."""
+    if isinstance(error, dict):
+        text = f"{error.get('type', 'error')}: {error.get('reason', '')}"
+        cause = error.get("caused_by")
+        if isinstance(cause, dict):
+            text += f" (caused by {cause.get('type')}: {cause.get('reason')})"
+        return text
+    return str(error)
+
+
+class ElasticsearchStore:
+    """:class:`~wirewatch.sinks.store.ItemStore` on Elasticsearch (async client, bulk helpers)."""
+
+    def __init__(
+        self,
+        client: AsyncElasticsearch,
+        prefix: str,
+        *,
+        retention: timedelta | None = timedelta(days=365),
+        max_retries: int = 5,
+        initial_backoff: float = 0.5,
+        max_backoff: float = 30.0,
+    ) -> None:
+        self.client = client
+        self.prefix = prefix
+        self.items_alias = f"{prefix}-items"
+        self.alerts_alias = f"{prefix}-alerts"
+        self.retention = retention
+        self.max_retries = max_retries
+        self.initial_backoff = initial_backoff
+        self.max_backoff = max_backoff
+        self.features = ClusterFeatures(ilm=False, data_streams=False)
+        self._log = get_logger("sinks.elasticsearch")
+
+    @classmethod
+    def from_url(cls, url: str, prefix: str, **kwargs: Any) -> ElasticsearchStore:
+        client = AsyncElasticsearch(url, request_timeout=30, retry_on_timeout=True, max_retries=2)
+        return cls(client, prefix, **kwargs)
+
+    # -- set-up -------------------------------------------------------------
+
+    async def detect_features(self) -> ClusterFeatures:
+        """ILM and data streams are x-pack features: a core node answers 4xx to both probes."""
+        return ClusterFeatures(
+            ilm=await self._probe(self.client.ilm.get_status),
+            data_streams=await self._probe(self.client.indices.get_data_stream, name="*"),
+        )
+
+    @staticmethod
+    async def _probe(call: Any, **kwargs: Any) -> bool:
+        try:
+            await call(**kwargs)
+        except (NotFoundError, BadRequestError):
+            return False
+        except ApiError as exc:
+            if 400 <= exc.meta.status < 500 or exc.meta.status == 500:
+                return False
+            raise
+        return True
+
+    async def setup(self) -> None:
+        """Install the templates (and ILM policies where available); idempotent."""
+        try:
+            self.features = await self.detect_features()
+            items_settings: dict[str, Any] = {"number_of_shards": 1, "auto_expand_replicas": "0-1"}
+            alerts_settings = dict(items_settings)
+            if self.features.ilm:
+                await self._put_ilm_policies()
+                items_settings["index.lifecycle.name"] = f"{self.prefix}-items"
+                alerts_settings["index.lifecycle.name"] = f"{self.prefix}-alerts"
+            await self.client.indices.put_index_template(
+                name=f"{self.prefix}-items",
+                index_patterns=[f"{self.prefix}-items-*"],
+                priority=200,
+                template={
+                    "settings": items_settings,
+                    "mappings": {"dynamic": False, "properties": ITEM_PROPERTIES},
+                    "aliases": {self.items_alias: {}},
+                },
+                meta={"managed_by": "wirewatch"},
+            )
+            alerts_template: dict[str, Any] = {
+                "settings": alerts_settings,
+                "mappings": {"dynamic": False, "properties": ALERT_PROPERTIES},
+            }
+            if self.features.data_streams:
+                await self.client.indices.put_index_template(
+                    name=f"{self.prefix}-alerts",
+                    index_patterns=[self.alerts_alias],
+                    priority=200,
+                    data_stream={},
+                    template=alerts_template,
+                    meta={"managed_by": "wirewatch"},
+                )
+            else:
+                alerts_template["aliases"] = {self.alerts_alias: {}}
+                await self.client.indices.put_index_template(
+                    name=f"{self.prefix}-alerts",
+                    index_patterns=[f"{self.prefix}-alerts-*"],
+                    priority=200,
+                    template=alerts_template,
+                    meta={"managed_by": "wirewatch"},
+                )
+        except (TransportConnectionError, ConnectionTimeout) as exc:
+            raise StoreUnavailable(f"Elasticsearch unreachable: {exc}") from exc
+        self._log.info("templates installed", prefix=self.prefix, ilm=self.features.ilm,
+                       data_streams=self.features.data_streams)
+
+    async def _put_ilm_policies(self) -> None:
+        delete = (
+            {"delete": {"min_age": f"{int(self.retention.total_seconds())}s", "actions": {"delete": {}}}}
+            if self.retention
+            else {}
+        )
+        # Items: one index per month, so no rollover; age them out.
+        await self.client.ilm.put_lifecycle(
+            name=f"{self.prefix}-items",
+            policy={
+                "phases": {
+                    "hot": {"actions": {"set_priority": {"priority": 100}}},
+                    "warm": {"min_age": "35d", "actions": {"forcemerge": {"max_num_segments": 1},
+                                                          "set_priority": {"priority": 50}}},
+                    **delete,
+                }
+            },
+        )
+        # Alerts: a data stream, rolled over by ILM.
+        await self.client.ilm.put_lifecycle(
+            name=f"{self.prefix}-alerts",
+            policy={
+                "phases": {
+                    "hot": {"actions": {"rollover": {"max_age": "30d", "max_primary_shard_size": "50gb"}}},
+                    **delete,
+                }
+            },
+        )
+
+    async def close(self) -> None:
+        await self.client.close()
+
+    # -- indexing -----------------------------------------------------------
+
+    def item_action(self, item: dict[str, Any]) -> dict[str, Any]:
+        doc = item_document(item)
+        return {
+            "_op_type": "index",
+            "_index": f"{self.items_alias}-{month_suffix(doc['published_at'])}",
+            "_id": doc["id"],
+            "version": doc["revision"],
+            "version_type": "external",
+            "_source": doc,
+        }
+
+    def alert_action(self, alert: dict[str, Any]) -> dict[str, Any]:
+        doc = dict(alert)
+        if self.features.data_streams:
+            doc["@timestamp"] = alert["matched_at"]
+            return {"_op_type": "create", "_index": self.alerts_alias, "_id": alert["id"], "_source": doc}
+        return {
+            "_op_type": "index",
+            "_index": f"{self.alerts_alias}-{month_suffix(alert['matched_at'])}",
+            "_id": alert["id"],
+            "version": int(alert.get("revision", 1)),
+            "version_type": "external",
+            "_source": doc,
+        }
+
+    async def index_items(self, items: Sequence[dict[str, Any]]) -> list[IndexOutcome]:
+        return await self._bulk([self.item_action(i) for i in items])
+
+    async def index_alerts(self, alerts: Sequence[dict[str, Any]]) -> list[IndexOutcome]:
+        return await self._bulk([self.alert_action(a) for a in alerts])
+
+    async def _bulk(self, actions: list[dict[str, Any]]) -> list[IndexOutcome]:
+        """Bulk with per-document retries on 429/5xx; 409 = stale; other errors = rejected.
+
+        A connection failure raises :class:`StoreUnavailable` (the indexer retries
+        the whole batch: external versions make that idempotent).
+        """
+        if not actions:
+            return []
+        outcomes: dict[str, IndexOutcome] = {}
+        started = time.perf_counter()
+        try:
+            async for ok, result in async_streaming_bulk(
+                self.client,
+                actions,
+                chunk_size=500,
+                max_retries=self.max_retries,
+                initial_backoff=self.initial_backoff,
+                max_backoff=self.max_backoff,
+                retry_on_status=RETRY_STATUSES,
+                raise_on_error=False,
+                raise_on_exception=True,
+                yield_ok=True,
+            ):
+                _op, info = next(iter(result.items()))
+                doc_id = str(info.get("_id"))
+                status = int(info.get("status", 0))
+                if ok:
+                    outcomes[doc_id] = IndexOutcome(doc_id, "indexed")
+                elif status == 409:
+                    outcomes[doc_id] = IndexOutcome(doc_id, "stale")
+                elif status in RETRY_STATUSES:
+                    raise StoreUnavailable(f"Elasticsearch kept answering {status}: {_reason(info.get('error'))}")
+                else:
+                    outcomes[doc_id] = IndexOutcome(doc_id, "rejected", _reason(info.get("error")))
+        except (TransportConnectionError, ConnectionTimeout) as exc:
+            raise StoreUnavailable(f"Elasticsearch unreachable: {exc}") from exc
+        except ApiError as exc:
+            if exc.meta.status in RETRY_STATUSES:
+                raise StoreUnavailable(f"Elasticsearch answered {exc.meta.status}: {exc}") from exc
+            raise
+        finally:
+            BULK_SECONDS.observe(time.perf_counter() - started)
+        return [outcomes.get(str(a["_id"]), IndexOutcome(str(a["_id"]), "rejected", "no bulk response"))
+                for a in actions]
+
+    async def refresh(self) -> None:
+        """Make everything indexed so far searchable (tests, backtests)."""
+        await self.client.indices.refresh(index=f"{self.prefix}-*", ignore_unavailable=True,
+                                          allow_no_indices=True)
+
+    # -- reading ------------------------------------------------------------
+
+    async def search(
+        self,
+        query: str,
+        *,
+        since: timedelta | None = None,
+        until: datetime | None = None,
+        limit: int = 20,
+        stories_only: bool = False,
+    ) -> list[SearchHit]:
+        filters: list[dict[str, Any]] = []
+        if since is not None or until is not None:
+            window: dict[str, Any] = {}
+            if since is not None:
+                window["gte"] = f"now-{int(since.total_seconds())}s"
+            if until is not None:
+                window["lte"] = until.astimezone(UTC).isoformat()
+            filters.append({"range": {"published_at": window}})
+        if stories_only:
+            filters.append({"term": {"is_story": True}})
+        from wirewatch.processors.query import to_es_query
+
+        body_query: dict[str, Any] = {"bool": {"must": [to_es_query(query)], "filter": filters}}
+        try:
+            response = await self.client.search(
+                index=self.items_alias,
+                query=body_query,
+                sort=[{"published_at": {"order": "desc"}}, {"id": {"order": "asc"}}],
+                size=limit,
+                ignore_unavailable=True,
+                allow_no_indices=True,
+            )
+        except BadRequestError as exc:
+            raise WirewatchError(f"query rejected by Elasticsearch: {_reason(exc.info.get('error') if isinstance(exc.info, dict) else exc)}") from None
+        except (TransportConnectionError, ConnectionTimeout) as exc:
+            raise WirewatchError(f"Elasticsearch unreachable: {exc}") from None
+        return [
+            SearchHit(id=h["_id"], published_at=h["_source"].get("published_at", ""), document=h["_source"])
+            for h in response["hits"]["hits"]
+        ]
+
+    async def count(self) -> int:
+        response = await self.client.count(index=self.items_alias, ignore_unavailable=True,
+                                           allow_no_indices=True)
+        return int(response["count"])
+
+    async def installed_mapping(self, alias: str) -> dict[str, Any]:
+        """Field properties of the indices behind ``alias`` (merged), for checks."""
+        response = await self.client.indices.get_mapping(index=alias)
+        merged: dict[str, Any] = {}
+        for index in response.body.values():
+            merged.update(index["mappings"].get("properties", {}))
+        return merged
+
+
+def field_paths(properties: dict[str, Any], prefix: str = "") -> Iterable[str]:
+    """Every field path in a mapping, sub-fields included (``title``, ``title.keyword``...)."""
+    for name, spec in properties.items():
+        path = f"{prefix}{name}"
+        if "type" in spec or "properties" not in spec:
+            yield path
+        if "properties" in spec:
+            yield from field_paths(spec["properties"], f"{path}.")
+        for sub in spec.get("fields", {}):
+            yield f"{path}.{sub}"

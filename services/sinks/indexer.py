@@ -1,0 +1,174 @@
+"""The indexer: processed items and alerts from the bus into an :class:`ItemStore`.
+
+Offsets are committed only after the store acknowledged the batch (and dead
+letters were published), so a crash or an Elasticsearch outage replays and
+never loses; replays are harmless because documents are keyed by id with
+external versions. The class takes the bus and the store as arguments so the
+embedded runner uses it with the in-process bus and SQLite; ``run_indexer``
+is the thin Kafka + Elasticsearch wiring.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Sequence
+from typing import Any
+
+from wirewatch.bus.base import Message, Publisher, Subscriber
+from wirewatch.core.config import Settings
+from wirewatch.core.deadletter import dead_letter
+from wirewatch.core.errors import ConfigError, SchemaError
+from wirewatch.core.logging import get_logger
+from wirewatch.core.metrics import DEAD_LETTERS, INDEXED_DOCS, STAGE_ITEMS
+from wirewatch.core.schemas import SchemaName, validate
+from wirewatch.sinks.flow import Backoff, batches_until
+from wirewatch.sinks.store import IndexOutcome, ItemStore, StoreUnavailable
+
+log = get_logger("sinks.indexer")
+
+
+def bad_input_reason(message: Message, schema: SchemaName) -> str | None:
+    """Why a message cannot be indexed (not JSON, not an object, schema), or None."""
+    if message.value is None:
+        return "not valid JSON" if message.raw.strip() else "empty message"
+    if not isinstance(message.value, dict):
+        return f"expected a JSON object, got {type(message.value).__name__}"
+    try:
+        validate(schema, message.value)
+    except SchemaError as exc:
+        return str(exc)
+    return None
+
+
+class Indexer:
+    """Consume ``items_topic`` and ``alerts_topic``, store them, dead-letter what can't be stored."""
+
+    def __init__(
+        self,
+        subscriber: Subscriber,
+        store: ItemStore,
+        dead_letters: Publisher,
+        *,
+        items_topic: str,
+        alerts_topic: str,
+        dead_letter_topic: str,
+        max_records: int = 500,
+        backoff: Backoff | None = None,
+    ) -> None:
+        self.subscriber = subscriber
+        self.store = store
+        self.dead_letters = dead_letters
+        self.items_topic = items_topic
+        self.alerts_topic = alerts_topic
+        self.dead_letter_topic = dead_letter_topic
+        self.max_records = max_records
+        self.backoff = backoff or Backoff(base=0.5, cap=15.0)
+
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        """Index until ``stop`` is set; the subscriber is expected to be started."""
+        stop = stop or asyncio.Event()
+        async for batch in batches_until(self.subscriber, stop, self.max_records):
+            if await self.handle(batch, stop):
+                await self.subscriber.commit()
+
+    async def handle(self, batch: Sequence[Message], stop: asyncio.Event | None = None) -> bool:
+        """Store one batch; True once it is durable (store acked, dead letters published)."""
+        items: list[Message] = []
+        alerts: list[Message] = []
+        letters: list[dict[str, Any]] = []
+        for message in batch:
+            schema: SchemaName = "alert" if message.topic == self.alerts_topic else "processed_item"
+            reason = bad_input_reason(message, schema)
+            if reason:
+                log.warning("bad input sent to dead-letter topic", topic=message.topic,
+                            offset=message.offset, reason=reason)
+                letters.append(self._letter(message, reason))
+            else:
+                (alerts if schema == "alert" else items).append(message)
+        for kind, messages in (("items", items), ("alerts", alerts)):
+            outcomes = await self._store_with_retry(kind, messages, stop)
+            if outcomes is None:
+                return False
+            for message, outcome in zip(messages, outcomes, strict=True):
+                INDEXED_DOCS.labels(kind, outcome.status).inc()
+                if outcome.status == "rejected":
+                    log.warning("document rejected by the store", id=outcome.id, reason=outcome.reason)
+                    letters.append(self._letter(message, f"rejected by the store: {outcome.reason}"))
+        if letters:
+            await self.dead_letters.publish_many(self.dead_letter_topic, [(m.get("key"), m) for m in letters])
+            DEAD_LETTERS.labels("indexer").inc(len(letters))
+        STAGE_ITEMS.labels("indexer").inc(len(batch))
+        return True
+
+    async def _store_with_retry(
+        self, kind: str, messages: list[Message], stop: asyncio.Event | None
+    ) -> list[IndexOutcome] | None:
+        """Retry while the store is unavailable; None if stopped before it came back."""
+        if not messages:
+            return []
+        values = [m.value for m in messages]
+        attempt = 0
+        while True:
+            try:
+                if kind == "items":
+                    return await self.store.index_items(values)
+                return await self.store.index_alerts(values)
+            except StoreUnavailable as exc:
+                delay = self.backoff.delay(attempt)
+                log.warning("store unavailable; retrying", error=str(exc), retry_in=round(delay, 2))
+                attempt += 1
+                if stop is None:
+                    await asyncio.sleep(delay)
+                else:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), delay)
+                    if stop.is_set():
+                        return None
+
+    def _letter(self, message: Message, reason: str) -> dict[str, Any]:
+        return dead_letter(
+            "indexer", reason, message.raw, topic=message.topic, partition=message.partition,
+            offset=message.offset, key=message.key,
+        )
+
+
+async def run_indexer(settings: Settings, *, group: str | None = None, stop: asyncio.Event | None = None) -> None:
+    """Kafka -> Elasticsearch, as ``wirewatch indexer`` runs it."""
+    from wirewatch.bus.kafka import KafkaPublisher, KafkaSubscriber, ensure_topics, standard_topics
+    from wirewatch.sinks.elasticsearch import ElasticsearchStore
+
+    if not settings.kafka_bootstrap:
+        raise ConfigError("WIREWATCH_KAFKA_BOOTSTRAP", "the indexer needs Kafka (set host:port)")
+    if not settings.elasticsearch_url:
+        raise ConfigError("WIREWATCH_ELASTICSEARCH_URL", "the indexer needs Elasticsearch (set http://host:port)")
+    await ensure_topics(settings.kafka_bootstrap, standard_topics(settings))
+    store = ElasticsearchStore.from_url(settings.elasticsearch_url, settings.index_prefix)
+    attempt = 0
+    backoff = Backoff(base=1.0, cap=30.0)
+    while True:
+        try:
+            await store.setup()
+            break
+        except StoreUnavailable as exc:
+            log.warning("Elasticsearch not ready; retrying set-up", error=str(exc))
+            await backoff.sleep(attempt)
+            attempt += 1
+    subscriber = KafkaSubscriber(
+        settings.kafka_bootstrap,
+        [settings.processed_topic, settings.alerts_topic],
+        group or f"{settings.topic_prefix}-indexer",
+    )
+    publisher = KafkaPublisher(settings.kafka_bootstrap)
+    indexer = Indexer(
+        subscriber, store, publisher, items_topic=settings.processed_topic,
+        alerts_topic=settings.alerts_topic, dead_letter_topic=settings.dead_letter_topic,
+    )
+    await publisher.start()
+    await subscriber.start()
+    try:
+        await indexer.run(stop)
+    finally:
+        await subscriber.stop()
+        await publisher.stop()
+        await store.close()

@@ -1,0 +1,304 @@
+"""The notifier: alerts from the bus delivered as signed webhooks, once per destination.
+
+* One notification per rule per story: the processor makes alert ids
+  ``f"{rule}:{story_id}"`` (``:{revision}`` appended for updates the rule asks
+  for); the notifier delivers each ``(destination, alert id)`` once.
+* Delivered set: every finished delivery (``delivered`` or ``dead-lettered``)
+  is appended to a compacted topic ``<prefix>.notifier-delivered`` keyed by
+  ``"<destination>|<alert id>"``, read back at start. Offsets of the alerts
+  topic are committed only when nothing is in flight, so a crash replays and
+  the delivered set (plus the ``Idempotency-Key`` header for the window
+  between a 2xx and the delivered record) keeps it to one delivery.
+* Each destination has its own queue and workers: a slow or dead destination
+  only delays itself. Retries: exponential back-off with full jitter on
+  timeouts, connection errors, 408/425/429/5xx (``Retry-After`` honoured);
+  other 4xx are permanent. After the last try the alert goes to the
+  dead-letter topic and ``wirewatch_notifier_deliveries{outcome="failed"}``.
+
+Signatures and ``destinations.yaml``: see :mod:`wirewatch.sinks.destinations`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from wirewatch.bus.base import Message, Publisher, Subscriber
+from wirewatch.core.config import Settings
+from wirewatch.core.deadletter import dead_letter, utc_now
+from wirewatch.core.errors import ConfigError
+from wirewatch.core.logging import get_logger
+from wirewatch.core.metrics import DEAD_LETTERS, DELIVERIES, DELIVERY_SECONDS, STAGE_ITEMS
+from wirewatch.sinks.destinations import Destination, render_body, request_headers
+from wirewatch.sinks.flow import batches_until
+from wirewatch.sinks.indexer import bad_input_reason
+
+log = get_logger("sinks.notifier")
+
+RETRYABLE_STATUSES = frozenset({408, 425, 429})
+
+
+def delivery_key(destination: str, alert_id: str) -> str:
+    return f"{destination}|{alert_id}"
+
+
+def delivered_topic(settings: Settings) -> str:
+    return f"{settings.topic_prefix}.notifier-delivered"
+
+
+class DeliveredLog:
+    """The persistent set of finished deliveries: in memory, appended to a (compacted) topic."""
+
+    def __init__(self, publisher: Publisher | None = None, topic: str | None = None,
+                 known: Iterable[str] = ()) -> None:
+        self.publisher = publisher
+        self.topic = topic
+        self._keys = set(known)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._keys
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    async def add(self, key: str, outcome: str) -> None:
+        if self.publisher is not None and self.topic is not None:
+            await self.publisher.publish(self.topic, {"outcome": outcome, "at": utc_now()}, key=key)
+        self._keys.add(key)
+
+
+@dataclass(frozen=True)
+class _Job:
+    key: str
+    alert: dict[str, Any]
+    message: Message
+
+
+def _retry_after(response: httpx.Response, cap: float) -> float:
+    try:
+        return min(cap, max(0.0, float(response.headers.get("Retry-After", "0"))))
+    except ValueError:
+        return 0.0
+
+
+class Notifier:
+    """Deliver alerts from ``subscriber`` to ``destinations``; the bus and HTTP client are injected."""
+
+    def __init__(
+        self,
+        subscriber: Subscriber,
+        destinations: Mapping[str, Destination],
+        dead_letters: Publisher,
+        delivered: DeliveredLog,
+        *,
+        dead_letter_topic: str,
+        client: httpx.AsyncClient | None = None,
+        max_records: int = 100,
+        max_in_flight: int = 10_000,
+    ) -> None:
+        self.subscriber = subscriber
+        self.destinations = dict(destinations)
+        self.dead_letters = dead_letters
+        self.delivered = delivered
+        self.dead_letter_topic = dead_letter_topic
+        self.max_records = max_records
+        self.max_in_flight = max_in_flight
+        self._client = client
+        self._queues: dict[str, asyncio.Queue[_Job]] = {n: asyncio.Queue() for n in self.destinations}
+        self._queued: set[str] = set()
+        self._in_flight = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._commit_wanted = asyncio.Event()
+        self._failure: BaseException | None = None
+
+    async def run(self, stop: asyncio.Event | None = None) -> None:
+        """Deliver until ``stop`` is set; the subscriber is expected to be started."""
+        stop = stop or asyncio.Event()
+        own_client = self._client is None
+        client = self._client or httpx.AsyncClient(limits=httpx.Limits(max_connections=None))
+        tasks = [
+            asyncio.create_task(self._worker(dest, client, stop), name=f"notify-{dest.name}-{i}")
+            for dest in self.destinations.values()
+            for i in range(dest.concurrency)
+        ]
+        tasks.append(asyncio.create_task(self._committer(), name="notify-committer"))
+        try:
+            async for batch in batches_until(self.subscriber, stop, self.max_records):
+                await self._accept(batch)
+                if self._in_flight >= self.max_in_flight:
+                    await self._idle.wait()  # back-pressure only when far behind
+            if self._failure is not None:
+                raise self._failure
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            if own_client:
+                await client.aclose()
+
+    def _begin(self) -> None:
+        self._in_flight += 1
+        self._idle.clear()
+
+    def _end(self) -> None:
+        self._in_flight -= 1
+        if self._in_flight == 0:
+            self._idle.set()
+            self._commit_wanted.set()
+
+    async def _committer(self) -> None:
+        """Commit whenever nothing is in flight: every yielded alert is then finished."""
+        while True:
+            await self._commit_wanted.wait()
+            self._commit_wanted.clear()
+            if self._in_flight == 0 and self._failure is None:
+                await self.subscriber.commit()
+
+    async def _accept(self, batch: list[Message]) -> None:
+        self._begin()
+        try:
+            letters: list[dict[str, Any]] = []
+            for message in batch:
+                reason = bad_input_reason(message, "alert")
+                if reason:
+                    log.warning("bad alert sent to dead-letter topic", offset=message.offset, reason=reason)
+                    letters.append(self._letter(message, reason))
+                    continue
+                alert: dict[str, Any] = message.value
+                for name in alert.get("notify", []):
+                    if name not in self.destinations:
+                        letters.append(self._letter(message, f"unknown destination {name!r}", name))
+                        continue
+                    key = delivery_key(name, alert["id"])
+                    if key in self.delivered or key in self._queued:
+                        DELIVERIES.labels(name, "skipped").inc()
+                        continue
+                    self._queued.add(key)
+                    self._begin()
+                    self._queues[name].put_nowait(_Job(key, alert, message))
+            if letters:
+                await self.dead_letters.publish_many(self.dead_letter_topic, [(m.get("key"), m) for m in letters])
+                DEAD_LETTERS.labels("notifier").inc(len(letters))
+            STAGE_ITEMS.labels("notifier").inc(len(batch))
+        finally:
+            self._end()
+
+    async def _worker(self, destination: Destination, client: httpx.AsyncClient, stop: asyncio.Event) -> None:
+        queue = self._queues[destination.name]
+        while True:
+            job = await queue.get()
+            try:
+                await self._deliver(destination, client, job)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the bus is gone: stop, replay from the last commit
+                log.error("cannot record a delivery; stopping", destination=destination.name, error=str(exc))
+                self._failure = exc
+                stop.set()
+                return
+            finally:
+                self._queued.discard(job.key)
+                self._end()
+
+    async def _deliver(self, destination: Destination, client: httpx.AsyncClient, job: _Job) -> None:
+        body = render_body(job.alert, destination.format)
+        alert_id = job.alert["id"]
+        last_error = "not attempted"
+        attempts = 0
+        for attempt in range(destination.retries + 1):
+            if destination.limiter is not None:
+                await destination.limiter.acquire()
+            attempts += 1
+            wait_at_least = 0.0
+            started = time.perf_counter()
+            try:
+                response = await client.post(
+                    destination.url, content=body, timeout=destination.timeout,
+                    headers=request_headers(destination, alert_id, body),
+                )
+            except httpx.TimeoutException:
+                last_error = f"timed out after {destination.timeout:g}s"
+            except httpx.HTTPError as exc:
+                last_error = f"{type(exc).__name__}: {exc}"
+            else:
+                DELIVERY_SECONDS.labels(destination.name).observe(time.perf_counter() - started)
+                if response.is_success:
+                    DELIVERIES.labels(destination.name, "delivered").inc()
+                    await self.delivered.add(job.key, "delivered")
+                    return
+                last_error = f"HTTP {response.status_code}"
+                if response.status_code < 500 and response.status_code not in RETRYABLE_STATUSES:
+                    break  # permanent: retrying will not help
+                wait_at_least = _retry_after(response, destination.backoff.cap)
+            if attempt < destination.retries:
+                DELIVERIES.labels(destination.name, "retried").inc()
+                log.info("delivery failed; retrying", destination=destination.name, alert=alert_id,
+                         error=last_error, attempt=attempts)
+                await destination.backoff.sleep(attempt, at_least=wait_at_least)
+        DELIVERIES.labels(destination.name, "failed").inc()
+        reason = f"delivery to {destination.name} failed after {attempts} attempt(s): {last_error}"
+        log.warning("delivery failed; sent to dead-letter topic", destination=destination.name,
+                    alert=alert_id, error=last_error)
+        letter = self._letter(job.message, reason, destination.name, attempts)
+        await self.dead_letters.publish(self.dead_letter_topic, letter, key=alert_id)
+        DEAD_LETTERS.labels("notifier").inc()
+        await self.delivered.add(job.key, "dead-lettered")
+
+    @staticmethod
+    def _letter(message: Message, reason: str, destination: str | None = None,
+                attempts: int | None = None) -> dict[str, Any]:
+        return dead_letter(
+            "notifier", reason, message.raw, topic=message.topic, partition=message.partition,
+            offset=message.offset, key=message.key, destination=destination, attempts=attempts,
+        )
+
+
+async def run_notifier(
+    settings: Settings,
+    destinations: Mapping[str, Destination],
+    *,
+    group: str | None = None,
+    stop: asyncio.Event | None = None,
+) -> None:
+    """Kafka wiring for ``wirewatch notifier``: alerts topic in, delivered log + dead letters out."""
+    from wirewatch.bus.kafka import (
+        KafkaPublisher,
+        KafkaSubscriber,
+        TopicSpec,
+        ensure_topics,
+        read_latest,
+        standard_topics,
+    )
+
+    if not settings.kafka_bootstrap:
+        raise ConfigError("WIREWATCH_KAFKA_BOOTSTRAP", "the notifier needs Kafka (set host:port)")
+    log_topic = delivered_topic(settings)
+    await ensure_topics(
+        settings.kafka_bootstrap,
+        [*standard_topics(settings),
+         TopicSpec(log_topic, settings.topic_partitions, {"cleanup.policy": "compact"})],
+    )
+    known = await read_latest(settings.kafka_bootstrap, log_topic)
+    publisher = KafkaPublisher(settings.kafka_bootstrap)
+    subscriber = KafkaSubscriber(settings.kafka_bootstrap, [settings.alerts_topic],
+                                 group or f"{settings.topic_prefix}-notifier")
+    notifier = Notifier(
+        subscriber, destinations, publisher, DeliveredLog(publisher, log_topic, known),
+        dead_letter_topic=settings.dead_letter_topic,
+    )
+    log.info("notifier starting", destinations=sorted(destinations), delivered_known=len(known))
+    await publisher.start()
+    await subscriber.start()
+    try:
+        await notifier.run(stop)
+    finally:
+        with contextlib.suppress(Exception):
+            await subscriber.stop()
+        await publisher.stop()

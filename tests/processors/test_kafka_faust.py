@@ -1,0 +1,227 @@
+"""The Faust processor on the real Kafka: end to end, crash and restart, dead letters, rule reload, two workers.
+
+Workers are real ``wirewatch processor`` subprocesses. They are slow to start
+(group rebalance), so each test reuses its workers for several checks, and
+every wait is bounded by a deadline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from wirewatch.bus.kafka import encode, ensure_topics, standard_topics
+from wirewatch.core.config import Settings
+from wirewatch.processors.dedupe import Deduper
+from wirewatch.processors.entities import EntityTagger
+from wirewatch.processors.pipeline import Processor
+from wirewatch.processors.rules import load_rules
+
+pytestmark = pytest.mark.kafka
+FIX = Path(__file__).resolve().parent.parent / "fixtures" / "processors"
+STARTUP_DEADLINE = 90.0
+STORY = (FIX / "raw_items.jsonl").read_text("utf-8").splitlines()
+
+
+def story(n: int, source: str = "wire", body_extra: str = "") -> dict[str, Any]:
+    """A distinct story per n (different words, so no two are near-duplicates)."""
+    words = " ".join(f"w{n}x{i}" for i in range(40))
+    return {
+        "id": f"{source}-{n}",
+        "source": {"id": source},
+        "url": f"https://{source}.example/story/{n}",
+        "title": f"Story number {n}",
+        "body": f"{words} {body_extra}".strip(),
+        "published_at": "2025-03-01T12:00:00Z",
+    }
+
+
+class Collector:
+    """Reads processed, alerts and dead-letter topics in the background."""
+
+    def __init__(self, settings: Settings, bootstrap: str) -> None:
+        self.settings = settings
+        self.bootstrap = bootstrap
+        self.messages: dict[str, list[dict[str, Any]]] = {"processed": [], "alerts": [], "dead": []}
+        self._task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> Collector:
+        s = self.settings
+        self.names = {s.processed_topic: "processed", s.alerts_topic: "alerts", s.dead_letter_topic: "dead"}
+        self.consumer = AIOKafkaConsumer(*self.names, bootstrap_servers=self.bootstrap, auto_offset_reset="earliest")
+        await self.consumer.start()
+        self._task = asyncio.create_task(self._run())
+        return self
+
+    async def _run(self) -> None:
+        while True:
+            batches = await self.consumer.getmany(timeout_ms=200)
+            for tp, msgs in batches.items():
+                for m in msgs:
+                    self.messages[self.names[tp.topic]].append(json.loads(m.value))
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._task is not None
+        self._task.cancel()
+        await self.consumer.stop()
+
+    def processed(self) -> dict[str, dict[str, Any]]:
+        """Latest processed item per id."""
+        return {m["id"]: m for m in self.messages["processed"]}
+
+    async def wait(self, what: str, cond: Callable[[], bool], deadline: float = 60.0) -> None:
+        end = time.monotonic() + deadline
+        while not cond():
+            if time.monotonic() > end:
+                pytest.fail(f"timed out waiting for {what}; got {json.dumps(self.messages)[:2000]}")
+            await asyncio.sleep(0.2)
+
+
+@pytest.fixture
+def settings(topic_prefix: str, kafka_bootstrap: str) -> Settings:
+    return Settings(kafka_bootstrap=kafka_bootstrap, topic_prefix=topic_prefix, topic_partitions=3)
+
+
+@pytest.fixture
+def rules_file(tmp_path: Path) -> Path:
+    path = tmp_path / "rules.yaml"
+    path.write_text((FIX / "rules.yaml").read_text("utf-8"), "utf-8")
+    return path
+
+
+@pytest.fixture
+def start_worker(wirewatch_bin: str, wirewatch_env: dict[str, str], settings: Settings, rules_file: Path, tmp_path: Path) -> Iterator[Callable[[str], subprocess.Popen[bytes]]]:
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def start(name: str) -> subprocess.Popen[bytes]:
+        env = dict(wirewatch_env)
+        env.update(
+            WIREWATCH_KAFKA_BOOTSTRAP=str(settings.kafka_bootstrap),
+            WIREWATCH_TOPIC_PREFIX=settings.topic_prefix,
+            WIREWATCH_TOPIC_PARTITIONS=str(settings.topic_partitions),
+            WIREWATCH_DATA_DIR=str(tmp_path / f"data-{name}"),
+        )
+        log = open(tmp_path / f"worker-{name}-{len(procs)}.log", "wb")  # noqa: SIM115
+        proc = subprocess.Popen(
+            [wirewatch_bin, "processor", "--rules", str(rules_file), "--ner", "off"],
+            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        procs.append(proc)
+        return proc
+
+    yield start
+    for proc in procs:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=5)
+
+
+@pytest.fixture
+async def producer(kafka_bootstrap: str, settings: Settings) -> AsyncIterator[Callable[..., Any]]:
+    await ensure_topics(kafka_bootstrap, standard_topics(settings))
+    prod = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, enable_idempotence=True, acks="all")
+    await prod.start()
+
+    async def send(item: dict[str, Any] | str, key: str | None = None) -> None:
+        value = item.encode() if isinstance(item, str) else encode(item)
+        if key is None:
+            key = "broken" if isinstance(item, str) else item["source"]["id"]
+        await prod.send_and_wait(settings.raw_topic, value, key=key.encode())
+
+    try:
+        yield send
+    finally:
+        await prod.stop()
+
+
+async def test_end_to_end_crash_restart_dead_letter_and_rule_reload(
+    settings: Settings, kafka_bootstrap: str, producer: Callable[..., Any], start_worker: Callable[[str], subprocess.Popen[bytes]], rules_file: Path
+) -> None:
+    async with Collector(settings, kafka_bootstrap) as out:
+        worker = start_worker("a")
+        # the CLI fixture, broken lines included; one key keeps it in order across sources
+        # (order between partitions is arrival order, which a fixture cannot pin)
+        for line in STORY:
+            await producer(line if not line.startswith("{") else json.loads(line), key="fixture")
+        await out.wait("the fixture items", lambda: {"wire-1", "mirror-1", "agg-1", "other-1"} <= out.processed().keys() and len(out.messages["dead"]) == 2, STARTUP_DEADLINE)
+        got = out.processed()
+        assert {k: (v["dedupe"]["status"], v["dedupe"]["of"]) for k, v in got.items()} == {
+            "wire-1": ("new", None), "mirror-1": ("near_duplicate", "wire-1"), "agg-1": ("duplicate", "wire-1"),
+            "live-1": ("update", "live-1"), "other-1": ("new", None),
+        }
+        reasons = sorted(d["reason"].split(":")[0] for d in out.messages["dead"])
+        assert reasons == ["invalid JSON", "not a valid raw_item"]
+        assert all(d["stage"] == "processor" and d["topic"] == settings.raw_topic for d in out.messages["dead"])
+        assert {a["id"] for a in out.messages["alerts"]} == {"icc-warrant:wire-1", "zelensky:live-1", "zelensky:live-1:r2"}
+
+        # rules file change: picked up by the running worker within 10 s, no restart
+        rules_file.write_text(rules_file.read_text() + "  - id: hague\n    query: hagueprobe\n    notify: [x]\n")
+        deadline = time.monotonic() + 15
+        probe = 0
+        while not _alerted(out, "hague"):
+            assert time.monotonic() < deadline, "rules file change not picked up"
+            probe += 1
+            await producer(story(900 + probe, source="probe", body_extra="hagueprobe"))
+            await asyncio.sleep(1.0)
+
+        # crash mid-stream: SIGKILL while items are flowing, then restart
+        sent = [story(n, source="feed") for n in range(100)]
+        for it in sent[:50]:
+            await producer(it)
+        await out.wait("some of the stream", lambda: any(i in out.processed() for i in ("feed-5", "feed-10")), 60)
+        os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait(timeout=10)
+        for it in sent[50:]:
+            await producer(it)
+        start_worker("a")
+        duplicate = dict(sent[3], id="mirror-3", source={"id": "mirror"}, url="https://mirror.example/3")
+        await producer(duplicate)
+        await out.wait("every item after the restart", lambda: {i["id"] for i in [*sent, duplicate]} <= out.processed().keys(), STARTUP_DEADLINE)
+        got = out.processed()
+        assert (got["mirror-3"]["dedupe"]["status"], got["mirror-3"]["dedupe"]["of"]) == ("duplicate", "feed-3")
+        assert all(got[i["id"]]["dedupe"]["status"] == "new" for i in sent)
+
+
+def _alerted(out: Collector, rule: str) -> bool:
+    return any(a["rule"] == rule for a in out.messages["alerts"])
+
+
+async def test_two_workers_give_the_same_verdicts_as_one(
+    settings: Settings, kafka_bootstrap: str, producer: Callable[..., Any], start_worker: Callable[[str], subprocess.Popen[bytes]], rules_file: Path
+) -> None:
+    originals = [story(n, source=f"src{n % 3}") for n in range(12)]
+    copies = [
+        dict(o, id=f"copy-{o['id']}", source={"id": "mirror"}, url=f"https://mirror.example/{o['id']}",
+             body=f"By Staff Reporter\n{o['body']}\nContinue reading." if n % 2 else o["body"])
+        for n, o in enumerate(originals)
+    ]
+    one = Processor(load_rules(rules_file), EntityTagger(), Deduper({}))
+    expected = {r.item["id"]: (r.item["dedupe"]["status"], r.item["dedupe"]["of"]) for r in (one.process(i) for i in [*originals, *copies])}
+    async with Collector(settings, kafka_bootstrap) as out:
+        start_worker("a")
+        start_worker("b")
+        for it in originals:
+            await producer(it)
+        await out.wait("the originals", lambda: {o["id"] for o in originals} <= out.processed().keys(), STARTUP_DEADLINE)
+        for it in copies:
+            await producer(it)
+        await out.wait("the copies", lambda: {c["id"] for c in copies} <= out.processed().keys(), 60)
+        got = {k: (v["dedupe"]["status"], v["dedupe"]["of"]) for k, v in out.processed().items()}
+    assert got == expected
+    assert {v for k, v in got.items() if k.startswith("copy-")} == {("duplicate", f"src{n % 3}-{n}") for n in range(0, 12, 2)} | {
+        ("near_duplicate", f"src{n % 3}-{n}") for n in range(1, 12, 2)
+    }

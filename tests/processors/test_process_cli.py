@@ -1,0 +1,50 @@
+"""`wirewatch process`: the exact JSON-lines contract, through a real subprocess."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+
+FIX = Path(__file__).resolve().parent.parent / "fixtures" / "processors"
+STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+
+
+def run(wirewatch_bin: str, env: dict[str, str], *args: str, stdin: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([wirewatch_bin, *args], input=stdin, capture_output=True, text=True, env=env, timeout=120)
+
+
+def test_process_writes_processed_items_in_order_and_skips_bad_lines(wirewatch_bin: str, wirewatch_env: dict[str, str]) -> None:
+    done = run(wirewatch_bin, wirewatch_env, "process", "--rules", str(FIX / "rules.yaml"), "--ner", "off",
+               stdin=(FIX / "raw_items.jsonl").read_text("utf-8"))
+    assert done.returncode == 0, done.stderr
+    got = [json.loads(line) for line in done.stdout.splitlines()]
+    for item in got:
+        assert STAMP.match(item.pop("processed_at"))
+    expected = [json.loads(line) for line in (FIX / "expected_processed.jsonl").read_text("utf-8").splitlines()]
+    assert got == expected
+    logs = [json.loads(line) for line in done.stderr.splitlines()]
+    skipped = [(e["line"], e["reason"].split(":")[0]) for e in logs if e["event"] == "skipped input line"]
+    assert skipped == [(5, "invalid JSON"), (6, "not a valid raw_item")]
+    assert "'url' is a required property" in logs[1]["reason"]
+
+
+def test_process_with_empty_input_writes_nothing(wirewatch_bin: str, wirewatch_env: dict[str, str]) -> None:
+    done = run(wirewatch_bin, wirewatch_env, "process", "--rules", str(FIX / "rules.yaml"), "--ner", "off", stdin="")
+    assert (done.returncode, done.stdout) == (0, "")
+
+
+def test_process_bad_rules_file_is_one_line_and_exit_2(wirewatch_bin: str, wirewatch_env: dict[str, str], tmp_path: Path) -> None:
+    bad = tmp_path / "rules.yaml"
+    bad.write_text("rules:\n  - query: earthquake\n")
+    done = run(wirewatch_bin, wirewatch_env, "process", "--rules", str(bad), "--ner", "off", stdin="")
+    assert done.returncode == 2
+    assert done.stderr.startswith("wirewatch process: error: ") and done.stderr.count("\n") == 1
+    assert "rules[0]" in done.stderr
+
+
+def test_process_help_has_examples(wirewatch_bin: str, wirewatch_env: dict[str, str]) -> None:
+    done = run(wirewatch_bin, wirewatch_env, "process", "--help", stdin="")
+    assert done.returncode == 0
+    assert "wirewatch process --rules rules.yaml --ner off < raw.jsonl > processed.jsonl" in done.stdout

@@ -1,0 +1,153 @@
+"""query: Lucene query-string syntax, resolved as Elasticsearch's query_string resolves it."""
+
+from __future__ import annotations
+
+import pytest
+
+from wirewatch.processors.query import (
+    BooleanNode,
+    Clause,
+    Occur,
+    Phrase,
+    Prefix,
+    QuerySyntaxError,
+    Term,
+    Wildcard,
+    parse,
+    to_es_query,
+    to_query_string,
+)
+
+MUST, SHOULD, NOT = Occur.MUST, Occur.SHOULD, Occur.MUST_NOT
+
+
+def t(word: str, field: str | None = None, text: str | None = None) -> Term:
+    return Term(text or word, (word,), field)
+
+
+def test_term_is_normalised() -> None:
+    assert parse("Łódź") == Term("Łódź", ("lodz",))
+
+
+def test_term_of_several_words_keeps_them_all() -> None:
+    assert parse("covid-19") == Term("covid-19", ("covid", "19"))
+    assert to_query_string(parse("O'Neill")) == "o\\ neill"  # one clause, like Elasticsearch
+
+
+def test_phrase_and_proximity() -> None:
+    assert parse('"Xi Jinping\'s"') == Phrase("Xi Jinping's", ("xi", "jinping"), 0)
+    assert parse('"arrest warrant"~3') == Phrase("arrest warrant", ("arrest", "warrant"), 3)
+    assert to_query_string(parse('"arrest warrant"~3')) == '"arrest warrant"~3'
+
+
+def test_prefix_and_wildcards() -> None:
+    assert parse("Zelensk*") == Prefix("zelensk")
+    assert parse("Zelensk?y") == Wildcard("zelensk?y")
+    assert parse("Zel*sk*") == Wildcard("zel*sk*")
+    assert parse("Zel*sk*").literal_prefix == "zel"  # type: ignore[union-attr]
+    assert parse("Łód*") == Prefix("lod")
+    assert parse("a\\*") == Term("a*", ("a",))  # an escaped star is a character (dropped by analysis)
+
+
+def test_fields_apply_to_terms_phrases_and_groups() -> None:
+    assert parse("title:Gaza") == t("gaza", "title", text="Gaza")
+    assert parse('entity:"Xi Jinping"') == Phrase("Xi Jinping", ("xi", "jinping"), 0, "entity")
+    assert parse("tag:(war OR sport)") == BooleanNode(
+        (Clause(SHOULD, t("war", "tags")), Clause(SHOULD, t("sport", "tags")))
+    )
+    assert to_query_string(parse("source:reuters language:en body:x")) == (
+        "search.source:reuters search.language:en search.body:x"
+    )
+
+
+@pytest.mark.parametrize(
+    ("query", "resolved"),
+    [
+        ("a b", "a b"),
+        ("a OR b", "a b"),
+        ("a AND b", "+a +b"),
+        ("+a b", "+a b"),
+        ("a -b", "a -b"),
+        ("a NOT b", "a -b"),
+        ("a !b", "a -b"),
+        ("a && b || c", "+a +b c"),
+        # Lucene's per-clause rules: AND makes the clause before it required too
+        ("a AND b OR c", "+a +b c"),
+        ("a OR b AND c", "a +b +c"),
+        ("NOT a AND b", "-a +b"),
+        ("a AND NOT b", "+a -b"),
+        ("-a AND b", "-a +b"),
+        ("a AND -b OR +c", "+a -b +c"),
+        ("(a OR b) AND c", "+(a b) +c"),
+        ("(a)", "a"),
+        ("-a", "-a"),
+        ("NOT a", "-a"),
+        ("a (-b)", "a (-b)"),
+        ("a AND (-b)", "+a +(-b)"),
+        # a word analysed to nothing is dropped, but its AND still binds the clause before
+        ("a AND — OR b", "+a b"),
+        ("a — b", "a b"),
+        ("a - b", "a -b"),
+        ("a-b", "a\\ b"),
+        ("and or not", "and or not"),  # lowercase words are words
+        ("\\AND", "and"),
+    ],
+)
+def test_boolean_operators_resolve_like_lucene(query: str, resolved: str) -> None:
+    assert to_query_string(parse(query)) == resolved
+
+
+def test_resolved_tree_has_explicit_occurrences() -> None:
+    assert parse("a AND b OR -c") == BooleanNode(
+        (Clause(MUST, t("a")), Clause(MUST, t("b")), Clause(NOT, t("c")))
+    )
+
+
+@pytest.mark.parametrize(
+    ("query", "position", "reason"),
+    [
+        ("", 1, "empty query"),
+        ("   ", 4, "empty query"),
+        ('"arrest warrant', 1, "unbalanced quote"),
+        ('a "b', 3, "unbalanced quote"),
+        ('"arrest warrant" AND (Putin OR ICC', 22, "unbalanced parenthesis"),
+        ("a OR b)", 7, "unbalanced parenthesis"),
+        ("a AND", 3, "nothing after AND"),
+        ("a AND (b OR)", 10, "nothing after OR"),
+        ("a -", 3, "nothing after -"),
+        ("AND a", 1, "AND needs a clause before it"),
+        ("a OR OR b", 6, "expected a term, phrase or group, got 'OR'"),
+        ("+-a", 2, "expected a term, phrase or group, got '-'"),
+        ("a ()", 3, "empty group ()"),
+        ("author:smith", 1, "unknown field 'author' (use body, entity, language, source, tag, tags, title)"),
+        ("title:", 6, "title: must be followed by a term, phrase or group"),
+        ("*stan", 1, "leading wildcard in '*stan' is not allowed"),
+        ("a ?b", 3, "leading wildcard in '?b' is not allowed"),
+        ("o'nei*", 1, "wildcard term \"o'nei*\" must be a single word, e.g. zelensk*"),
+        ("putin~2", 6, 'fuzzy terms (~) are not supported; use "a b"~N for proximity'),
+        ('"a b"~', 6, 'proximity needs a whole number, e.g. "a b"~3'),
+        ('"a b"~1.5', 6, 'proximity needs a whole number, e.g. "a b"~3'),
+        ("(a b)~2", 6, "~ applies to phrases only"),
+        ("a^2", 2, "boosts (^) are not supported"),
+        ("[a TO b]", 1, "ranges are not supported"),
+        ("/ab+/", 1, "regular expressions are not supported (escape / as \\/)"),
+        ('""', 1, "empty phrase"),
+        ("a\\", 2, "escape character \\ at the end"),
+        ("— ’", 1, "no searchable words (every word normalises to nothing)"),
+    ],
+)
+def test_bad_queries_name_position_and_reason(query: str, position: int, reason: str) -> None:
+    with pytest.raises(QuerySyntaxError) as caught:
+        parse(query)
+    assert (caught.value.position, caught.value.reason) == (position, reason)
+    assert str(caught.value) == f"at position {position}: {reason}"
+
+
+def test_es_query_searches_title_and_body_by_default() -> None:
+    assert to_es_query('"Xi Jinping’s" AND tags:China') == {
+        "query_string": {
+            "query": '+"xi jinping" +search.tags:china',
+            "fields": ["search.title", "search.body"],
+            "default_operator": "OR",
+        }
+    }

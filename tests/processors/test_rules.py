@@ -1,0 +1,199 @@
+"""rules: rules.yaml loading and the indexed matcher (checked against the naive one)."""
+
+from __future__ import annotations
+
+import random
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from wirewatch.core.errors import ConfigError
+from wirewatch.processors.rules import Rule, RuleSet, compile_query, load_rules, prepare
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "rules"
+
+ICC = {
+    "id": "icc-1",
+    "title": "ICC issues arrest warrant for Putin",
+    "body": "The court in The Hague said Xi Jinping’s government was not informed.",
+    "source": {"id": "reuters", "name": "Reuters"},
+    "tags": ["war crimes", "russia"],
+    "language": "en",
+    "entities": [{"name": "Vladimir Putin", "type": "PERSON"}, {"name": "ICC", "type": "ORG"}],
+}
+
+
+def matches(query: str, item: dict[str, Any] = ICC) -> bool:
+    return compile_query(query).matches(prepare(item))
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("putin", True),
+        ("PUTIN", True),
+        ("moscow", False),
+        ("hague OR moscow", True),
+        ("hague AND moscow", False),
+        ("hague -moscow", True),
+        ("+hague moscow", True),  # optional beside a required clause
+        ("hague NOT court", False),
+        ("-moscow", True),  # only negative: everything without it
+        ("NOT putin", False),
+        ('"arrest warrant"', True),
+        ('"warrant arrest"', False),
+        ('"warrant arrest"~1', False),
+        ('"warrant arrest"~2', True),  # swapping two words takes two moves
+        ('"issues warrant"~1', True),
+        ('"issues warrant"', False),
+        ('"xi jinping"', True),  # possessive dropped in the item
+        ('"putin the court"~5', False),  # title and body are separate fields
+        ("putin AND court", True),  # ...but terms may come from either
+        ("warr*", True),
+        ("war?ant", True),
+        ("title:putin", True),
+        ("body:putin", False),
+        ("source:reuters", True),
+        ("entity:vladimir", True),
+        ('entity:"putin icc"', False),  # values are 100 positions apart
+        ('entity:"putin icc"~100', True),
+        ("tags:crimes AND tag:russia", True),
+        ('tags:"crimes russia"', False),
+        ("language:en", True),
+        ("language:(fr OR de)", False),
+        ('"arrest warrant" AND (Putin OR ICC)', True),
+        ("(hague AND moscow) OR warrant", True),
+        ("court AND (-moscow)", True),
+        ("court AND (-putin)", False),
+    ],
+)
+def test_query_features_match_an_item(query: str, expected: bool) -> None:
+    assert matches(query) is expected
+
+
+def test_wildcard_star_matches_any_run() -> None:
+    assert matches("w*nt", {"title": "warrant", "body": "", "source": {"id": "x"}})
+    assert not matches("w*nt", {"title": "warrants", "body": "", "source": {"id": "x"}})
+
+
+def test_repeated_phrase_words_need_distinct_positions() -> None:
+    item = {"title": "warrant issued", "body": "", "source": {"id": "x"}}
+    assert not matches('"warrant warrant"~3', item)
+    assert matches('"warrant warrant"~3', {**item, "title": "warrant was issued, a warrant"})
+
+
+def test_multi_word_term_matches_any_of_its_words_as_elasticsearch_does() -> None:
+    assert matches("covid-19", {"title": "19 killed", "body": "", "source": {"id": "x"}})
+    assert not matches('"covid-19"', {"title": "19 killed", "body": "", "source": {"id": "x"}})
+
+
+def test_load_rules_reads_every_field() -> None:
+    rules = load_rules(FIXTURES / "rules.yaml").rules
+    assert [r.id for r in rules] == ["icc-warrant", "zelensky-any-spelling", "not-sport"]
+    assert rules[0].notify == ["desk-slack"] and rules[0].throttle == timedelta(minutes=10)
+    assert rules[1].on_update is True and rules[1].throttle is None
+    assert rules[2].notify == [] and rules[2].on_update is False
+
+
+def test_loaded_rules_match_items() -> None:
+    ruleset = load_rules(FIXTURES / "rules.yaml")
+    breaking = {"title": "Zelensky in Washington", "body": "", "source": {"id": "x"}, "tags": ["Breaking"]}
+    assert [r.id for r in ruleset.match(prepare(ICC))] == ["icc-warrant"]
+    assert [r.id for r in ruleset.match(prepare(breaking))] == ["zelensky-any-spelling", "not-sport"]
+    assert ruleset.match(prepare({**breaking, "tags": ["breaking", "sport"]}))[0].id == "zelensky-any-spelling"
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("bad_query.yaml", "bad_query.yaml: rules[2] (broken).query: at position 15: unbalanced parenthesis"),
+        ("unknown_field.yaml", "unknown_field.yaml: rules[0] (by-author).query: at position 1: "
+         "unknown field 'author' (use body, entity, language, source, tag, tags, title)"),
+        ("duplicate_ids.yaml", "duplicate_ids.yaml: rules: Value error, duplicate rule id 'gaza'"),
+        ("missing.yaml", "missing.yaml: file not found"),
+    ],
+)
+def test_bad_rules_file_is_one_config_error_naming_the_rule(name: str, message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_rules(FIXTURES / name)
+    assert str(caught.value) == f"{FIXTURES}/{message}"
+
+
+def test_from_rules_names_the_rule_without_a_file() -> None:
+    with pytest.raises(ConfigError, match=r"^rules\[1\] \(b\)\.query: at position 3: nothing after AND$"):
+        RuleSet.from_rules([Rule(id="a", query="x"), Rule(id="b", query="x AND")])
+
+
+def test_unknown_rule_keys_are_rejected() -> None:
+    with pytest.raises(ValueError, match="notfy"):
+        Rule.model_validate({"id": "a", "query": "x", "notfy": ["desk"]})
+
+
+# ------------------------------------------------------------- indexed matcher
+
+WORDS = ["putin", "xi", "gaza", "rafah", "ceasefire", "warrant", "arrest", "court", "kyiv", "zelensky",
+         "zelenskyy", "nato", "rates", "bank", "sport", "election", "india", "the", "of", "new", "york"]
+FIELDS = ["", "", "", "title:", "body:", "tags:", "entity:", "source:", "language:"]
+
+
+def random_query(rng: random.Random, depth: int = 0) -> str:
+    parts = []
+    for i in range(rng.randint(1, 4)):
+        if i and rng.random() < 0.5:
+            parts.append(rng.choice(["AND", "OR", "&&", "||"]))
+        parts.append(rng.choice(["", "", "", "+", "-", "NOT "]))
+        kind = rng.random()
+        if kind < 0.15 and depth < 2:
+            parts[-1] += rng.choice(FIELDS[:5]) + "(" + random_query(rng, depth + 1) + ")"
+            continue
+        field = rng.choice(FIELDS)
+        if kind < 0.45:
+            words = " ".join(rng.choice(WORDS) for _ in range(rng.randint(2, 3)))
+            slop = rng.choice(["", "", "~1", "~3", "~150"])
+            parts[-1] += f'{field}"{words}"{slop}'
+        elif kind < 0.55:
+            parts[-1] += field + rng.choice(WORDS)[: rng.randint(1, 4)] + "*"
+        elif kind < 0.6:
+            word = rng.choice(WORDS)
+            parts[-1] += field + word[0] + "?" + word[2:] if len(word) > 2 else field + word
+        else:
+            parts[-1] += field + rng.choice(WORDS)
+    return " ".join(parts)
+
+
+def random_item(rng: random.Random, n: int) -> dict[str, Any]:
+    def text(k: int) -> str:
+        return " ".join(rng.choice(WORDS) for _ in range(rng.randint(0, k)))
+
+    return {
+        "id": f"i{n}", "title": text(8), "body": text(30),
+        "source": {"id": rng.choice(["reuters", "bbc"]), "name": text(2)},
+        "tags": [text(2) for _ in range(rng.randint(0, 3))],
+        "entities": [{"name": text(2)} for _ in range(rng.randint(0, 3))],
+        "language": rng.choice(["en", "de", "the"]),
+    }
+
+
+def test_indexed_match_equals_naive_match_on_generated_rules_and_items() -> None:
+    rng = random.Random(4)
+    rules = [Rule(id=f"r{i}", query=random_query(rng)) for i in range(600)]
+    ruleset = RuleSet.from_rules(rules)
+    hits = 0
+    for n in range(300):
+        doc = prepare(random_item(rng, n))
+        fast, naive = ruleset.match(doc), ruleset.match_naive(doc)
+        assert fast == naive, (n, {r.query for r in naive} ^ {r.query for r in fast})
+        hits += len(naive)
+    assert 300 < hits < 300 * 600 // 2  # rules that sometimes match, not always
+
+
+def test_only_rules_sharing_a_term_with_the_item_are_evaluated() -> None:
+    rules = [Rule(id=f"w{i}", query=f'"word{i} other{i}" AND x{i}*') for i in range(1000)]
+    rules.append(Rule(id="neg", query="-zzz"))
+    ruleset = RuleSet.from_rules(rules)
+    # anchors: one word of the phrase (the longest) suffices to make a rule a candidate
+    doc = prepare({"title": "word7 other7 x7y other8 word9", "body": "", "source": {"id": "s"}})
+    assert [rules[i].id for i in ruleset.candidates(doc)] == ["w7", "w8", "neg"]
+    assert [r.id for r in ruleset.match(doc)] == ["w7", "neg"]

@@ -1,0 +1,111 @@
+"""Helpers for the sinks tests: fixture files, Kafka topics, polling with a deadline."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from wirewatch.bus.kafka import decode, topic_partitions
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "sinks"
+
+
+def load_jsonl(name: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in (FIXTURES / name).read_text("utf-8").splitlines() if line.strip()]
+
+
+async def wait_for(check: Callable[[], Awaitable[Any]], timeout: float = 30.0, every: float = 0.2) -> Any:
+    """Poll ``check`` until it returns something truthy; fail with the last value at the deadline."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = await check()
+        if last:
+            return last
+        await asyncio.sleep(every)
+    raise AssertionError(f"condition not met within {timeout}s (last: {last!r})")
+
+
+async def read_topic(bootstrap: str, topic: str) -> list[Any]:
+    """Every decoded value currently in ``topic`` (group-less, from the start)."""
+    from aiokafka import AIOKafkaConsumer
+
+    partitions = await topic_partitions(bootstrap, [topic])
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        if not partitions:
+            return []
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        end = await consumer.end_offsets(partitions)
+        values: list[Any] = []
+        while any([await consumer.position(tp) < end[tp] for tp in partitions]):
+            for records in (await consumer.getmany(timeout_ms=500)).values():
+                values.extend(decode(r.value) for r in records)
+        return values
+    finally:
+        await consumer.stop()
+
+
+async def committed_lag(bootstrap: str, group: str, topics: list[str]) -> int:
+    """Messages the group has not committed yet, summed over the topics' partitions."""
+    from aiokafka import AIOKafkaConsumer
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+    await admin.start()
+    await consumer.start()
+    try:
+        committed = await admin.list_consumer_group_offsets(group)
+        partitions = await topic_partitions(bootstrap, topics)
+        end = await consumer.end_offsets(partitions)
+        lag = 0
+        for tp in partitions:
+            meta = committed.get(tp)
+            lag += end[tp] - (meta.offset if meta is not None and meta.offset >= 0 else 0)
+        return lag
+    finally:
+        await consumer.stop()
+        await admin.close()
+
+
+async def drop_prefix(client: Any, prefix: str) -> None:
+    await client.options(ignore_status=404).indices.delete(index=f"{prefix}-*", allow_no_indices=True,
+                                                            expand_wildcards="all")
+    for name in (f"{prefix}-items", f"{prefix}-alerts"):
+        await client.options(ignore_status=404).indices.delete_index_template(name=name)
+
+
+class Running:
+    """A service coroutine ``main(stop)`` run as a task; ``stop()`` ends it and re-raises its error."""
+
+    def __init__(self, main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
+        self.stop_event = asyncio.Event()
+        self.task = asyncio.create_task(main(self.stop_event))
+
+    def check(self) -> None:
+        if self.task.done():
+            self.task.result()
+
+    async def stop(self) -> None:
+        self.stop_event.set()
+        await asyncio.wait_for(self.task, 60)
+
+
+async def produce(bootstrap: str, topic: str, values: list[Any], raw: bool = False) -> None:
+    """Publish JSON values (or raw bytes when ``raw``) and wait for the acks."""
+    from wirewatch.bus.kafka import encode, make_producer
+
+    producer = make_producer(bootstrap)
+    await producer.start()
+    try:
+        for value in values:
+            await producer.send_and_wait(topic, value if raw else encode(value))
+    finally:
+        await producer.stop()

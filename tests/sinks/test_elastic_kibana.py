@@ -1,0 +1,83 @@
+"""Kibana saved objects: well-formed, current, and every referenced field exists in the real mapping."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from wirewatch.sinks.elasticsearch import ElasticsearchStore, field_paths
+
+KIBANA = Path(__file__).resolve().parents[2] / "deploy" / "kibana"
+NDJSON = KIBANA / "saved_objects.ndjson"
+
+
+def saved_objects() -> list[dict[str, Any]]:
+    return [json.loads(line) for line in NDJSON.read_text("utf-8").splitlines() if line.strip()]
+
+
+def referenced_fields(objects: list[dict[str, Any]]) -> dict[str, set[str]]:
+    """Data-view id -> the fields the saved objects use on it (time field, columns, sorts, queries, Lens)."""
+    views = {o["id"]: o for o in objects if o["type"] == "index-pattern"}
+    fields: dict[str, set[str]] = {view: {o["attributes"]["timeFieldName"]} for view, o in views.items()}
+    for obj in objects:
+        view_refs = [r["id"] for r in obj["references"] if r["type"] == "index-pattern"]
+        if obj["type"] == "search":
+            attrs = obj["attributes"]
+            source = json.loads(attrs["kibanaSavedObjectMeta"]["searchSourceJSON"])
+            used = set(attrs["columns"]) | {s[0] for s in attrs["sort"]}
+            used |= set(re.findall(r"([A-Za-z_@][\w.@]*)\s*:", source["query"]["query"]))
+            fields[view_refs[0]] |= used
+        elif obj["type"] == "lens":
+            layers = obj["attributes"]["state"]["datasourceStates"]["formBased"]["layers"]
+            for layer_id, layer in layers.items():
+                view = next(r["id"] for r in obj["references"]
+                            if r["name"] == f"indexpattern-datasource-layer-{layer_id}")
+                fields[view] |= {c["sourceField"] for c in layer["columns"].values()
+                                 if c["sourceField"] != "___records___"}
+    return fields
+
+
+def test_kibana_saved_objects_are_generated_from_the_builder():
+    spec = importlib.util.spec_from_file_location("build_saved_objects", KIBANA / "build_saved_objects.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert NDJSON.read_text("utf-8") == module.render()
+
+
+def test_kibana_references_resolve_and_the_dashboard_has_the_four_panels():
+    objects = saved_objects()
+    ids = {(o["type"], o["id"]) for o in objects}
+    assert len(ids) == len(objects)
+    for obj in objects:
+        for ref in obj["references"]:
+            assert (ref["type"], ref["id"]) in ids, f"{obj['id']} -> {ref}"
+    dashboard = next(o for o in objects if o["type"] == "dashboard")
+    panels = json.loads(dashboard["attributes"]["panelsJSON"])
+    assert [p["panelRefName"] for p in panels] == ["panel_1", "panel_2", "panel_3", "panel_4"]
+    titles = {o["id"]: o["attributes"]["title"] for o in objects}
+    assert [titles[r["id"]] for r in dashboard["references"]] == [
+        "Items over time by source", "Top entities", "Alerts per rule", "Dedupe verdicts"]
+    assert sorted(o["attributes"]["title"] for o in objects if o["type"] == "index-pattern") == [
+        "wirewatch-alerts", "wirewatch-items"]
+
+
+@pytest.mark.elastic
+async def test_elastic_kibana_fields(es_store: ElasticsearchStore, es_client: Any, processed_items, alerts):
+    await es_store.index_items(processed_items)
+    await es_store.index_alerts(alerts)
+    installed = {
+        "wirewatch-items": set(field_paths(await es_store.installed_mapping(es_store.items_alias))),
+        "wirewatch-alerts": set(field_paths(await es_store.installed_mapping(es_store.alerts_alias))),
+    }
+    used = referenced_fields(saved_objects())
+    assert set(used) == set(installed)
+    for view, fields in used.items():
+        assert fields - installed[view] == set(), view
+    assert {"entities.name", "source.id", "dedupe.status", "published_at", "is_story"} <= used["wirewatch-items"]
+    assert {"rule", "matched_at"} <= used["wirewatch-alerts"]
