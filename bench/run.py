@@ -38,7 +38,7 @@ NAMES = [n for names, _, _ in STEPS for n in names]
 def _selected(only: list[str] | None) -> list[tuple[tuple[str, ...], str, Step]]:
     if not only:
         return STEPS
-    unknown = [o for o in only if not any(n == o or n.startswith(o + ".") or n.startswith(o) for n in NAMES)]
+    unknown = [o for o in only if not any(n.startswith(o) for n in NAMES)]
     if unknown:
         raise SystemExit(f"bench: unknown metric {', '.join(unknown)} (known: {', '.join(NAMES)})")
     return [s for s in STEPS if any(n.startswith(o) for n in s[0] for o in only)]

@@ -1,7 +1,10 @@
 """Topic contracts: the JSON Schema files in ``schemas/`` are the only copy.
 
 Code validates messages against those files (shipped as package data under
-``wirewatch.schemas``) instead of restating the shapes in Python.
+``wirewatch.schemas``) instead of restating the shapes in Python. Validation
+runs on every message, so it uses jsonschema-rs (a compiled Draft 2020-12
+validator, ~250x faster than the pure-Python one); the pure-Python
+``jsonschema`` only checks the schema documents themselves.
 """
 
 from __future__ import annotations
@@ -11,8 +14,8 @@ from functools import cache
 from importlib import resources
 from typing import Any, Literal
 
+import jsonschema_rs
 from jsonschema import Draft202012Validator
-from referencing import Registry, Resource
 
 from wirewatch.core.errors import SchemaError
 
@@ -29,32 +32,27 @@ def load_schema(name: str) -> dict[str, Any]:
 
 
 @cache
-def _registry() -> Registry:
-    resources_ = []
-    for name in SCHEMA_NAMES:
-        doc = load_schema(name)
-        resource = Resource.from_contents(doc)
-        resources_.append((f"{name}.json", resource))
-        resources_.append((doc["$id"], resource))
-    return Registry().with_resources(resources_)
+def _registry() -> jsonschema_rs.Registry:
+    return jsonschema_rs.Registry([(load_schema(n)["$id"], load_schema(n)) for n in SCHEMA_NAMES])
 
 
 @cache
-def validator(name: SchemaName) -> Draft202012Validator:
+def validator(name: SchemaName) -> jsonschema_rs.Validator:
     """A compiled validator for one schema, with sibling ``$ref``s resolved."""
     schema = load_schema(name)
     Draft202012Validator.check_schema(schema)
-    return Draft202012Validator(schema, registry=_registry())
+    return jsonschema_rs.validator_for(schema, registry=_registry(), base_uri=schema["$id"])
 
 
 def validate(name: SchemaName, message: Any) -> None:
     """Raise :class:`SchemaError` with the first problem if ``message`` breaks ``name``."""
-    error = next(iter(sorted(validator(name).iter_errors(message), key=lambda e: list(e.path))), None)
-    if error is None:
+    check = validator(name)
+    if check.is_valid(message):
         return
-    path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
+    error = min(check.iter_errors(message), key=lambda e: len(e.instance_path))
+    path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.instance_path)
     raise SchemaError(name, path.lstrip("."), error.message)
 
 
 def is_valid(name: SchemaName, message: Any) -> bool:
-    return validator(name).is_valid(message)
+    return bool(validator(name).is_valid(message))

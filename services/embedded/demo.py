@@ -34,7 +34,7 @@ from wirewatch.embedded.runner import Runner, RunOptions
 from wirewatch.embedded.web import parse_bind
 from wirewatch.processors.pipeline import ProcessResult
 
-DEFAULT_DATA_DIR = Path(".wirewatch-demo")
+DEFAULT_DATA_DIR = Path(".wirewatch") / "demo"
 #: Files a demo data folder may hold: only such a folder is wiped at start.
 _OURS = {"wirewatch.db", "wirewatch.db-wal", "wirewatch.db-shm", "run.lock", "config"}
 

@@ -52,6 +52,9 @@ QUERIES = [
 ]
 
 
+pytestmark = pytest.mark.elastic
+
+
 def processed_items() -> list[dict[str, Any]]:
     processor = Processor(RuleSet.from_rules([]), EntityTagger(), Deduper({}), observe_latency=False)
     raws = [json.loads(line) for line in (FIXTURES / "parity_raw.jsonl").read_text("utf-8").splitlines()]

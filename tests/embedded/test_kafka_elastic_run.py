@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aiohttp import web
 
 from wirewatch.core.config import load_settings
@@ -16,6 +17,8 @@ from wirewatch.embedded.demo import Demo
 from wirewatch.embedded.demo_site import serve
 from wirewatch.embedded.runner import Runner, RunOptions
 from wirewatch.sinks.elasticsearch import ElasticsearchStore
+
+pytestmark = [pytest.mark.kafka, pytest.mark.elastic]
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], what: str, timeout: float = 60.0) -> None:
