@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -153,6 +154,12 @@ def timed_pipe(cmd: list[str], stdin: Path, stdout: Path, timeout: float,
         return time.perf_counter() - start, proc
 
 
+def children_cpu() -> float:
+    """CPU seconds (user+system) of all finished child processes so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def last_line(text: bytes | str, limit: int = 300) -> str:
     """The last non-empty stderr line, for a note."""
     if isinstance(text, bytes):
@@ -174,10 +181,27 @@ class Service:
         self.log.parent.mkdir(parents=True, exist_ok=True)
         self._fh = self.log.open("wb")
         self.proc = subprocess.Popen(self.cmd, env=self.env, stdout=self._fh, stderr=subprocess.STDOUT)
+        self.started = time.monotonic()
         return self
+
+    def usage(self) -> str:
+        """``"<cpu> CPU-s in <wall> s"``: how busy the service was since it started."""
+        cpu = self.cpu_seconds()
+        wall = time.monotonic() - self.started
+        return f"{cpu:.0f} CPU-s in {wall:.0f}s" if cpu is not None else f"? CPU-s in {wall:.0f}s"
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
+
+    def cpu_seconds(self) -> float | None:
+        """User+system CPU time so far (Linux /proc), to tell CPU-bound from waiting."""
+        if self.proc is None:
+            return None
+        try:
+            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def tail(self) -> str:
         try:

@@ -347,7 +347,7 @@ def _item(rng: random.Random, story: _Story, n: int, kind: str) -> dict[str, Any
         "fetched_at": _ts(published + timedelta(seconds=rng.randint(5, 600))),
         "authors": [slots["author"]] if rng.random() < 0.7 else [],
         "language": rng.choice(LANGS),
-        "tags": sorted(set(rng.sample(keywords, rng.randint(0, 3)))) + [story.topic],
+        "tags": [*sorted(set(rng.sample(keywords, rng.randint(0, 3)))), story.topic],
         "revision": 1,
     }
     if kind == "mirror" and story.items:  # wire copy republished with a byline and a tail

@@ -49,6 +49,7 @@ from wirewatch.sinks.store import ItemStore
 log = get_logger("embedded.runner")
 
 DRAIN_SECONDS = 10.0
+STOP_INPUTS_SECONDS = 3.0
 
 
 @dataclass(frozen=True)
@@ -364,8 +365,13 @@ class Runner:
             self.ready.set()
             stopper = asyncio.create_task(stop.wait())
             done, _ = await asyncio.wait([*tasks, stopper], return_when=asyncio.FIRST_COMPLETED)
-            failed = [t for t in done if t is not stopper and t.exception() is not None]
+            failed = [t for t in done if t is not stopper and not t.cancelled() and t.exception() is not None]
             stop_inputs.set()
+            # A poll or batch cut short is harmless (its items and state commit together), so
+            # inputs get a bounded grace period, then are cancelled.
+            _, late = await asyncio.wait(tasks[:2], timeout=STOP_INPUTS_SECONDS)
+            for pending in late:
+                pending.cancel()
             await asyncio.gather(*tasks[:2], return_exceptions=True)
             if not failed:
                 await self._drain()
@@ -373,7 +379,7 @@ class Runner:
             await asyncio.gather(*tasks, return_exceptions=True)
             stopper.cancel()
             for task in failed:
-                exc = task.exception()
+                exc = task.exception() if not task.cancelled() else None
                 if exc is not None:
                     raise exc
 

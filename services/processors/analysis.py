@@ -15,8 +15,10 @@ Greek without accents); other scripts are not searchable yet.
 
 from __future__ import annotations
 
+import codecs
 import re
 import unicodedata
+from collections.abc import Callable, Mapping
 from typing import Any
 
 #: Lucene's standard tokenizer splits longer tokens at this length.
@@ -77,21 +79,49 @@ _NON_ASCII = re.compile(r"[^\x00-\x7f]+")
 _RUNS: dict[str, str] = {}  # folded runs of non-ASCII characters (names repeat a lot)
 # an apostrophe-s after a letter, at the end of a word; the literal first keeps the scan fast
 _POSSESSIVE = re.compile(r"'(?<=[^\W\d_]')s(?![^\W_])")
+# the same on ASCII bytes before lowercasing (lowercasing ASCII changes no letter into a non-letter)
+_POSSESSIVE_ASCII = re.compile(rb"'(?<=[A-Za-z]')[sS](?![A-Za-z0-9])")
 _TOKEN = re.compile(r"[^\W_]+")
-# ASCII fast path: letters and digits stay, everything else separates words
+# ASCII fast path in one bytes.translate: letters lowercased, digits kept, everything else a space
 _ASCII_WORDS = bytes(
-    b if chr(b).isascii() and chr(b).isalnum() else ord(" ") for b in range(256)
+    b + 32 if 65 <= b <= 90 else b if chr(b).isascii() and chr(b).isalnum() else ord(" ")
+    for b in range(256)
 )
+#: Texts at most this long (titles, names, tags) have their tokens cached: they repeat a lot.
+_SHORT = 128
+_SHORT_TOKENS: dict[str, list[str]] = {}
+_CACHE_LIMIT = 50_000
 
 
-def _fold_run(match: re.Match[str]) -> str:
-    run = match.group()
+def _folded(run: str) -> str:
     folded = _RUNS.get(run)
     if folded is None:
-        if len(_RUNS) > 50_000:
+        if len(_RUNS) > _CACHE_LIMIT:
             _RUNS.clear()
         folded = _RUNS[run] = run.translate(_FOLD)
     return folded
+
+
+def _fold_run(match: re.Match[str]) -> str:
+    return _folded(match.group())
+
+
+class _KeptScript(Exception):
+    """A run of non-ASCII text folds to Greek or Cyrillic letters: the general path handles it."""
+
+
+def _fold_to_ascii(exc: UnicodeError) -> tuple[str, int]:
+    """``str.encode`` error handler: each run of non-ASCII characters becomes its ASCII fold."""
+    if not isinstance(exc, UnicodeEncodeError):
+        raise exc
+    folded = _folded(exc.object[exc.start : exc.end])
+    if not folded.isascii():
+        raise _KeptScript
+    return folded, exc.end
+
+
+_FOLD_ERRORS = "wirewatch.fold-to-ascii"
+codecs.register_error(_FOLD_ERRORS, _fold_to_ascii)
 
 
 def _split_long(tokens: list[str]) -> list[str]:
@@ -101,39 +131,109 @@ def _split_long(tokens: list[str]) -> list[str]:
     return out
 
 
-def tokenize(text: str) -> list[str]:
-    """The tokens of ``text``: folded, lowercased, possessives dropped (``normalize(text).split()``)."""
-    if not text:
-        return []
-    if not text.isascii():
-        text = _NON_ASCII.sub(_fold_run, text)
-    text = text.lower()
+def _may_hold_long_token(words: str) -> bool:
+    """Could space-separated ``words`` hold a token longer than ``MAX_TOKEN_LENGTH``?
+
+    Such a token covers a whole aligned block of half that length, so blocks
+    without a space are the only suspects: a dozen ``find`` calls for a
+    1.5 KB body instead of measuring every token.
+    """
+    half = (MAX_TOKEN_LENGTH + 1) // 2
+    find = words.find
+    return any(find(" ", i, i + half) < 0 for i in range(0, len(words) - half + 1, half))
+
+
+def _ascii_tokens(data: bytes) -> list[str]:
+    """Tokens of ASCII ``data`` (folded, not yet lowercased)."""
+    if b"'" in data:
+        data = _POSSESSIVE_ASCII.sub(b"", data)
+    words = data.translate(_ASCII_WORDS).decode("ascii")
+    tokens = words.split()
+    if len(words) > MAX_TOKEN_LENGTH and _may_hold_long_token(words):
+        tokens = _split_long(tokens)
+    return tokens
+
+
+def _general_tokens(text: str) -> list[str]:
+    """Any text, Greek and Cyrillic letters included: fold, lowercase, possessive, split."""
+    text = _NON_ASCII.sub(_fold_run, text).lower()
     if "'" in text:
         text = _POSSESSIVE.sub("", text)
-    if text.isascii():
-        tokens = text.encode("ascii").translate(_ASCII_WORDS).decode("ascii").split()
-    else:  # Greek or Cyrillic letters left
-        tokens = _TOKEN.findall(text)
+    tokens = _TOKEN.findall(text)
     if tokens and max(map(len, tokens)) > MAX_TOKEN_LENGTH:
         tokens = _split_long(tokens)
     return tokens
 
 
+def _compute_tokens(text: str) -> list[str]:
+    if text.isascii():
+        return _ascii_tokens(text.encode("ascii"))
+    try:  # folds in C except for one cached call per run of non-ASCII characters
+        data = text.encode("ascii", _FOLD_ERRORS)
+    except _KeptScript:
+        return _general_tokens(text)
+    return _ascii_tokens(data)
+
+
+def _shared_tokens(text: str) -> list[str]:
+    """:func:`tokenize`, but a short text's list is shared from the cache: callers must not mutate it."""
+    if len(text) > _SHORT:
+        return _compute_tokens(text)
+    tokens = _SHORT_TOKENS.get(text)
+    if tokens is None:
+        if len(_SHORT_TOKENS) > _CACHE_LIMIT:
+            _SHORT_TOKENS.clear()
+        tokens = _SHORT_TOKENS[text] = _compute_tokens(text)
+    return tokens
+
+
+def tokenize(text: str) -> list[str]:
+    """The tokens of ``text``: folded, lowercased, possessives dropped (``normalize(text).split()``).
+
+    Tokenising is compositional over separators: ``tokenize(a + "\\n" + b) ==
+    tokenize(a) + tokenize(b)``, so a caller holding the tokens of the title and
+    of the body need not tokenise their concatenation again.
+    """
+    if not text:
+        return []
+    if len(text) <= _SHORT:
+        return list(_shared_tokens(text))
+    return _compute_tokens(text)
+
+
 def normalize(text: str) -> str:
     """Tokens of ``text`` joined by single spaces: what Elasticsearch indexes under ``search.*``."""
-    return " ".join(tokenize(text))
+    return " ".join(_shared_tokens(text)) if text else ""
 
 
-def _value_tokens(raw: Any) -> list[list[str]]:
+Tokenizer = Callable[[str], list[str]]
+
+
+def _value_tokens(raw: Any, tokens_of: Tokenizer = tokenize) -> list[list[str]]:
     """Token lists of the non-empty values of a list (empty values would only shift positions)."""
     if not raw:
         return []
     values = raw if isinstance(raw, list | tuple) else [raw]
-    return [tokens for tokens in (tokenize(str(v)) for v in values if v is not None) if tokens]
+    return [tokens for tokens in (tokens_of(str(v)) for v in values if v is not None) if tokens]
 
 
 #: Fields holding several values (a list in the index, 100 positions between values).
 LIST_FIELDS = ("source", "entity", "tags")
+
+
+def _search_tokens(item: Mapping[str, Any], tokens_of: Tokenizer) -> dict[str, list[list[str]]]:
+    source = item.get("source") or {}
+    if not isinstance(source, dict):
+        source = {"id": source}
+    entities = item.get("entities") or []
+    return {
+        "title": [tokens_of(item.get("title") or "")],
+        "body": [tokens_of(item.get("body") or "")],
+        "source": _value_tokens([source.get("id"), source.get("name")], tokens_of),
+        "entity": _value_tokens([e.get("name") for e in entities if isinstance(e, dict)], tokens_of),
+        "tags": _value_tokens(item.get("tags"), tokens_of),
+        "language": [tokens_of(item.get("language") or "")],
+    }
 
 
 def search_tokens(item: dict[str, Any]) -> dict[str, list[list[str]]]:
@@ -141,18 +241,13 @@ def search_tokens(item: dict[str, Any]) -> dict[str, list[list[str]]]:
 
     The matcher uses this directly to skip re-splitting the joined text.
     """
-    source = item.get("source") or {}
-    if not isinstance(source, dict):
-        source = {"id": source}
-    entities = item.get("entities") or []
-    return {
-        "title": [tokenize(item.get("title") or "")],
-        "body": [tokenize(item.get("body") or "")],
-        "source": _value_tokens([source.get("id"), source.get("name")]),
-        "entity": _value_tokens([e.get("name") for e in entities if isinstance(e, dict)]),
-        "tags": _value_tokens(item.get("tags")),
-        "language": [tokenize(item.get("language") or "")],
-    }
+    return _search_tokens(item, tokenize)
+
+
+def shared_search_tokens(item: Mapping[str, Any]) -> dict[str, list[list[str]]]:
+    """:func:`search_tokens` for read-only use: short values' lists come shared from the
+    token cache (no copies), so callers must not mutate them. The matcher's fast path."""
+    return _search_tokens(item, _shared_tokens)
 
 
 def search_fields(item: dict[str, Any]) -> dict[str, Any]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -77,7 +76,7 @@ def build_processor(args: argparse.Namespace, store: Any = None) -> Any:
     return Processor(rules, EntityTagger(watch), Deduper({} if store is None else store), ner)
 
 
-def _lines(stream: IO[str]) -> Iterator[tuple[int, str]]:
+def _lines(stream: IO[bytes]) -> Iterator[tuple[int, bytes]]:
     for number, line in enumerate(stream, 1):
         if line.strip():
             yield number, line
@@ -88,18 +87,18 @@ def run_process(args: argparse.Namespace) -> int:
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_format)
     log = get_logger("process")
+    from wirewatch.bus.kafka import decode, encode
     from wirewatch.processors.pipeline import validate_raw
 
     processor = build_processor(args)
-    out = sys.stdout
+    sys.stdout.flush()
+    out = sys.stdout.buffer  # bytes in, bytes out: orjson on both ends, no text layer
     write = out.write
-    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-    loads = json.loads
     batched = processor.ner is not None
 
-    def parse(number: int, line: str) -> dict[str, Any] | None:
+    def parse(number: int, line: bytes) -> dict[str, Any] | None:
         try:
-            obj = loads(line)
+            obj = decode(line)
         except ValueError as exc:
             log.warning("skipped input line", line=number, reason=f"invalid JSON: {exc}")
             return None
@@ -111,7 +110,7 @@ def run_process(args: argparse.Namespace) -> int:
 
     pending: list[dict[str, Any]] = []
     count = 0
-    for number, line in _lines(sys.stdin):
+    for number, line in _lines(sys.stdin.buffer):
         raw = parse(number, line)
         if raw is None:
             continue
@@ -120,14 +119,14 @@ def run_process(args: argparse.Namespace) -> int:
             pending.append(raw)
             if len(pending) >= BATCH:
                 for result in processor.process_batch(pending):
-                    write(dumps(result.item) + "\n")
+                    write(encode(result.item) + b"\n")
                 pending.clear()
                 out.flush()
         else:
-            write(dumps(processor.finish(processor.enrich(raw), with_alerts=False).item) + "\n")
+            write(encode(processor.finish(processor.enrich(raw), with_alerts=False).item) + b"\n")
     if pending:
         for result in processor.process_batch(pending):
-            write(dumps(result.item) + "\n")
+            write(encode(result.item) + b"\n")
     out.flush()
     log.debug("process done", items=count)
     return 0

@@ -25,16 +25,20 @@ from __future__ import annotations
 import hashlib
 import time
 import zlib
-from collections.abc import Iterable, Mapping, MutableMapping
+from collections import Counter
+from collections.abc import Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import cache
+from functools import cached_property
+from itertools import chain
+from operator import eq, itemgetter
 from typing import Any, Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from datasketch import MinHash
+import numpy as np
+import numpy.typing as npt
 
-from wirewatch.processors.analysis import normalize
+from wirewatch.processors.analysis import tokenize
 
 Status = Literal["new", "duplicate", "near_duplicate", "update"]
 
@@ -57,6 +61,7 @@ _TRACKING_PARAMS = frozenset(
     }
 )
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+_ID, _T = itemgetter(0), itemgetter(1)  # of a band bucket entry [item id, epoch s]
 
 
 def canonical_url(url: str) -> str:
@@ -88,49 +93,73 @@ def canonical_url(url: str) -> str:
     return urlunsplit(("", host, path, urlencode(query), "")).lstrip("/")
 
 
+def item_tokens(item: Mapping[str, Any]) -> list[str]:
+    """The normalised tokens dedupe compares: title, then body."""
+    return tokenize(f"{item.get('title', '')}\n{item.get('body', '')}")
+
+
 def item_text(item: Mapping[str, Any]) -> str:
     """The normalised text dedupe compares: title and body."""
-    return normalize(f"{item.get('title', '')}\n{item.get('body', '')}")
+    return " ".join(item_tokens(item))
 
 
 def text_hash(text: str) -> str:
     return hashlib.blake2b(text.encode("utf-8"), digest_size=12).hexdigest()
 
 
-@cache
-def _prototype() -> MinHash:
-    """Permutations are drawn once (seeded) and shared: signatures stay comparable across restarts."""
-    return MinHash(num_perm=NUM_PERM, seed=1, hashfunc=zlib.crc32)
+# MinHash, bit for bit datasketch's ``MinHash(num_perm=64, seed=1, hashfunc=zlib.crc32)``
+# (scheme "affine32": crc32, MurmurHash3 fmix32, then a*h+b mod 2**32 per permutation),
+# vectorised over all shingles at once. datasketch itself is not imported on this path:
+# its package import pulls in scipy (half a second of every start-up), and its
+# per-shingle Python loop was the slowest step of the stream. tests/processors/test_dedupe.py
+# checks equality with datasketch.
+_SEED = 1
+_U32 = np.uint32
+_FMIX32 = (_U32(16), _U32(0x85EBCA6B), _U32(13), _U32(0xC2B2AE35), _U32(16))
 
 
-def signature(text: str) -> list[int]:
-    """MinHash signature of the word 3-shingles of normalised text."""
-    tokens = text.split()[:MAX_TOKENS]
+def _draw_permutations() -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]:
+    """The (a, b) of each permutation, drawn exactly as datasketch draws them (odd a)."""
+    gen = np.random.RandomState(_SEED)
+    a = gen.randint(0, 1 << 31, NUM_PERM, dtype=_U32) * _U32(2) + _U32(1)
+    b = gen.randint(0, 1 << 32, NUM_PERM, dtype=_U32)
+    return a, b
+
+
+_PERM_A, _PERM_B = _draw_permutations()
+
+
+def signature(tokens: Sequence[str]) -> list[int]:
+    """MinHash signature of the word 3-shingles of normalised tokens (the first MAX_TOKENS)."""
+    tokens = tokens[:MAX_TOKENS]
     if len(tokens) >= SHINGLE:
-        shingles = {" ".join(tokens[i : i + SHINGLE]).encode() for i in range(len(tokens) - SHINGLE + 1)}
+        grams: Iterable[str] = map(" ".join, zip(*(tokens[i:] for i in range(SHINGLE)), strict=False))
+        count = len(tokens) - SHINGLE + 1
     else:
-        shingles = {" ".join(tokens).encode()}
-    proto = _prototype()
-    mh = MinHash(
-        num_perm=NUM_PERM, hashfunc=zlib.crc32, permutations=proto.permutations, scheme=proto.scheme
-    )
-    mh.update_batch(shingles)
-    return [int(v) for v in mh.hashvalues]
+        grams, count = (" ".join(tokens),), 1
+    hv = np.fromiter(map(zlib.crc32, map(str.encode, grams)), dtype=_U32, count=count)
+    s1, m1, s2, m2, s3 = _FMIX32
+    hv ^= hv >> s1
+    hv *= m1
+    hv ^= hv >> s2
+    hv *= m2
+    hv ^= hv >> s3
+    phv = hv[:, None] * _PERM_A + _PERM_B  # uint32 wraps around: the mod 2**32 of the scheme
+    return phv.min(axis=0).tolist()  # type: ignore[no-any-return]
 
 
 def similarity(a: list[int], b: list[int]) -> float:
     """Estimated Jaccard similarity of two signatures."""
-    return sum(x == y for x, y in zip(a, b, strict=True)) / NUM_PERM
+    return sum(map(eq, a, b)) / NUM_PERM
 
 
 def band_keys(sig: list[int]) -> list[str]:
     """LSH band keys: two texts sharing any band are candidates."""
-    keys = []
-    for band in range(BANDS):
-        chunk = sig[band * ROWS : (band + 1) * ROWS]
-        digest = zlib.crc32(",".join(map(str, chunk)).encode())
-        keys.append(f"l:{band}:{digest:08x}")
-    return keys
+    crc32 = zlib.crc32
+    return [
+        f"l:{band}:{crc32(','.join(map(str, sig[band * ROWS : (band + 1) * ROWS])).encode()):08x}"
+        for band in range(BANDS)
+    ]
 
 
 @dataclass(frozen=True)
@@ -171,16 +200,23 @@ class Fingerprint:
     def as_dict(self) -> dict[str, Any]:
         return {"id": self.item_id, "identity": list(self.identity), "h": self.text_hash, "sig": self.signature}
 
+    @cached_property
+    def bands(self) -> list[str]:
+        """LSH band keys of the signature (computed once: check and commit both need them)."""
+        return band_keys(self.signature) if self.signature is not None else []
+
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Fingerprint:
         return cls(data["id"], tuple(data["identity"]), data.get("h"), data.get("sig"))
 
 
-def fingerprint(item: Mapping[str, Any]) -> Fingerprint:
+def fingerprint(item: Mapping[str, Any], tokens: Sequence[str] | None = None) -> Fingerprint:
     """Identity keys, text hash and MinHash signature of one raw item.
 
-    A live-blog block is identified by its page and block only: its ``url``
-    usually points at the whole page, shared with every other block.
+    ``tokens`` are :func:`item_tokens` when the caller already has them (the
+    pipeline tokenises each item once). A live-blog block is identified by its
+    page and block only: its ``url`` usually points at the whole page, shared
+    with every other block.
     """
     identity: list[str] = []
     blog = item.get("liveblog")
@@ -189,10 +225,11 @@ def fingerprint(item: Mapping[str, Any]) -> Fingerprint:
     identity.append(f"i:{item['id']}")
     if not blog and item.get("url"):
         identity.append(f"u:{canonical_url(item['url'])}")
-    text = item_text(item)
-    if not text:
+    if tokens is None:
+        tokens = item_tokens(item)
+    if not tokens:
         return Fingerprint(item["id"], tuple(identity), None, None)
-    return Fingerprint(item["id"], tuple(identity), text_hash(text), signature(text))
+    return Fingerprint(item["id"], tuple(identity), text_hash(" ".join(tokens)), signature(tokens))
 
 
 class Deduper:
@@ -243,11 +280,10 @@ class Deduper:
         seen = self._fresh(f"x:{fp.text_hash}", ts)
         if seen is not None:
             return Verdict("duplicate", seen["s"], 1.0, "identical text")
-        hits: dict[str, int] = {}
-        for bkey in band_keys(fp.signature):
-            for other_id, _t in self._fresh(bkey, ts) or ():
-                if other_id != fp.item_id:
-                    hits[other_id] = hits.get(other_id, 0) + 1
+        fresh = self._fresh
+        # ids in first-seen order (ties below keep it), counted in C: buckets hold up to MAX_BUCKET
+        hits = Counter(map(_ID, chain.from_iterable(fresh(bkey, ts) or () for bkey in fp.bands)))
+        hits.pop(fp.item_id, None)
         best: tuple[float, str] | None = None
         # shared bands track similarity (E[hits] = BANDS * J**ROWS): verify the likeliest few only
         for other_id in sorted(hits, key=hits.__getitem__, reverse=True)[:MAX_VERIFY]:
@@ -276,10 +312,14 @@ class Deduper:
         if self._fresh(xkey, ts) is None:
             self.store[xkey] = {"s": story, "t": ts}
         self.store[f"s:{fp.item_id}"] = {"s": story, "sig": fp.signature, "t": ts}
-        for bkey in band_keys(fp.signature):
-            bucket = [e for e in (self._fresh(bkey, ts) or []) if e[0] != fp.item_id and ts - e[1] <= self.window]
-            bucket.append([fp.item_id, ts])
-            self.store[bkey] = bucket[-MAX_BUCKET:]
+        item_id, oldest = fp.item_id, ts - self.window
+        entry = [item_id, ts]
+        for bkey in fp.bands:
+            bucket = self._fresh(bkey, ts) or []
+            # the common case (no expired entry, not a re-delivery) without a per-entry Python loop
+            if bucket and (min(map(_T, bucket)) < oldest or item_id in map(_ID, bucket)):
+                bucket = [e for e in bucket if e[0] != item_id and e[1] >= oldest]
+            self.store[bkey] = [*bucket[1 - MAX_BUCKET :], entry]
 
     def observe(self, item: Mapping[str, Any] | Fingerprint, now: datetime | float | None = None) -> Verdict:
         """:meth:`check` then :meth:`commit`: the usual single-writer path."""

@@ -205,15 +205,23 @@ class EntityTagger:
         pattern = self._patterns.get(normalize(mention))
         return pattern.entry if pattern and self._confirmed(pattern, mention) else None
 
-    def tag(self, item: Mapping[str, Any], ner_mentions: Sequence[tuple[str, str]] = ()) -> list[dict[str, Any]]:
+    def tag(
+        self,
+        item: Mapping[str, Any],
+        ner_mentions: Sequence[tuple[str, str]] = (),
+        tokens: Sequence[str] | None = None,
+    ) -> list[dict[str, Any]]:
         """Entities of one item (``schemas/processed_item.json`` shape), most mentioned first.
 
         ``ner_mentions`` are ``(text, label)`` pairs from :class:`NerModel`.
+        ``tokens``: the normalised tokens of title, summary and body, in that
+        order, when the caller has them already (the pipeline tokenises each item once).
         """
         text = f"{item.get('title', '')}\n{item.get('summary', '')}\n{item.get('body', '')}"
         found: dict[Entry, dict[str, Any]] = {}
         if self._patterns:
-            for _end, key in self._automaton.iter_long(_spaced(normalize(text))):
+            spaced = _spaced(normalize(text)) if tokens is None else f" {'  '.join(tokens)} "
+            for _end, key in self._automaton.iter_long(spaced):
                 pattern = self._patterns[key]
                 if self._confirmed(pattern, text):
                     _count(found, pattern.entry, key)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any
 
 from wirewatch.core import metrics
@@ -20,7 +21,8 @@ from wirewatch.core.errors import SchemaError
 from wirewatch.core.schemas import validate, validator
 from wirewatch.processors.dedupe import Deduper, Fingerprint, Verdict, fingerprint
 from wirewatch.processors.entities import EntityTagger, NerModel
-from wirewatch.processors.rules import Rule, RuleSet, prepare
+from wirewatch.processors.analysis import shared_search_tokens, tokenize
+from wirewatch.processors.rules import MatchDocument, Rule, RuleSet
 
 
 def validate_raw(obj: Any) -> dict[str, Any]:
@@ -112,6 +114,10 @@ class Processor:
         self.observe_latency = observe_latency
         self._by_id = {r.id: r for r in _rule_list(rules)}
         metrics.RULES_LOADED.set(len(self._by_id))
+        # labelled children looked up once per label value (``labels()`` costs more than ``inc()``)
+        self._entity_counter = cache(metrics.ENTITIES_TAGGED.labels)
+        self._verdict_counter = cache(metrics.ITEMS_PROCESSED.labels)
+        self._alert_counter = cache(metrics.ALERTS_MATCHED.labels)
 
     def reload_rules(self, rules: RuleSet) -> None:
         """Swap the rule set; the next item is matched against the new rules."""
@@ -124,13 +130,18 @@ class Processor:
         """Entities, matching rules and the dedupe fingerprint of a valid raw item."""
         if ner_mentions is None and self.ner is not None:
             ner_mentions = self.ner.mentions([_ner_text(raw)])[0]
+        # tokenised once, shared by the gazetteer, the rule matcher and dedupe
+        fields = shared_search_tokens(raw)
+        title, body = fields["title"][0], fields["body"][0]
+        summary = tokenize(raw.get("summary") or "")
         item = dict(raw)
-        item["entities"] = self.tagger.tag(raw, ner_mentions or ())
-        for ent in item["entities"]:
-            metrics.ENTITIES_TAGGED.labels(ent["type"]).inc()
-        matched = self.rules.match(prepare(item))
+        entities = item["entities"] = self.tagger.tag(raw, ner_mentions or (), [*title, *summary, *body])
+        for ent in entities:
+            self._entity_counter(ent["type"]).inc()
+        fields["entity"] = shared_search_tokens({"entities": entities})["entity"]
+        matched = self.rules.match(MatchDocument(fields))
         item["alerts"] = [{"rule": r.id, "notify": list(r.notify)} for r in matched]
-        return Enriched(item, list(matched), fingerprint(raw))
+        return Enriched(item, list(matched), fingerprint(raw, [*title, *body]))
 
     def enrich_batch(self, raws: list[dict[str, Any]]) -> list[Enriched]:
         """:meth:`enrich` for many items, with one batched NER pass."""
@@ -159,10 +170,10 @@ class Processor:
             item["revision"] = verdict.revision
         stamp = _time_str(now)
         item["processed_at"] = stamp
-        metrics.ITEMS_PROCESSED.labels(verdict.status).inc()
+        self._verdict_counter(verdict.status).inc()
         alerts = []
         for rule in enriched.rules:
-            metrics.ALERTS_MATCHED.labels(rule.id).inc()
+            self._alert_counter(rule.id).inc()
             if with_alerts:
                 alerts.append(make_alert(item, rule, stamp))
         # field order of the output line: raw fields, then what processing added

@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from wirewatch.core.config import Duration, load_yaml
 from wirewatch.core.errors import ConfigError
-from wirewatch.processors.analysis import search_tokens
+from wirewatch.processors.analysis import shared_search_tokens
 from wirewatch.processors.query import (
     DEFAULT_FIELDS,
     BooleanNode,
@@ -80,27 +80,40 @@ class RulesConfig(BaseModel):
 
 # ------------------------------------------------------------------ documents
 
-class MatchDocument:
-    """An item prepared once for matching: token sets per field, positions on demand.
+_NO_TOKENS: frozenset[str] = frozenset()
 
-    Each value is kept as its normalised text padded with spaces, so an exact
-    phrase is a substring test and positions are only computed for the words a
-    sloppy phrase needs.
+
+class MatchDocument:
+    """An item prepared once for matching: token sets per field, texts and positions on demand.
+
+    Most rules are decided by set lookups, so only the token sets are built
+    up front. A field's values are joined into normalised text padded with
+    spaces (an exact phrase is then a substring test) the first time a phrase
+    needs that field, and positions only for the words a sloppy phrase needs.
     """
 
-    __slots__ = ("_positions", "_sorted", "sets", "texts", "tokens")
+    __slots__ = ("_positions", "_sorted", "_texts", "_values", "sets", "tokens")
 
     def __init__(self, values: Mapping[str, list[list[str]]]) -> None:
-        #: field -> one " padded normalised text " per value
-        self.texts: dict[str, list[str]] = {}
+        self._values = values
+        self._texts: dict[str, list[str]] = {}
         #: field -> set of its tokens; key None: the default fields (title and body)
-        self.sets: dict[str | None, set[str]] = {}
+        sets: dict[str | None, set[str]] = {}
         for name, tokens in values.items():
-            self.texts[name] = [f" {' '.join(v)} " for v in tokens]
-            self.sets[name] = set(tokens[0]) if len(tokens) == 1 else set().union(*tokens)
-        self.sets[None] = self.sets.get("title", set()) | self.sets.get("body", set())
+            sets[name] = set(tokens[0]) if len(tokens) == 1 else set().union(*tokens)
+        title, body = sets.get("title"), sets.get("body")
+        if title is None or body is None:
+            default = (title or set()) | (body or set())
+        else:  # a title's words are often all in the body: share the set (never mutated)
+            default = body if title <= body else body | title
+        sets[None] = default
+        self.sets = sets
+        extra = [
+            s for name, s in sets.items()
+            if name not in ("title", "body", None) and s and not s <= default
+        ]
         #: every token of the item, whatever the field (for the rule index)
-        self.tokens: set[str] = set().union(*self.sets.values())
+        self.tokens: set[str] = default.union(*extra) if extra else default
         self._positions: dict[tuple[str, str], list[int]] = {}
         self._sorted: dict[str | None, list[str]] = {}
 
@@ -112,10 +125,21 @@ class MatchDocument:
             for name, value in fields.items()
         })
 
+    @property
+    def texts(self) -> dict[str, list[str]]:
+        """field -> one " padded normalised text " per value (every field built)."""
+        return {name: self._field_texts(name) for name in self._values}
+
+    def _field_texts(self, field: str) -> list[str]:
+        texts = self._texts.get(field)
+        if texts is None:
+            texts = self._texts[field] = [f" {' '.join(v)} " for v in self._values.get(field, ())]
+        return texts
+
     def has_phrase(self, field: str, words: str) -> bool:
         """Do the space-separated ``words`` occur next to each other in one value of ``field``?"""
         needle = f" {words} "
-        return any(needle in text for text in self.texts.get(field, ()))
+        return any(needle in text for text in self._field_texts(field))
 
     def positions(self, field: str, token: str) -> list[int]:
         """Ascending positions of ``token`` in ``field``, as Lucene numbers them
@@ -125,7 +149,7 @@ class MatchDocument:
         if found is None:
             found = []
             needle, base = f" {token} ", 0
-            for text in self.texts.get(field, ()):
+            for text in self._field_texts(field):
                 at = text.find(needle)
                 while at >= 0:
                     found.append(base + text.count(" ", 1, at + 1))
@@ -153,7 +177,7 @@ class MatchDocument:
 
 def prepare(item: Mapping[str, Any]) -> MatchDocument:
     """Prepare a raw or processed item (``entities`` optional) for matching."""
-    return MatchDocument(search_tokens(dict(item)))
+    return MatchDocument(shared_search_tokens(item))
 
 
 # ------------------------------------------------------------------ compiling
@@ -191,9 +215,9 @@ def _compile(node: Node) -> Matcher:
         field, tokens = node.field, node.tokens
         if len(tokens) == 1:
             token = tokens[0]
-            return lambda d: token in d.sets.get(field, ())
+            return lambda d: token in d.sets.get(field, _NO_TOKENS)
         anyof = frozenset(tokens)
-        return lambda d: not anyof.isdisjoint(d.sets.get(field, ()))
+        return lambda d: not anyof.isdisjoint(d.sets.get(field, _NO_TOKENS))
     if isinstance(node, Phrase):
         return _compile_phrase(node)
     if isinstance(node, Prefix):
@@ -214,7 +238,7 @@ def _compile_phrase(node: Phrase) -> Matcher:
 
     def match(d: MatchDocument) -> bool:
         for field in fields:
-            if needed <= d.sets.get(field, set()) and (
+            if needed <= d.sets.get(field, _NO_TOKENS) and (
                 _phrase_in(d, field, tokens, slop) if slop else d.has_phrase(field, words)
             ):
                 return True
@@ -223,23 +247,80 @@ def _compile_phrase(node: Phrase) -> Matcher:
     return match
 
 
-def _compile_bool(node: BooleanNode) -> Matcher:
-    must = [_compile(c.node) for c in node.clauses if c.occur is Occur.MUST]
-    should = [_compile(c.node) for c in node.clauses if c.occur is Occur.SHOULD]
-    must_not = [_compile(c.node) for c in node.clauses if c.occur is Occur.MUST_NOT]
+def _term_tokens(node: Node) -> tuple[str | None, tuple[str, ...]] | None:
+    """(field, tokens) of a clause that is a plain term test (any of its tokens in the field)."""
+    if isinstance(node, Term) or (isinstance(node, Phrase) and len(node.tokens) == 1):
+        return node.field, tuple(node.tokens)
+    return None
 
-    def match(d: MatchDocument) -> bool:
-        for m in must:
-            if not m(d):
-                return False
+
+def _merged_terms(clauses: list[Node], merge: Callable[[str | None, frozenset[str]], Matcher],
+                  single_only: bool) -> tuple[list[Matcher], list[Node]]:
+    """Term clauses of one occurrence merged into one set test per field, and the other clauses.
+
+    ``single_only``: only one-token terms merge (MUST: a multi-token term needs one of
+    its tokens, which a subset test can't express)."""
+    by_field: dict[str | None, set[str]] = {}
+    rest: list[Node] = []
+    for node in clauses:
+        term = _term_tokens(node)
+        if term is None or (single_only and len(term[1]) != 1):
+            rest.append(node)
+        else:
+            by_field.setdefault(term[0], set()).update(term[1])
+    return [merge(field, frozenset(tokens)) for field, tokens in by_field.items()], rest
+
+
+def _all_of(field: str | None, tokens: frozenset[str]) -> Matcher:
+    return lambda d: tokens <= d.sets.get(field, _NO_TOKENS)
+
+
+def _any_of(field: str | None, tokens: frozenset[str]) -> Matcher:
+    return lambda d: not tokens.isdisjoint(d.sets.get(field, _NO_TOKENS))
+
+
+def _compile_bool(node: BooleanNode) -> Matcher:
+    """Term clauses become one set test per field and occurrence (the common rule is a
+    handful of words ANDed), the rest recursive matchers; cheap tests run first."""
+    by_occur: dict[Occur, list[Node]] = {occur: [] for occur in Occur}
+    for clause in node.clauses:
+        by_occur[clause.occur].append(clause.node)
+    has_must, has_should = bool(by_occur[Occur.MUST]), bool(by_occur[Occur.SHOULD])
+    must, must_rest = _merged_terms(by_occur[Occur.MUST], _all_of, single_only=True)
+    must_not, not_rest = _merged_terms(by_occur[Occur.MUST_NOT], _any_of, single_only=False)
+    should, should_rest = _merged_terms(by_occur[Occur.SHOULD], _any_of, single_only=False)
+    must += [_compile(n) for n in must_rest]
+    must_not += [_compile(n) for n in not_rest]
+    should += [_compile(n) for n in should_rest]
+
+    if has_must or not has_should:  # SHOULD is optional beside MUST; only-MUST_NOT matches the rest
+        if len(must) == 1 and not must_not:
+            return must[0]
+
+        def match_required(d: MatchDocument) -> bool:
+            for m in must:
+                if not m(d):
+                    return False
+            for m in must_not:
+                if m(d):
+                    return False
+            return True
+
+        return match_required
+
+    if len(should) == 1 and not must_not:
+        return should[0]
+
+    def match_optional(d: MatchDocument) -> bool:
         for m in must_not:
             if m(d):
                 return False
-        if must or not should:  # SHOULD is optional beside MUST; only-MUST_NOT matches the rest
-            return True
-        return any(m(d) for m in should)
+        for m in should:
+            if m(d):
+                return True
+        return False
 
-    return match
+    return match_optional
 
 
 @dataclass(frozen=True)

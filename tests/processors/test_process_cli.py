@@ -27,7 +27,7 @@ def test_process_writes_processed_items_in_order_and_skips_bad_lines(wirewatch_b
     logs = [json.loads(line) for line in done.stderr.splitlines()]
     skipped = [(e["line"], e["reason"].split(":")[0]) for e in logs if e["event"] == "skipped input line"]
     assert skipped == [(5, "invalid JSON"), (6, "not a valid raw_item")]
-    assert "'url' is a required property" in logs[1]["reason"]
+    assert '"url" is a required property' in logs[1]["reason"]
 
 
 def test_process_with_empty_input_writes_nothing(wirewatch_bin: str, wirewatch_env: dict[str, str]) -> None:
