@@ -361,7 +361,7 @@ def _item(rng: random.Random, story: _Story, n: int, kind: str) -> dict[str, Any
         first = story.items[0]
         page = first["url"].replace("https://", "https://live.")
         item["title"] = _fill(rng.choice(BLOG_LEADS), {"title": first["title"]})
-        item["body"] = " ".join(_fill(rng.choice(TOPICS[story.topic][2]), slots) for _ in range(rng.randint(3, 7)))
+        item["body"] = " ".join(_fill(rng.choice(TOPICS[story.topic][2]), slots) for _ in range(rng.randint(6, 12)))
         block = f"block-{rng.randint(1, 3)}"
         item["id"] = f"{first['source']['id']}:live:{page.rsplit('-', 1)[-1]}:{block}"
         item["source"] = dict(first["source"])

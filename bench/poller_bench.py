@@ -131,6 +131,17 @@ class _Counter:
         self.items += len(list(messages))
 
 
+def _peak_rss_kb() -> int:
+    """VmHWM: this process's peak RSS (reset by exec, unlike ru_maxrss which a fork inherits)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+
+
 def poll(folder: Path, port: int) -> dict[str, Any]:
     """One measured poll of every feed, then the feedparser floor; a JSON-able report."""
     import feedparser
@@ -143,7 +154,7 @@ def poll(folder: Path, port: int) -> dict[str, Any]:
     configure_logging("error", "json")
     sources = [Source(id=f"feed-{i}", kind="rss", url=f"http://127.0.0.1:{port}/feed/{i}") for i in range(FEEDS)]
     policy = FetchPolicy(user_agent="wirewatch-bench", per_host_concurrency=64, min_host_delay=0.0)
-    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    rss_before = _peak_rss_kb()
 
     async def run() -> tuple[float, list[Any], int]:
         publisher = _Counter()
@@ -155,7 +166,7 @@ def poll(folder: Path, port: int) -> dict[str, Any]:
             return time.perf_counter() - start, results, publisher.items
 
     seconds, results, items = asyncio.run(run())
-    rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    rss_after = _peak_rss_kb()
     outcomes: dict[str, int] = {}
     for r in results:
         outcomes[r.outcome] = outcomes.get(r.outcome, 0) + 1

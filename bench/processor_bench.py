@@ -128,8 +128,8 @@ def profile(ctx: Context, count: int = 5000, top: int = 15) -> str:
     saved_in, saved_out = sys.stdin, sys.stdout
     profiler = cProfile.Profile()
     try:
-        sys.stdin = items.open(encoding="utf-8")
-        sys.stdout = io.StringIO()
+        sys.stdin = items.open(encoding="utf-8")  # text files with .buffer, like the real ones
+        sys.stdout = io.TextIOWrapper(io.BytesIO(), encoding="utf-8")
         profiler.enable()
         main(["process", "--rules", str(ctx.rules_path), "--ner", "off"])
         profiler.disable()

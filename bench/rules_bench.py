@@ -98,15 +98,16 @@ def run_lucene(rules_tsv: Path, items_tsv: Path, out: Path,
     return stats, matches, errors
 
 
-def _rate(fn: Any, docs: list[Any], passes: int = 2) -> tuple[float, list[set[str]]]:
-    """Best-of-``passes`` items/s of ``fn`` over ``docs`` and its match sets."""
-    best = float("inf")
+def _rate(fn: Any, docs: list[Any], passes: int = 2) -> tuple[float, float, list[set[str]]]:
+    """Best-of-``passes`` items/s of ``fn`` over ``docs`` (by thread CPU time, then wall) and its match sets."""
+    best = best_cpu = float("inf")
     found: list[set[str]] = []
     for _ in range(passes):
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.thread_time()
         found = [{r.id for r in fn(d)} for d in docs]
         best = min(best, time.perf_counter() - start)
-    return len(docs) / best, found
+        best_cpu = min(best_cpu, time.thread_time() - cpu_start)
+    return len(docs) / best_cpu, len(docs) / best, found
 
 
 def run(ctx: Context) -> list[Result]:
@@ -122,7 +123,7 @@ def run(ctx: Context) -> list[Result]:
     workdir = ctx.out / "lucene"
     rules_tsv, items_tsv = write_inputs(workdir, rules, items)
     stats, lucene, parse_errors = run_lucene(rules_tsv, items_tsv, workdir / "matches.tsv")
-    lucene_rate = float(stats["items_per_s"])
+    lucene_rate, lucene_wall = float(stats["cpu_items_per_s"]), float(stats["items_per_s"])
 
     ruleset = RuleSet.from_rules(rules)
     affinity = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
@@ -132,11 +133,11 @@ def run(ctx: Context) -> list[Result]:
         docs = list(items)
         for item in docs[:1000]:  # warm-up: lazy caches, bytecode specialisation
             ruleset.match(prepare(item))
-        ours_rate, ours = _rate(lambda item: ruleset.match(prepare(item)), docs)
+        ours_rate, ours_wall, ours = _rate(lambda item: ruleset.match(prepare(item)), docs)
         naive_docs = [prepare(item) for item in docs[:NAIVE_ITEMS]]
         indexed_docs = naive_docs
-        naive_rate, naive = _rate(ruleset.match_naive, naive_docs, passes=1)
-        _, indexed_small = _rate(ruleset.match, indexed_docs, passes=1)
+        naive_rate, _, naive = _rate(ruleset.match_naive, naive_docs, passes=1)
+        _, _, indexed_small = _rate(ruleset.match, indexed_docs, passes=1)
     finally:
         if affinity is not None:
             os.sched_setaffinity(0, affinity)
@@ -154,21 +155,23 @@ def run(ctx: Context) -> list[Result]:
     matched_items = sum(1 for m in ours if m)
     total_matches = sum(len(m) for m in ours)
     notes = (
-        f"{len(items)} items x {len(rules)} rules, one core each; "
-        f"ours {ours_rate:.0f} items/s vs Lucene Monitor {lucene_rate:.0f} items/s "
+        f"{len(items)} items x {len(rules)} rules, one thread each, items per CPU-second of the matching "
+        f"thread (shared machine); ours {ours_rate:.0f} vs Lucene Monitor {lucene_rate:.0f} "
+        f"(wall clock: {ours_wall:.0f} vs {lucene_wall:.0f} items/s) "
         f"(lucene-monitor 9.11.1, TermFilteredPresearcher); "
         f"match-set disagreements: {count}"
         + (f" e.g. {'; '.join(disagreements)}" if disagreements else "")
         + f"; lucene parse errors: {len(parse_errors)}"
         + (f" e.g. {parse_errors[0]}" if parse_errors else "")
         + f"; items matching >=1 rule: {matched_items / len(items):.0%}, {total_matches / len(items):.2f} matches/item"
-        + f"; naive every-rule matcher {naive_rate:.0f} items/s over {len(naive_docs)} prepared items "
+        + f"; naive every-rule matcher {naive_rate:.0f} items/CPU-s over {len(naive_docs)} prepared items "
         f"(indexed incl. prepare is {ours_rate / naive_rate if naive_rate else 0:.1f}x faster), "
         f"naive vs indexed disagreements: {naive_diff}"
     )
     return [
-        Result(NAME, ours_rate, "items/s", floor=lucene_rate, notes=notes,
+        Result(NAME, ours_rate, "items/CPU-s", floor=lucene_rate, notes=notes,
                extra={"disagreements": count, "disagreement_examples": disagreements,
                       "naive_items_per_s": round(naive_rate, 1), "lucene_parse_errors": len(parse_errors),
+                      "wall_items_per_s": round(ours_wall, 1), "lucene_wall_items_per_s": round(lucene_wall, 1),
                       "target_ratio": 0.5}),
     ]

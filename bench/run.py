@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 import time
@@ -88,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
                   kafka=os.environ.get("WIREWATCH_TEST_KAFKA"),
                   elasticsearch=os.environ.get("WIREWATCH_TEST_ELASTICSEARCH"))
     ctx.out.mkdir(parents=True, exist_ok=True)
+    logging.getLogger("aiokafka").setLevel(logging.ERROR)  # retries right after topic creation are normal
     ctx.ensure_data()
     results: list[Result] = []
     started = time.monotonic()
@@ -102,8 +104,11 @@ def main(argv: list[str] | None = None) -> int:
             json.dumps([r.as_json() for r in results], indent=2, ensure_ascii=False) + "\n", "utf-8")
     if args.profile:
         print("bench: profiling wirewatch process ...", file=sys.stderr, flush=True)
-        report = processor_bench.profile(ctx)
-        print("\n".join(report.splitlines()[:40]))
+        try:
+            report = processor_bench.profile(ctx)
+            print("\n".join(report.splitlines()[:40]))
+        except Exception as exc:
+            print(f"bench: profile failed: {type(exc).__name__}: {exc}", file=sys.stderr)
     print_table(results)
     print(f"\n{len(results)} metrics in {time.monotonic() - started:.0f}s -> {ctx.out / 'results.json'}")
     return 0

@@ -140,7 +140,10 @@ def _may_hold_long_token(words: str) -> bool:
     """
     half = (MAX_TOKEN_LENGTH + 1) // 2
     find = words.find
-    return any(find(" ", i, i + half) < 0 for i in range(0, len(words) - half + 1, half))
+    for start in range(0, len(words) - half + 1, half):
+        if find(" ", start, start + half) < 0:
+            return True
+    return False
 
 
 def _ascii_tokens(data: bytes) -> list[str]:
@@ -213,8 +216,13 @@ def _value_tokens(raw: Any, tokens_of: Tokenizer = tokenize) -> list[list[str]]:
     """Token lists of the non-empty values of a list (empty values would only shift positions)."""
     if not raw:
         return []
-    values = raw if isinstance(raw, list | tuple) else [raw]
-    return [tokens for tokens in (tokens_of(str(v)) for v in values if v is not None) if tokens]
+    out = []
+    for value in raw if isinstance(raw, list | tuple) else (raw,):
+        if value is not None:
+            tokens = tokens_of(value if isinstance(value, str) else str(value))
+            if tokens:
+                out.append(tokens)
+    return out
 
 
 #: Fields holding several values (a list in the index, 100 positions between values).
@@ -225,12 +233,14 @@ def _search_tokens(item: Mapping[str, Any], tokens_of: Tokenizer) -> dict[str, l
     source = item.get("source") or {}
     if not isinstance(source, dict):
         source = {"id": source}
-    entities = item.get("entities") or []
+    entities = item.get("entities")
     return {
         "title": [tokens_of(item.get("title") or "")],
         "body": [tokens_of(item.get("body") or "")],
-        "source": _value_tokens([source.get("id"), source.get("name")], tokens_of),
-        "entity": _value_tokens([e.get("name") for e in entities if isinstance(e, dict)], tokens_of),
+        "source": _value_tokens((source.get("id"), source.get("name")), tokens_of),
+        "entity": _value_tokens(
+            [e.get("name") for e in entities if isinstance(e, dict)] if entities else None, tokens_of
+        ),
         "tags": _value_tokens(item.get("tags"), tokens_of),
         "language": [tokens_of(item.get("language") or "")],
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -91,6 +92,8 @@ def run_process(args: argparse.Namespace) -> int:
     from wirewatch.processors.pipeline import validate_raw
 
     processor = build_processor(args)
+    # rules and gazetteer live as long as the process: keep the collector from re-scanning them
+    gc.freeze()
     sys.stdout.flush()
     out = sys.stdout.buffer  # bytes in, bytes out: orjson on both ends, no text layer
     write = out.write

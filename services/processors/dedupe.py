@@ -30,8 +30,8 @@ from collections.abc import Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cached_property
-from itertools import chain
-from operator import eq, itemgetter
+from itertools import chain, compress, islice, repeat
+from operator import eq
 from typing import Any, Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -61,7 +61,6 @@ _TRACKING_PARAMS = frozenset(
     }
 )
 _DEFAULT_PORTS = {"http": 80, "https": 443}
-_ID, _T = itemgetter(0), itemgetter(1)  # of a band bucket entry [item id, epoch s]
 
 
 def canonical_url(url: str) -> str:
@@ -119,11 +118,11 @@ _FMIX32 = (_U32(16), _U32(0x85EBCA6B), _U32(13), _U32(0xC2B2AE35), _U32(16))
 
 
 def _draw_permutations() -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]:
-    """The (a, b) of each permutation, drawn exactly as datasketch draws them (odd a)."""
+    """The (a, b) of each permutation, drawn exactly as datasketch draws them (odd a), as columns."""
     gen = np.random.RandomState(_SEED)
     a = gen.randint(0, 1 << 31, NUM_PERM, dtype=_U32) * _U32(2) + _U32(1)
     b = gen.randint(0, 1 << 32, NUM_PERM, dtype=_U32)
-    return a, b
+    return a[:, None], b[:, None]  # columns, to broadcast against a row of shingle hashes
 
 
 _PERM_A, _PERM_B = _draw_permutations()
@@ -144,8 +143,8 @@ def signature(tokens: Sequence[str]) -> list[int]:
     hv ^= hv >> s2
     hv *= m2
     hv ^= hv >> s3
-    phv = hv[:, None] * _PERM_A + _PERM_B  # uint32 wraps around: the mod 2**32 of the scheme
-    return phv.min(axis=0).tolist()  # type: ignore[no-any-return]
+    # one row per permutation; uint32 wraps around: the "mod 2**32" of the scheme
+    return (_PERM_A * hv + _PERM_B).min(axis=1).tolist()  # type: ignore[no-any-return]
 
 
 def similarity(a: list[int], b: list[int]) -> float:
@@ -153,13 +152,27 @@ def similarity(a: list[int], b: list[int]) -> float:
     return sum(map(eq, a, b)) / NUM_PERM
 
 
+_BAND_HEX = ROWS * 8  # hex digits of one band: ROWS 32-bit values
+
+
 def band_keys(sig: list[int]) -> list[str]:
-    """LSH band keys: two texts sharing any band are candidates."""
-    crc32 = zlib.crc32
-    return [
-        f"l:{band}:{crc32(','.join(map(str, sig[band * ROWS : (band + 1) * ROWS])).encode()):08x}"
-        for band in range(BANDS)
-    ]
+    """LSH band keys: two texts sharing any band are candidates (the band's values in hex)."""
+    digits = np.array(sig, dtype=">u4").tobytes().hex()
+    return [f"m:{band}:{digits[band * _BAND_HEX : (band + 1) * _BAND_HEX]}" for band in range(BANDS)]
+
+
+def _most_shared(hits: Counter[str]) -> list[str]:
+    """The MAX_VERIFY ids sharing most bands, most first, ties in first-seen order.
+
+    Exactly ``sorted(hits, key=hits.__getitem__, reverse=True)[:MAX_VERIFY]``
+    (a stable sort), without sorting hundreds of one-band candidates in Python.
+    """
+    if len(hits) <= MAX_VERIFY:
+        return sorted(hits, key=hits.__getitem__, reverse=True)
+    counts = hits.values()
+    kth = sorted(counts, reverse=True)[MAX_VERIFY - 1]  # the count of the last one chosen
+    above = sorted(compress(hits, map(kth.__lt__, counts)), key=hits.__getitem__, reverse=True)
+    return above + list(islice(compress(hits, map(kth.__eq__, counts)), MAX_VERIFY - len(above)))
 
 
 @dataclass(frozen=True)
@@ -237,7 +250,10 @@ class Deduper:
 
     Store layout (values are JSON): identity keys ``b:``/``i:``/``u:`` and
     ``x:<text hash>`` -> ``{"s": story, "h": text hash, "r": revision, "t": epoch s}``;
-    ``l:<band>:<hash>`` -> ``[[item id, t], ...]``; ``s:<item id>`` -> ``{"s", "sig", "t"}``.
+    ``m:<band>:<hash>`` -> ``{"ids": [item id, ...], "ts": [epoch s, ...], "o": lower bound
+    of ts, "t": newest}`` (parallel lists in commit order, the last MAX_BUCKET entries, counted
+    in C); ``s:<item id>`` -> ``{"s", "sig", "t"}``.
+    Band buckets of the earlier layout (``l:`` keys, lists of pairs) are only expired.
     """
 
     def __init__(
@@ -254,7 +270,7 @@ class Deduper:
         value = self.store.get(key)
         if value is None:
             return None
-        t = (value[-1][1] if value else 0) if isinstance(value, list) else value.get("t", 0)
+        t = (value[-1][1] if value else 0) if isinstance(value, list) else value.get("t", 0)  # list: old l: bucket
         if now - t > self.window:
             del self.store[key]
             return None
@@ -281,12 +297,12 @@ class Deduper:
         if seen is not None:
             return Verdict("duplicate", seen["s"], 1.0, "identical text")
         fresh = self._fresh
-        # ids in first-seen order (ties below keep it), counted in C: buckets hold up to MAX_BUCKET
-        hits = Counter(map(_ID, chain.from_iterable(fresh(bkey, ts) or () for bkey in fp.bands)))
+        # ids in first-seen order, counted in C: an item meets hundreds of others in its buckets
+        hits = Counter(chain.from_iterable(b["ids"] for b in map(fresh, fp.bands, repeat(ts)) if b))
         hits.pop(fp.item_id, None)
         best: tuple[float, str] | None = None
         # shared bands track similarity (E[hits] = BANDS * J**ROWS): verify the likeliest few only
-        for other_id in sorted(hits, key=hits.__getitem__, reverse=True)[:MAX_VERIFY]:
+        for other_id in _most_shared(hits):
             other = self._fresh(f"s:{other_id}", ts)
             if other is None:
                 continue
@@ -303,9 +319,11 @@ class Deduper:
         ts = _epoch(now)
         story = verdict.story_id(fp.item_id)
         record = {"s": story, "h": fp.text_hash, "r": verdict.revision, "t": ts}
+        ikey = f"i:{fp.item_id}"
         for key in fp.identity:
-            self.store[key] = record
-        self.store[f"i:{fp.item_id}"] = dict(record, v=verdict.as_state())
+            if key != ikey:
+                self.store[key] = record
+        self.store[ikey] = dict(record, v=verdict.as_state())  # one write: never an i: record without v
         if fp.text_hash is None or fp.signature is None or verdict.status == "duplicate":
             return
         xkey = f"x:{fp.text_hash}"
@@ -313,13 +331,27 @@ class Deduper:
             self.store[xkey] = {"s": story, "t": ts}
         self.store[f"s:{fp.item_id}"] = {"s": story, "sig": fp.signature, "t": ts}
         item_id, oldest = fp.item_id, ts - self.window
-        entry = [item_id, ts]
+        # a re-delivered id may sit in the buckets; a never-seen one may not (its i: record
+        # is written with its band entries and outlives them)
+        again = f"i:{item_id}" in self.store
         for bkey in fp.bands:
-            bucket = self._fresh(bkey, ts) or []
-            # the common case (no expired entry, not a re-delivery) without a per-entry Python loop
-            if bucket and (min(map(_T, bucket)) < oldest or item_id in map(_ID, bucket)):
-                bucket = [e for e in bucket if e[0] != item_id and e[1] >= oldest]
-            self.store[bkey] = [*bucket[1 - MAX_BUCKET :], entry]
+            bucket = self._fresh(bkey, ts)
+            if bucket is None:
+                self.store[bkey] = {"ids": [item_id], "ts": [ts], "o": ts, "t": ts}
+                continue
+            ids, times = bucket["ids"], bucket["ts"]
+            # "o" is a lower bound of the oldest entry: most commits skip the filter and append
+            if bucket["o"] < oldest or (again and item_id in ids):
+                kept = [(i, t) for i, t in zip(ids, times, strict=True) if i != item_id and t >= oldest]
+                ids[:], times[:] = [i for i, _ in kept], [t for _, t in kept]
+                bucket["o"] = min(times, default=ts)
+            ids.append(item_id)
+            times.append(ts)
+            if len(ids) > MAX_BUCKET:
+                del ids[:-MAX_BUCKET], times[:-MAX_BUCKET]
+            bucket["o"] = min(bucket["o"], ts)
+            bucket["t"] = ts
+            self.store[bkey] = bucket  # set again: a Faust table writes its changelog on set
 
     def observe(self, item: Mapping[str, Any] | Fingerprint, now: datetime | float | None = None) -> Verdict:
         """:meth:`check` then :meth:`commit`: the usual single-writer path."""

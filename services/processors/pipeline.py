@@ -19,9 +19,9 @@ from wirewatch.core import metrics
 from wirewatch.core.deadletter import utc_now
 from wirewatch.core.errors import SchemaError
 from wirewatch.core.schemas import validate, validator
+from wirewatch.processors.analysis import shared_search_tokens, tokenize
 from wirewatch.processors.dedupe import Deduper, Fingerprint, Verdict, fingerprint
 from wirewatch.processors.entities import EntityTagger, NerModel
-from wirewatch.processors.analysis import shared_search_tokens, tokenize
 from wirewatch.processors.rules import MatchDocument, Rule, RuleSet
 
 

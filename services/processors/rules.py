@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -81,41 +83,81 @@ class RulesConfig(BaseModel):
 # ------------------------------------------------------------------ documents
 
 _NO_TOKENS: frozenset[str] = frozenset()
+_DEFAULT = frozenset(DEFAULT_FIELDS)
+
+
+class FieldSets(dict[str | None, AbstractSet[str]]):
+    """field -> set of its tokens; key None: the default fields (title and body) together.
+
+    Only the None set is built up front (nearly every rule needs it); a field's
+    own set is built the first time it is asked for, and an unknown field has
+    no tokens.
+    """
+
+    __slots__ = ("_values",)
+
+    def __init__(self, values: Mapping[str, list[list[str]]]) -> None:
+        super().__init__()
+        self._values = values
+
+    def __missing__(self, field: str | None) -> AbstractSet[str]:
+        values = self._values.get(field) if field is not None else None
+        if values is None:
+            return _NO_TOKENS
+        found = self[field] = set(values[0]) if len(values) == 1 else set().union(*values)
+        return found
+
+    def get(self, field: str | None, default: Any = None) -> Any:  # type: ignore[override]
+        return self[field] if field in self or field in self._values else default
 
 
 class MatchDocument:
     """An item prepared once for matching: token sets per field, texts and positions on demand.
 
-    Most rules are decided by set lookups, so only the token sets are built
-    up front. A field's values are joined into normalised text padded with
-    spaces (an exact phrase is then a substring test) the first time a phrase
-    needs that field, and positions only for the words a sloppy phrase needs.
+    Most rules are decided by lookups in one set (the tokens of title and
+    body), so only that set is built up front. Other fields' sets, the union
+    of all fields (:attr:`tokens`), each field's normalised text padded with
+    spaces (an exact phrase is then a substring test) and the positions of the
+    words a sloppy phrase needs are built the first time they are needed.
     """
 
-    __slots__ = ("_positions", "_sorted", "_texts", "_values", "sets", "tokens")
+    __slots__ = ("_positions", "_side", "_sorted", "_texts", "_tokens", "_values", "sets")
 
     def __init__(self, values: Mapping[str, list[list[str]]]) -> None:
         self._values = values
         self._texts: dict[str, list[str]] = {}
-        #: field -> set of its tokens; key None: the default fields (title and body)
-        sets: dict[str | None, set[str]] = {}
-        for name, tokens in values.items():
-            sets[name] = set(tokens[0]) if len(tokens) == 1 else set().union(*tokens)
-        title, body = sets.get("title"), sets.get("body")
-        if title is None or body is None:
-            default = (title or set()) | (body or set())
-        else:  # a title's words are often all in the body: share the set (never mutated)
-            default = body if title <= body else body | title
-        sets[None] = default
-        self.sets = sets
-        extra = [
-            s for name, s in sets.items()
-            if name not in ("title", "body", None) and s and not s <= default
-        ]
-        #: every token of the item, whatever the field (for the rule index)
-        self.tokens: set[str] = default.union(*extra) if extra else default
         self._positions: dict[tuple[str, str], list[int]] = {}
         self._sorted: dict[str | None, list[str]] = {}
+        self._tokens: AbstractSet[str] | None = None
+        self._side: AbstractSet[str] | None = None
+        #: field -> set of its tokens; key None: the default fields (title and body)
+        self.sets = sets = FieldSets(values)
+        body = values.get("body")
+        default: set[str] = set(body[0]) if body and len(body) == 1 else set().union(*(body or ()))
+        size = len(default)
+        for value in values.get("title", ()):
+            default.update(value)
+        if body is not None and len(default) == size:  # the title adds no word: same set
+            sets["body"] = default
+        sets[None] = default
+
+    @property
+    def tokens(self) -> AbstractSet[str]:
+        """Every token of the item, whatever the field."""
+        if self._tokens is None:
+            side = self.side_tokens()
+            default = self.sets[None]
+            self._tokens = default | side if side else default
+        return self._tokens
+
+    def side_tokens(self) -> AbstractSet[str]:
+        """Tokens of the fields other than title and body (source, entity, tags, language)."""
+        if self._side is None:
+            self._side = {
+                t for name, values in self._values.items() if name not in _DEFAULT
+                for value in values for t in value
+            }
+        return self._side
 
     @classmethod
     def from_fields(cls, fields: Mapping[str, Any]) -> MatchDocument:
@@ -150,9 +192,11 @@ class MatchDocument:
             found = []
             needle, base = f" {token} ", 0
             for text in self._field_texts(field):
-                at = text.find(needle)
-                while at >= 0:
-                    found.append(base + text.count(" ", 1, at + 1))
+                at, counted, words = text.find(needle), 1, 0
+                while at >= 0:  # words before ``at``, counted on from the previous hit
+                    words += text.count(" ", counted, at + 1)
+                    counted = at + 1
+                    found.append(base + words)
                     at = text.find(needle, at + len(token) + 1)
                 base += text.count(" ") - 1 + POSITION_GAP
             self._positions[key] = found
@@ -161,7 +205,7 @@ class MatchDocument:
     def sorted_tokens(self, field: str | None) -> list[str]:
         cached = self._sorted.get(field)
         if cached is None:
-            cached = self._sorted[field] = sorted(self.sets.get(field, ()))
+            cached = self._sorted[field] = sorted(self.sets[field])
         return cached
 
     def with_prefix(self, field: str | None, prefix: str) -> list[str]:
@@ -215,9 +259,9 @@ def _compile(node: Node) -> Matcher:
         field, tokens = node.field, node.tokens
         if len(tokens) == 1:
             token = tokens[0]
-            return lambda d: token in d.sets.get(field, _NO_TOKENS)
+            return lambda d: token in d.sets[field]
         anyof = frozenset(tokens)
-        return lambda d: not anyof.isdisjoint(d.sets.get(field, _NO_TOKENS))
+        return lambda d: not anyof.isdisjoint(d.sets[field])
     if isinstance(node, Phrase):
         return _compile_phrase(node)
     if isinstance(node, Prefix):
@@ -233,14 +277,20 @@ def _compile(node: Node) -> Matcher:
 
 
 def _compile_phrase(node: Phrase) -> Matcher:
+    """A phrase is found in the text of one field; first a set test that every word is there.
+
+    The set test needs no per-field set for title and body: their shared set
+    (key None) rules out most items, the text test decides per field.
+    """
     fields = DEFAULT_FIELDS if node.field is None else (node.field,)
     tokens, slop, needed, words = node.tokens, node.slop, frozenset(node.tokens), " ".join(node.tokens)
+    where = None if set(fields) <= _DEFAULT else node.field
 
     def match(d: MatchDocument) -> bool:
+        if not needed <= d.sets[where]:
+            return False
         for field in fields:
-            if needed <= d.sets.get(field, _NO_TOKENS) and (
-                _phrase_in(d, field, tokens, slop) if slop else d.has_phrase(field, words)
-            ):
+            if _phrase_in(d, field, tokens, slop) if slop else d.has_phrase(field, words):
                 return True
         return False
 
@@ -272,11 +322,11 @@ def _merged_terms(clauses: list[Node], merge: Callable[[str | None, frozenset[st
 
 
 def _all_of(field: str | None, tokens: frozenset[str]) -> Matcher:
-    return lambda d: tokens <= d.sets.get(field, _NO_TOKENS)
+    return lambda d: tokens <= d.sets[field]
 
 
 def _any_of(field: str | None, tokens: frozenset[str]) -> Matcher:
-    return lambda d: not tokens.isdisjoint(d.sets.get(field, _NO_TOKENS))
+    return lambda d: not tokens.isdisjoint(d.sets[field])
 
 
 def _compile_bool(node: BooleanNode) -> Matcher:
@@ -301,7 +351,7 @@ def _compile_bool(node: BooleanNode) -> Matcher:
             for m in must:
                 if not m(d):
                     return False
-            for m in must_not:
+            for m in must_not:  # noqa: SIM110 (a loop: no generator object per call on the hot path)
                 if m(d):
                     return False
             return True
@@ -315,7 +365,7 @@ def _compile_bool(node: BooleanNode) -> Matcher:
         for m in must_not:
             if m(d):
                 return False
-        for m in should:
+        for m in should:  # noqa: SIM110 (as above)
             if m(d):
                 return True
         return False
@@ -376,6 +426,22 @@ def required_of(node: Node) -> frozenset[str]:
     return frozenset.intersection(*shoulds) if shoulds else frozenset()
 
 
+def required_in_text_of(node: Node) -> frozenset[str]:
+    """Tokens every matching item has in its title or body: :func:`required_of` restricted
+    to the default fields, so the matcher can test them against one set."""
+    if isinstance(node, Term | Phrase):
+        if node.field is not None and node.field not in _DEFAULT:
+            return frozenset()
+        return required_of(node)
+    if isinstance(node, Prefix | Wildcard):
+        return frozenset()
+    musts = [required_in_text_of(c.node) for c in node.clauses if c.occur is Occur.MUST]
+    if musts:
+        return frozenset().union(*musts)
+    shoulds = [required_in_text_of(c.node) for c in node.clauses if c.occur is Occur.SHOULD]
+    return frozenset.intersection(*shoulds) if shoulds else frozenset()
+
+
 class CompiledQuery:
     """A parsed query ready to test items: ``compile_query(q).matches(prepare(item))``."""
 
@@ -396,27 +462,96 @@ def compile_query(query: str) -> CompiledQuery:
 
 # -------------------------------------------------------------------- rule set
 
+_Posting = tuple[int, frozenset[str], Matcher]  # rule index, required title/body words, matcher
+#: Items a rule set counts words in before it re-anchors rules on their rarest required word.
+LEARN_ITEMS = 500
+
+
+@dataclass(frozen=True)
+class _TokenIndex:
+    """anchor token -> rules, swapped as a whole when rules are re-anchored."""
+
+    by_token: dict[str, list[int]]
+    postings: dict[str, list[_Posting]]
+    anchors: frozenset[str]
+
+
 class RuleSet:
-    """Rules compiled and indexed by their anchors."""
+    """Rules compiled and indexed by their anchors.
+
+    A rule's first anchors come from its query alone (the longest word, which
+    is often a common topic word). After :data:`LEARN_ITEMS` items the set knows
+    how often each query word occurs and re-anchors every rule that needs
+    certain words on the rarest of them: fewer candidates per item, the same
+    matches (any required word is a valid anchor).
+    """
 
     def __init__(self, rules: list[Rule], compiled: list[CompiledQuery]) -> None:
         self.rules = rules
         self._compiled = compiled
         self._required = [q.required for q in compiled]
         self._always: list[int] = []
-        self._by_token: dict[str, list[int]] = {}
         self._by_prefix: dict[str, list[int]] = {}  # first <= 3 chars of a prefix anchor
+        by_token: dict[str, list[int]] = {}
         for idx, query in enumerate(compiled):
             anchors = query.anchors
             if anchors is None:
                 self._always.append(idx)
                 continue
             for token in anchors.tokens:
-                self._by_token.setdefault(token, []).append(idx)
+                by_token.setdefault(token, []).append(idx)
             for prefix in anchors.prefixes:
                 self._by_prefix.setdefault(prefix[:_PREFIX_KEY], []).append(idx)
-        self._anchor_tokens = frozenset(self._by_token)
         self._prefix_lengths = sorted({len(k) for k in self._by_prefix})
+        # what match() walks: each posting carries what it needs, no lookups by index
+        self._postings: list[_Posting] = [
+            (idx, required_in_text_of(q.node), q.matches) for idx, q in enumerate(compiled)
+        ]
+        self._always_postings = [self._postings[i] for i in self._always]
+        self._prefix_postings = {k: [self._postings[i] for i in ids] for k, ids in self._by_prefix.items()}
+        self._index = self._token_index(by_token)
+        self._vocabulary = frozenset(by_token).union(*self._required)
+        self._counts: Counter[str] | None = Counter() if self._vocabulary else None
+        self._counted = 0
+
+    def _token_index(self, by_token: dict[str, list[int]]) -> _TokenIndex:
+        postings = {t: [self._postings[i] for i in ids] for t, ids in by_token.items()}
+        return _TokenIndex(by_token, postings, frozenset(by_token))
+
+    @property
+    def _by_token(self) -> dict[str, list[int]]:
+        return self._index.by_token
+
+    def _learn(self, doc: MatchDocument) -> None:
+        """Count query words in the first items, then re-anchor once."""
+        counts = self._counts
+        if counts is None:
+            return
+        counts.update(doc.tokens & self._vocabulary)
+        self._counted += 1
+        if self._counted >= LEARN_ITEMS:
+            self._counts = None
+            self._index = self._token_index(self._rarest_anchors(counts))
+
+    def _rarest_anchors(self, counts: Counter[str]) -> dict[str, list[int]]:
+        """Per rule, its token anchors or, when rarer in the items seen, one required word."""
+        chosen: dict[int, frozenset[str]] = {}
+        for idx, query in enumerate(self._compiled):
+            anchors = query.anchors
+            if anchors is None or not anchors.tokens:
+                continue
+            best = anchors.tokens
+            if not anchors.prefixes:  # a rule also reached by prefix keeps its anchors
+                cost = sum(counts[t] for t in best)
+                for token in sorted(query.required):
+                    if counts[token] < cost:
+                        best, cost = frozenset((token,)), counts[token]
+            chosen[idx] = best
+        by_token: dict[str, list[int]] = {}
+        for idx, tokens in chosen.items():  # ascending idx: postings stay in file order
+            for token in tokens:
+                by_token.setdefault(token, []).append(idx)
+        return by_token
 
     @classmethod
     def from_rules(cls, rules: Iterable[Rule], where: str = "") -> RuleSet:
@@ -436,26 +571,58 @@ class RuleSet:
     def __len__(self) -> int:
         return len(self.rules)
 
+    def _prefix_keys(self, tokens: AbstractSet[str]) -> list[str]:
+        """Prefix-anchor keys that some token of the item starts with."""
+        keys: list[str] = []
+        by_prefix = self._by_prefix
+        for n in self._prefix_lengths:
+            keys.extend({t[:n] for t in tokens if len(t) >= n} & by_prefix.keys())
+        return keys
+
     def candidates(self, doc: MatchDocument) -> list[int]:
         """Indices of the rules that might match ``doc`` (a superset of those that do)."""
         found = set(self._always)
-        by_token = self._by_token
-        for token in doc.tokens & self._anchor_tokens:
-            found.update(by_token[token])
+        index = self._index
+        for token in doc.tokens & index.anchors:
+            found.update(index.by_token[token])
         if self._by_prefix:
-            by_prefix = self._by_prefix
-            for n in self._prefix_lengths:
-                for key in {t[:n] for t in doc.tokens if len(t) >= n} & by_prefix.keys():
-                    found.update(by_prefix[key])
+            for key in self._prefix_keys(doc.tokens):
+                found.update(self._by_prefix[key])
         return sorted(found)
 
     def match(self, doc: MatchDocument) -> list[Rule]:
-        """The rules ``doc`` matches, in file order; only candidate rules are evaluated."""
-        compiled, rules, required, tokens = self._compiled, self.rules, self._required, doc.tokens
-        return [
-            rules[i] for i in self.candidates(doc)
-            if required[i] <= tokens and compiled[i].matches(doc)
-        ]
+        """The rules ``doc`` matches, in file order; only candidate rules are evaluated.
+
+        Candidates come from the title-and-body set first, then from the few
+        other tokens; a candidate must hold its required title/body words before
+        it is evaluated. Candidates are not sorted, only the few hits are (a rule
+        reached through two anchors is evaluated twice, cheaper than
+        de-duplicating every candidate).
+        """
+        if self._counts is not None:
+            self._learn(doc)
+        index = self._index
+        text, anchors, token_postings = doc.sets[None], index.anchors, index.postings
+        hits = [i for i, _required, matches in self._always_postings if matches(doc)]
+        for token in text & anchors:
+            for i, required, matches in token_postings[token]:
+                if required <= text and matches(doc):
+                    hits.append(i)
+        side = doc.side_tokens()
+        if side:
+            for token in (side & anchors) - text:
+                for i, required, matches in token_postings[token]:
+                    if required <= text and matches(doc):
+                        hits.append(i)
+        if self._prefix_postings:
+            for key in self._prefix_keys(doc.tokens):
+                for i, required, matches in self._prefix_postings[key]:
+                    if required <= text and matches(doc):
+                        hits.append(i)
+        if not hits:
+            return []
+        rules = self.rules
+        return [rules[i] for i in sorted(set(hits))]
 
     def match_naive(self, doc: MatchDocument) -> list[Rule]:
         """Every rule evaluated: the oracle for :meth:`match` and the benchmark baseline."""

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import zlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from wirewatch.processors.dedupe import Deduper, canonical_url
+from wirewatch.processors.dedupe import NUM_PERM, Deduper, canonical_url, item_tokens, signature
 
 PAIRS = Path(__file__).resolve().parent.parent / "fixtures" / "processors" / "dedupe_pairs.jsonl"
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
@@ -176,6 +177,17 @@ def evaluate(threshold: float | None = None) -> dict[str, float]:
         fp += flagged and not positive
         fn += positive and not flagged
     return {"precision": tp / max(tp + fp, 1), "recall": tp / max(tp + fn, 1), "pairs": tp + fp + fn}
+
+
+def test_signature_is_datasketch_minhash_bit_for_bit() -> None:
+    """The vectorised MinHash keeps datasketch's values (affine32, seed 1, crc32 of each 3-shingle)."""
+    from datasketch import MinHash
+
+    for tokens in (item_tokens(item("a")), ["only", "two"], item_tokens(item("b", OTHER_TEXT_SAME_EVENT * 9))):
+        grams = {" ".join(tokens[i : i + 3]).encode() for i in range(max(len(tokens[:400]) - 2, 1))}
+        reference = MinHash(num_perm=NUM_PERM, seed=1, hashfunc=zlib.crc32)
+        reference.update_batch(grams)
+        assert signature(tokens) == [int(v) for v in reference.hashvalues]
 
 
 def test_labelled_pairs_precision_and_recall() -> None:
