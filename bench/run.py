@@ -21,6 +21,7 @@ from pathlib import Path
 
 from bench import poller_bench, processor_bench, rules_bench, stream_bench
 from bench.common import OUT, Context, Result, missing
+from wirewatch.core.logging import configure_logging
 
 Step = Callable[[Context], list[Result]]
 
@@ -89,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
                   kafka=os.environ.get("WIREWATCH_TEST_KAFKA"),
                   elasticsearch=os.environ.get("WIREWATCH_TEST_ELASTICSEARCH"))
     ctx.out.mkdir(parents=True, exist_ok=True)
+    configure_logging("warning")  # the library's info lines (templates installed, ...) are noise here
     logging.getLogger("aiokafka").setLevel(logging.ERROR)  # retries right after topic creation are normal
     ctx.ensure_data()
     results: list[Result] = []

@@ -13,8 +13,6 @@ from wirewatch.core.errors import ConfigError
 from wirewatch.core.logging import configure_logging, get_logger
 from wirewatch.core.metrics import serve_metrics
 from wirewatch.pollers.config import load_sources
-from wirewatch.pollers.poller import Poller, StdoutPublisher, make_fetcher
-from wirewatch.pollers.state import DirectoryStateStore
 
 log = get_logger("pollers.cli")
 
@@ -90,6 +88,10 @@ def register(subparsers: Any) -> None:
 
 
 def run_poll(args: argparse.Namespace) -> int:
+    # Imported here: `wirewatch --help` and other commands should not pay for httpx.
+    from wirewatch.pollers.poller import Poller, StdoutPublisher, make_fetcher
+    from wirewatch.pollers.state import DirectoryStateStore
+
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_format)
     config = load_sources(args.config)

@@ -65,6 +65,8 @@ def make_alert(item: dict[str, Any], rule: Rule, matched_at: str | None = None) 
     if dedupe["status"] == "update" and rule.on_update and revision:
         alert["id"] += f":r{revision}"
         alert["revision"] = revision
+    if rule.throttle:
+        alert["throttle_seconds"] = rule.throttle.total_seconds()
     if item.get("summary"):
         alert["summary"] = item["summary"]
     if item.get("entities"):

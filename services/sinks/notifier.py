@@ -9,6 +9,11 @@
   topic are committed only when nothing is in flight, so a crash replays and
   the delivered set (plus the ``Idempotency-Key`` header for the window
   between a 2xx and the delivered record) keeps it to one delivery.
+* Rule ``throttle``: alerts carry ``throttle_seconds``; after a rule notified a
+  destination, its further alerts to that destination within the window (by
+  ``matched_at``) are held back: counted as ``outcome="throttled"``, logged,
+  recorded in the delivered set (so a replay does not send them either), and
+  still stored and searchable. The window restarts with the process.
 * Each destination has its own queue and workers: a slow or dead destination
   only delays itself. Retries: exponential back-off with full jitter on
   timeouts, connection errors, 408/425/429/5xx (``Retry-After`` honoured);
@@ -25,6 +30,7 @@ import contextlib
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -117,6 +123,7 @@ class Notifier:
         self._idle.set()
         self._commit_wanted = asyncio.Event()
         self._failure: BaseException | None = None
+        self._last_notified: dict[tuple[str, str], float] = {}
 
     async def run(self, stop: asyncio.Event | None = None) -> None:
         """Deliver until ``stop`` is set; the subscriber is expected to be started."""
@@ -142,6 +149,19 @@ class Notifier:
             await asyncio.gather(*tasks, return_exceptions=True)
             if own_client:
                 await client.aclose()
+
+    def _throttled(self, destination: str, alert: dict[str, Any]) -> bool:
+        """True when the rule already notified ``destination`` within its throttle window."""
+        window = alert.get("throttle_seconds")
+        if not window:
+            return False
+        at = datetime.fromisoformat(alert["matched_at"].replace("Z", "+00:00")).timestamp()
+        slot = (destination, alert["rule"])
+        last = self._last_notified.get(slot)
+        if last is not None and 0 <= at - last < window:
+            return True
+        self._last_notified[slot] = at
+        return False
 
     def _begin(self) -> None:
         self._in_flight += 1
@@ -179,6 +199,12 @@ class Notifier:
                     key = delivery_key(name, alert["id"])
                     if key in self.delivered or key in self._queued:
                         DELIVERIES.labels(name, "skipped").inc()
+                        continue
+                    if self._throttled(name, alert):
+                        DELIVERIES.labels(name, "throttled").inc()
+                        log.info("alert throttled", destination=name, rule=alert["rule"], alert=alert["id"],
+                                 throttle_seconds=alert["throttle_seconds"])
+                        await self.delivered.add(key, "throttled")
                         continue
                     self._queued.add(key)
                     self._begin()

@@ -93,3 +93,22 @@ def test_invalid_raw_item_raises_schema_error_naming_the_field() -> None:
         validate_raw({"id": "x", "source": {"id": "s"}, "url": "u", "title": "t", "body": "b"})
     with pytest.raises(SchemaError):
         validate_raw(["not", "an", "object"])
+
+
+def test_alerts_carry_the_rule_throttle_for_the_notifier(tagger: EntityTagger, tmp_path: Path) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        "rules:\n"
+        "  - {id: slow, query: 'court', notify: [desk], throttle: 10m}\n"
+        "  - {id: fast, query: 'court', notify: [desk]}\n"
+    )
+    processor = Processor(load_rules(rules), tagger, Deduper({}))
+    raw = {
+        "id": "wire:1", "source": {"id": "wire"}, "url": "https://news.example/1",
+        "title": "Court rules", "body": "The court ruled.", "published_at": "2026-11-27T10:00:00Z",
+    }
+    alerts = {a["rule"]: a for a in processor.process(raw).alerts}
+    assert alerts["slow"]["throttle_seconds"] == 600
+    assert "throttle_seconds" not in alerts["fast"]
+    for record in alerts.values():
+        validate("alert", record)
