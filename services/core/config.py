@@ -99,6 +99,9 @@ def load_settings(**overrides: Any) -> Settings:
 
 M = TypeVar("M", bound=BaseModel)
 
+# libyaml's safe loader when PyYAML was built with it: rules files can be large.
+_YAML_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 
 def format_location(loc: tuple[Any, ...]) -> str:
     """``('sources', 2, 'url')`` -> ``sources[2].url``."""
@@ -118,7 +121,7 @@ def load_yaml(path: Path | str, model: type[M]) -> M:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(str(path), f"cannot read: {exc}") from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_YAML_LOADER)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)

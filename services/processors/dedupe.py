@@ -23,6 +23,7 @@ every key-value store offers (see ``tests/processors/test_dedupe.py``).
 from __future__ import annotations
 
 import hashlib
+import struct
 import time
 import zlib
 from collections import Counter
@@ -45,12 +46,20 @@ Status = Literal["new", "duplicate", "near_duplicate", "update"]
 #: Measured on the labelled pairs (see the module docstring): best F1.
 NEAR_DUPLICATE_THRESHOLD = 0.5
 NUM_PERM = 64
-BANDS = 32  # 32 bands x 2 rows: P(candidate) > 0.99 at Jaccard 0.5; candidates are verified after
+# 16 bands x 4 rows: P(candidate) = 1 - (1 - J**4)**16 is 0.64 at J = 0.5, 0.90 at 0.6,
+# 0.996 at 0.8, but only 0.025 at J = 0.2 (2-row bands: 0.73), so an item no longer meets
+# every story that shares its boilerplate. Mirrors (bylines, tails) sit at J >= 0.6.
+BANDS = 16
 ROWS = NUM_PERM // BANDS
 SHINGLE = 3
 MAX_TOKENS = 400  # the lead carries the story; long tails must not slow the stream
 MAX_BUCKET = 50
 MAX_VERIFY = 8
+
+#: Key prefixes of the LSH layout (signature scheme and banding): bumped when either changes,
+#: so records of an earlier layout are never compared with new ones and only expire.
+_BAND_PREFIX = "n:"
+_SIG_PREFIX = "g:"
 
 _TRACKING_PARAMS = frozenset(
     {
@@ -106,14 +115,20 @@ def text_hash(text: str) -> str:
     return hashlib.blake2b(text.encode("utf-8"), digest_size=12).hexdigest()
 
 
-# MinHash, bit for bit datasketch's ``MinHash(num_perm=64, seed=1, hashfunc=zlib.crc32)``
-# (scheme "affine32": crc32, MurmurHash3 fmix32, then a*h+b mod 2**32 per permutation),
-# vectorised over all shingles at once. datasketch itself is not imported on this path:
-# its package import pulls in scipy (half a second of every start-up), and its
-# per-shingle Python loop was the slowest step of the stream. tests/processors/test_dedupe.py
-# checks equality with datasketch.
+# MinHash over word 3-shingles, vectorised with numpy. Each token is hashed once
+# (crc32 of its UTF-8 bytes, stable across processes, unlike ``hash()``); a shingle's
+# hash mixes its three token hashes (multiply-add in uint64, top 32 bits), and each
+# permutation is datasketch's "affine32" scheme: MurmurHash3 fmix32 of that hash, then
+# a*h+b mod 2**32 with (a, b) drawn as ``MinHash(seed=1)`` draws them. So the signature equals datasketch's
+# ``MinHash(num_perm=NUM_PERM, seed=1, hashfunc=shingle_hash)`` over the shingle tuples
+# (checked in tests/processors/test_dedupe.py) without its per-shingle Python loop or
+# its scipy import.
 _SEED = 1
 _U32 = np.uint32
+_U64 = np.uint64
+_MIX1 = _U64(0x9E3779B97F4A7C15)  # odd 64-bit constants (golden ratio, xxhash prime 2)
+_MIX2 = _U64(0xC2B2AE3D27D4EB4F)
+_TOP = _U64(32)
 _FMIX32 = (_U32(16), _U32(0x85EBCA6B), _U32(13), _U32(0xC2B2AE35), _U32(16))
 
 
@@ -126,18 +141,46 @@ def _draw_permutations() -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]
 
 
 _PERM_A, _PERM_B = _draw_permutations()
+_TOKEN_HASHES: dict[str, int] = {}  # crc32 per token; news vocabulary repeats, so most are cached
+_MAX_CACHED = 1 << 18
+
+
+def _token_hash(token: str) -> int:
+    return zlib.crc32(token.encode("utf-8"))
+
+
+def _token_hashes(tokens: Sequence[str]) -> npt.NDArray[np.uint64]:
+    """crc32 of each token, as uint64 (the width the shingle mix works in)."""
+    cache = _TOKEN_HASHES
+    try:
+        return np.fromiter(map(cache.__getitem__, tokens), dtype=_U64, count=len(tokens))
+    except KeyError:
+        if len(cache) > _MAX_CACHED:
+            cache.clear()
+        for token in tokens:
+            if token not in cache:
+                cache[token] = _token_hash(token)
+        return np.fromiter(map(cache.__getitem__, tokens), dtype=_U64, count=len(tokens))
+
+
+def _shingle_hashes(h: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint32]:
+    """One 32-bit hash per run of SHINGLE token hashes (one for the whole text when shorter)."""
+    if len(h) < SHINGLE:
+        mixed = h.sum(dtype=_U64, keepdims=True) * _MIX2 + _U64(len(h))
+    else:
+        mixed = (h[:-2] * _MIX1 + h[1:-1]) * _MIX1 + h[2:]
+    return ((mixed * _MIX2) >> _TOP).astype(_U32)
+
+
+def shingle_hash(shingle: Sequence[str]) -> int:
+    """The hash :func:`signature` gives one shingle (a tuple of tokens): its scalar reference."""
+    return int(_shingle_hashes(np.array([_token_hash(t) for t in shingle], dtype=_U64))[0])
 
 
 def signature(tokens: Sequence[str]) -> list[int]:
-    """MinHash signature of the word 3-shingles of normalised tokens (the first MAX_TOKENS)."""
-    tokens = tokens[:MAX_TOKENS]
-    if len(tokens) >= SHINGLE:
-        grams: Iterable[str] = map(" ".join, zip(*(tokens[i:] for i in range(SHINGLE)), strict=False))
-        count = len(tokens) - SHINGLE + 1
-    else:
-        grams, count = (" ".join(tokens),), 1
-    hv = np.fromiter(map(zlib.crc32, map(str.encode, grams)), dtype=_U32, count=count)
-    s1, m1, s2, m2, s3 = _FMIX32
+    """MinHash signature of the word 3-shingles of the first MAX_TOKENS normalised tokens."""
+    hv = _shingle_hashes(_token_hashes(tokens[:MAX_TOKENS]))
+    s1, m1, s2, m2, s3 = _FMIX32  # datasketch's pre-mix of each input hash
     hv ^= hv >> s1
     hv *= m1
     hv ^= hv >> s2
@@ -152,13 +195,14 @@ def similarity(a: list[int], b: list[int]) -> float:
     return sum(map(eq, a, b)) / NUM_PERM
 
 
-_BAND_HEX = ROWS * 8  # hex digits of one band: ROWS 32-bit values
+_BAND_PACK = struct.Struct(f">{BANDS * ROWS}I").pack
 
 
 def band_keys(sig: list[int]) -> list[str]:
-    """LSH band keys: two texts sharing any band are candidates (the band's values in hex)."""
-    digits = np.array(sig, dtype=">u4").tobytes().hex()
-    return [f"m:{band}:{digits[band * _BAND_HEX : (band + 1) * _BAND_HEX]}" for band in range(BANDS)]
+    """LSH band keys: two texts sharing any band are candidates (the band's ROWS values in hex)."""
+    digits = _BAND_PACK(*sig[: BANDS * ROWS]).hex()
+    width = ROWS * 8  # hex digits of one band: ROWS 32-bit values
+    return [f"{_BAND_PREFIX}{band}:{digits[band * width : (band + 1) * width]}" for band in range(BANDS)]
 
 
 def _most_shared(hits: Counter[str]) -> list[str]:
@@ -250,10 +294,11 @@ class Deduper:
 
     Store layout (values are JSON): identity keys ``b:``/``i:``/``u:`` and
     ``x:<text hash>`` -> ``{"s": story, "h": text hash, "r": revision, "t": epoch s}``;
-    ``m:<band>:<hash>`` -> ``{"ids": [item id, ...], "ts": [epoch s, ...], "o": lower bound
+    ``n:<band>:<hash>`` -> ``{"ids": [item id, ...], "ts": [epoch s, ...], "o": lower bound
     of ts, "t": newest}`` (parallel lists in commit order, the last MAX_BUCKET entries, counted
-    in C); ``s:<item id>`` -> ``{"s", "sig", "t"}``.
-    Band buckets of the earlier layout (``l:`` keys, lists of pairs) are only expired.
+    in C); ``g:<item id>`` -> ``{"s", "sig", "t"}``.
+    Records of earlier LSH layouts (``l:``/``m:`` buckets, ``s:`` signatures of the crc32
+    shingle scheme with 32 bands of 2 rows) are never read again, only expired.
     """
 
     def __init__(
@@ -303,7 +348,7 @@ class Deduper:
         best: tuple[float, str] | None = None
         # shared bands track similarity (E[hits] = BANDS * J**ROWS): verify the likeliest few only
         for other_id in _most_shared(hits):
-            other = self._fresh(f"s:{other_id}", ts)
+            other = self._fresh(f"{_SIG_PREFIX}{other_id}", ts)
             if other is None:
                 continue
             sim = similarity(fp.signature, other["sig"])
@@ -320,6 +365,9 @@ class Deduper:
         story = verdict.story_id(fp.item_id)
         record = {"s": story, "h": fp.text_hash, "r": verdict.revision, "t": ts}
         ikey = f"i:{fp.item_id}"
+        # a re-delivered id may sit in the buckets; a never-seen one may not (its i: record
+        # is written with its band entries and outlives them)
+        again = ikey in self.store
         for key in fp.identity:
             if key != ikey:
                 self.store[key] = record
@@ -329,11 +377,8 @@ class Deduper:
         xkey = f"x:{fp.text_hash}"
         if self._fresh(xkey, ts) is None:
             self.store[xkey] = {"s": story, "t": ts}
-        self.store[f"s:{fp.item_id}"] = {"s": story, "sig": fp.signature, "t": ts}
+        self.store[f"{_SIG_PREFIX}{fp.item_id}"] = {"s": story, "sig": fp.signature, "t": ts}
         item_id, oldest = fp.item_id, ts - self.window
-        # a re-delivered id may sit in the buckets; a never-seen one may not (its i: record
-        # is written with its band entries and outlives them)
-        again = f"i:{item_id}" in self.store
         for bkey in fp.bands:
             bucket = self._fresh(bkey, ts)
             if bucket is None:

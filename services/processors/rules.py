@@ -5,7 +5,10 @@ into a tree of small closures. Matching stays fast with thousands of rules
 because a rule is only evaluated when the item holds one of its *anchors*: a
 set of terms (or prefixes) at least one of which any matching item must
 contain. An inverted index anchor -> rules yields the candidates; rules that
-can match without any positive term (``-sport``) are always candidates.
+can match without any positive term (``-sport``) are always candidates. After
+the first items a rule set re-anchors rules on their rarest required word (see
+:class:`RuleSet`), and a candidate is only evaluated when the item holds the
+title/body words it requires.
 :meth:`RuleSet.match_naive` evaluates every rule and is the oracle the tests
 compare against.
 

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import json
-import zlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from wirewatch.processors.dedupe import NUM_PERM, Deduper, canonical_url, item_tokens, signature
+from wirewatch.processors.dedupe import (
+    MAX_TOKENS,
+    NUM_PERM,
+    Deduper,
+    canonical_url,
+    item_tokens,
+    shingle_hash,
+    signature,
+)
 
 PAIRS = Path(__file__).resolve().parent.parent / "fixtures" / "processors" / "dedupe_pairs.jsonl"
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
@@ -180,14 +187,20 @@ def evaluate(threshold: float | None = None) -> dict[str, float]:
 
 
 def test_signature_is_datasketch_minhash_bit_for_bit() -> None:
-    """The vectorised MinHash keeps datasketch's values (affine32, seed 1, crc32 of each 3-shingle)."""
+    """The vectorised MinHash keeps datasketch's values (affine32, seed 1, shingle_hash of each 3-shingle)."""
     from datasketch import MinHash
 
     for tokens in (item_tokens(item("a")), ["only", "two"], item_tokens(item("b", OTHER_TEXT_SAME_EVENT * 9))):
-        grams = {" ".join(tokens[i : i + 3]).encode() for i in range(max(len(tokens[:400]) - 2, 1))}
-        reference = MinHash(num_perm=NUM_PERM, seed=1, hashfunc=zlib.crc32)
+        capped = tokens[:MAX_TOKENS]
+        grams = {tuple(capped[i : i + 3]) for i in range(max(len(capped) - 2, 1))}
+        reference = MinHash(num_perm=NUM_PERM, seed=1, hashfunc=shingle_hash)
         reference.update_batch(grams)
         assert signature(tokens) == [int(v) for v in reference.hashvalues]
+
+
+def test_shingle_hash_is_stable_across_processes() -> None:
+    """Signatures are stored and compared after restarts: the hash must not depend on the process."""
+    assert [shingle_hash(("arrest", "warrant", "for")), shingle_hash(("warrant",))] == [2774796590, 1145366244]
 
 
 def test_labelled_pairs_precision_and_recall() -> None:
