@@ -31,8 +31,7 @@ from collections.abc import Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cached_property
-from itertools import chain, compress, islice, repeat
-from operator import eq
+from itertools import chain, repeat
 from typing import Any, Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -46,11 +45,13 @@ Status = Literal["new", "duplicate", "near_duplicate", "update"]
 #: Measured on the labelled pairs (see the module docstring): best F1.
 NEAR_DUPLICATE_THRESHOLD = 0.5
 NUM_PERM = 64
-# 16 bands x 4 rows: P(candidate) = 1 - (1 - J**4)**16 is 0.64 at J = 0.5, 0.90 at 0.6,
-# 0.996 at 0.8, but only 0.025 at J = 0.2 (2-row bands: 0.73), so an item no longer meets
-# every story that shares its boilerplate. Mirrors (bylines, tails) sit at J >= 0.6.
-BANDS = 16
-ROWS = NUM_PERM // BANDS
+# 21 bands x 3 rows (63 of the 64 values; all 64 estimate similarity): P(candidate) =
+# 1 - (1 - J**3)**21 is 0.94 at J = 0.5, 0.994 at 0.6 and 1 - 3e-7 at 0.8, but only 0.16 at
+# J = 0.2 and 0.02 at 0.1 (32 bands of 2 rows: 0.73 and 0.27), so an item meets a few
+# dozen bucket entries instead of ~600. Mirrors with a byline and a tail sit at J >= 0.6.
+# 16 bands of 4 rows meet a third as many but miss 1 pair in 10 at J = 0.6.
+BANDS = 21
+ROWS = 3
 SHINGLE = 3
 MAX_TOKENS = 400  # the lead carries the story; long tails must not slow the stream
 MAX_BUCKET = 50
@@ -187,20 +188,33 @@ def signature(tokens: Sequence[str]) -> list[int]:
     hv *= m2
     hv ^= hv >> s3
     # one row per permutation; uint32 wraps around: the "mod 2**32" of the scheme
-    return (_PERM_A * hv + _PERM_B).min(axis=1).tolist()  # type: ignore[no-any-return]
+    permuted = _PERM_A * hv
+    permuted += _PERM_B
+    return permuted.min(axis=1).tolist()  # type: ignore[no-any-return]
 
 
-def similarity(a: list[int], b: list[int]) -> float:
-    """Estimated Jaccard similarity of two signatures."""
-    return sum(map(eq, a, b)) / NUM_PERM
+_PACK = struct.Struct(f">{NUM_PERM}I").pack
 
 
-_BAND_PACK = struct.Struct(f">{BANDS * ROWS}I").pack
+def packed_signature(sig: list[int]) -> str:
+    """A signature as one hex string (8 digits a value): what the store keeps and bands slice.
+
+    A string rather than a list of ints: a quarter of the memory, and no container for
+    the garbage collector to walk on every full collection of a large in-process store.
+    """
+    return _PACK(*sig).hex()
 
 
-def band_keys(sig: list[int]) -> list[str]:
+def packed_similarities(sig: str, others: Sequence[str]) -> npt.NDArray[np.float64]:
+    """Estimated Jaccard similarity of one :func:`packed_signature` to each of ``others``, in one pass."""
+    own = np.frombuffer(bytes.fromhex(sig), _U32)
+    rows = np.frombuffer(bytes.fromhex("".join(others)), _U32).reshape(len(others), NUM_PERM)
+    return np.count_nonzero(rows == own, axis=1) / NUM_PERM  # type: ignore[no-any-return]
+
+
+def band_keys(sig: list[int] | str) -> list[str]:
     """LSH band keys: two texts sharing any band are candidates (the band's ROWS values in hex)."""
-    digits = _BAND_PACK(*sig[: BANDS * ROWS]).hex()
+    digits = sig if isinstance(sig, str) else packed_signature(sig)
     width = ROWS * 8  # hex digits of one band: ROWS 32-bit values
     return [f"{_BAND_PREFIX}{band}:{digits[band * width : (band + 1) * width]}" for band in range(BANDS)]
 
@@ -209,14 +223,13 @@ def _most_shared(hits: Counter[str]) -> list[str]:
     """The MAX_VERIFY ids sharing most bands, most first, ties in first-seen order.
 
     Exactly ``sorted(hits, key=hits.__getitem__, reverse=True)[:MAX_VERIFY]``
-    (a stable sort), without sorting hundreds of one-band candidates in Python.
+    (a stable sort), done by numpy: an item meets a couple of hundred candidates.
     """
     if len(hits) <= MAX_VERIFY:
         return sorted(hits, key=hits.__getitem__, reverse=True)
-    counts = hits.values()
-    kth = sorted(counts, reverse=True)[MAX_VERIFY - 1]  # the count of the last one chosen
-    above = sorted(compress(hits, map(kth.__lt__, counts)), key=hits.__getitem__, reverse=True)
-    return above + list(islice(compress(hits, map(kth.__eq__, counts)), MAX_VERIFY - len(above)))
+    counts = np.fromiter(hits.values(), dtype=np.intp, count=len(hits))
+    ids = list(hits)
+    return [ids[i] for i in np.argsort(-counts, kind="stable")[:MAX_VERIFY].tolist()]
 
 
 @dataclass(frozen=True)
@@ -258,9 +271,14 @@ class Fingerprint:
         return {"id": self.item_id, "identity": list(self.identity), "h": self.text_hash, "sig": self.signature}
 
     @cached_property
+    def packed(self) -> str | None:
+        """:func:`packed_signature` of the signature (computed once: check and commit both need it)."""
+        return packed_signature(self.signature) if self.signature is not None else None
+
+    @cached_property
     def bands(self) -> list[str]:
         """LSH band keys of the signature (computed once: check and commit both need them)."""
-        return band_keys(self.signature) if self.signature is not None else []
+        return band_keys(self.packed) if self.packed is not None else []
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Fingerprint:
@@ -294,9 +312,10 @@ class Deduper:
 
     Store layout (values are JSON): identity keys ``b:``/``i:``/``u:`` and
     ``x:<text hash>`` -> ``{"s": story, "h": text hash, "r": revision, "t": epoch s}``;
-    ``n:<band>:<hash>`` -> ``{"ids": [item id, ...], "ts": [epoch s, ...], "o": lower bound
-    of ts, "t": newest}`` (parallel lists in commit order, the last MAX_BUCKET entries, counted
-    in C); ``g:<item id>`` -> ``{"s", "sig", "t"}``.
+    ``n:<band>:<hash>`` -> ``{"e": [item id, epoch s, item id, epoch s, ...], "o": lower
+    bound of the times, "t": newest}`` (one flat list in commit order, the last MAX_BUCKET
+    entries: two containers, not three, for the garbage collector); ``g:<item id>`` ->
+    ``{"s", "sig": packed_signature, "t"}``.
     Records of earlier LSH layouts (``l:``/``m:`` buckets, ``s:`` signatures of the crc32
     shingle scheme with 32 bands of 2 rows) are never read again, only expired.
     """
@@ -341,21 +360,20 @@ class Deduper:
         seen = self._fresh(f"x:{fp.text_hash}", ts)
         if seen is not None:
             return Verdict("duplicate", seen["s"], 1.0, "identical text")
-        fresh = self._fresh
-        # ids in first-seen order, counted in C: an item meets hundreds of others in its buckets
-        hits = Counter(chain.from_iterable(b["ids"] for b in map(fresh, fp.bands, repeat(ts)) if b))
+        packed, oldest = fp.packed or "", ts - self.window
+        # ids in first-seen order, counted in C (entries alternate id, time); an expired bucket
+        # is skipped here and replaced by the next commit to its key
+        buckets = [b for b in map(self.store.get, fp.bands) if b is not None and b["t"] >= oldest]
+        hits = Counter(chain.from_iterable([b["e"][::2] for b in buckets]))
         hits.pop(fp.item_id, None)
-        best: tuple[float, str] | None = None
         # shared bands track similarity (E[hits] = BANDS * J**ROWS): verify the likeliest few only
-        for other_id in _most_shared(hits):
-            other = self._fresh(f"{_SIG_PREFIX}{other_id}", ts)
-            if other is None:
-                continue
-            sim = similarity(fp.signature, other["sig"])
-            if sim >= self.threshold and (best is None or sim > best[0]):
-                best = (sim, other["s"])
-        if best is not None:
-            return Verdict("near_duplicate", best[1], best[0], "similar text")
+        keys = [f"{_SIG_PREFIX}{other_id}" for other_id in _most_shared(hits)]
+        others = [other for other in map(self._fresh, keys, repeat(ts)) if other is not None]
+        if others:
+            sims = packed_similarities(packed, [other["sig"] for other in others])
+            best = int(sims.argmax())  # the most similar; on a tie, the one sharing most bands
+            if sims[best] >= self.threshold:
+                return Verdict("near_duplicate", others[best]["s"], float(sims[best]), "similar text")
         return Verdict("new", None)
 
     def commit(self, item: Mapping[str, Any] | Fingerprint, verdict: Verdict, now: datetime | float | None = None) -> None:
@@ -377,23 +395,23 @@ class Deduper:
         xkey = f"x:{fp.text_hash}"
         if self._fresh(xkey, ts) is None:
             self.store[xkey] = {"s": story, "t": ts}
-        self.store[f"{_SIG_PREFIX}{fp.item_id}"] = {"s": story, "sig": fp.signature, "t": ts}
+        self.store[f"{_SIG_PREFIX}{fp.item_id}"] = {"s": story, "sig": fp.packed, "t": ts}
         item_id, oldest = fp.item_id, ts - self.window
+        get = self.store.get
         for bkey in fp.bands:
-            bucket = self._fresh(bkey, ts)
-            if bucket is None:
-                self.store[bkey] = {"ids": [item_id], "ts": [ts], "o": ts, "t": ts}
+            bucket = get(bkey)
+            if bucket is None or bucket["t"] < oldest:  # new, or expired: start afresh
+                self.store[bkey] = {"e": [item_id, ts], "o": ts, "t": ts}
                 continue
-            ids, times = bucket["ids"], bucket["ts"]
+            entries = bucket["e"]
             # "o" is a lower bound of the oldest entry: most commits skip the filter and append
-            if bucket["o"] < oldest or (again and item_id in ids):
-                kept = [(i, t) for i, t in zip(ids, times, strict=True) if i != item_id and t >= oldest]
-                ids[:], times[:] = [i for i, _ in kept], [t for _, t in kept]
-                bucket["o"] = min(times, default=ts)
-            ids.append(item_id)
-            times.append(ts)
-            if len(ids) > MAX_BUCKET:
-                del ids[:-MAX_BUCKET], times[:-MAX_BUCKET]
+            if bucket["o"] < oldest or (again and item_id in entries[::2]):
+                kept = [(i, t) for i, t in zip(entries[::2], entries[1::2], strict=True) if i != item_id and t >= oldest]
+                entries[:] = chain.from_iterable(kept)
+                bucket["o"] = min(entries[1::2], default=ts)
+            entries += (item_id, ts)
+            if len(entries) > 2 * MAX_BUCKET:
+                del entries[: -2 * MAX_BUCKET]
             bucket["o"] = min(bucket["o"], ts)
             bucket["t"] = ts
             self.store[bkey] = bucket  # set again: a Faust table writes its changelog on set
