@@ -94,6 +94,9 @@ def run_process(args: argparse.Namespace) -> int:
     processor = build_processor(args)
     # rules and gazetteer live as long as the process: keep the collector from re-scanning them
     gc.freeze()
+    # the dedupe memory grows by a few small records an item and holds no cycles:
+    # collect young objects rarely instead of re-walking a growing heap
+    gc.set_threshold(50_000, 20, 1000)
     sys.stdout.flush()
     out = sys.stdout.buffer  # bytes in, bytes out: orjson on both ends, no text layer
     write = out.write

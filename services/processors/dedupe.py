@@ -312,12 +312,17 @@ class Deduper:
 
     Store layout (values are JSON): identity keys ``b:``/``i:``/``u:`` and
     ``x:<text hash>`` -> ``{"s": story, "h": text hash, "r": revision, "t": epoch s}``;
-    ``n:<band>:<hash>`` -> ``{"e": [item id, epoch s, item id, epoch s, ...], "o": lower
-    bound of the times, "t": newest}`` (one flat list in commit order, the last MAX_BUCKET
-    entries: two containers, not three, for the garbage collector); ``g:<item id>`` ->
-    ``{"s", "sig": packed_signature, "t"}``.
-    Records of earlier LSH layouts (``l:``/``m:`` buckets, ``s:`` signatures of the crc32
-    shingle scheme with 32 bands of 2 rows) are never read again, only expired.
+    ``g:<item id>`` -> ``{"s", "sig": packed_signature, "t"}``. About five small
+    writes per item: in a Faust table each write is also a changelog message.
+
+    The LSH band buckets are *derived* state, kept in memory and rebuilt from the
+    ``g:`` records on first use (and after :meth:`reset_index`, which the Faust
+    app calls when a rebalance hands this worker the dedupe partition): writing
+    21 buckets of up to 50 entries per item to a changelogged table cost more
+    than everything else the processor does. A bucket is ``{"e": [item id,
+    epoch s, item id, epoch s, ...], "o": lower bound of the times, "t": newest}``
+    (the last MAX_BUCKET entries, in commit order). Records of earlier layouts
+    (``l:``/``m:``/``n:`` buckets, ``s:`` signatures) are never read, only expired.
     """
 
     def __init__(
@@ -329,6 +334,46 @@ class Deduper:
         self.store = store
         self.window = window.total_seconds()
         self.threshold = threshold
+        self._index: dict[str, dict[str, Any]] | None = None
+
+    @property
+    def store(self) -> MutableMapping[str, Any]:
+        return self._store
+
+    @store.setter
+    def store(self, store: MutableMapping[str, Any]) -> None:
+        self._store = store
+        self._index = None  # a new store: the in-memory index is rebuilt from it
+
+    def reset_index(self) -> None:
+        """Forget the in-memory LSH index: rebuilt from the store's signatures on next use."""
+        self._index = None
+
+    @property
+    def index(self) -> dict[str, dict[str, Any]]:
+        """LSH band key -> bucket, built from the ``g:`` records the first time it is needed."""
+        if self._index is None:
+            self._index = self._build_index()
+        return self._index
+
+    def _build_index(self) -> dict[str, dict[str, Any]]:
+        index: dict[str, dict[str, Any]] = {}
+        prefix = len(_SIG_PREFIX)
+        records = [(key[prefix:], value) for key, value in list(self.store.items()) if key.startswith(_SIG_PREFIX)]
+        records.sort(key=lambda kv: kv[1]["t"])  # stable: commit order within one timestamp
+        for item_id, record in records:
+            ts = record["t"]
+            for bkey in band_keys(record["sig"]):
+                bucket = index.get(bkey)
+                if bucket is None:
+                    index[bkey] = {"e": [item_id, ts], "o": ts, "t": ts}
+                    continue
+                entries = bucket["e"]
+                entries += (item_id, ts)
+                if len(entries) > 2 * MAX_BUCKET:
+                    del entries[: -2 * MAX_BUCKET]
+                bucket["t"] = ts
+        return index
 
     def _fresh(self, key: str, now: float) -> Any:
         value = self.store.get(key)
@@ -363,7 +408,7 @@ class Deduper:
         packed, oldest = fp.packed or "", ts - self.window
         # ids in first-seen order, counted in C (entries alternate id, time); an expired bucket
         # is skipped here and replaced by the next commit to its key
-        buckets = [b for b in map(self.store.get, fp.bands) if b is not None and b["t"] >= oldest]
+        buckets = [b for b in map(self.index.get, fp.bands) if b is not None and b["t"] >= oldest]
         hits = Counter(chain.from_iterable([b["e"][::2] for b in buckets]))
         hits.pop(fp.item_id, None)
         # shared bands track similarity (E[hits] = BANDS * J**ROWS): verify the likeliest few only
@@ -397,11 +442,11 @@ class Deduper:
             self.store[xkey] = {"s": story, "t": ts}
         self.store[f"{_SIG_PREFIX}{fp.item_id}"] = {"s": story, "sig": fp.packed, "t": ts}
         item_id, oldest = fp.item_id, ts - self.window
-        get = self.store.get
+        index = self.index
         for bkey in fp.bands:
-            bucket = get(bkey)
+            bucket = index.get(bkey)
             if bucket is None or bucket["t"] < oldest:  # new, or expired: start afresh
-                self.store[bkey] = {"e": [item_id, ts], "o": ts, "t": ts}
+                index[bkey] = {"e": [item_id, ts], "o": ts, "t": ts}
                 continue
             entries = bucket["e"]
             # "o" is a lower bound of the oldest entry: most commits skip the filter and append
@@ -414,7 +459,6 @@ class Deduper:
                 del entries[: -2 * MAX_BUCKET]
             bucket["o"] = min(bucket["o"], ts)
             bucket["t"] = ts
-            self.store[bkey] = bucket  # set again: a Faust table writes its changelog on set
 
     def observe(self, item: Mapping[str, Any] | Fingerprint, now: datetime | float | None = None) -> Verdict:
         """:meth:`check` then :meth:`commit`: the usual single-writer path."""
@@ -430,6 +474,10 @@ class Deduper:
         for key in list(keys if keys is not None else self.store.keys()):
             if key in self.store and self._fresh(key, ts) is None:
                 dropped += 1
+        if self._index is not None:
+            oldest = ts - self.window
+            for bkey in [k for k, bucket in self._index.items() if bucket["t"] < oldest]:
+                del self._index[bkey]
         return dropped
 
 

@@ -121,6 +121,12 @@ def create_app(settings: Settings, processor: Processor, rules_path: Path | None
     table = app.Table("dedupe", partitions=1, key_type=str)
     processor.deduper.store = table
 
+    @app.on_rebalance_complete.connect  # type: ignore[arg-type]
+    async def rebuild_dedupe_index(sender: Any, *args: Any, **kwargs: Any) -> None:
+        # The table may now hold another worker's records (recovered from the
+        # changelog): the in-memory LSH index is rebuilt from it on next use.
+        processor.deduper.reset_index()
+
     async def to_dead_letter(reason: str, event: Any) -> None:
         msg = event.message
         key = msg.key.decode("utf-8", "replace") if isinstance(msg.key, bytes) else msg.key

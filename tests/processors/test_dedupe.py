@@ -161,6 +161,21 @@ def test_state_is_json_and_survives_a_new_deduper() -> None:
     assert verdict(Deduper(restored), item("b", f"{STORY} Read more.", source="m")) == ("near_duplicate", "a")
 
 
+def test_store_holds_a_few_small_records_per_item_and_no_buckets() -> None:
+    """The LSH buckets are rebuilt in memory: a changelogged store gets ~5 writes an item."""
+    store: dict[str, Any] = {}
+    d = Deduper(store)
+    verdict(d, item("a", url="https://news.example/a"))
+    assert sorted(key.split(":", 1)[0] for key in store) == ["g", "i", "u", "x"]
+    # Another worker takes over the same store (a rebalance): its index comes from g: records.
+    other = Deduper({})
+    assert other.index == {}  # built (empty) before the store is swapped in
+    other.store = store
+    assert verdict(other, item("b", f"{STORY} Read more.", source="m")) == ("near_duplicate", "a")
+    d.reset_index()
+    assert verdict(d, item("c", f"By A. Reporter. {STORY}", source="n")) == ("near_duplicate", "a")
+
+
 def test_purge_drops_only_expired_records() -> None:
     store: dict[str, Any] = {}
     d = Deduper(store, window=timedelta(hours=1))
