@@ -149,9 +149,14 @@ class EntityTagger:
         for ent in watchlist:
             self._add_watch(ent)
         self._regex: dict[str, re.Pattern[str]] = {}
+        self._templates: dict[int, dict[str, Any]] = {}
+        # equal entries become one object, so a hit's entry groups by identity (no dataclass hash)
+        interned: dict[Entry, Entry] = {}
+        for pattern in self._patterns.values():
+            pattern.entry = interned.setdefault(pattern.entry, pattern.entry)
         self._automaton = ahocorasick.Automaton()
-        for key in self._patterns:
-            self._automaton.add_word(_spaced(key), key)
+        for key, pattern in self._patterns.items():
+            self._automaton.add_word(_spaced(key), (key, pattern))
         if self._patterns:
             self._automaton.make_automaton()
 
@@ -229,14 +234,43 @@ class EntityTagger:
         ``tokens``: the normalised tokens of title, summary and body, in that
         order, when the caller has them already (the pipeline tokenises each item once).
         """
-        text = f"{item.get('title', '')}\n{item.get('summary', '')}\n{item.get('body', '')}"
-        found: dict[Entry, dict[str, Any]] = {}
+        text = _item_text(item) if tokens is None else ""
+        # a key's occurrences are counted first: its guard depends on the key and the text only
+        found: dict[int, list[Any]] = {}  # id(entry) -> [entry, count, mentions]
         if self._patterns:
             spaced = _spaced(normalize(text)) if tokens is None else f" {'  '.join(tokens)} "
-            for _end, key in self._automaton.iter_long(spaced):
-                pattern = self._patterns[key]
-                if self._confirmed(pattern, text):
-                    _count(found, pattern.entry, key)
+            hits: dict[str, list[Any]] = {}
+            for _end, hit in self._automaton.iter_long(spaced):
+                seen = hits.get(hit[0])
+                if seen is None:
+                    hits[hit[0]] = [hit[1], 1]
+                else:
+                    seen[1] += 1
+            for key, (pattern, n) in hits.items():
+                if pattern.guarded:
+                    text = text or _item_text(item)  # built only when a guard needs it
+                    if not self._confirmed(pattern, text):
+                        continue
+                slot = found.get(id(pattern.entry))
+                if slot is None:
+                    found[id(pattern.entry)] = [pattern.entry, n, [key]]
+                else:
+                    slot[1] += n
+                    slot[2].append(key)  # keys are distinct: no duplicate mentions
+        if ner_mentions:
+            found = self._add_ner(found, ner_mentions)
+        out = []
+        for entry, count, mentions in sorted(found.values(), key=_rank) if len(found) > 1 else found.values():
+            ent = (self._templates.get(id(entry)) or self._template(entry)).copy()
+            mentions.sort()
+            ent["mentions"] = mentions
+            ent["count"] = count
+            out.append(ent)
+        return out
+
+    def _add_ner(self, found: dict[int, list[Any]], ner_mentions: Sequence[tuple[str, str]]) -> dict[int, list[Any]]:
+        """NER mentions merged into the gazetteer's hits; new entities group by equality."""
+        by_entry = {data[0]: data for data in found.values()}
         for mention, label in ner_mentions:
             if label not in NER_TYPES:
                 continue
@@ -246,22 +280,36 @@ class EntityTagger:
                 if not normalize(name):
                     continue
                 entry = Entry(name, label, "ner")
-            elif entry in found:
+            elif entry in by_entry:
                 continue  # the gazetteer already counted this mention
-            _count(found, entry, normalize(mention))
-        out = []
-        for entry, data in sorted(found.items(), key=lambda kv: (-kv[1]["count"], kv[0].name)):
-            ent: dict[str, Any] = {"name": entry.name, "type": entry.type, "mentions": sorted(data["mentions"]), "count": data["count"], "origin": entry.origin}
+            data = by_entry.setdefault(entry, [entry, 0, []])
+            data[1] += 1
+            if (mention_key := normalize(mention)) not in data[2]:
+                data[2].append(mention_key)
+        return {id(data[0]): data for data in by_entry.values()}
+
+    def _template(self, entry: Entry) -> dict[str, Any]:
+        """An entity's output dict with the per-item fields blank, built once per catalogue entry.
+
+        Key order is part of the output line; ``mentions`` and ``count`` are filled per item.
+        """
+        template = self._templates.get(id(entry))
+        if template is None:
+            template = {"name": entry.name, "type": entry.type, "mentions": None, "count": 0, "origin": entry.origin}
             if entry.ref:
-                ent["ref"] = entry.ref
-            out.append(ent)
-        return out
+                template["ref"] = entry.ref
+            if entry.origin != "ner":  # catalogue entries live as long as the tagger
+                self._templates[id(entry)] = template
+        return template
 
 
-def _count(found: dict[Entry, dict[str, Any]], entry: Entry, mention: str) -> None:
-    data = found.setdefault(entry, {"count": 0, "mentions": set()})
-    data["count"] += 1
-    data["mentions"].add(mention)
+def _rank(hit: list[Any]) -> tuple[int, str]:
+    """Most mentioned first, then by name."""
+    return -hit[1], hit[0].name
+
+
+def _item_text(item: Mapping[str, Any]) -> str:
+    return f"{item.get('title', '')}\n{item.get('summary', '')}\n{item.get('body', '')}"
 
 
 class NerModel:
