@@ -170,17 +170,42 @@ def cmd_backtest(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: Any) -> None:
-    p = subparsers.add_parser("indexer", help="Kafka processed items and alerts -> Elasticsearch")
+    p = subparsers.add_parser(
+        "indexer", help="Kafka processed items and alerts -> Elasticsearch",
+        description="Bulk-index processed items and alerts from Kafka into Elasticsearch; "
+                    "installs the index templates on start.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=("examples:\n"
+                "  WIREWATCH_KAFKA_BOOTSTRAP=127.0.0.1:9092 WIREWATCH_ELASTICSEARCH_URL=http://127.0.0.1:9200 \\\n"
+                "    wirewatch indexer\n"
+                "  WIREWATCH_INDEX_PREFIX=staging WIREWATCH_METRICS_PORT=9103 wirewatch indexer --group staging-indexer\n"),
+    )
     p.add_argument("--group", help="consumer group (default <topic prefix>-indexer)")
     p.set_defaults(func=cmd_indexer)
 
-    p = subparsers.add_parser("notifier", help="Kafka alerts -> signed webhooks")
+    p = subparsers.add_parser(
+        "notifier", help="Kafka alerts -> signed webhooks",
+        description="Deliver alerts to the webhook destinations named by the rules, once per rule and story.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=("examples:\n"
+                "  DESK_SLACK_SECRET=... WIREWATCH_KAFKA_BOOTSTRAP=127.0.0.1:9092 \\\n"
+                "    wirewatch notifier --destinations examples/destinations.yaml\n"),
+    )
     p.add_argument("--destinations", required=True, type=Path, metavar="FILE",
                    help="destinations.yaml (name -> url, format, secret_env, ...)")
     p.add_argument("--group", help="consumer group (default <topic prefix>-notifier)")
     p.set_defaults(func=cmd_notifier)
 
-    p = subparsers.add_parser("search", help="run a Lucene query against the store")
+    p = subparsers.add_parser(
+        "search", help="run a Lucene query against the store",
+        description="Search stored items with a Lucene query (Elasticsearch when "
+                    "WIREWATCH_ELASTICSEARCH_URL is set, else the embedded SQLite store).",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=("examples:\n"
+                "  wirewatch search '\"arrest warrant\" AND (Putin OR ICC)' --since 24h\n"
+                "  wirewatch search 'entity:\"Volodymyr Zelensky\" AND title:drone*' --limit 50 --stories\n"
+                "  wirewatch search 'source:reuters -sport' --json | jq .title\n"),
+    )
     p.add_argument("query", metavar="QUERY", help='Lucene query string, e.g. \'"arrest warrant" AND Putin\'')
     p.add_argument("--since", type=_duration, default=None, metavar="DURATION",
                    help="only items published in this window, e.g. 24h, 7d (default: all)")
@@ -191,7 +216,14 @@ def register(subparsers: Any) -> None:
 
     rules = subparsers.add_parser("rules", help="alert rules tools")
     rules_sub = rules.add_subparsers(dest="rules_command", metavar="ACTION", required=True)
-    p = rules_sub.add_parser("backtest", help="what a rule (or query) would have matched in history")
+    p = rules_sub.add_parser(
+        "backtest", help="what a rule (or query) would have matched in history",
+        description="Run a rule's query (or any query) over stored history, as the stream would have matched it.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=("examples:\n"
+                "  wirewatch rules backtest icc-warrant --rules rules.yaml --since 7d\n"
+                "  wirewatch rules backtest '\"rate cut\" AND ECB' --since 30d --limit 20\n"),
+    )
     p.add_argument("rule", metavar="RULE_ID|QUERY", help="a rule id from --rules, or a query string")
     p.add_argument("--since", default="7d", metavar="DURATION", help="history window (7d)")
     p.add_argument("--rules", metavar="FILE", help="rules.yaml to look RULE_ID up in")
