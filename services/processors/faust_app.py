@@ -39,6 +39,7 @@ from wirewatch.processors.dedupe import Fingerprint
 from wirewatch.processors.pipeline import Enriched, Processor, validate_raw
 
 RULES_CHECK_SECONDS = 2.0
+LAG_SECONDS = 5.0
 PURGE_SECONDS = 600.0
 log = get_logger("processor")
 
@@ -172,6 +173,22 @@ def create_app(settings: Settings, processor: Processor, rules_path: Path | None
         @app.timer(interval=RULES_CHECK_SECONDS)
         async def reload_rules() -> None:
             watcher.check()
+
+    @app.timer(interval=LAG_SECONDS)
+    async def export_lag() -> None:
+        """``wirewatch_consumer_lag`` for this worker's partitions (what Grafana's lag panel shows)."""
+        consumer = app.consumer
+        group = app_id(settings)
+        for tp in consumer.assignment():
+            if tp.topic not in (settings.raw_topic, dedupe_topic_name(settings)):
+                continue  # changelog partitions are recovery, not lag
+            try:
+                high = consumer.highwater(tp)
+                position = await consumer.position(tp)
+            except Exception:  # not fetched yet, or just revoked: next tick
+                continue
+            if high is not None and position is not None and high >= 0:
+                metrics.CONSUMER_LAG.labels(group, tp.topic, str(tp.partition)).set(max(0, high - position))
 
     @app.timer(interval=PURGE_SECONDS)
     async def purge() -> None:

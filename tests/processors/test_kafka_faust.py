@@ -11,8 +11,10 @@ import asyncio
 import json
 import os
 import signal
+import socket
 import subprocess
 import time
+import urllib.request
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -31,6 +33,12 @@ pytestmark = pytest.mark.kafka
 FIX = Path(__file__).resolve().parent.parent / "fixtures" / "processors"
 STARTUP_DEADLINE = 90.0
 STORY = (FIX / "raw_items.jsonl").read_text("utf-8").splitlines()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def story(n: int, source: str = "wire", body_extra: str = "") -> dict[str, Any]:
@@ -100,16 +108,17 @@ def rules_file(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def start_worker(wirewatch_bin: str, wirewatch_env: dict[str, str], settings: Settings, rules_file: Path, tmp_path: Path) -> Iterator[Callable[[str], subprocess.Popen[bytes]]]:
+def start_worker(wirewatch_bin: str, wirewatch_env: dict[str, str], settings: Settings, rules_file: Path, tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
     procs: list[subprocess.Popen[bytes]] = []
 
-    def start(name: str) -> subprocess.Popen[bytes]:
+    def start(name: str, metrics_port: int = 0) -> subprocess.Popen[bytes]:
         env = dict(wirewatch_env)
         env.update(
             WIREWATCH_KAFKA_BOOTSTRAP=str(settings.kafka_bootstrap),
             WIREWATCH_TOPIC_PREFIX=settings.topic_prefix,
             WIREWATCH_TOPIC_PARTITIONS=str(settings.topic_partitions),
             WIREWATCH_DATA_DIR=str(tmp_path / f"data-{name}"),
+            WIREWATCH_METRICS_PORT=str(metrics_port),
         )
         log = open(tmp_path / f"worker-{name}-{len(procs)}.log", "wb")  # noqa: SIM115
         proc = subprocess.Popen(
@@ -149,7 +158,7 @@ async def producer(kafka_bootstrap: str, settings: Settings) -> AsyncIterator[Ca
 
 
 async def test_end_to_end_crash_restart_dead_letter_and_rule_reload(
-    settings: Settings, kafka_bootstrap: str, producer: Callable[..., Any], start_worker: Callable[[str], subprocess.Popen[bytes]], rules_file: Path
+    settings: Settings, kafka_bootstrap: str, producer: Callable[..., Any], start_worker: Callable[..., subprocess.Popen[bytes]], rules_file: Path
 ) -> None:
     async with Collector(settings, kafka_bootstrap) as out:
         worker = start_worker("a")
@@ -187,13 +196,35 @@ async def test_end_to_end_crash_restart_dead_letter_and_rule_reload(
         worker.wait(timeout=10)
         for it in sent[50:]:
             await producer(it)
-        start_worker("a")
+        port = free_port()
+        start_worker("a", metrics_port=port)
         duplicate = dict(sent[3], id="mirror-3", source={"id": "mirror"}, url="https://mirror.example/3")
+        # a mirror with a byline and a tail: found through the LSH index rebuilt from the table
+        near = dict(sent[7], id="mirror-7", source={"id": "mirror"}, url="https://mirror.example/7",
+                    body=f"By A. Reporter. {sent[7]['body']} Continue reading.")
         await producer(duplicate)
-        await out.wait("every item after the restart", lambda: {i["id"] for i in [*sent, duplicate]} <= out.processed().keys(), STARTUP_DEADLINE)
+        await producer(near)
+        await out.wait("every item after the restart", lambda: {i["id"] for i in [*sent, duplicate, near]} <= out.processed().keys(), STARTUP_DEADLINE)
         got = out.processed()
         assert (got["mirror-3"]["dedupe"]["status"], got["mirror-3"]["dedupe"]["of"]) == ("duplicate", "feed-3")
+        assert (got["mirror-7"]["dedupe"]["status"], got["mirror-7"]["dedupe"]["of"]) == ("near_duplicate", "feed-7")
         assert all(got[i["id"]]["dedupe"]["status"] == "new" for i in sent)
+
+        # the restarted worker exports its consumer lag, drained to zero on the raw topic
+        async def lag_drained() -> bool:
+            try:
+                text = await asyncio.to_thread(
+                    lambda: urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2).read().decode()
+                )
+            except OSError:
+                return False
+            lags = [float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                    if line.startswith("wirewatch_consumer_lag{") and f'topic="{settings.raw_topic}"' in line]
+            return len(lags) == settings.topic_partitions and sum(lags) == 0
+        deadline = time.monotonic() + 30
+        while not await lag_drained():
+            assert time.monotonic() < deadline, "wirewatch_consumer_lag not exported or not drained"
+            await asyncio.sleep(1)
 
 
 def _alerted(out: Collector, rule: str) -> bool:
