@@ -212,11 +212,16 @@ def packed_similarities(sig: str, others: Sequence[str]) -> npt.NDArray[np.float
     return np.count_nonzero(rows == own, axis=1) / NUM_PERM  # type: ignore[no-any-return]
 
 
+_BAND_WIDTH = ROWS * 8  # hex digits of one band: ROWS 32-bit values
+_BAND_SLICES = tuple(
+    (f"{_BAND_PREFIX}{band}:", band * _BAND_WIDTH, (band + 1) * _BAND_WIDTH) for band in range(BANDS)
+)  # key prefix and digit range of each band, computed once
+
+
 def band_keys(sig: list[int] | str) -> list[str]:
     """LSH band keys: two texts sharing any band are candidates (the band's ROWS values in hex)."""
     digits = sig if isinstance(sig, str) else packed_signature(sig)
-    width = ROWS * 8  # hex digits of one band: ROWS 32-bit values
-    return [f"{_BAND_PREFIX}{band}:{digits[band * width : (band + 1) * width]}" for band in range(BANDS)]
+    return [prefix + digits[start:end] for prefix, start, end in _BAND_SLICES]
 
 
 def _most_shared(hits: Counter[str]) -> list[str]:
@@ -389,11 +394,12 @@ class Deduper:
         """The verdict for one item, without remembering it (see :meth:`commit`)."""
         fp = item if isinstance(item, Fingerprint) else fingerprint(item)
         ts = _epoch(now)
-        again = self._fresh(f"i:{fp.item_id}", ts)
+        ikey = f"i:{fp.item_id}"
+        again = self._fresh(ikey, ts)
         if again is not None and again.get("h") == fp.text_hash and "v" in again:
             return Verdict(**again["v"])  # a re-delivery (at-least-once): same answer as the first time
         for key in fp.identity:
-            seen = self._fresh(key, ts)
+            seen = again if key == ikey else self._fresh(key, ts)  # i: was read (or expired) just above
             if seen is None:
                 continue
             kind = {"b": "live-blog block", "i": "item id", "u": "canonical url"}[key[0]]
