@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from wirewatch.core.schemas import validate
+
+if TYPE_CHECKING:
+    from wirewatch.bus.base import Message
 
 Stage = Literal["poller", "processor", "indexer", "notifier"]
 
@@ -39,3 +42,11 @@ def dead_letter(stage: Stage, reason: str, payload: bytes | str | Any, **meta: A
     record.update({k: v for k, v in meta.items() if v is not None})
     validate("dead_letter", record)
     return record
+
+
+def dead_letter_for(stage: Stage, reason: str, message: Message, **meta: Any) -> dict[str, Any]:
+    """A dead letter for a consumed bus message: its raw bytes and where it came from."""
+    return dead_letter(
+        stage, reason, message.raw, topic=message.topic, partition=message.partition,
+        offset=message.offset, key=message.key, **meta,
+    )

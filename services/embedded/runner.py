@@ -34,7 +34,7 @@ from typing import Any
 from wirewatch.bus.base import Message, Publisher, Subscriber
 from wirewatch.bus.memory import MemoryBus, MemorySubscriber
 from wirewatch.core.config import Settings
-from wirewatch.core.deadletter import dead_letter
+from wirewatch.core.deadletter import dead_letter_for
 from wirewatch.core.errors import ConfigError
 from wirewatch.core.logging import get_logger
 from wirewatch.core.metrics import DEAD_LETTERS, STAGE_ITEMS
@@ -234,10 +234,7 @@ class ProcessorStage:
             except Exception as exc:  # the stream goes on; the item is kept with its reason
                 reason = str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}"
                 log.warning("bad raw item sent to dead-letter topic", offset=message.offset, reason=reason)
-                letter = dead_letter(
-                    "processor", reason, message.raw, topic=message.topic,
-                    partition=message.partition, offset=message.offset, key=message.key,
-                )
+                letter = dead_letter_for("processor", reason, message)
                 out.append((s.dead_letter_topic, message.key, letter))
                 continue
             results.append(result)

@@ -17,7 +17,7 @@ from typing import Any
 
 from wirewatch.bus.base import Message, Publisher, Subscriber
 from wirewatch.core.config import Settings
-from wirewatch.core.deadletter import dead_letter
+from wirewatch.core.deadletter import dead_letter_for
 from wirewatch.core.errors import ConfigError, SchemaError
 from wirewatch.core.logging import get_logger
 from wirewatch.core.metrics import DEAD_LETTERS, INDEXED_DOCS, STAGE_ITEMS
@@ -126,11 +126,9 @@ class Indexer:
                     if stop.is_set():
                         return None
 
-    def _letter(self, message: Message, reason: str) -> dict[str, Any]:
-        return dead_letter(
-            "indexer", reason, message.raw, topic=message.topic, partition=message.partition,
-            offset=message.offset, key=message.key,
-        )
+    @staticmethod
+    def _letter(message: Message, reason: str) -> dict[str, Any]:
+        return dead_letter_for("indexer", reason, message)
 
 
 async def run_indexer(settings: Settings, *, group: str | None = None, stop: asyncio.Event | None = None) -> None:

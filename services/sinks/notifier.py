@@ -37,7 +37,7 @@ import httpx
 
 from wirewatch.bus.base import Message, Publisher, Subscriber
 from wirewatch.core.config import Settings
-from wirewatch.core.deadletter import dead_letter, utc_now
+from wirewatch.core.deadletter import dead_letter_for, utc_now
 from wirewatch.core.errors import ConfigError
 from wirewatch.core.logging import get_logger
 from wirewatch.core.metrics import DEAD_LETTERS, DELIVERIES, DELIVERY_SECONDS, STAGE_ITEMS
@@ -280,10 +280,7 @@ class Notifier:
     @staticmethod
     def _letter(message: Message, reason: str, destination: str | None = None,
                 attempts: int | None = None) -> dict[str, Any]:
-        return dead_letter(
-            "notifier", reason, message.raw, topic=message.topic, partition=message.partition,
-            offset=message.offset, key=message.key, destination=destination, attempts=attempts,
-        )
+        return dead_letter_for("notifier", reason, message, destination=destination, attempts=attempts)
 
 
 async def run_notifier(
