@@ -11,27 +11,14 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import CommitFailedError, IllegalStateError, TopicAlreadyExistsError
 
-from wirewatch.bus.base import Message
+from wirewatch.bus.base import Message, decode, encode
 from wirewatch.core.config import Settings
 from wirewatch.core.logging import get_logger
 from wirewatch.core.metrics import CONSUMER_LAG
-
-
-def encode(value: Any) -> bytes:
-    """JSON, UTF-8, compact: the wire format of every topic (orjson: it is on every hot path)."""
-    return orjson.dumps(value)
-
-
-def decode(raw: bytes | None) -> Any:
-    """Inverse of :func:`encode`; raises ``ValueError`` on bad JSON or bytes."""
-    if raw is None:
-        raise ValueError("empty message")
-    return orjson.loads(raw)
 
 
 @dataclass(frozen=True)

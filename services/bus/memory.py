@@ -22,8 +22,7 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from wirewatch.bus.base import Message
-from wirewatch.bus.kafka import decode, encode
+from wirewatch.bus.base import Message, decode, encode
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS bus_topics (topic TEXT PRIMARY KEY, partitions INTEGER NOT NULL);

@@ -15,7 +15,6 @@ from importlib import resources
 from typing import Any, Literal
 
 import jsonschema_rs
-from jsonschema import Draft202012Validator
 
 from wirewatch.core.errors import SchemaError
 
@@ -39,6 +38,8 @@ def _registry() -> jsonschema_rs.Registry:
 @cache
 def validator(name: SchemaName) -> jsonschema_rs.Validator:
     """A compiled validator for one schema, with sibling ``$ref``s resolved."""
+    from jsonschema import Draft202012Validator  # only here: a third of a CLI's start-up otherwise
+
     schema = load_schema(name)
     Draft202012Validator.check_schema(schema)
     return jsonschema_rs.validator_for(schema, registry=_registry(), base_uri=schema["$id"])

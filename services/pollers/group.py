@@ -34,7 +34,8 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.partitioner import murmur2
 
-from wirewatch.bus.kafka import KafkaPublisher, TopicSpec, decode, ensure_topics, standard_topics
+from wirewatch.bus.base import decode
+from wirewatch.bus.kafka import KafkaPublisher, TopicSpec, ensure_topics, standard_topics
 from wirewatch.core.config import Settings
 from wirewatch.core.logging import get_logger
 from wirewatch.pollers.config import FetchSettings, Source

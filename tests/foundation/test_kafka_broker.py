@@ -8,7 +8,8 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 
-from wirewatch.bus.kafka import KafkaPublisher, TopicSpec, decode, ensure_topics, standard_topics
+from wirewatch.bus.base import decode
+from wirewatch.bus.kafka import KafkaPublisher, TopicSpec, ensure_topics, standard_topics
 from wirewatch.core.config import Settings
 from wirewatch.core.schemas import validate
 

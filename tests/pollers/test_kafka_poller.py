@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaConsumer
 
-from wirewatch.bus.kafka import decode
+from wirewatch.bus.base import decode
 from wirewatch.core.schemas import validate
 
 from .helpers import Site, fixture_bytes

@@ -169,7 +169,7 @@ def test_store_holds_a_few_small_records_per_item_and_no_buckets() -> None:
     assert sorted(key.split(":", 1)[0] for key in store) == ["g", "i", "u", "x"]
     # Another worker takes over the same store (a rebalance): its index comes from g: records.
     other = Deduper({})
-    assert other.index == {}  # built (empty) before the store is swapped in
+    assert len(other.index) == 0  # built (empty) before the store is swapped in
     other.store = store
     assert verdict(other, item("b", f"{STORY} Read more.", source="m")) == ("near_duplicate", "a")
     d.reset_index()
@@ -183,6 +183,39 @@ def test_purge_drops_only_expired_records() -> None:
     verdict(d, item("fresh", OTHER_TEXT_SAME_EVENT), T0 + timedelta(minutes=90))
     d.purge(T0 + timedelta(minutes=100))
     assert store and all("old" not in json.dumps(v) for v in store.values())
+
+
+def test_near_duplicate_names_the_most_similar_earlier_story() -> None:
+    """Every candidate sharing a band is compared, not a shortlist: the closest story wins."""
+    d = Deduper({})
+    # ten earlier stories that each share the probe's opening sentence (a common lead) and
+    # then go their own way, and one that is the same text
+    lead = STORY.split(". ")[0] + ". "
+    for n in range(10):
+        tail = " ".join(f"Paragraph {n} word{n}x{k} about a different matter entirely." for k in range(12))
+        assert verdict(d, item(f"other-{n}", lead + tail)) == ("new", None)
+    assert verdict(d, item("closest", STORY)) == ("new", None)
+    status, of = verdict(d, item("probe", f"By A. Reporter. {STORY} Continue reading.", source="m"))
+    assert (status, of) == ("near_duplicate", "closest")
+
+
+def test_purge_also_drops_expired_signatures_from_memory() -> None:
+    d = Deduper({}, window=timedelta(hours=1))
+    verdict(d, item("old"), T0)
+    verdict(d, item("fresh", OTHER_TEXT_SAME_EVENT), T0 + timedelta(minutes=90))
+    assert len(d.index) == 2
+    d.purge(T0 + timedelta(minutes=100))
+    assert d.index.ids == ["fresh"]
+    # the compacted index still finds the fresh story
+    assert verdict(d, item("b", f"{OTHER_TEXT_SAME_EVENT} Read more.", source="m"), T0 + timedelta(minutes=101)) == (
+        "near_duplicate", "fresh")
+
+
+def test_a_redelivered_id_with_new_text_is_not_its_own_near_duplicate() -> None:
+    d = Deduper({})
+    verdict(d, item("a"))
+    assert verdict(d, item("a", f"{STORY} Updated with reaction.")) == ("update", "a")
+    assert len(d.index) == 2 and d.index.row_of["a"] == 1  # the earlier row no longer counts
 
 
 def evaluate(threshold: float | None = None) -> dict[str, float]:

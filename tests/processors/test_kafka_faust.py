@@ -22,7 +22,8 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from wirewatch.bus.kafka import encode, ensure_topics, standard_topics
+from wirewatch.bus.base import encode
+from wirewatch.bus.kafka import ensure_topics, standard_topics
 from wirewatch.core.config import Settings
 from wirewatch.processors.dedupe import Deduper
 from wirewatch.processors.entities import EntityTagger

@@ -9,7 +9,8 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from wirewatch.bus.kafka import decode, topic_partitions
+from wirewatch.bus.base import decode
+from wirewatch.bus.kafka import topic_partitions
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "sinks"
 
@@ -100,7 +101,8 @@ class Running:
 
 async def produce(bootstrap: str, topic: str, values: list[Any], raw: bool = False) -> None:
     """Publish JSON values (or raw bytes when ``raw``) and wait for the acks."""
-    from wirewatch.bus.kafka import encode, make_producer
+    from wirewatch.bus.base import encode
+    from wirewatch.bus.kafka import make_producer
 
     producer = make_producer(bootstrap)
     await producer.start()
