@@ -35,7 +35,7 @@ from wirewatch.bus.base import Message, Publisher, Subscriber
 from wirewatch.bus.memory import MemoryBus, MemorySubscriber
 from wirewatch.core.config import Settings
 from wirewatch.core.deadletter import dead_letter_for
-from wirewatch.core.errors import ConfigError
+from wirewatch.core.errors import ConfigError, SchemaError
 from wirewatch.core.logging import get_logger
 from wirewatch.core.metrics import DEAD_LETTERS, STAGE_ITEMS
 from wirewatch.embedded.sqlite_store import Database, SqliteKV, SqliteStore
@@ -231,8 +231,8 @@ class ProcessorStage:
                 if message.value is None:
                     raise ValueError("not valid JSON")
                 result = self.processor.process(message.value)
-            except Exception as exc:  # the stream goes on; the item is kept with its reason
-                reason = str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}"
+            except (ValueError, SchemaError) as exc:  # bad input, as in the CLI and the Faust app:
+                reason = str(exc)  # the stream goes on, the item is kept with its reason (a bug still raises)
                 log.warning("bad raw item sent to dead-letter topic", offset=message.offset, reason=reason)
                 letter = dead_letter_for("processor", reason, message)
                 out.append((s.dead_letter_topic, message.key, letter))

@@ -19,7 +19,8 @@ import pickle
 import re
 import sqlite3
 import threading
-from collections.abc import Iterator, MutableMapping, Sequence
+from collections import OrderedDict
+from collections.abc import ItemsView, Iterator, MutableMapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -123,9 +124,12 @@ class SqliteKV(MutableMapping[str, Any]):
     """A persistent ``MutableMapping`` in one namespace (dedupe memory, poll state, ...).
 
     Values are pickled, so they come back exactly as stored (tuples stay tuples).
-    Reads are cached in memory; writes go straight to SQLite (inside the caller's
-    transaction when there is one).
+    The most recently used values are cached in memory (a bounded LRU: the dedupe
+    memory must not end up in RAM twice, once here and once in the LSH index);
+    writes go straight to SQLite (inside the caller's transaction when there is one).
     """
+
+    CACHE_SIZE = 4096
 
     def __init__(self, db: Database, namespace: str) -> None:
         self.db = db
@@ -134,10 +138,18 @@ class SqliteKV(MutableMapping[str, Any]):
             "CREATE TABLE IF NOT EXISTS kv (ns TEXT NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL, "
             "PRIMARY KEY (ns, key)) WITHOUT ROWID"
         )
-        self._cache: dict[str, Any] = {}
+        self._cache: OrderedDict[str, Any] = OrderedDict()
+
+    def _remember(self, key: str, value: Any) -> None:
+        cache = self._cache
+        cache[key] = value
+        cache.move_to_end(key)
+        if len(cache) > self.CACHE_SIZE:
+            cache.popitem(last=False)
 
     def __getitem__(self, key: str) -> Any:
         if key in self._cache:
+            self._cache.move_to_end(key)
             return self._cache[key]
         row = self.db.conn.execute(
             "SELECT value FROM kv WHERE ns = ? AND key = ?", (self.namespace, key)
@@ -145,7 +157,7 @@ class SqliteKV(MutableMapping[str, Any]):
         if row is None:
             raise KeyError(key)
         value = pickle.loads(row[0])
-        self._cache[key] = value
+        self._remember(key, value)
         return value
 
     def __setitem__(self, key: str, value: Any) -> None:
@@ -154,7 +166,7 @@ class SqliteKV(MutableMapping[str, Any]):
             "ON CONFLICT (ns, key) DO UPDATE SET value = excluded.value",
             (self.namespace, key, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)),
         )
-        self._cache[key] = value
+        self._remember(key, value)
 
     def __delitem__(self, key: str) -> None:
         cur = self.db.conn.execute("DELETE FROM kv WHERE ns = ? AND key = ?", (self.namespace, key))
@@ -179,6 +191,11 @@ class SqliteKV(MutableMapping[str, Any]):
     def __len__(self) -> int:
         row = self.db.conn.execute("SELECT COUNT(*) FROM kv WHERE ns = ?", (self.namespace,)).fetchone()
         return int(row[0])
+
+    def items(self) -> ItemsView[str, Any]:  # type: ignore[override]
+        """Every pair in one query (the mixin would run one SELECT per key), not cached."""
+        rows = self.db.conn.execute("SELECT key, value FROM kv WHERE ns = ? ORDER BY key", (self.namespace,))
+        return {key: pickle.loads(value) for key, value in rows}.items()
 
 
 class SqliteStore:

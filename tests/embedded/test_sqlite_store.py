@@ -117,3 +117,16 @@ def test_kv_persists_exact_values_and_rolls_back_with_its_transaction(tmp_path: 
 def test_time_sort_key_ignores_precision() -> None:
     assert to_millis("2026-01-01T00:00:00Z") < to_millis("2026-01-01T00:00:00.5Z")
     assert to_millis("2026-01-01T00:00:00.123456789Z") == to_millis("2026-01-01T00:00:00.123Z")
+
+
+def test_kv_cache_is_bounded_and_items_reads_everything_at_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The dedupe memory lives in SQLite, not in RAM a second time: only recent values are cached."""
+    db = Database(tmp_path / "kv.db")
+    monkeypatch.setattr(SqliteKV, "CACHE_SIZE", 10)
+    kv = SqliteKV(db, "dedupe")
+    for n in range(50):
+        kv[f"k{n:02d}"] = {"n": n}
+    assert len(kv._cache) == 10
+    assert kv["k00"] == {"n": 0} and len(kv._cache) == 10  # read back from SQLite
+    assert dict(kv.items()) == {f"k{n:02d}": {"n": n} for n in range(50)}
+    db.close()
