@@ -496,10 +496,14 @@ class Deduper:
         story = verdict.story_id(fp.item_id)
         record = {"s": story, "h": fp.text_hash, "r": verdict.revision, "t": ts}
         ikey = f"i:{fp.item_id}"
+        # i: first, in one write with its verdict: a worker killed between these writes (a
+        # Faust table's changelog keeps a prefix of them) leaves no u:/b: record of this item
+        # without its i: record, so the re-delivered item gets its first verdict back instead
+        # of being a duplicate of itself
+        self.store[ikey] = dict(record, v=verdict.as_state())
         for key in fp.identity:
             if key != ikey:
                 self.store[key] = record
-        self.store[ikey] = dict(record, v=verdict.as_state())  # one write: never an i: record without v
         if fp.text_hash is None or fp.vector is None or verdict.status == "duplicate":
             return
         xkey = f"x:{fp.text_hash}"

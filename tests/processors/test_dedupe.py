@@ -263,3 +263,26 @@ if __name__ == "__main__":  # threshold sweep for the report
     for t in (0.3, 0.4, 0.45, 0.5, 0.55, 0.6, 0.7):
         s = evaluate(t)
         print(f"threshold {t:.2f}: precision {s['precision']:.3f} recall {s['recall']:.3f}")
+
+
+def test_a_crash_between_commit_writes_never_makes_an_item_its_own_duplicate() -> None:
+    """A Faust table's changelog keeps a prefix of one commit's writes when the worker is
+    killed; whatever prefix survives, the re-delivered item gets its first verdict back."""
+
+    class Recording(dict[str, Any]):
+        def __init__(self) -> None:
+            super().__init__()
+            self.writes: list[tuple[str, Any]] = []
+
+        def __setitem__(self, key: str, value: Any) -> None:
+            self.writes.append((key, value))
+            super().__setitem__(key, value)
+
+    it = item("a", url="https://news.example/a")
+    full = Recording()
+    first = Deduper(full).observe(it, T0)
+    assert first.status == "new"
+    for cut in range(len(full.writes) + 1):
+        survived = dict(full.writes[:cut])
+        again = Deduper(survived).observe(it, T0)
+        assert (again.status, again.of) == ("new", None), f"after the first {cut} writes"
