@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from wirewatch.core.errors import ConfigError, SchemaError
-from wirewatch.core.schemas import validate
+from wirewatch.core.schemas import SchemaName, validate
 from wirewatch.sinks.store import IndexOutcome, SearchHit
 
 DB_FILE = "wirewatch.db"
@@ -118,6 +118,16 @@ class Database:
     def close(self) -> None:
         with contextlib.suppress(sqlite3.Error):
             self.conn.close()
+
+
+def _checked(schema: SchemaName, doc: Any) -> tuple[str, IndexOutcome | None]:
+    """The document's id, and its ``rejected`` outcome when it breaks ``schema`` (else None)."""
+    doc_id = str(doc.get("id", "")) if isinstance(doc, dict) else ""
+    try:
+        validate(schema, doc)
+    except SchemaError as exc:
+        return doc_id, IndexOutcome(doc_id, "rejected", str(exc))
+    return doc_id, None
 
 
 class SqliteKV(MutableMapping[str, Any]):
@@ -236,11 +246,9 @@ class SqliteStore:
         outcomes: list[IndexOutcome] = []
         with self.db.transaction() as conn:
             for item in items:
-                item_id = str(item.get("id", "")) if isinstance(item, dict) else ""
-                try:
-                    validate("processed_item", item)
-                except SchemaError as exc:
-                    outcomes.append(IndexOutcome(item_id, "rejected", str(exc)))
+                item_id, rejected = _checked("processed_item", item)
+                if rejected is not None:
+                    outcomes.append(rejected)
                     continue
                 revision = int(item.get("revision", 1))
                 row = conn.execute("SELECT seq, revision FROM items WHERE id = ?", (item_id,)).fetchone()
@@ -287,11 +295,9 @@ class SqliteStore:
         outcomes: list[IndexOutcome] = []
         with self.db.transaction() as conn:
             for alert in alerts:
-                alert_id = str(alert.get("id", "")) if isinstance(alert, dict) else ""
-                try:
-                    validate("alert", alert)
-                except SchemaError as exc:
-                    outcomes.append(IndexOutcome(alert_id, "rejected", str(exc)))
+                alert_id, rejected = _checked("alert", alert)
+                if rejected is not None:
+                    outcomes.append(rejected)
                     continue
                 conn.execute(
                     "INSERT INTO alerts (id, rule, story_id, matched_at, doc) VALUES (?, ?, ?, ?, ?) "
