@@ -13,8 +13,8 @@ from wirewatch.processors.dedupe import (
     MAX_TOKENS,
     NUM_PERM,
     Deduper,
+    _general_canonical_url,
     canonical_url,
-    item_tokens,
     shingle_hash,
     signature,
 )
@@ -68,6 +68,20 @@ def verdict(d: Deduper, it: dict[str, Any], at: datetime = T0) -> tuple[str, str
 )
 def test_canonical_url_removes_trivial_variations(url: str, canonical: str) -> None:
     assert canonical_url(url) == canonical
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://www.Example.com/news/story/", "http://EXAMPLE.com", "https://example.com///",
+        "HTTPS://WWW.EX.COM/Path/", "https://www.www.ex.com/x", "https://ex.com/A%20B/",
+        "https://ex.com/ä/", "https://ex.com/a/./b", "https://ex.com/a;b", "https://ex.com/a\tb",
+        "https://user@ex.com/x", "https://ex.com:443/x", "https://ex.com/x?y=1", "https://ex.com/x#f",
+        " https://ex.com/x ", "ftp://ex.com/x", "ex.com/x",
+    ],
+)
+def test_plain_url_fast_path_agrees_with_the_general_parser(url: str) -> None:
+    assert canonical_url(url) == _general_canonical_url(url)
 
 
 def test_first_item_is_new(deduper: Deduper) -> None:
@@ -166,8 +180,8 @@ def test_store_holds_a_few_small_records_per_item_and_no_buckets() -> None:
     store: dict[str, Any] = {}
     d = Deduper(store)
     verdict(d, item("a", url="https://news.example/a"))
-    assert sorted(key.split(":", 1)[0] for key in store) == ["g", "i", "u", "x"]
-    # Another worker takes over the same store (a rebalance): its index comes from g: records.
+    assert sorted(key.split(":", 1)[0] for key in store) == ["h2", "i", "u", "x"]
+    # Another worker takes over the same store (a rebalance): its index comes from h2: records.
     other = Deduper({})
     assert len(other.index) == 0  # built (empty) before the store is swapped in
     other.store = store
@@ -234,21 +248,51 @@ def evaluate(threshold: float | None = None) -> dict[str, float]:
     return {"precision": tp / max(tp + fp, 1), "recall": tp / max(tp + fn, 1), "pairs": tp + fp + fn}
 
 
-def test_signature_is_datasketch_minhash_bit_for_bit() -> None:
-    """The vectorised MinHash keeps datasketch's values (affine32, seed 1, shingle_hash of each 3-shingle)."""
-    from datasketch import MinHash
-
-    for tokens in (item_tokens(item("a")), ["only", "two"], item_tokens(item("b", OTHER_TEXT_SAME_EVENT * 9))):
-        capped = tokens[:MAX_TOKENS]
-        grams = {tuple(capped[i : i + 3]) for i in range(max(len(capped) - 2, 1))}
-        reference = MinHash(num_perm=NUM_PERM, seed=1, hashfunc=shingle_hash)
-        reference.update_batch(grams)
-        assert signature(tokens) == [int(v) for v in reference.hashvalues]
+def _overlapping(shared: int, own: int, tag: str) -> tuple[list[str], list[str]]:
+    """Two token lists with ``shared`` common tokens and ``own`` of their own each: the
+    exact Jaccard of their 3-shingles is known without MinHash."""
+    common = [f"w{i}" for i in range(shared)]
+    return common + [f"{tag}a{i}" for i in range(own)], common + [f"{tag}b{i}" for i in range(own)]
 
 
-def test_shingle_hash_is_stable_across_processes() -> None:
-    """Signatures are stored and compared after restarts: the hash must not depend on the process."""
-    assert [shingle_hash(("arrest", "warrant", "for")), shingle_hash(("warrant",))] == [2774796590, 1145366244]
+def _jaccard(a: list[str], b: list[str]) -> float:
+    a, b = a[:MAX_TOKENS], b[:MAX_TOKENS]
+    sa, sb = set(zip(a, a[1:], a[2:], strict=False)), set(zip(b, b[1:], b[2:], strict=False))
+    return len(sa & sb) / len(sa | sb)
+
+
+def test_signature_agreement_estimates_jaccard_of_3_shingles() -> None:
+    """The share of equal signature values estimates the Jaccard similarity of the 3-shingles:
+    unbiased over many pairs, and within a few standard errors for each."""
+    errors = []
+    for shared in range(20, 400, 20):
+        for own in (10, 60, 150):
+            a, b = _overlapping(shared, own, f"{shared}-{own}-")
+            exact = _jaccard(a, b)
+            estimate = sum(x == y for x, y in zip(signature(a), signature(b), strict=True)) / NUM_PERM
+            errors.append(estimate - exact)
+            assert abs(estimate - exact) < 0.25, (shared, own, exact, estimate)
+    assert abs(sum(errors) / len(errors)) < 0.02
+    assert sum(e * e for e in errors) / len(errors) < 0.07**2
+
+
+def test_signature_covers_the_first_max_tokens_only() -> None:
+    """The lead carries the story: a long tail changes nothing (and costs nothing)."""
+    tokens = [f"t{i}" for i in range(MAX_TOKENS + 50)]
+    assert signature(tokens) == signature([*tokens[:MAX_TOKENS], "other", "tail"])
+    assert len(signature(["one"])) == NUM_PERM
+
+
+def test_signature_is_stable_across_processes() -> None:
+    """Signatures are stored and compared after restarts: they must not depend on the process
+    (no salted ``hash()``), so another interpreter computes the same values."""
+    import subprocess
+    import sys
+
+    code = "from wirewatch.processors.dedupe import signature; print(signature(['arrest', 'warrant', 'for', 'x']))"
+    other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert json.loads(other) == signature(["arrest", "warrant", "for", "x"])
+    assert shingle_hash(("arrest", "warrant", "for")) == 8624979955057064263
 
 
 def test_labelled_pairs_precision_and_recall() -> None:
