@@ -196,6 +196,9 @@ def signature_vector(tokens: Sequence[str]) -> npt.NDArray[np.uint32]:
     return np.array(signature(tokens), dtype=_U32)
 
 
+_HEX_PER_VALUE = 8  # packed_signature: 8 hex digits a value
+
+
 def packed_signature(sig: Sequence[int] | npt.NDArray[np.uint32]) -> str:
     """A signature as one hex string (8 big-endian digits a value): how the store keeps it.
 
@@ -205,20 +208,34 @@ def packed_signature(sig: Sequence[int] | npt.NDArray[np.uint32]) -> str:
     return np.asarray(sig, dtype=_U32).astype(">u4").tobytes().hex()
 
 
+def packed_rows(sigs: npt.NDArray[np.uint32]) -> list[str]:
+    """:func:`packed_signature` of each row of a signature matrix, in one conversion."""
+    hexed = sigs.astype(">u4").tobytes().hex()
+    width = NUM_PERM * _HEX_PER_VALUE
+    return [hexed[i : i + width] for i in range(0, len(hexed), width)]
+
+
 def unpacked_signatures(packed: Sequence[str]) -> npt.NDArray[np.uint32]:
     """Rows of :func:`packed_signature` strings back as a ``(len(packed), NUM_PERM)`` matrix."""
     raw = bytes.fromhex("".join(packed))
     return np.frombuffer(raw, ">u4").astype(_U32).reshape(len(packed), NUM_PERM)
 
 
-def band_keys(sig: Sequence[int]) -> list[int]:
-    """LSH band keys: two texts sharing any band are candidates.
+_BAND_SLICES = tuple(
+    slice(band * ROWS * _HEX_PER_VALUE, (band + 1) * ROWS * _HEX_PER_VALUE) for band in range(BANDS)
+)
 
-    A key is the hash of (band number, the band's ROWS values): Python's hash of a tuple of
-    ints is not salted, and the keys only live in memory anyway. A collision (odds ~ 2**-61
-    a pair) would only add a candidate that verification rejects.
+
+def band_keys(packed: str) -> list[int]:
+    """LSH band keys of a :func:`packed_signature`: two texts sharing any band are candidates.
+
+    A key is the hash of the band's ROWS values as they stand in the packed string (a
+    slice, no tuple of ints to build). ``str`` hashes are salted per process, which is
+    fine: the keys only live in memory and are rebuilt from the store. Equal slices in two
+    different bands, or a hash collision, would only add a candidate that verification
+    rejects.
     """
-    return list(map(hash, zip(range(BANDS), *(sig[r : BANDS * ROWS : ROWS] for r in range(ROWS)), strict=True)))
+    return list(map(hash, map(packed.__getitem__, _BAND_SLICES)))
 
 
 class LshIndex:
@@ -272,12 +289,15 @@ class LshIndex:
                 if len(bucket) > MAX_BUCKET:
                     del bucket[0]
 
-    def extend(self, ids: Sequence[str], stories: Sequence[str], sigs: npt.NDArray[np.uint32], times: Sequence[float]) -> None:
-        """Many signatures at once, in commit order (band keys computed in one pass)."""
+    def extend(
+        self, ids: Sequence[str], stories: Sequence[str], packed: Sequence[str], times: Sequence[float]
+    ) -> None:
+        """Many :func:`packed_signature` rows at once, in commit order (one unpacking pass)."""
         if len(self.ids) + len(ids) > len(self.times):
             self._grow(len(self.ids) + len(ids))
-        for item_id, story, sig, values, ts in zip(ids, stories, sigs, sigs.tolist(), times, strict=True):
-            self.add(item_id, story, sig, band_keys(values), ts)
+        sigs = unpacked_signatures(packed) if len(packed) else np.empty((0, NUM_PERM), dtype=_U32)
+        for item_id, story, sig, hexed, ts in zip(ids, stories, sigs, packed, times, strict=True):
+            self.add(item_id, story, sig, band_keys(hexed), ts)
 
     def nearest(self, sig: npt.NDArray[np.uint32], bands: Sequence[int], oldest: float, item_id: str) -> tuple[float, str] | None:
         """(similarity, story) of the most similar fresh candidate other than ``item_id``.
@@ -306,7 +326,9 @@ class LshIndex:
         live = np.flatnonzero(self.times[:n] >= oldest)
         fresh = LshIndex(max(1024, len(live)))
         keep = live.tolist()
-        fresh.extend([self.ids[i] for i in keep], [self.stories[i] for i in keep], self.sigs[live], self.times[live].tolist())
+        fresh.extend(
+            [self.ids[i] for i in keep], [self.stories[i] for i in keep], packed_rows(self.sigs[live]), self.times[live].tolist()
+        )
         return fresh
 
 
@@ -361,7 +383,7 @@ class Fingerprint:
     @cached_property
     def bands(self) -> list[int]:
         """LSH band keys of the signature (computed once: check and commit both need them)."""
-        return band_keys(self.signature) if self.signature is not None else []
+        return band_keys(self.packed) if self.packed is not None else []
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Fingerprint:
@@ -450,7 +472,7 @@ class Deduper:
             index.extend(
                 [item_id for item_id, _ in records],
                 [record["s"] for _, record in records],
-                unpacked_signatures([record["sig"] for _, record in records]),
+                [record["sig"] for _, record in records],
                 [record["t"] for _, record in records],
             )
         return index
