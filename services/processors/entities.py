@@ -15,8 +15,10 @@ mentions that match a catalogue alias resolve to the catalogue entity.
 from __future__ import annotations
 
 import itertools
+import operator
 import os
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -188,8 +190,8 @@ class EntityTagger:
         for pattern in self._patterns.values():
             pattern.entry = interned.setdefault(pattern.entry, pattern.entry)
         self._automaton = ahocorasick.Automaton()
-        for key, pattern in self._patterns.items():
-            self._automaton.add_word(_spaced(key), (key, pattern))
+        for key in self._patterns:
+            self._automaton.add_word(_spaced(key), key)
         if self._patterns:
             self._automaton.make_automaton()
 
@@ -270,14 +272,11 @@ class EntityTagger:
         found: dict[int, list[Any]] = {}  # id(entry) -> [entry, count, mentions]
         if self._patterns:
             spaced = _spaced(normalize(text)) if tokens is None else f" {'  '.join(tokens)} "
-            hits: dict[str, list[Any]] = {}
-            for _end, hit in self._automaton.iter_long(spaced):
-                seen = hits.get(hit[0])
-                if seen is None:
-                    hits[hit[0]] = [hit[1], 1]
-                else:
-                    seen[1] += 1
-            for key, (pattern, n) in hits.items():
+            # occurrences counted in C: a key is usually mentioned several times
+            hits = Counter(map(_second, self._automaton.iter_long(spaced)))
+            patterns = self._patterns
+            for key, n in hits.items():
+                pattern = patterns[key]
                 if pattern.guarded:
                     text = text or _item_text(item)  # built only when a guard needs it
                     if not self._confirmed(pattern, text):
@@ -332,6 +331,9 @@ class EntityTagger:
             if entry.origin != "ner":  # catalogue entries live as long as the tagger
                 self._templates[id(entry)] = template
         return template
+
+
+_second = operator.itemgetter(1)  # (end, key) of an automaton hit -> key
 
 
 def _rank(hit: list[Any]) -> tuple[int, str]:
