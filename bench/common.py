@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench import generate
+from bench import beats, generate
 
 REPO = Path(__file__).resolve().parent.parent
 OUT = REPO / "bench" / "out"
@@ -77,8 +77,8 @@ class Context:
 
     @property
     def _version(self) -> str:
-        """Changes with the generator's code, so a cached data set is never stale."""
-        code = Path(generate.__file__).read_bytes()
+        """Changes with the generator's code and grammar, so a cached data set is never stale."""
+        code = Path(generate.__file__).read_bytes() + Path(beats.__file__).read_bytes()
         return hashlib.sha256(code).hexdigest()[:8] + f"-{generate.SEED}"
 
     @property
@@ -89,10 +89,17 @@ class Context:
     def rules_path(self) -> Path:
         return self.data_dir / f"rules-{self.rules_count}-{self._version}.yaml"
 
+    @property
+    def labels_path(self) -> Path:
+        """What each item is meant to be (``generate.labelled_items``), line by line with the items."""
+        return self.data_dir / f"labels-{self.items_count}-{self._version}.jsonl"
+
     def ensure_data(self) -> None:
-        """Write items and rules once per size and seed (regenerated only when missing)."""
-        if not self.items_path.exists():
-            generate.write_jsonl(self.items_path, generate.items(self.items_count))
+        """Write items, their labels and rules once per size and seed (regenerated only when missing)."""
+        if not self.items_path.exists() or not self.labels_path.exists():
+            pairs = generate.labelled_items(self.items_count)
+            generate.write_jsonl(self.labels_path, [label for _, label in pairs])
+            generate.write_jsonl(self.items_path, [item for item, _ in pairs])
         if not self.rules_path.exists():
             generate.write_rules_yaml(self.rules_path, generate.rules(self.rules_count))
 
@@ -105,6 +112,11 @@ class Context:
                 if limit is not None and len(out) >= limit:
                     break
         return out
+
+    def labels(self) -> list[dict[str, str]]:
+        self.ensure_data()
+        with self.labels_path.open(encoding="utf-8") as fh:
+            return [json.loads(line) for line in fh]
 
     def rules(self) -> list[dict[str, str]]:
         self.ensure_data()

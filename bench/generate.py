@@ -1,10 +1,14 @@
-"""Deterministic news items and watch rules for the benchmarks.
+"""Deterministic news items, their intended dedupe labels, and watch rules for the benchmarks.
 
 Everything is drawn from one seeded ``random.Random``, so two runs (and two
 machines) measure the same bytes. Items follow ``schemas/raw_item.json`` and
-read like wire copy: a story has a topic, a cast (people, places,
-organisations) and several items (the original, wire mirrors with a byline,
-exact duplicates from syndication, live-blog updates). Rules are Lucene
+read like wire copy: a story has a beat, a cast (people, places,
+organisations), facts, numbers and quotes, and several items: the original,
+other outlets' own write-ups (same facts, their own words), wire mirrors with
+a byline, exact duplicates from syndication and live-blog posts. Sentences are
+built from the phrase grammar in ``bench/beats.py``, so unrelated stories share
+few word 3-shingles, as real ones do. :func:`labelled_items` also says what
+each item is meant to be, for the dedupe agreement metric. Rules are Lucene
 query strings of the kinds a monitoring desk writes: names and phrases,
 boolean combinations, ``+``/``-``, ``field:``, proximity and prefixes, some
 selective and some broad, so that a realistic share of items alerts.
@@ -14,11 +18,16 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
+
+from bench import beats
+from bench.beats import Beat, Fact, FactSlot, Lead
 
 SEED = 20240611
 
@@ -79,184 +88,31 @@ AUTHORS = (
     "Amara Okoye", "Daniel Levy", "Marta Kowalczyk", "Tomás Herrera", "Emily Clarke",
 )
 
-#: Topic -> (keywords, headline templates, body sentence templates).
-TOPICS: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
-    "monetary": (
-        ("interest rates", "inflation", "rate cut", "rate hike", "monetary policy", "bond yields",
-         "central bank", "basis points", "core inflation", "price stability"),
-        ("{org} holds interest rates as inflation cools in {country}",
-         "{person} signals rate cut could come as soon as {month}",
-         "Bond yields jump after {org} surprises markets with rate hike",
-         "{org} raises rates by {n} basis points, citing stubborn core inflation",
-         "Markets bet on {org} easing after inflation falls to {pct} percent"),
-        ("The {org} left its benchmark rate unchanged at {pct} percent on {weekday}, as expected by most economists polled.",
-         "{person}, who chairs the policy committee, told reporters in {place} that inflation was moving in the right direction but the job was not done.",
-         "Core inflation, which strips out volatile food and energy prices, rose {pct} percent in the year to {month}.",
-         "Traders in {place} pared bets on a rate cut before {month}, pushing two-year bond yields up {n} basis points.",
-         "Several members of the committee argued for a pause, according to minutes of the meeting published on {weekday}.",
-         "The decision leaves borrowing costs at their highest level in {n} years, weighing on mortgage holders and businesses.",
-         "Analysts at {org} said price stability remained the overriding priority and warned against declaring victory too early."),
-    ),
-    "election": (
-        ("election", "polls", "ballot", "coalition", "parliament", "vote", "turnout",
-         "campaign", "opposition", "runoff"),
-        ("{person} claims victory in {country} election as opposition cries foul",
-         "Polls open in {country} in tight race between {person} and {person2}",
-         "{country} coalition talks stall as {person} rejects key demand",
-         "Turnout hits record high in {country} parliamentary vote",
-         "{person} concedes defeat, calls for calm in {place}"),
-        ("Voters in {country} went to the polls on {weekday} in an election widely seen as a referendum on {person}'s economic record.",
-         "Preliminary results published by the electoral commission in {place} gave the governing party {pct} percent of the vote.",
-         "The opposition leader, {person2}, said the count was marred by irregularities and called supporters to rally in {place}.",
-         "Turnout was estimated at {pct} percent, the highest since {year}, officials said.",
-         "Coalition negotiations are expected to take weeks, with neither bloc holding a majority in parliament.",
-         "Observers from the {org} said the ballot was largely orderly, though they noted isolated reports of intimidation.",
-         "A runoff between the two leading candidates is scheduled for {month} if no one wins an outright majority."),
-    ),
-    "quake": (
-        ("earthquake", "magnitude", "aftershocks", "rescue teams", "death toll", "tsunami warning",
-         "rubble", "epicentre", "evacuation", "humanitarian aid"),
-        ("Magnitude {mag} earthquake strikes near {place}, killing at least {n}",
-         "Rescue teams search rubble after powerful earthquake hits {country}",
-         "Death toll from {country} earthquake rises to {n3} as aftershocks continue",
-         "Tsunami warning lifted after strong quake off coast of {country}",
-         "{org} pledges emergency aid after deadly earthquake in {country}"),
-        ("A magnitude {mag} earthquake struck {n} kilometres from {place} early on {weekday}, the geological survey said.",
-         "Rescue teams worked through the night to pull survivors from the rubble of collapsed apartment blocks.",
-         "The death toll rose to {n3} by the evening, according to the civil protection agency in {place}.",
-         "Dozens of aftershocks, some stronger than magnitude 5, rattled the region and sent residents fleeing into the streets.",
-         "Authorities issued a tsunami warning for coastal areas, which was lifted about two hours later.",
-         "The {org} said it was sending humanitarian aid and field hospitals to the worst affected areas.",
-         "{person} declared three days of national mourning and promised that every family would be helped to rebuild."),
-    ),
-    "merger": (
-        ("merger", "acquisition", "takeover bid", "shareholders", "antitrust", "deal", "billion",
-         "regulators", "hostile bid", "due diligence"),
-        ("{org} agrees to buy {org2} in ${n} billion deal",
-         "{org2} rejects hostile takeover bid from {org}",
-         "Regulators open antitrust probe into {org} merger with {org2}",
-         "Shareholders back {org} acquisition of {org2} despite opposition",
-         "{org} walks away from {org2} deal after due diligence"),
-        ("{org} said on {weekday} it had agreed to acquire {org2} for about ${n} billion in cash and shares.",
-         "The deal, which values {org2} at a premium of {pct} percent to its closing price, still needs approval from regulators in {country}.",
-         "Antitrust authorities in {place} have signalled they will scrutinise the combination closely.",
-         "{person}, the chief executive of {org}, told analysts the merger would create a leader in its market and deliver cost savings within {n} years.",
-         "Shares of {org2} rose {pct} percent in early trading in {place}, while {org} fell slightly.",
-         "Some shareholders have criticised the price, arguing the board undervalued the company.",
-         "The companies expect the transaction to close in the second half of {year}, subject to due diligence and regulatory clearance."),
-    ),
-    "trial": (
-        ("trial", "court", "verdict", "prosecutors", "charges", "judge", "testimony",
-         "acquitted", "sentenced", "arrest warrant"),
-        ("{person} goes on trial in {place} on corruption charges",
-         "Court sentences {person} to {n} years in prison",
-         "Prosecutors seek arrest warrant for {person} over fraud allegations",
-         "{person} acquitted of all charges after lengthy trial",
-         "Judge delays verdict in {person} case as new testimony emerges"),
-        ("The trial of {person} opened on {weekday} before a packed courtroom in {place}.",
-         "Prosecutors allege that the defendant accepted bribes worth millions of dollars from executives at {org}.",
-         "Defence lawyers argued the charges were politically motivated and asked the judge to dismiss the case.",
-         "A former aide gave testimony that lasted more than {n} hours, describing meetings in {place2}.",
-         "The court is expected to deliver its verdict in {month}, legal experts said.",
-         "If convicted, the defendant faces up to {n} years in prison.",
-         "The International Criminal Court issued an arrest warrant earlier this year, which {country} has said it will not enforce."),
-    ),
-    "tech": (
-        ("artificial intelligence", "chips", "semiconductor", "data centre", "cyberattack",
-         "smartphone", "export controls", "cloud", "launch", "regulation"),
-        ("{org} unveils new artificial intelligence model, challenging {org2}",
-         "{country} tightens export controls on advanced chips",
-         "Cyberattack disrupts services at {org}, company says",
-         "{org} to build ${n} billion data centre in {country}",
-         "EU regulators fine {org} over data protection breaches"),
-        ("{org} on {weekday} unveiled its latest artificial intelligence system, which it said outperformed rivals on a range of benchmarks.",
-         "The company plans to invest ${n} billion in new data centres in {country} over the next {n2} years.",
-         "Demand for advanced chips has surged, straining supply from semiconductor makers in {place}.",
-         "{person}, the company's chief technology officer, said the launch marked a turning point for cloud customers.",
-         "Officials in {place} said new export controls were needed to protect national security.",
-         "A cyberattack on {weekday} knocked out systems at several hospitals and forced {org2} to suspend some services.",
-         "Regulators in {place2} have opened an inquiry into whether the product complies with the new regulation on artificial intelligence."),
-    ),
-    "climate": (
-        ("climate", "emissions", "heatwave", "wildfire", "floods", "drought", "renewable energy",
-         "carbon", "summit", "net zero"),
-        ("Wildfires force thousands to evacuate near {place}",
-         "Record heatwave grips {country} as temperatures top {n} degrees",
-         "Floods kill {n} in {country} after days of torrential rain",
-         "Climate summit in {place} ends with deal on emissions",
-         "{country} pledges net zero by {year2}, critics say too late"),
-        ("Firefighters battled wildfires on the outskirts of {place} for a third day as strong winds fanned the flames.",
-         "Temperatures reached {n} degrees Celsius in parts of {country}, breaking records set in {year}.",
-         "Torrential rain caused floods that swept away roads and bridges, leaving thousands without power.",
-         "Delegates at the climate summit in {place} agreed to a deal to cut carbon emissions faster, though activists said it fell short.",
-         "{person} said the country would triple investment in renewable energy by {year2}.",
-         "Scientists at the {org} warned that droughts and heatwaves would become more frequent as the planet warms.",
-         "Insurance losses from the floods were estimated at ${n} billion, according to preliminary figures."),
-    ),
-    "conflict": (
-        ("ceasefire", "missile", "drone strike", "troops", "sanctions", "peace talks",
-         "air defence", "shelling", "hostages", "border"),
-        ("Drone strike hits energy facility near {place}",
-         "{country} and {country2} agree to ceasefire after weeks of fighting",
-         "New sanctions target {country} over missile programme",
-         "Peace talks in {place} collapse as shelling resumes",
-         "{n} hostages released as part of truce deal"),
-        ("A drone strike overnight damaged an energy facility near {place}, officials said on {weekday}.",
-         "Air defence systems intercepted {n} missiles, the defence ministry in {place2} said.",
-         "The {org} called for an immediate ceasefire and safe passage for civilians.",
-         "{person} said peace talks could resume only if troops withdrew from the border area.",
-         "The European Union agreed a new package of sanctions targeting banks and energy exports.",
-         "Shelling continued in several towns along the front line, according to local authorities.",
-         "Negotiators in {place} said the release of hostages was a first step towards a wider truce."),
-    ),
-    "health": (
-        ("outbreak", "vaccine", "virus", "hospital", "pandemic", "cases", "public health",
-         "clinical trial", "drug approval", "mpox"),
-        ("{org} approves new vaccine after clinical trial success",
-         "Outbreak of virus spreads to {n} regions in {country}",
-         "Hospitals in {place} under pressure as cases surge",
-         "{org} declares mpox outbreak a public health emergency",
-         "Drug approval for {org2} obesity treatment sends shares higher"),
-        ("Health officials in {country} reported {n3} new cases of the virus in the past week.",
-         "The {org} said the outbreak had spread to {n} regions and urged neighbouring countries to step up surveillance.",
-         "Hospitals in {place} have postponed routine surgery to cope with the surge in admissions.",
-         "A late-stage clinical trial showed the vaccine was {pct} percent effective at preventing severe illness.",
-         "Regulators granted drug approval on {weekday}, clearing the way for a launch in {month}.",
-         "{person}, the health minister, said the public health system was prepared for a further rise in cases.",
-         "Experts cautioned that the risk of a new pandemic remained low but called for more investment in testing."),
-    ),
-    "sport": (
-        ("world cup", "final", "championship", "coach", "transfer", "olympics", "record",
-         "injury", "semi-final", "goal"),
-        ("{country} beat {country2} to reach World Cup final",
-         "{person} breaks world record at championships in {place}",
-         "Coach {person} sacked after string of defeats",
-         "{person} ruled out of Olympics with injury",
-         "Record transfer as {person} joins club in {place}"),
-        ("{country} booked their place in the final with a 2-1 win over {country2} in {place} on {weekday}.",
-         "{person} scored the winning goal in the {n}th minute, sending the crowd into raptures.",
-         "The coach said the team had shown character after a difficult start to the championship.",
-         "{person2} broke the world record by almost a second, the biggest margin in {n} years.",
-         "The injury means the star will miss the Olympics, the national federation said.",
-         "The record transfer fee was reported to be more than {n} million euros.",
-         "The semi-final drew a television audience of {n} million, organisers said."),
-    ),
-}
 
-FILLER = (
-    "The figures were broadly in line with forecasts.",
-    "Officials declined to comment further on {weekday}.",
-    "More details are expected later in the day.",
-    "The announcement came after weeks of speculation in local media.",
-    "Critics said the move did little to address underlying problems.",
-    "It was not immediately clear how many people were affected.",
-    "The government in {place} said it was monitoring the situation closely.",
-    "A spokesperson for {org} said the company would cooperate fully.",
-    "Markets in {place} closed {pct} percent lower.",
-    "The story is developing and will be updated.",
-    "{person} is due to travel to {place} next week for talks.",
-    "Reporting by {author}; editing by {author2}.",
-)
+#: Topic -> keywords (the rules' topic words; the beat grammar writes them into the text).
+TOPICS: dict[str, tuple[str, ...]] = {
+    "monetary": ("interest rates", "inflation", "rate cut", "rate hike", "monetary policy", "bond yields",
+                 "central bank", "basis points", "core inflation", "price stability"),
+    "election": ("election", "polls", "ballot", "coalition", "parliament", "vote", "turnout",
+                 "campaign", "opposition", "runoff"),
+    "quake": ("earthquake", "magnitude", "aftershocks", "rescue teams", "death toll", "tsunami warning",
+              "rubble", "epicentre", "evacuation", "humanitarian aid"),
+    "merger": ("merger", "acquisition", "takeover bid", "shareholders", "antitrust", "deal", "billion",
+               "regulators", "hostile bid", "due diligence"),
+    "trial": ("trial", "court", "verdict", "prosecutors", "charges", "judge", "testimony",
+              "acquitted", "sentenced", "arrest warrant"),
+    "tech": ("artificial intelligence", "chips", "semiconductor", "data centre", "cyberattack",
+             "smartphone", "export controls", "cloud", "launch", "regulation"),
+    "climate": ("climate", "emissions", "heatwave", "wildfire", "floods", "drought", "renewable energy",
+                "carbon", "summit", "net zero"),
+    "conflict": ("ceasefire", "missile", "drone strike", "troops", "sanctions", "peace talks",
+                 "air defence", "shelling", "hostages", "border"),
+    "health": ("outbreak", "vaccine", "virus", "hospital", "pandemic", "cases", "public health",
+               "clinical trial", "drug approval", "mpox"),
+    "sport": ("world cup", "final", "championship", "coach", "transfer", "olympics", "record",
+              "injury", "semi-final", "goal"),
+}
+assert list(TOPICS) == list(beats.BEATS)
 
 BLOG_LEADS = (
     "Live: {title}",
@@ -268,61 +124,369 @@ MONTHS = ("January", "February", "March", "April", "May", "June", "July", "Augus
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 LANGS = ("en",) * 18 + ("en-GB", "en-US")
 
+#: Names that take "the" in running text ("the World Bank", "the Philippines").
+WITH_ARTICLE = frozenset({
+    "European Central Bank", "Federal Reserve", "Bank of England", "International Monetary Fund",
+    "World Bank", "United Nations", "European Commission", "World Health Organization",
+    "United States", "Philippines", "Czech Republic",
+})
+#: Story words a beat's grammar refers to ({currency}, {crime}, ...): fixed per story.
+STORY_WORDS: dict[str, tuple[str, ...]] = {
+    "currency": ("euro", "dollar", "pound", "yen", "rupee", "real", "peso", "lira"),
+    "crime": ("corruption", "fraud", "bribery", "money laundering", "embezzlement", "tax evasion"),
+    "issue": ("the cost of living", "migration", "corruption", "security", "jobs", "housing",
+              "energy prices", "health care", "pensions", "crime"),
+    "dir": ("north", "south", "east", "west", "north-east", "north-west", "south-east", "south-west"),
+    "facility": ("energy facility", "power plant", "fuel depot", "rail hub", "port", "substation"),
+    "event": ("100 metres", "400 metres", "marathon", "1,500 metres", "200 metres freestyle",
+              "10,000 metres", "3,000 metres steeplechase"),
+    "injury": ("knee", "hamstring", "ankle", "shoulder", "back", "calf"),
+    "disease": ("mpox", "cholera", "measles", "dengue", "a new strain of influenza", "the virus"),
+    "score": ("1-0", "2-1", "3-1", "2-0", "3-2", "4-1", "4-2"),
+    "sector": ("energy", "banking", "technology", "pharmaceutical", "consumer goods", "mining", "telecoms"),
+}
+#: Stock sentences an item may use at most: a long item ends when its story runs out.
+MAX_FILLER = 4
+#: Background sentences an item may use at most (stories on one beat share their templates).
+MAX_CONTEXT = 5
+
+
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def _the(name: str) -> str:
+    return f"the {name}" if name in WITH_ARTICLE else name
+
+
+def _person(rng: random.Random) -> tuple[str, str]:
+    return rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+
+
+# ---------------------------------------------------------------- the phrase grammar
+
+@dataclass(frozen=True)
+class _Slot:
+    name: str
+
+
+@dataclass(frozen=True)
+class _Alt:
+    options: tuple[tuple[str | _Slot | _Alt, ...], ...]
+
+
+_Seq = tuple[str | _Slot | _Alt, ...]
+_TOKEN = re.compile(r"\[|\]|\||\{[a-z0-9_]+\}|[^\[\]|{]+|\{")
+_PARSED: dict[str, _Seq] = {}
+
+
+def _parse(template: str) -> _Seq:
+    """``[a|b]`` and ``{slot}`` into a tree, once per template (a bare ``|`` outside brackets is text)."""
+    seq = _PARSED.get(template)
+    if seq is None:
+        tokens = _TOKEN.findall(template)
+        seq, _ = _parse_seq(tokens, 0, top=True)
+        _PARSED[template] = seq
+    return seq
+
+
+def _parse_seq(tokens: list[str], i: int, top: bool = False) -> tuple[_Seq, int]:
+    out: list[str | _Slot | _Alt] = []
+    while i < len(tokens):
+        tok = tokens[i]
+        if tok == "[":
+            options: list[_Seq] = []
+            i += 1
+            while True:
+                option, i = _parse_seq(tokens, i)
+                options.append(option)
+                if i >= len(tokens) or tokens[i] == "]":
+                    break
+                i += 1  # the "|"
+            out.append(_Alt(tuple(options)))
+        elif tok in ("]", "|") and not top:
+            return tuple(out), i
+        elif tok.startswith("{") and tok.endswith("}") and len(tok) > 2:
+            out.append(_Slot(tok[1:-1]))
+        else:
+            out.append(tok)
+        i += 1
+    return tuple(out), i
+
+
+_SPACES = re.compile(r" {2,}")
+#: A predicate that already says when: no circumstance of time is added.
+_TIMED = re.compile(r"\{weekday\}|\{month\}|\{year|week|year|day|season|hours|night|later|earlier|since")
+#: A predicate that already reports speech ("said ...") takes no second attribution.
+_SPEECH = re.compile(r"\[?(said|told|warned|\[said|\[told|\[warned)\b")
+_SPACE_PUNCT = re.compile(r" ([,.;:])")
+
+
+def _finish(text: str, end: str = ".") -> str:
+    """Tidy spacing, capitalise the first letter (after an opening quote), close the sentence."""
+    text = _SPACE_PUNCT.sub(r"\1", _SPACES.sub(" ", text)).strip().replace(",,", ",")
+    at = 1 if text.startswith('"') else 0
+    text = text[:at] + text[at : at + 1].upper() + text[at + 1 :]
+    if end and text[-1] not in ".!?\"":
+        text = text.rstrip(",") + end
+    return text
+
+
+# ---------------------------------------------------------------- stories
 
 @dataclass
 class _Story:
+    """What every item of one story shares: beat, cast, numbers, facts and quotes."""
+
     topic: str
+    beat: Beat
+    lead: Lead
     slots: dict[str, str]
+    persons: dict[str, tuple[str, str]]
     published: datetime
+    facts: list[Fact] = field(default_factory=list)
+    quotes: list[tuple[str, str]] = field(default_factory=list)  # (speaker slot, fixed text)
     items: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _person(rng: random.Random) -> str:
-    return f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}"
+def _cast(rng: random.Random) -> dict[str, tuple[str, str]]:
+    """Four people with different surnames, so a surname on second reference is unambiguous."""
+    people: dict[str, tuple[str, str]] = {}
+    while len(people) < 4:
+        first, last = _person(rng)
+        if all(last != p[1] for p in people.values()):
+            people[f"p{len(people) + 1}"] = (first, last)
+    return people
 
 
-def _slots(rng: random.Random) -> dict[str, str]:
-    org, org2 = rng.sample(ORGS, 2)
+def _story_slots(rng: random.Random, beat: Beat) -> dict[str, str]:
+    """Names, places, dates and numbers of one story (strings; roles are templates)."""
+    org = rng.choice(beat.orgs)
+    org2 = rng.choice([o for o in beat.orgs2 if o != org])
     country, country2 = rng.sample(COUNTRIES, 2)
     place, place2 = rng.sample(PLACES, 2)
-    author, author2 = rng.sample(AUTHORS, 2)
-    return {
-        "person": _person(rng), "person2": _person(rng), "org": org, "org2": org2,
-        "country": country, "country2": country2, "place": place, "place2": place2,
-        "author": author, "author2": author2,
+    words = {name: rng.choice(pool) for name, pool in STORY_WORDS.items()}
+    issue2 = rng.choice([i for i in STORY_WORDS["issue"] if i != words["issue"]])
+    facility = words["facility"]
+    slots = {
+        "org": _the(org), "org2": _the(org2), "org_name": org, "org2_name": org2,
+        "bank": rng.choice(beats.BANKS),
+        "country": _the(country), "country2": _the(country2),
+        "country_name": country, "country2_name": country2,
+        "place": place, "place2": place2,
         "month": rng.choice(MONTHS), "weekday": rng.choice(WEEKDAYS),
-        "n": str(rng.randint(2, 90)), "n2": str(rng.randint(2, 12)), "n3": str(rng.randint(20, 4000)),
-        "pct": f"{rng.randint(1, 40)}.{rng.randint(0, 9)}", "mag": f"{rng.randint(5, 8)}.{rng.randint(0, 9)}",
         "year": str(rng.randint(1990, 2023)), "year2": str(rng.randint(2030, 2060)),
+        "n": str(rng.randint(2, 90)), "n2": str(rng.randint(2, 12)), "n3": str(rng.randint(20, 4000)),
+        "minute": _ordinal(rng.randint(2, 90)),
+        "pct": f"{rng.randint(1, 40)}.{rng.randint(0, 9)}", "pct2": f"{rng.randint(1, 9)}.{rng.randint(0, 9)}",
+        "pct3": f"{rng.randint(0, 4)}.{rng.randint(1, 9)}",
+        "rate": f"{rng.randint(0, 6)}{rng.choice(('', '.25', '.5', '.75'))}",
+        "bps": str(rng.choice((25, 50, 75))), "mag": f"{rng.randint(5, 8)}.{rng.randint(0, 9)}",
+        "deaths": str(rng.randint(20, 4000)), "injured": str(rng.randint(50, 9000)),
+        "km": str(rng.randint(5, 150)), "depth": str(rng.randint(5, 60)),
+        "bn": str(rng.randint(1, 90)), "bn2": str(rng.randint(1, 30)), "m": str(rng.randint(5, 900)),
+        "deg": str(rng.randint(38, 48)), "turnout": str(rng.randint(38, 84)),
+        "seats": str(rng.randint(120, 650)), "aid": str(rng.randint(5, 500)),
+        "max_years": str(rng.randint(5, 25)), "mw": str(rng.randint(50, 900)),
+        "fee": str(rng.randint(40, 220)), "eff": str(rng.randint(60, 97)),
+        "infl": f"{rng.randint(1, 9)}.{rng.randint(0, 9)}", "share": f"{rng.randint(30, 62)}.{rng.randint(0, 9)}",
+        **words, "issue2": issue2,
+        "a_facility": ("an " if facility[0] in "aeiou" else "a ") + facility,
     }
+    for i, pool in enumerate(beat.roles, 1):
+        slots[f"r{i}"] = rng.choice(pool)
+    return slots
 
 
-def _fill(template: str, slots: dict[str, str]) -> str:
-    return template.format(**slots)
+def _new_story(rng: random.Random, published: datetime) -> _Story:
+    topic = rng.choice(list(TOPICS))
+    beat = beats.BEATS[topic]
+    lead = rng.choice(beat.leads)
+    story = _Story(topic, beat, lead, _story_slots(rng, beat), _cast(rng), published)
+    chosen: list[FactSlot] = rng.sample(beat.facts, min(len(beat.facts), rng.randint(7, 11)))
+    for slot in (*lead.facts, *chosen):
+        story.facts.append(rng.choice(slot) if isinstance(slot, tuple) else slot)
+    writer = _Writer(rng, story, outlet="", author="")
+    pool = (*lead.quotes, *beat.quotes)
+    templates = rng.sample(pool, min(len(pool), rng.randint(2, 4)))
+    for template in templates:
+        speaker = "p1" if template in lead.quotes else rng.choice(("p1", "p2", "p3"))
+        story.quotes.append((speaker, _finish(writer.render(template), end="")))
+    return story
 
 
-def _body(rng: random.Random, topic: str, slots: dict[str, str]) -> str:
-    """80-400 words: topic sentences first (the lead), then filler and re-used sentences."""
-    target = rng.randint(80, 400)
-    topical: list[str] = []
-    words = 0
-    out: list[str] = []
-    while words < target:
-        if rng.random() < 0.7:
-            if not topical:
-                topical = list(TOPICS[topic][2])
-                rng.shuffle(topical)
-            template = topical.pop()
-        else:
-            template = rng.choice(FILLER)
-        local = dict(slots)
-        if rng.random() < 0.3:  # other actors appear in long stories too
-            local.update(person=_person(rng), place=rng.choice(PLACES), org=rng.choice(ORGS))
-        sentence = _fill(template, local)
-        out.append(sentence)
-        words += len(sentence.split())
-    paragraphs = [" ".join(out[i : i + 3]) for i in range(0, len(out), 3)]
-    return "\n\n".join(paragraphs)
+# ---------------------------------------------------------------- one item's text
+
+class _Writer:
+    """Writes one item of a story: its own choices of wording, the story's facts.
+
+    Tracks who has been named, so a person gets the full name first and the
+    surname after, as wire copy does.
+    """
+
+    def __init__(self, rng: random.Random, story: _Story, outlet: str, author: str) -> None:
+        self.rng = rng
+        self.story = story
+        self.outlet = outlet
+        self.author = author
+        self.named: set[str] = set()
+
+    def slot(self, name: str) -> str:
+        """A story slot, or a value drawn now for the ``any_*`` ones."""
+        rng, story = self.rng, self.story
+        if name in story.persons:
+            first, last = story.persons[name]
+            if name in self.named:
+                return last
+            self.named.add(name)
+            return f"{first} {last}"
+        if name.endswith("_last") and name[:-5] in story.persons:
+            return story.persons[name[:-5]][1]
+        if name in story.slots:
+            value = story.slots[name]
+            return self.render(value) if "{" in value else value
+        draws: dict[str, Callable[[], str]] = {
+            "any_person": lambda: " ".join(_person(rng)),
+            "any_place": lambda: rng.choice(PLACES),
+            "any_country": lambda: _the(rng.choice(COUNTRIES)),
+            "any_org": lambda: _the(rng.choice(story.beat.orgs2)),
+            "any_bank": lambda: rng.choice(beats.BANKS),
+            "any_year": lambda: str(rng.randint(2010, 2024)),
+            "any_n2": lambda: str(rng.randint(2, 12)),
+            "any_nth": lambda: _ordinal(rng.randint(2, 12)),
+            "any_n3": lambda: str(rng.randint(20, 4000)),
+            "any_pct": lambda: f"{rng.randint(1, 15)}.{rng.randint(0, 9)}",
+            "any_bn": lambda: str(rng.randint(1, 90)),
+            "any_mag": lambda: f"{rng.randint(6, 8)}.{rng.randint(0, 9)}",
+            "any_turnout": lambda: str(rng.randint(38, 84)),
+            "any_sector": lambda: rng.choice(STORY_WORDS["sector"]),
+            "any_author": lambda: rng.choice(AUTHORS),
+            "outlet": lambda: self.outlet,
+            "author": lambda: self.author,
+            "author2": lambda: rng.choice([a for a in AUTHORS if a != self.author]),
+        }
+        return draws[name]()
+
+    def render(self, template: str) -> str:
+        return self._walk(_parse(template))
+
+    def _walk(self, seq: _Seq) -> str:
+        out: list[str] = []
+        for part in seq:
+            if isinstance(part, str):
+                out.append(part)
+            elif isinstance(part, _Slot):
+                out.append(self.slot(part.name))
+            else:
+                out.append(self._walk(self.rng.choice(part.options)))
+        return "".join(out)
+
+    def _free(self, pool: tuple[str, ...], used: str) -> str:
+        """An entry of ``pool`` that does not repeat the weekday, place or person already in ``used``."""
+        fresh = [p for p in pool if not any(s in p and s in used for s in ("{weekday}", "{place}", "{p3}"))]
+        return self.rng.choice(fresh or pool)
+
+    def fact(self, fact: Fact, lead: bool = False) -> str:
+        """One sentence for a fact: a subject, a predicate and a frame around them."""
+        rng = self.rng
+        pred = rng.choice(fact.predicates)
+        subj = rng.choice(fact.subjects) if fact.subjects else ""
+        used = subj + pred
+        timed = _TIMED.search(pred) is not None
+        circ = self._free(beats.CIRCUMSTANCE, used) if (lead or rng.random() < 0.2) and not timed else ""
+        core = f"{subj} {pred}" if subj else pred
+        frames = [("{core}{circ}.", 5.0), ("{opener}, {core}.", 1.5 if subj else 0.0)]
+        if not fact.own and not _SPEECH.match(pred):
+            frames += [("{core}{circ}, {attr} said.", 2.0), ("{core}{circ}, according to {acc}.", 1.2),
+                       ("{attr} said {core}{circ}.", 0.0 if lead else 1.2)]
+        frame = rng.choices([f for f, _ in frames], [w for _, w in frames])[0]
+        text = frame.format(
+            core=core, circ=circ,
+            opener=self._free(beats.OPENER, used) if "{opener}" in frame else "",
+            attr=self._free(beats.ATTRIBUTION, used) if "{attr}" in frame else "",
+            acc=self._free(beats.ACCORDING, used) if "{acc}" in frame else "",
+        )
+        return _finish(self.render(text))
+
+    def quote(self, speaker: str, text: str) -> str:
+        frame = self.rng.choice(beats.QUOTE_FRAMES).replace("{who}", "{" + speaker + "}")
+        return _finish(self.render(frame).replace("{Q}", text))
+
+    def free_sentence(self, template: str) -> str:
+        return _finish(self.render(template))
+
+    def title(self) -> str:
+        self.named, named = set(), self.named
+        title = _finish(self.render(self.rng.choice(self.story.lead.headlines)), end="")
+        self.named = named
+        return title
+
+    def story_deck(self) -> list[Callable[[], str]]:
+        """The story's facts and (most of) its quotes, in this item's order."""
+        rng, story = self.rng, self.story
+        deck: list[Callable[[], str]] = [partial(self.fact, f) for f in story.facts]
+        deck += [partial(self.quote, *q) for q in story.quotes if rng.random() < 0.75]
+        rng.shuffle(deck)
+        return deck
+
+    def extras(self) -> list[str]:
+        """This item's background and stock sentences (a few of each, none twice), in order of use."""
+        rng = self.rng
+        context = rng.sample(self.story.beat.context, min(MAX_CONTEXT, len(self.story.beat.context)))
+        filler = rng.sample(beats.FILLER, MAX_FILLER)
+        out: list[str] = []
+        while context or filler:
+            source = context if context and (not filler or rng.random() < 0.6) else filler
+            out.append(source.pop())
+        return out
+
+    def body(self) -> str:
+        """80-400 words: the lead, then the story's facts and quotes with background mixed in."""
+        rng = self.rng
+        target = rng.randint(80, 400)
+        sentences = [self.fact(self.story.lead.main, lead=True)]
+        words = len(sentences[0].split())
+        deck = self.story_deck()
+        extras = self.extras()
+        while words < target:
+            if deck and (len(sentences) < 3 or rng.random() < 0.72):
+                sentence = deck.pop()()
+            elif extras:
+                sentence = self.free_sentence(extras.pop())
+            elif deck:
+                sentence = deck.pop()()
+            else:
+                break
+            n = len(sentence.split())
+            if words + n > target and words >= 80:  # the next sentence would overshoot
+                break
+            sentences.append(sentence)
+            words += n
+        paragraphs = self._paragraphs(sentences)
+        if rng.random() < 0.3:
+            sign_off = self.free_sentence(rng.choice(beats.SIGN_OFF))
+            if words + len(sign_off.split()) <= 400:
+                paragraphs.append(sign_off)
+        return "\n\n".join(paragraphs)
+
+    def liveblog(self) -> str:
+        """A live-blog post: 6-12 sentences about the story, in short paragraphs."""
+        rng = self.rng
+        pool: list[Callable[[], str]] = self.story_deck()
+        pool += [partial(self.free_sentence, t) for t in self.story.beat.context]
+        rng.shuffle(pool)
+        sentences = [make() for make in pool[: rng.randint(6, 12)]]
+        return "\n\n".join(self._paragraphs(sentences, most=2))
+
+    def _paragraphs(self, sentences: list[str], most: int = 3) -> list[str]:
+        out: list[str] = []
+        i = 0
+        while i < len(sentences):
+            take = self.rng.choices((1, 2, 3)[:most], (3, 5, 2)[:most])[0]
+            out.append(" ".join(sentences[i : i + take]))
+            i += take
+        return out
 
 
 def _ts(moment: datetime) -> str:
@@ -330,67 +494,81 @@ def _ts(moment: datetime) -> str:
 
 
 def _item(rng: random.Random, story: _Story, n: int, kind: str) -> dict[str, Any]:
-    slots = story.slots
     source_id, source_name = rng.choice(SOURCES)
     published = story.published + timedelta(minutes=rng.randint(0, 180))
-    keywords = TOPICS[story.topic][0]
-    title = _fill(rng.choice(TOPICS[story.topic][1]), slots)
-    body = _body(rng, story.topic, slots)
-    slug = "-".join(title.lower().split()[:6]).replace("$", "").replace(",", "")
+    author = rng.choice(AUTHORS)
+    writer = _Writer(rng, story, source_name, author)
+    first = story.items[0] if story.items else None
+    copied = first is not None and kind in ("mirror", "duplicate")
+    title = first["title"] if copied and first else writer.title()
+    slug = "-".join(title.lower().split()[:6]).replace("$", "").replace(",", "").replace("%", "")
     item: dict[str, Any] = {
         "id": f"{source_id}:{n:07d}",
         "source": {"id": source_id, "name": source_name},
         "url": f"https://{source_id}.example/{published:%Y/%m/%d}/{slug}-{n}",
         "title": title,
-        "body": body,
+        "body": "",
         "published_at": _ts(published),
         "fetched_at": _ts(published + timedelta(seconds=rng.randint(5, 600))),
-        "authors": [slots["author"]] if rng.random() < 0.7 else [],
+        "authors": [author] if rng.random() < 0.7 else [],
         "language": rng.choice(LANGS),
-        "tags": [*sorted(set(rng.sample(keywords, rng.randint(0, 3)))), story.topic],
+        "tags": [*sorted(set(rng.sample(TOPICS[story.topic], rng.randint(0, 3)))), story.topic],
         "revision": 1,
     }
-    if kind == "mirror" and story.items:  # wire copy republished with a byline and a tail
-        first = story.items[0]
-        item["title"] = first["title"]
+    if kind == "mirror" and first:  # wire copy republished with a byline and a tail
         item["body"] = f"By {rng.choice(AUTHORS)}\n\n{first['body']}\n\nContinue reading on {source_name}."
-    elif kind == "duplicate" and story.items:  # syndicated verbatim under another id
-        first = story.items[0]
-        item["title"], item["body"] = first["title"], first["body"]
-    elif kind == "liveblog" and story.items:
-        first = story.items[0]
+    elif kind == "duplicate" and first:  # syndicated verbatim under another id
+        item["body"] = first["body"]
+    elif kind == "liveblog" and first:
         page = first["url"].replace("https://", "https://live.")
-        item["title"] = _fill(rng.choice(BLOG_LEADS), {"title": first["title"]})
-        item["body"] = " ".join(_fill(rng.choice(TOPICS[story.topic][2]), slots) for _ in range(rng.randint(6, 12)))
+        item["title"] = rng.choice(BLOG_LEADS).format(title=first["title"])
+        item["body"] = writer.liveblog()
         block = f"block-{rng.randint(1, 3)}"
         item["id"] = f"{first['source']['id']}:live:{page.rsplit('-', 1)[-1]}:{block}"
         item["source"] = dict(first["source"])
         item["liveblog"] = {"page_url": page, "block_id": block}
         item["revision"] = rng.randint(1, 3)
+    else:  # an original: the story's first item, or another outlet's own take on it
+        item["body"] = writer.body()
     return item
 
 
-def items(count: int, seed: int = SEED) -> list[dict[str, Any]]:
-    """``count`` raw items, story by story: ~70% originals, the rest mirrors, duplicates, live-blog posts."""
+def labelled_items(count: int, seed: int = SEED) -> list[tuple[dict[str, Any], dict[str, str]]]:
+    """``count`` raw items with what each is meant to be: ``{"id", "kind", "story"}``.
+
+    ``kind`` is ``original`` (a story's first item), ``rewrite`` (another
+    outlet's own write-up of it), ``mirror``, ``duplicate`` or ``liveblog``;
+    ``story`` is the id of the story's first item. Items are story by story:
+    ~55% start a story, the rest are rewrites of the newest story and mirrors,
+    duplicates and live-blog posts of a recent one.
+    """
     rng = random.Random(seed)
     start = datetime(2025, 3, 1, 6, 0, tzinfo=UTC)
-    out: list[dict[str, Any]] = []
+    out: list[tuple[dict[str, Any], dict[str, str]]] = []
     stories: list[_Story] = []
     n = 0
     while len(out) < count:
         if not stories or rng.random() < 0.55:
-            topic = rng.choice(list(TOPICS))
-            stories.append(_Story(topic, _slots(rng), start + timedelta(minutes=len(out) // 3)))
+            stories.append(_new_story(rng, start + timedelta(minutes=len(out) // 3)))
             stories = stories[-200:]
             kind = "original"
         else:
             kind = rng.choices(("original", "mirror", "duplicate", "liveblog"), (40, 25, 15, 20))[0]
         story = stories[-1] if kind == "original" else rng.choice(stories)
         item = _item(rng, story, n, kind)
+        label = "rewrite" if kind == "original" and story.items else kind
+        if kind == "mirror" and any(i["body"] == item["body"] for i in story.items):
+            label = "duplicate"  # same outlet and byline as an earlier mirror: the very same text
+        first_id = story.items[0]["id"] if story.items else item["id"]
         story.items.append(item)
-        out.append(item)
+        out.append((item, {"id": item["id"], "kind": label, "story": first_id}))
         n += 1
     return out
+
+
+def items(count: int, seed: int = SEED) -> list[dict[str, Any]]:
+    """``count`` raw items (those of :func:`labelled_items`, without the labels)."""
+    return [item for item, _ in labelled_items(count, seed)]
 
 
 # ---------------------------------------------------------------- rules
@@ -407,10 +585,10 @@ def _term(text: str) -> str:
 def _rule_query(rng: random.Random) -> tuple[str, str]:
     """One rule of a kind drawn by desk-realistic weights: ``(kind, query)``."""
     topic = rng.choice(list(TOPICS))
-    keywords = TOPICS[topic][0]
+    keywords = TOPICS[topic]
     kw, kw2 = rng.sample(keywords, 2)
     person = rng.choice(LAST_NAMES)
-    full = _person(rng)
+    full = " ".join(_person(rng))
     org, org2, org3 = rng.sample(ORGS, 3)
     country = rng.choice(COUNTRIES)
     place = rng.choice(PLACES)
@@ -424,7 +602,7 @@ def _rule_query(rng: random.Random) -> tuple[str, str]:
         "name_topic": (14, f"{_term(person)} AND {_term(kw)} AND {_term(kw2)}"),
         "org_context": (12, f"{_term(org)} AND ({_term(kw)} OR {_term(kw2)}) AND {_term(country)}"),
         "full_name": (14, _quoted(full)),
-        "place_topic": (8, f"{_term(place)} AND {_term(kw)} AND {_term(kw2)} AND {_term(country)} NOT {_term(rng.choice(TOPICS['sport'][0]))}"),
+        "place_topic": (8, f"{_term(place)} AND {_term(kw)} AND {_term(kw2)} AND {_term(country)} NOT {_term(rng.choice(TOPICS['sport']))}"),
         "must_must_not": (8, f"+{_term(org)} +{_term(kw)} +{_term(country)} -{_term(noise)}"),
         "title_only": (8, f"title:{_term(kw)} AND title:{_term(country)}"),
         "proximity": (8, '"' + f"{near[0]} {near[1]}".replace('"', "") + f'"~{rng.choice((3, 5, 8))}'),
@@ -479,6 +657,8 @@ if __name__ == "__main__":
     parser.add_argument("--rules", type=int, default=1000)
     parser.add_argument("--out", type=Path, default=Path("bench/out/data"))
     ns = parser.parse_args()
-    write_jsonl(ns.out / "items.jsonl", items(ns.items))
+    pairs = labelled_items(ns.items)
+    write_jsonl(ns.out / "items.jsonl", [item for item, _ in pairs])
+    write_jsonl(ns.out / "labels.jsonl", [label for _, label in pairs])
     write_rules_yaml(ns.out / "rules.yaml", rules(ns.rules))
-    print(f"wrote {ns.items} items and {ns.rules} rules under {ns.out}")
+    print(f"wrote {ns.items} items (+ labels.jsonl) and {ns.rules} rules under {ns.out}")

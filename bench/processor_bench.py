@@ -2,7 +2,10 @@
 
 Floors run in the same run on the same core: plain JSON read-and-write of the
 same file (the least any JSON-lines filter does), and for NER the bare spaCy
-pipeline over the same texts (the least NER costs).
+pipeline over the same texts (the least NER costs). ``processor.dedupe_agreement``
+then reads the ``--ner off`` output back and compares each dedupe verdict with
+what the generator meant the item to be: a throughput measured on a workload
+whose verdicts are wrong measures the wrong work.
 """
 
 from __future__ import annotations
@@ -12,7 +15,10 @@ import io
 import json
 import pstats
 import sys
+from collections import Counter
+from itertools import zip_longest
 from pathlib import Path
+from typing import Any
 
 from bench.common import (
     Context,
@@ -26,6 +32,15 @@ from bench.common import (
 )
 
 TIMEOUT = 300
+#: The verdicts each kind of item should get; mirrors and duplicates also need ``of`` ==
+#: the story's first item. Another outlet's own write-up is new text, so "new" (by spec).
+EXPECTED: dict[str, tuple[str, ...]] = {
+    "original": ("new",),
+    "rewrite": ("new",),
+    "mirror": ("near_duplicate",),
+    "duplicate": ("duplicate",),
+    "liveblog": ("new", "update", "duplicate"),
+}
 #: NER is ~100x slower than the rest: a subset keeps the suite within its budget.
 NER_ITEMS = 300
 
@@ -94,8 +109,65 @@ def run(ctx: Context) -> list[Result]:
                   "target >= 5000",
             extra={"target": 5000},
         ))
+    if rate:  # the output is complete (one line per item): compare its verdicts with the labels
+        results.append(dedupe_agreement(ctx, ctx.out / "process-off.jsonl"))
+    else:
+        results.append(missing("processor.dedupe_agreement", "share", f"no process output: {note}"))
     results.append(_ner(ctx))
     return results
+
+
+def _agrees(label: dict[str, str], dedupe: dict[str, Any]) -> bool:
+    kind = label["kind"]
+    if dedupe.get("status") not in EXPECTED[kind]:
+        return False
+    return kind not in ("mirror", "duplicate") or dedupe.get("of") == label["story"]
+
+
+def dedupe_agreement(ctx: Context, processed: Path) -> Result:
+    """Share of items whose dedupe verdict is the one the generator intended."""
+    name = "processor.dedupe_agreement"
+    confusion: dict[str, Counter[str]] = {kind: Counter() for kind in EXPECTED}
+    agree: Counter[str] = Counter()
+    wrong_of: Counter[str] = Counter()
+    alerting = matches = count = 0
+    with processed.open(encoding="utf-8") as fh:
+        for number, (line, label) in enumerate(zip_longest(fh, ctx.labels()), 1):
+            if line is None or label is None:
+                return missing(name, "share", f"{processed.name} and the labels differ in length at line {number}")
+            doc = json.loads(line)
+            if doc["id"] != label["id"]:
+                return missing(name, "share", f"line {number}: item {doc['id']} but label {label['id']}")
+            dedupe = doc.get("dedupe") or {}
+            kind = label["kind"]
+            confusion[kind][dedupe.get("status", "?")] += 1
+            ok = _agrees(label, dedupe)
+            agree[kind] += ok
+            wrong_of[kind] += not ok and dedupe.get("status") in EXPECTED[kind]
+            alerts = doc.get("alerts") or []
+            alerting += bool(alerts)
+            matches += len(alerts)
+            count += 1
+    if not count:
+        return missing(name, "share", f"{processed.name} is empty")
+    totals = {kind: sum(c.values()) for kind, c in confusion.items()}
+    per_kind = {kind: {"share": round(agree[kind] / n, 4), "agree": agree[kind], "items": n,
+                       "right_status_wrong_of": wrong_of[kind]}
+                for kind, n in totals.items() if n}
+    return Result(
+        name, sum(agree.values()) / count, "share",
+        notes=(f"{count} items of `wirewatch process --ner off` (shipped thresholds) against the generator's labels "
+               f"({ctx.labels_path.name}). Agreeing means: a story's first item and another outlet's own write-up "
+               "-> new; a wire mirror (byline + tail) -> near_duplicate and a verbatim copy -> duplicate, each with "
+               "`of` = the story's first item; a live-blog post -> new, update or duplicate (not near_duplicate). "
+               f"{alerting / count:.1%} of items have >= 1 alert ({matches / count:.2f} matches per item)"),
+        extra={
+            "per_kind": per_kind,
+            "confusion": {kind: dict(c.most_common()) for kind, c in confusion.items() if c},
+            "alert_share": round(alerting / count, 4),
+            "matches_per_item": round(matches / count, 3),
+        },
+    )
 
 
 def _ner(ctx: Context) -> Result:

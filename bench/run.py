@@ -28,7 +28,8 @@ Step = Callable[[Context], list[Result]]
 #: In run order: (metric names the step produces, unit, step).
 STEPS: list[tuple[tuple[str, ...], str, Step]] = [
     (("rules.vs_lucene_monitor",), "items/s", rules_bench.run),
-    (("processor.items_per_s", "processor.ner_items_per_s"), "items/s", processor_bench.run),
+    (("processor.items_per_s", "processor.dedupe_agreement", "processor.ner_items_per_s"), "items/s",
+     processor_bench.run),
     (("poller.feeds_per_s",), "feeds/s", poller_bench.run),
     (("e2e.items_per_s",), "items/s", stream_bench.run_e2e),
     (("alert.latency_ms_p50", "alert.latency_ms_p99"), "ms", stream_bench.run_latency),
