@@ -287,9 +287,19 @@ class LshIndex:
         self, ids: Sequence[str], stories: Sequence[str], packed: Sequence[str], times: Sequence[float]
     ) -> None:
         """Many :func:`packed_signature` rows at once, in commit order (one unpacking pass)."""
+        self._append(ids, stories, unpacked_signatures(packed), packed, times)
+
+    def _append(
+        self,
+        ids: Sequence[str],
+        stories: Sequence[str],
+        sigs: npt.NDArray[np.uint32],
+        packed: Sequence[str],
+        times: Sequence[float],
+    ) -> None:
+        """Rows given both as a matrix (compared) and packed (band keys are slices of it)."""
         if len(self.ids) + len(ids) > len(self.times):
             self._grow(len(self.ids) + len(ids))
-        sigs = unpacked_signatures(packed) if len(packed) else np.empty((0, NUM_PERM), dtype=_U32)
         for item_id, story, sig, hexed, ts in zip(ids, stories, sigs, packed, times, strict=True):
             self.add(item_id, story, sig, band_keys(hexed), ts)
 
@@ -320,8 +330,9 @@ class LshIndex:
         live = np.flatnonzero(self.times[:n] >= oldest)
         fresh = LshIndex(max(1024, len(live)))
         keep = live.tolist()
-        fresh.extend(
-            [self.ids[i] for i in keep], [self.stories[i] for i in keep], packed_rows(self.sigs[live]), self.times[live].tolist()
+        sigs = self.sigs[live]
+        fresh._append(
+            [self.ids[i] for i in keep], [self.stories[i] for i in keep], sigs, packed_rows(sigs), self.times[live].tolist()
         )
         return fresh
 
