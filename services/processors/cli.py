@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
+import select
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from wirewatch.core.config import load_settings
 from wirewatch.core.errors import SchemaError
@@ -77,10 +79,35 @@ def build_processor(args: argparse.Namespace, store: Any = None) -> Any:
     return Processor(rules, EntityTagger(watch), Deduper({} if store is None else store), ner)
 
 
-def _lines(stream: IO[bytes]) -> Iterator[tuple[int, bytes]]:
-    for number, line in enumerate(stream, 1):
-        if line.strip():
-            yield number, line
+def _line_batches(fd: int, size: int = BATCH) -> Iterator[list[tuple[int, bytes]]]:
+    """Numbered non-blank input lines, up to ``size`` at a time.
+
+    A batch is cut short when no more input is waiting, so items from a slow
+    producer (``wirewatch poll | wirewatch process``) are never held back to fill it.
+    """
+    batch: list[tuple[int, bytes]] = []
+    number = 0
+    rest = b""
+    while True:
+        chunk = os.read(fd, 1 << 20)
+        if not chunk:
+            break
+        lines = (rest + chunk).split(b"\n")
+        rest = lines.pop()
+        for line in lines:
+            number += 1
+            if line.strip():
+                batch.append((number, line))
+                if len(batch) >= size:
+                    yield batch
+                    batch = []
+        if batch and not select.select([fd], [], [], 0)[0]:
+            yield batch
+            batch = []
+    if rest.strip():
+        batch.append((number + 1, rest))
+    if batch:
+        yield batch
 
 
 def run_process(args: argparse.Namespace) -> int:
@@ -99,8 +126,6 @@ def run_process(args: argparse.Namespace) -> int:
     gc.set_threshold(50_000, 20, 1000)
     sys.stdout.flush()
     out = sys.stdout.buffer  # bytes in, bytes out: orjson on both ends, no text layer
-    write = out.write
-    batched = processor.ner is not None
 
     def parse(number: int, line: bytes) -> dict[str, Any] | None:
         try:
@@ -114,26 +139,16 @@ def run_process(args: argparse.Namespace) -> int:
             log.warning("skipped input line", line=number, reason=str(exc))
             return None
 
-    pending: list[dict[str, Any]] = []
     count = 0
-    for number, line in _lines(sys.stdin.buffer):
-        raw = parse(number, line)
-        if raw is None:
-            continue
-        count += 1
-        if batched:
-            pending.append(raw)
-            if len(pending) >= BATCH:
-                for result in processor.process_batch(pending):
-                    write(encode(result.item) + b"\n")
-                pending.clear()
-                out.flush()
-        else:
-            write(encode(processor.finish(processor.enrich(raw), with_alerts=False).item) + b"\n")
-    if pending:
-        for result in processor.process_batch(pending):
-            write(encode(result.item) + b"\n")
-    out.flush()
+    for lines in _line_batches(sys.stdin.buffer.fileno()):
+        raws = [raw for raw in (parse(number, line) for number, line in lines) if raw is not None]
+        # batched: NER (when on) and the MinHash signatures run once per batch
+        out.write(b"".join(
+            encode(processor.finish(enriched, with_alerts=False).item) + b"\n"
+            for enriched in processor.enrich_batch(raws)
+        ))
+        out.flush()
+        count += len(raws)
     log.debug("process done", items=count)
     return 0
 

@@ -10,6 +10,7 @@ embedded runner. Order: validate -> entities -> rule match (rules may use
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache, lru_cache
@@ -20,7 +21,7 @@ from wirewatch.core.deadletter import utc_now
 from wirewatch.core.errors import SchemaError
 from wirewatch.core.schemas import validate, validator
 from wirewatch.processors.analysis import shared_search_tokens, tokenize
-from wirewatch.processors.dedupe import Deduper, Fingerprint, Verdict, fingerprint
+from wirewatch.processors.dedupe import Deduper, Fingerprint, Verdict, fingerprints
 from wirewatch.processors.entities import EntityTagger, NerModel
 from wirewatch.processors.rules import MatchDocument, Rule, RuleSet
 
@@ -139,8 +140,26 @@ class Processor:
     # -- stage 1: no shared state -----------------------------------------
     def enrich(self, raw: dict[str, Any], ner_mentions: list[tuple[str, str]] | None = None) -> Enriched:
         """Entities, matching rules and the dedupe fingerprint of a valid raw item."""
-        if ner_mentions is None and self.ner is not None:
-            ner_mentions = self.ner.mentions([_ner_text(raw)])[0]
+        return self.enrich_batch([raw], None if ner_mentions is None else [ner_mentions])[0]
+
+    def enrich_batch(
+        self, raws: list[dict[str, Any]], ner_mentions: Sequence[Sequence[tuple[str, str]]] | None = None
+    ) -> list[Enriched]:
+        """:meth:`enrich` for many items: one batched NER pass (when there is a model and no
+        ``ner_mentions``) and one batched signature pass (:func:`fingerprints`)."""
+        if ner_mentions is None:
+            if self.ner is not None and raws:
+                ner_mentions = self.ner.mentions([_ner_text(r) for r in raws])
+            else:
+                ner_mentions = [()] * len(raws)
+        tagged = [self._tag_and_match(raw, m) for raw, m in zip(raws, ner_mentions, strict=True)]
+        prints = fingerprints(raws, [tokens for _, _, tokens in tagged])
+        return [Enriched(item, rules, fp) for (item, rules, _), fp in zip(tagged, prints, strict=True)]
+
+    def _tag_and_match(
+        self, raw: dict[str, Any], ner_mentions: Sequence[tuple[str, str]]
+    ) -> tuple[dict[str, Any], list[Rule], list[str]]:
+        """The item with entities and alerts, its matching rules, and the tokens dedupe compares."""
         # tokenised once, shared by the gazetteer, the rule matcher and dedupe
         fields = shared_search_tokens(raw)
         title, body = fields["title"][0], fields["body"][0]
@@ -148,21 +167,14 @@ class Processor:
         title_body = [*title, *body]
         item = dict(raw)
         entities = item["entities"] = self.tagger.tag(
-            raw, ner_mentions or (), [*title, *summary, *body] if summary else title_body
+            raw, ner_mentions, [*title, *summary, *body] if summary else title_body
         )
         for ent in entities:
             self._entity_counter(ent["type"]).inc()
         fields["entity"] = shared_search_tokens({"entities": entities})["entity"]
         matched = self.rules.match(MatchDocument(fields))
         item["alerts"] = [{"rule": r.id, "notify": list(r.notify)} for r in matched]
-        return Enriched(item, list(matched), fingerprint(raw, title_body))
-
-    def enrich_batch(self, raws: list[dict[str, Any]]) -> list[Enriched]:
-        """:meth:`enrich` for many items, with one batched NER pass."""
-        mentions: list[list[tuple[str, str]] | None] = [None] * len(raws)
-        if self.ner is not None and raws:
-            mentions = list(self.ner.mentions([_ner_text(r) for r in raws]))
-        return [self.enrich(raw, m or []) for raw, m in zip(raws, mentions, strict=True)]
+        return item, matched, title_body
 
     def rules_by_id(self, ids: list[str]) -> list[Rule]:
         """Rules of stage 1 looked up again in stage 2 (a reload in between drops removed ones)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import select
 import subprocess
 from pathlib import Path
 
@@ -48,3 +49,24 @@ def test_process_help_has_examples(wirewatch_bin: str, wirewatch_env: dict[str, 
     done = run(wirewatch_bin, wirewatch_env, "process", "--help", stdin="")
     assert done.returncode == 0
     assert "wirewatch process --rules rules.yaml --ner off < raw.jsonl > processed.jsonl" in done.stdout
+
+
+def test_process_answers_each_line_without_waiting_for_a_full_batch(wirewatch_bin: str, wirewatch_env: dict[str, str]) -> None:
+    """Items are batched only from input already waiting: a slow producer (a poller on a
+    pipe) gets each item out as soon as it is in, and the order still holds."""
+    raw = [line for line in (FIX / "raw_items.jsonl").read_text("utf-8").splitlines() if line.startswith('{"id"')][:2]
+    proc = subprocess.Popen([wirewatch_bin, "process", "--rules", str(FIX / "rules.yaml"), "--ner", "off"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=wirewatch_env)
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        for line in raw:
+            proc.stdin.write(line.encode() + b"\n")
+            proc.stdin.flush()
+            ready, _, _ = select.select([proc.stdout], [], [], 60)
+            assert ready, "no output for a line while stdin stays open"
+            assert json.loads(proc.stdout.readline())["id"] == json.loads(line)["id"]
+        proc.stdin.close()
+        assert proc.wait(timeout=60) == 0
+        assert proc.stdout.read() == b""
+    finally:
+        proc.kill()
