@@ -143,10 +143,8 @@ def run_process(args: argparse.Namespace) -> int:
     for lines in _line_batches(sys.stdin.buffer.fileno()):
         raws = [raw for raw in (parse(number, line) for number, line in lines) if raw is not None]
         # batched: NER (when on) and the MinHash signatures run once per batch
-        out.write(b"".join(
-            encode(processor.finish(enriched, with_alerts=False).item) + b"\n"
-            for enriched in processor.enrich_batch(raws)
-        ))
+        results = processor.finish_batch(processor.enrich_batch(raws), with_alerts=False)
+        out.write(b"".join(encode(result.item) + b"\n" for result in results))
         out.flush()
         count += len(raws)
     log.debug("process done", items=count)

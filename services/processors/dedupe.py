@@ -140,7 +140,6 @@ _U64 = np.uint64
 _MIX1 = _U64(0x9E3779B97F4A7C15)  # odd 64-bit constants (golden ratio, xxhash prime 2)
 _MIX2 = _U64(0xC2B2AE3D27D4EB4F)
 _S33, _FMIX1, _FMIX2 = _U64(33), _U64(0xFF51AFD7ED558CCD), _U64(0xC4CEB9FE1A85EC53)
-_TOKEN_HASHES: dict[str, int] = {}  # crc32 per token; news vocabulary repeats, so most are cached
 _MAX_CACHED = 1 << 18
 _digests = RMinHash.digest_matrix_from_flat_token_hashes
 
@@ -149,18 +148,23 @@ def _token_hash(token: str) -> int:
     return zlib.crc32(token.encode("utf-8"))
 
 
+class _TokenHashes(dict[str, int]):
+    """crc32 per token, computed on first sight: news vocabulary repeats, so a batch's
+    look-ups run in C (``dict.__getitem__``) and only new tokens reach Python."""
+
+    def __missing__(self, token: str) -> int:
+        if len(self) > _MAX_CACHED:
+            self.clear()
+        value = self[token] = _token_hash(token)
+        return value
+
+
+_TOKEN_HASHES = _TokenHashes()
+
+
 def _token_hashes(tokens: Sequence[str]) -> npt.NDArray[np.uint64]:
     """crc32 of each token, as uint64 (the width the shingle mix works in)."""
-    cache = _TOKEN_HASHES
-    try:
-        return np.fromiter(map(cache.__getitem__, tokens), dtype=_U64, count=len(tokens))
-    except KeyError:
-        if len(cache) > _MAX_CACHED:
-            cache.clear()
-        for token in tokens:
-            if token not in cache:
-                cache[token] = _token_hash(token)
-        return np.fromiter(map(cache.__getitem__, tokens), dtype=_U64, count=len(tokens))
+    return np.fromiter(map(_TOKEN_HASHES.__getitem__, tokens), dtype=_U64, count=len(tokens))
 
 
 def _short_text_hash(h: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:

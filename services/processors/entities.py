@@ -18,6 +18,7 @@ import itertools
 import operator
 import os
 import re
+import string
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -117,8 +118,23 @@ def spelling_variants(alias: str) -> set[str]:
     return {" ".join(combo) for combo in itertools.islice(itertools.product(*options), 200)}
 
 
-def _surface_regex(surface: str) -> re.Pattern[str]:
-    return re.compile(rf"(?<![A-Za-z0-9]){re.escape(surface)}(?![A-Za-z0-9])")
+_WORD_CHARS = frozenset(string.ascii_letters + string.digits)
+
+
+def has_surface(text: str, surface: str) -> bool:
+    """Does ``text`` hold ``surface`` with no ASCII letter or digit right before or after it?
+
+    The regex ``(?<![A-Za-z0-9])surface(?![A-Za-z0-9])`` says the same, but its lookbehind
+    keeps ``re`` from searching for the literal: 17 µs to miss in a 1.5 KB text, against
+    ~1 µs for ``str.find``.
+    """
+    at = text.find(surface)
+    while at >= 0:
+        end = at + len(surface)
+        if (at == 0 or text[at - 1] not in _WORD_CHARS) and (end == len(text) or text[end] not in _WORD_CHARS):
+            return True
+        at = text.find(surface, at + 1)
+    return False
 
 
 def _spaced(normalised: str) -> str:
@@ -183,7 +199,6 @@ class EntityTagger:
                 self._add_watch(ent)
         for ent in watchlist:
             self._add_watch(ent)
-        self._regex: dict[str, re.Pattern[str]] = {}
         self._templates: dict[int, dict[str, Any]] = {}
         # equal entries become one object, so a hit's entry groups by identity (no dataclass hash)
         interned: dict[Entry, Entry] = {}
@@ -242,13 +257,7 @@ class EntityTagger:
     def _confirmed(self, pattern: _Pattern, text: str) -> bool:
         if not pattern.guarded:
             return True
-        for surface in pattern.surfaces:
-            rx = self._regex.get(surface)
-            if rx is None:
-                rx = self._regex[surface] = _surface_regex(surface)
-            if rx.search(text):
-                return True
-        return False
+        return any(has_surface(text, surface) for surface in pattern.surfaces)
 
     def lookup(self, mention: str) -> Entry | None:
         """The catalogue entity a mention (any spelling we know) names, if any."""

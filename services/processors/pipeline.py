@@ -10,6 +10,7 @@ embedded runner. Order: validate -> entities -> rule match (rules may use
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -153,6 +154,8 @@ class Processor:
             else:
                 ner_mentions = [()] * len(raws)
         tagged = [self._tag_and_match(raw, m) for raw, m in zip(raws, ner_mentions, strict=True)]
+        for kind, n in Counter(ent["type"] for item, _, _ in tagged for ent in item["entities"]).items():
+            self._entity_counter(kind).inc(n)
         prints = fingerprints(raws, [tokens for _, _, tokens in tagged])
         return [Enriched(item, rules, fp) for (item, rules, _), fp in zip(tagged, prints, strict=True)]
 
@@ -169,8 +172,6 @@ class Processor:
         entities = item["entities"] = self.tagger.tag(
             raw, ner_mentions, [*title, *summary, *body] if summary else title_body
         )
-        for ent in entities:
-            self._entity_counter(ent["type"]).inc()
         fields["entity"] = shared_search_tokens({"entities": entities})["entity"]
         matched = self.rules.match(MatchDocument(fields))
         item["alerts"] = [{"rule": r.id, "notify": list(r.notify)} for r in matched]
@@ -186,7 +187,23 @@ class Processor:
 
         ``with_alerts=False`` skips building alert records (the CLI prints items only).
         """
+        return self.finish_batch([enriched], now, with_alerts=with_alerts)[0]
+
+    def finish_batch(
+        self, batch: Sequence[Enriched], now: datetime | None = None, *, with_alerts: bool = True
+    ) -> list[ProcessResult]:
+        """:meth:`finish` for many items in order, at one ``now`` (a batch takes milliseconds);
+        metrics are counted once per batch."""
         now = now or datetime.now(UTC)
+        stamp = _time_str(now)
+        results = [self._finish(enriched, now, stamp, with_alerts) for enriched in batch]
+        for status, n in Counter(r.item["dedupe"]["status"] for r in results).items():
+            self._verdict_counter(status).inc(n)
+        for rule_id, n in Counter(rule.id for enriched in batch for rule in enriched.rules).items():
+            self._alert_counter(rule_id).inc(n)
+        return results
+
+    def _finish(self, enriched: Enriched, now: datetime, stamp: str, with_alerts: bool) -> ProcessResult:
         verdict: Verdict = self.deduper.check(enriched.fingerprint, now)
         self.deduper.commit(enriched.fingerprint, verdict, now)
         item = enriched.item
@@ -194,14 +211,8 @@ class Processor:
         item["story_id"] = verdict.story_id(item["id"])
         if verdict.status == "update" and "revision" not in item:
             item["revision"] = verdict.revision
-        stamp = _time_str(now)
         item["processed_at"] = stamp
-        self._verdict_counter(verdict.status).inc()
-        alerts = []
-        for rule in enriched.rules:
-            self._alert_counter(rule.id).inc()
-            if with_alerts:
-                alerts.append(make_alert(item, rule, stamp))
+        alerts = [make_alert(item, rule, stamp) for rule in enriched.rules] if with_alerts else []
         # field order of the output line: raw fields, then what processing added, entities and
         # alerts last (re-inserted in place: the enriched item is not used after this)
         item["entities"] = item.pop("entities")
@@ -221,7 +232,7 @@ class Processor:
         """Many valid raw items in order, with NER batched (``nlp.pipe``)."""
         start = time.perf_counter()
         enriched = self.enrich_batch([validate_raw(r) for r in raws])
-        results = [self.finish(e) for e in enriched]
+        results = self.finish_batch(enriched)
         if self.observe_latency and results:
             per_item = (time.perf_counter() - start) / len(results)
             for _ in results:

