@@ -18,6 +18,11 @@ def encode(value: Any) -> bytes:
     return orjson.dumps(value)
 
 
+def encode_line(value: Any) -> bytes:
+    """:func:`encode` plus a newline: one line of a JSON-lines stream."""
+    return orjson.dumps(value, option=orjson.OPT_APPEND_NEWLINE)
+
+
 def decode(raw: bytes | None) -> Any:
     """Inverse of :func:`encode`; raises ``ValueError`` on bad JSON or bytes."""
     if raw is None:

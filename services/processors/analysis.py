@@ -260,6 +260,11 @@ def shared_search_tokens(item: Mapping[str, Any]) -> dict[str, list[list[str]]]:
     return _search_tokens(item, _shared_tokens)
 
 
+def entity_tokens(entities: list[dict[str, Any]]) -> list[list[str]]:
+    """``shared_search_tokens(item)["entity"]`` of an item with these entities (read-only lists)."""
+    return _value_tokens([e.get("name") for e in entities], _shared_tokens) if entities else []
+
+
 def search_fields(item: dict[str, Any]) -> dict[str, Any]:
     """The normalised copies indexed under ``search.*`` and matched by rules.
 

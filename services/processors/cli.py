@@ -115,7 +115,7 @@ def run_process(args: argparse.Namespace) -> int:
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_format)
     log = get_logger("process")
-    from wirewatch.bus.base import decode, encode
+    from wirewatch.bus.base import decode, encode_line
     from wirewatch.processors.pipeline import validate_raw
 
     processor = build_processor(args)
@@ -144,7 +144,7 @@ def run_process(args: argparse.Namespace) -> int:
         raws = [raw for raw in (parse(number, line) for number, line in lines) if raw is not None]
         # batched: NER (when on) and the MinHash signatures run once per batch
         results = processor.finish_batch(processor.enrich_batch(raws), with_alerts=False)
-        out.write(b"".join(encode(result.item) + b"\n" for result in results))
+        out.write(b"".join([encode_line(result.item) for result in results]))
         out.flush()
         count += len(raws)
     log.debug("process done", items=count)

@@ -27,6 +27,7 @@ import itertools
 import re
 import time
 import zlib
+from collections import defaultdict, deque
 from collections.abc import Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -264,6 +265,10 @@ def band_keys(packed: str) -> list[int]:
     return list(map(hash, map(packed.__getitem__, _BAND_SLICES)))
 
 
+def _bucket() -> deque[int]:
+    return deque(maxlen=MAX_BUCKET)
+
+
 #: Up to this many candidates are compared one row at a time (numpy's per-call cost is the
 #: cost there); more go through one matrix comparison.
 _FEW = 8
@@ -284,7 +289,7 @@ class LshIndex:
         self.ids: list[str] = []
         self.stories: list[str] = []
         self.row_of: dict[str, int] = {}  # item id -> its newest row
-        self.buckets: dict[int, list[int]] = {}
+        self.buckets: defaultdict[int, deque[int]] = defaultdict(_bucket)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -312,13 +317,7 @@ class LshIndex:
         self.row_of[item_id] = row
         buckets = self.buckets
         for key in bands:
-            bucket = buckets.get(key)
-            if bucket is None:
-                buckets[key] = [row]
-            else:
-                bucket.append(row)
-                if len(bucket) > MAX_BUCKET:
-                    del bucket[0]
+            buckets[key].append(row)  # a full bucket drops its oldest row
 
     def extend(
         self, ids: Sequence[str], stories: Sequence[str], packed: Sequence[str], times: Sequence[float]
@@ -345,10 +344,7 @@ class LshIndex:
 
         On a tie the earliest row wins: the first item seen of the story.
         """
-        buckets = [bucket for bucket in map(self.buckets.get, bands) if bucket is not None]
-        if not buckets:
-            return None
-        found: set[int] = set().union(*buckets)
+        found: set[int] = set().union(*filter(None, map(self.buckets.get, bands)))
         found.discard(self.row_of.get(item_id, -1))
         if not found:
             return None

@@ -21,7 +21,7 @@ from wirewatch.core import metrics
 from wirewatch.core.deadletter import utc_now
 from wirewatch.core.errors import SchemaError
 from wirewatch.core.schemas import validate, validator
-from wirewatch.processors.analysis import shared_search_tokens, tokenize
+from wirewatch.processors.analysis import entity_tokens, shared_search_tokens, tokenize
 from wirewatch.processors.dedupe import Deduper, Fingerprint, Verdict, fingerprints
 from wirewatch.processors.entities import EntityTagger, NerModel
 from wirewatch.processors.rules import MatchDocument, Rule, RuleSet
@@ -172,7 +172,7 @@ class Processor:
         entities = item["entities"] = self.tagger.tag(
             raw, ner_mentions, [*title, *summary, *body] if summary else title_body
         )
-        fields["entity"] = shared_search_tokens({"entities": entities})["entity"]
+        fields["entity"] = entity_tokens(entities)
         matched = self.rules.match(MatchDocument(fields))
         item["alerts"] = [{"rule": r.id, "notify": list(r.notify)} for r in matched]
         return item, matched, title_body
