@@ -27,7 +27,6 @@ import itertools
 import re
 import time
 import zlib
-from collections import defaultdict, deque
 from collections.abc import Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -265,10 +264,6 @@ def band_keys(packed: str) -> list[int]:
     return list(map(hash, map(packed.__getitem__, _BAND_SLICES)))
 
 
-def _bucket() -> deque[int]:
-    return deque(maxlen=MAX_BUCKET)
-
-
 #: Up to this many candidates are compared one row at a time (numpy's per-call cost is the
 #: cost there); more go through one matrix comparison.
 _FEW = 8
@@ -289,7 +284,7 @@ class LshIndex:
         self.ids: list[str] = []
         self.stories: list[str] = []
         self.row_of: dict[str, int] = {}  # item id -> its newest row
-        self.buckets: defaultdict[int, deque[int]] = defaultdict(_bucket)
+        self.buckets: dict[int, list[int]] = {}
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -317,7 +312,13 @@ class LshIndex:
         self.row_of[item_id] = row
         buckets = self.buckets
         for key in bands:
-            buckets[key].append(row)  # a full bucket drops its oldest row
+            bucket = buckets.get(key)
+            if bucket is None:  # most keys are new: a one-row list (a deque of maxlen would cost 4x)
+                buckets[key] = [row]
+            else:
+                bucket.append(row)
+                if len(bucket) > MAX_BUCKET:
+                    del bucket[0]
 
     def extend(
         self, ids: Sequence[str], stories: Sequence[str], packed: Sequence[str], times: Sequence[float]
