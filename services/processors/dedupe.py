@@ -380,9 +380,13 @@ class LshIndex:
         return fresh
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Verdict:
-    """What dedupe says about one item. ``of`` is the story's first item (None when new)."""
+    """What dedupe says about one item. ``of`` is the story's first item (None when new).
+
+    Treat as immutable. (Not ``frozen``: a frozen dataclass's ``__init__`` sets each field
+    through ``object.__setattr__``, 4x the cost, and every item makes one.)
+    """
 
     status: Status
     of: str | None
@@ -406,11 +410,12 @@ class Verdict:
         return out
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(slots=True, eq=False)
 class Fingerprint:
     """Everything dedupe needs from an item, computable without the store (stage 1).
 
-    Text-less items have no signature (``vector``/``packed`` None, no bands).
+    Text-less items have no signature (``vector``/``packed`` None, no bands). Treat as
+    immutable (not ``frozen``, for the reason given at :class:`Verdict`).
     """
 
     item_id: str

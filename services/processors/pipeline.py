@@ -195,17 +195,17 @@ class Processor:
         """:meth:`finish` for many items in order, at one ``now`` (a batch takes milliseconds);
         metrics are counted once per batch."""
         now = now or datetime.now(UTC)
-        stamp = _time_str(now)
-        results = [self._finish(enriched, now, stamp, with_alerts) for enriched in batch]
+        stamp, ts = _time_str(now), now.timestamp()
+        results = [self._finish(enriched, ts, stamp, with_alerts) for enriched in batch]
         for status, n in Counter(r.item["dedupe"]["status"] for r in results).items():
             self._verdict_counter(status).inc(n)
         for rule_id, n in Counter(rule.id for enriched in batch for rule in enriched.rules).items():
             self._alert_counter(rule_id).inc(n)
         return results
 
-    def _finish(self, enriched: Enriched, now: datetime, stamp: str, with_alerts: bool) -> ProcessResult:
-        verdict: Verdict = self.deduper.check(enriched.fingerprint, now)
-        self.deduper.commit(enriched.fingerprint, verdict, now)
+    def _finish(self, enriched: Enriched, ts: float, stamp: str, with_alerts: bool) -> ProcessResult:
+        verdict: Verdict = self.deduper.check(enriched.fingerprint, ts)
+        self.deduper.commit(enriched.fingerprint, verdict, ts)
         item = enriched.item
         item["dedupe"] = verdict.as_dict()
         item["story_id"] = verdict.story_id(item["id"])

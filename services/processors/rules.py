@@ -156,10 +156,9 @@ class MatchDocument:
     def side_tokens(self) -> AbstractSet[str]:
         """Tokens of the fields other than title and body (source, entity, tags, language)."""
         if self._side is None:
-            self._side = {
-                t for name, values in self._values.items() if name not in _DEFAULT
-                for value in values for t in value
-            }
+            self._side = set().union(*(
+                value for name, values in self._values.items() if name not in _DEFAULT for value in values
+            ))
         return self._side
 
     @classmethod
