@@ -471,11 +471,18 @@ LEARN_ITEMS = 500
 
 @dataclass(frozen=True)
 class _TokenIndex:
-    """anchor token -> rules, swapped as a whole when rules are re-anchored."""
+    """anchor token -> rules, swapped as a whole when rules are re-anchored.
+
+    ``groups`` is what an item's title and body walk: per anchor, the rules needing no
+    other title/body word, and the others keyed by a second word they need. An item
+    then meets only the groups whose second word it holds (one set intersection in C),
+    not every rule on the anchor (most of which would fail their required words).
+    """
 
     by_token: dict[str, list[int]]
     postings: dict[str, list[_Posting]]
     anchors: frozenset[str]
+    groups: dict[str, tuple[list[_Posting], dict[str, list[_Posting]]]]
 
 
 class RuleSet:
@@ -516,9 +523,21 @@ class RuleSet:
         self._counts: Counter[str] | None = Counter() if self._vocabulary else None
         self._counted = 0
 
-    def _token_index(self, by_token: dict[str, list[int]]) -> _TokenIndex:
+    def _token_index(self, by_token: dict[str, list[int]], counts: Mapping[str, int] | None = None) -> _TokenIndex:
         postings = {t: [self._postings[i] for i in ids] for t, ids in by_token.items()}
-        return _TokenIndex(by_token, postings, frozenset(by_token))
+        groups: dict[str, tuple[list[_Posting], dict[str, list[_Posting]]]] = {}
+        for token, listed in postings.items():
+            alone: list[_Posting] = []
+            by_second: dict[str, list[_Posting]] = {}
+            for posting in listed:
+                rest = posting[1] - {token}
+                if not rest:
+                    alone.append(posting)
+                else:  # the rarest other word when counted, else the longest
+                    second = min(rest, key=lambda w: ((counts or {}).get(w, 0), -len(w), w))
+                    by_second.setdefault(second, []).append(posting)
+            groups[token] = (alone, by_second)
+        return _TokenIndex(by_token, postings, frozenset(by_token), groups)
 
     @property
     def _by_token(self) -> dict[str, list[int]]:
@@ -533,7 +552,7 @@ class RuleSet:
         self._counted += 1
         if self._counted >= LEARN_ITEMS:
             self._counts = None
-            self._index = self._token_index(self._rarest_anchors(counts))
+            self._index = self._token_index(self._rarest_anchors(counts), counts)
 
     def _rarest_anchors(self, counts: Counter[str]) -> dict[str, list[int]]:
         """Per rule, its token anchors or, when rarer in the items seen, one required word."""
@@ -604,12 +623,18 @@ class RuleSet:
         if self._counts is not None:
             self._learn(doc)
         index = self._index
-        text, anchors, token_postings = doc.sets[None], index.anchors, index.postings
+        text, anchors, token_postings, groups = doc.sets[None], index.anchors, index.postings, index.groups
         hits = [i for i, _required, matches in self._always_postings if matches(doc)]
         for token in text & anchors:
-            for i, required, matches in token_postings[token]:
-                if required <= text and matches(doc):
+            alone, by_second = groups[token]
+            for i, _required, matches in alone:  # the anchor is all they need from title/body
+                if matches(doc):
                     hits.append(i)
+            if by_second:
+                for second in by_second.keys() & text:
+                    for i, required, matches in by_second[second]:
+                        if required <= text and matches(doc):
+                            hits.append(i)
         side = doc.side_tokens()
         if side:
             for token in (side & anchors) - text:

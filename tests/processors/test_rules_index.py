@@ -1,4 +1,4 @@
-"""The matcher's speed-ups change no result: lazy documents, merged term tests, re-anchoring.
+"""The matcher's speed-ups change no result: lazy documents, merged term tests, re-anchoring, second-word groups.
 
 The oracle is :meth:`RuleSet.match_naive` (every rule evaluated) and, for the
 document, sets and texts built plainly from :func:`search_fields`.
