@@ -70,3 +70,11 @@ def test_process_answers_each_line_without_waiting_for_a_full_batch(wirewatch_bi
         assert proc.stdout.read() == b""
     finally:
         proc.kill()
+
+
+def test_process_reads_a_last_line_without_newline_and_crlf_lines(wirewatch_bin: str, wirewatch_env: dict[str, str]) -> None:
+    raw = [line for line in (FIX / "raw_items.jsonl").read_text("utf-8").splitlines() if line.startswith('{"id"')][:3]
+    stdin = f"\n{raw[0]}\r\n\n{raw[1]}\n{raw[2]}"  # blank lines, a CRLF, no final newline
+    done = run(wirewatch_bin, wirewatch_env, "process", "--rules", str(FIX / "rules.yaml"), "--ner", "off", stdin=stdin)
+    assert done.returncode == 0, done.stderr
+    assert [json.loads(line)["id"] for line in done.stdout.splitlines()] == [json.loads(r)["id"] for r in raw]
