@@ -272,10 +272,10 @@ _FEW = 8
 class LshIndex:
     """Recent signatures in memory: rows of one matrix, and band key -> the rows in that bucket.
 
-    Derived state: the store's ``g:`` records are the truth, and the index is rebuilt from
-    them (:meth:`Deduper.reset_index`). A check gathers the rows sharing a band with the
-    item (at most ``BANDS * MAX_BUCKET``) and compares all their signatures in one numpy
-    pass: no per-candidate store read, no ranking by shared bands.
+    Derived state: the store's signature records are the truth, and the index is rebuilt
+    from them (:meth:`Deduper.reset_index`). A check gathers the rows sharing a band with
+    the item (at most ``BANDS * MAX_BUCKET``) and compares their signatures (a few one row
+    at a time, more in one numpy pass): no per-candidate store read, no ranking by shared bands.
     """
 
     def __init__(self, capacity: int = 1024) -> None:
@@ -510,7 +510,7 @@ class Deduper:
     writes per item: in a Faust table each write is also a changelog message.
 
     The LSH index (:class:`LshIndex`: signatures and band buckets) is *derived*
-    state, kept in memory and rebuilt from the ``g:`` records on first use (and
+    state, kept in memory and rebuilt from the signature records on first use (and
     after :meth:`reset_index`, which the Faust app calls when a rebalance hands
     this worker the dedupe partition): writing 21 buckets per item to a
     changelogged table cost more than everything else the processor does.
@@ -544,7 +544,7 @@ class Deduper:
 
     @property
     def index(self) -> LshIndex:
-        """The LSH index, built from the ``g:`` records the first time it is needed."""
+        """The LSH index, built from the signature records the first time it is needed."""
         if self._index is None:
             self._index = self._build_index()
         return self._index
