@@ -229,18 +229,22 @@ def _value_tokens(raw: Any, tokens_of: Tokenizer = tokenize) -> list[list[str]]:
 LIST_FIELDS = ("source", "entity", "tags")
 
 
+def _entity_tokens(entities: Any, tokens_of: Tokenizer) -> list[list[str]]:
+    """Token lists of the entities' names (the ``entity`` search field)."""
+    if not entities:
+        return []
+    return _value_tokens([e.get("name") for e in entities if isinstance(e, dict)], tokens_of)
+
+
 def _search_tokens(item: Mapping[str, Any], tokens_of: Tokenizer) -> dict[str, list[list[str]]]:
     source = item.get("source") or {}
     if not isinstance(source, dict):
         source = {"id": source}
-    entities = item.get("entities")
     return {
         "title": [tokens_of(item.get("title") or "")],
         "body": [tokens_of(item.get("body") or "")],
         "source": _value_tokens((source.get("id"), source.get("name")), tokens_of),
-        "entity": _value_tokens(
-            [e.get("name") for e in entities if isinstance(e, dict)] if entities else None, tokens_of
-        ),
+        "entity": _entity_tokens(item.get("entities"), tokens_of),
         "tags": _value_tokens(item.get("tags"), tokens_of),
         "language": [tokens_of(item.get("language") or "")],
     }
@@ -262,7 +266,7 @@ def shared_search_tokens(item: Mapping[str, Any]) -> dict[str, list[list[str]]]:
 
 def entity_tokens(entities: list[dict[str, Any]]) -> list[list[str]]:
     """``shared_search_tokens(item)["entity"]`` of an item with these entities (read-only lists)."""
-    return _value_tokens([e.get("name") for e in entities], _shared_tokens) if entities else []
+    return _entity_tokens(entities, _shared_tokens)
 
 
 def search_fields(item: dict[str, Any]) -> dict[str, Any]:

@@ -183,11 +183,14 @@ def _fmix64(mixed: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
     return mixed
 
 
+def _windows(h: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
+    """The mix (before :func:`_fmix64`) of every run of SHINGLE consecutive token hashes."""
+    return (h[:-2] * _MIX1 + h[1:-1]) * _MIX1 + h[2:] if len(h) >= SHINGLE else h[:0]
+
+
 def _shingle_hashes(h: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
     """One 64-bit hash per run of SHINGLE token hashes (one for the whole text when shorter)."""
-    if len(h) < SHINGLE:
-        return _fmix64(_short_text_hash(h))
-    return _fmix64((h[:-2] * _MIX1 + h[1:-1]) * _MIX1 + h[2:])
+    return _fmix64(_short_text_hash(h) if len(h) < SHINGLE else _windows(h))
 
 
 def shingle_hash(shingle: Sequence[str]) -> int:
@@ -204,7 +207,7 @@ def signatures(token_lists: Sequence[Sequence[str]]) -> list[list[int]]:
     capped = [tokens[:MAX_TOKENS] for tokens in token_lists]
     h = _token_hashes(list(itertools.chain.from_iterable(capped)))
     # every window of three consecutive hashes, also those spanning two texts (dropped below)
-    windows = (h[:-2] * _MIX1 + h[1:-1]) * _MIX1 + h[2:] if len(h) >= SHINGLE else h[:0]
+    windows = _windows(h)
     parts = []
     offsets = [0]
     start = 0
@@ -491,8 +494,7 @@ def fingerprints(items: Sequence[Mapping[str, Any]], token_lists: Sequence[Seque
         if not tokens:
             out.append(Fingerprint(item["id"], identity, None))
             continue
-        hexed = next(packed)
-        out.append(Fingerprint(item["id"], identity, text_hash(" ".join(tokens)), next(rows), hexed, band_keys(hexed)))
+        out.append(Fingerprint.of(item["id"], identity, text_hash(" ".join(tokens)), next(rows), next(packed)))
     return out
 
 

@@ -526,6 +526,7 @@ class RuleSet:
     def _token_index(self, by_token: dict[str, list[int]], counts: Mapping[str, int] | None = None) -> _TokenIndex:
         postings = {t: [self._postings[i] for i in ids] for t, ids in by_token.items()}
         groups: dict[str, tuple[list[_Posting], dict[str, list[_Posting]]]] = {}
+        seen = counts or {}
         for token, listed in postings.items():
             alone: list[_Posting] = []
             by_second: dict[str, list[_Posting]] = {}
@@ -534,7 +535,7 @@ class RuleSet:
                 if not rest:
                     alone.append(posting)
                 else:  # the rarest other word when counted, else the longest
-                    second = min(rest, key=lambda w: ((counts or {}).get(w, 0), -len(w), w))
+                    second = min(rest, key=lambda w: (seen.get(w, 0), -len(w), w))
                     by_second.setdefault(second, []).append(posting)
             groups[token] = (alone, by_second)
         return _TokenIndex(by_token, postings, frozenset(by_token), groups)
