@@ -34,9 +34,23 @@ SERVICE_MODULES = (
     "wirewatch.sinks.cli",
     "wirewatch.embedded.cli",
 )
+#: subcommand -> the module registering it, so that running one command imports only its
+#: module (the others pull in asyncio, aiohttp, ...: ~30 ms of every ``wirewatch process``
+#: start). Help, errors and unknown words build the whole parser.
+COMMAND_MODULES = {
+    "poll": "wirewatch.pollers.cli",
+    "poller": "wirewatch.pollers.cli",
+    "process": "wirewatch.processors.cli",
+    "processor": "wirewatch.processors.cli",
+    "indexer": "wirewatch.sinks.cli",
+    "notifier": "wirewatch.sinks.cli",
+    "search": "wirewatch.sinks.cli",
+    "rules": "wirewatch.sinks.cli",
+    "run": "wirewatch.embedded.cli",
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(modules: Sequence[str] = SERVICE_MODULES) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="wirewatch",
         description="Event-streaming news monitoring: poll feeds, dedupe, tag entities, alert, index.",
@@ -52,7 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"wirewatch {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module_name in SERVICE_MODULES:
+    for module_name in modules:
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:
@@ -65,7 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run a subcommand; config mistakes end as one line on stderr and exit 2."""
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    module = COMMAND_MODULES.get(argv[0]) if argv else None
+    parser = build_parser((module,) if module else SERVICE_MODULES)
     args = parser.parse_args(argv)
     func: Callable[[Any], int] | None = getattr(args, "func", None)
     if func is None:
