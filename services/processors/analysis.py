@@ -87,7 +87,7 @@ _ASCII_WORDS = bytes(
     b + 32 if 65 <= b <= 90 else b if chr(b).isascii() and chr(b).isalnum() else ord(" ")
     for b in range(256)
 )
-#: Texts at most this long (titles, names, tags) have their tokens cached: they repeat a lot.
+#: Texts at most this long (source names, tags, entity names) have their tokens cached: they repeat a lot.
 _SHORT = 128
 _SHORT_TOKENS: dict[str, list[str]] = {}
 _CACHE_LIMIT = 50_000
@@ -240,9 +240,9 @@ def _search_tokens(item: Mapping[str, Any], tokens_of: Tokenizer) -> dict[str, l
     source = item.get("source") or {}
     if not isinstance(source, dict):
         source = {"id": source}
-    return {
-        "title": [tokens_of(item.get("title") or "")],
-        "body": [tokens_of(item.get("body") or "")],
+    return {  # title and body are mostly unique: tokenised afresh, never cached
+        "title": [_compute_tokens(item.get("title") or "")],
+        "body": [_compute_tokens(item.get("body") or "")],
         "source": _value_tokens((source.get("id"), source.get("name")), tokens_of),
         "entity": _entity_tokens(item.get("entities"), tokens_of),
         "tags": _value_tokens(item.get("tags"), tokens_of),
