@@ -250,21 +250,24 @@ def unpacked_signatures(packed: Sequence[str]) -> npt.NDArray[np.uint32]:
     return np.frombuffer(raw, ">u4").astype(_U32).reshape(len(packed), NUM_PERM)
 
 
-_BAND_SLICES = tuple(
-    slice(band * ROWS * _HEX_PER_VALUE, (band + 1) * ROWS * _HEX_PER_VALUE) for band in range(BANDS)
-)
+_BAND_SALT = (np.arange(BANDS, dtype=_U64) + _U64(1)) * _MIX2  # equal values in two bands: two keys
 
 
-def band_keys(packed: str) -> list[int]:
-    """LSH band keys of a :func:`packed_signature`: two texts sharing any band are candidates.
+def band_keys(sigs: npt.NDArray[np.uint32]) -> list[list[int]]:
+    """LSH band keys of each row of a signature matrix: two texts sharing any band are candidates.
 
-    A key is the hash of the band's ROWS values as they stand in the packed string (a
-    slice, no tuple of ints to build). ``str`` hashes are salted per process, which is
-    fine: the keys only live in memory and are rebuilt from the store. Equal slices in two
-    different bands, or a hash collision, would only add a candidate that verification
-    rejects.
+    A key mixes the band's ROWS values and the band's number into 64 bits, for a whole
+    batch in a few numpy operations (a hash per band and item in Python cost more than
+    the signature itself). The keys only live in memory and are rebuilt from the store; a
+    collision would only add a candidate that verification rejects.
     """
-    return list(map(hash, map(packed.__getitem__, _BAND_SLICES)))
+    rows = sigs[:, : BANDS * ROWS].astype(_U64).reshape(len(sigs), BANDS, ROWS)
+    mixed = rows[:, :, 0] * _MIX1
+    for r in range(1, ROWS):
+        mixed += rows[:, :, r]
+        mixed *= _MIX1
+    mixed += _BAND_SALT
+    return mixed.tolist()  # type: ignore[no-any-return]
 
 
 #: Up to this many candidates are compared one row at a time (numpy's per-call cost is the
@@ -332,21 +335,20 @@ class LshIndex:
         self, ids: Sequence[str], stories: Sequence[str], packed: Sequence[str], times: Sequence[float]
     ) -> None:
         """Many :func:`packed_signature` rows at once, in commit order (one unpacking pass)."""
-        self._append(ids, stories, unpacked_signatures(packed), packed, times)
+        self._append(ids, stories, unpacked_signatures(packed), times)
 
     def _append(
         self,
         ids: Sequence[str],
         stories: Sequence[str],
         sigs: npt.NDArray[np.uint32],
-        packed: Sequence[str],
         times: Sequence[float],
     ) -> None:
-        """Rows given both as a matrix (compared) and packed (band keys are slices of it)."""
+        """Rows of a signature matrix, their band keys computed in one pass."""
         if len(self.ids) + len(ids) > len(self.times):
             self._grow(len(self.ids) + len(ids))
-        for item_id, story, sig, hexed, ts in zip(ids, stories, sigs, packed, times, strict=True):
-            self.add(item_id, story, sig, band_keys(hexed), ts)
+        for item_id, story, sig, bands, ts in zip(ids, stories, sigs, band_keys(sigs), times, strict=True):
+            self.add(item_id, story, sig, bands, ts)
 
     def nearest(self, sig: npt.NDArray[np.uint32], bands: Sequence[int], oldest: float, item_id: str) -> tuple[float, str] | None:
         """(similarity, story) of the most similar fresh candidate other than ``item_id``.
@@ -389,9 +391,8 @@ class LshIndex:
         live = np.flatnonzero(self.times[:n] >= oldest)
         fresh = LshIndex(max(1024, len(live)))
         keep = live.tolist()
-        sigs = self.sigs[live]
         fresh._append(
-            [self.ids[i] for i in keep], [self.stories[i] for i in keep], sigs, packed_rows(sigs), self.times[live].tolist()
+            [self.ids[i] for i in keep], [self.stories[i] for i in keep], self.sigs[live], self.times[live].tolist()
         )
         return fresh
 
@@ -442,12 +443,11 @@ class Fingerprint:
     bands: Sequence[int] = ()  # its LSH band keys (check and commit both need them)
 
     @classmethod
-    def of(cls, item_id: str, identity: tuple[str, ...], text_hash: str | None, vector: npt.NDArray[np.uint32] | None, packed: str | None = None) -> Fingerprint:
+    def of(cls, item_id: str, identity: tuple[str, ...], text_hash: str | None, vector: npt.NDArray[np.uint32] | None) -> Fingerprint:
         """A fingerprint with its packed form and band keys derived from ``vector``."""
         if vector is None:
             return cls(item_id, identity, text_hash)
-        packed = packed or packed_signature(vector)
-        return cls(item_id, identity, text_hash, vector, packed, band_keys(packed))
+        return cls(item_id, identity, text_hash, vector, packed_signature(vector), band_keys(vector[None])[0])
 
     @property
     def signature(self) -> list[int] | None:
@@ -487,6 +487,7 @@ def fingerprints(items: Sequence[Mapping[str, Any]], token_lists: Sequence[Seque
     texts = [tokens for tokens in token_lists if tokens]
     matrix = np.array(signatures(texts), dtype=_U32) if texts else np.empty((0, NUM_PERM), dtype=_U32)
     packed = iter(packed_rows(matrix))
+    bands = iter(band_keys(matrix))
     rows = iter(matrix)
     out = []
     for item, tokens in zip(items, token_lists, strict=True):
@@ -494,7 +495,7 @@ def fingerprints(items: Sequence[Mapping[str, Any]], token_lists: Sequence[Seque
         if not tokens:
             out.append(Fingerprint(item["id"], identity, None))
             continue
-        out.append(Fingerprint.of(item["id"], identity, text_hash(" ".join(tokens)), next(rows), next(packed)))
+        out.append(Fingerprint(item["id"], identity, text_hash(" ".join(tokens)), next(rows), next(packed), next(bands)))
     return out
 
 
