@@ -94,7 +94,7 @@ def _line_batches(fd: int, size: int = BATCH) -> Iterator[list[tuple[int, bytes]
     number = 0
     rest = b""
     while True:
-        chunk = os.read(fd, 1 << 20)
+        chunk = os.read(fd, 1 << 16)
         if not chunk:
             break
         lines = (rest + chunk).split(b"\n")
