@@ -193,14 +193,16 @@ class MatchDocument:
         if found is None:
             found = []
             needle, base = f" {token} ", 0
-            for text in self._field_texts(field):
+            texts = self._field_texts(field)
+            for n, text in enumerate(texts, 1):
                 at, counted, words = text.find(needle), 1, 0
                 while at >= 0:  # words before ``at``, counted on from the previous hit
                     words += text.count(" ", counted, at + 1)
                     counted = at + 1
                     found.append(base + words)
                     at = text.find(needle, at + len(token) + 1)
-                base += text.count(" ") - 1 + POSITION_GAP
+                if n < len(texts):  # the next value starts after this one's words and the gap
+                    base += text.count(" ") - 1 + POSITION_GAP
             self._positions[key] = found
         return found
 
