@@ -207,7 +207,13 @@ class EntityTagger:
         # pyahocorasick's iter_long gives; compared on 40,000 items), 52k fewer instructions an
         # item (4% of the processor). Matches come back as the spaced keys they are.
         self._keys = {_spaced(key): key for key in self._patterns}
-        self._automaton = ahocorasick_rs.AhoCorasick(self._keys, matchkind=ahocorasick_rs.MatchKind.LeftmostLongest)
+        # a DFA: ~20% faster to search than the default NFA here (built in 6 ms instead of 2)
+        self._automaton = ahocorasick_rs.AhoCorasick(
+            self._keys,
+            matchkind=ahocorasick_rs.MatchKind.LeftmostLongest,
+            implementation=ahocorasick_rs.Implementation.DFA,
+            store_patterns=True,
+        )
 
     # -- building -------------------------------------------------------
     def _add(self, alias: str, entry: Entry, *, variants: bool = False, override: bool = False) -> None:
