@@ -28,12 +28,6 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 # Each module exposes ``register(subparsers)`` adding its subcommands, each
 # subparser carrying ``func(args) -> int`` via ``set_defaults``.
-SERVICE_MODULES = (
-    "wirewatch.pollers.cli",
-    "wirewatch.processors.cli",
-    "wirewatch.sinks.cli",
-    "wirewatch.embedded.cli",
-)
 #: subcommand -> the module registering it, so that running one command imports only its
 #: module (the others pull in asyncio, aiohttp, ...: ~30 ms of every ``wirewatch process``
 #: start). Help, errors and unknown words build the whole parser.
@@ -48,7 +42,8 @@ COMMAND_MODULES = {
     "rules": "wirewatch.sinks.cli",
     "run": "wirewatch.embedded.cli",
 }
-
+#: every service's module, once, in pipeline order (the order of the help's command list)
+SERVICE_MODULES = tuple(dict.fromkeys(COMMAND_MODULES.values()))
 
 def build_parser(modules: Sequence[str] = SERVICE_MODULES) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
