@@ -6,7 +6,9 @@ delivery guarantees are decided once.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -250,3 +252,70 @@ async def read_latest(bootstrap: str, topic: str, timeout_ms: int = 1000) -> dic
     finally:
         await consumer.stop()
     return latest
+
+
+class PartitionReader:
+    """Reads records of a partition by offset, and a group's committed offsets, without joining the group.
+
+    How a consumer that skipped records gets them back: reading them
+    directly cannot race the consumer's own fetches and seeks. Connections
+    open on first use and stay open until :meth:`close`.
+    """
+
+    def __init__(self, bootstrap: str) -> None:
+        self._bootstrap = bootstrap
+        self._consumer: AIOKafkaConsumer | None = None
+        self._admin: AIOKafkaAdminClient | None = None
+        self._lock = asyncio.Lock()
+
+    async def _clients(self) -> tuple[AIOKafkaConsumer, AIOKafkaAdminClient]:
+        if self._consumer is None or self._admin is None:
+            # earliest: a range partly deleted by retention yields what is left
+            consumer = AIOKafkaConsumer(
+                bootstrap_servers=self._bootstrap, enable_auto_commit=False, group_id=None, auto_offset_reset="earliest"
+            )
+            admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap)
+            await consumer.start()
+            await admin.start()
+            self._consumer, self._admin = consumer, admin
+        return self._consumer, self._admin
+
+    async def committed(self, group_id: str, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int]:
+        """The group's committed offsets (the next record to process); partitions without one are left out."""
+        async with self._lock:
+            _, admin = await self._clients()
+            offsets = await admin.list_consumer_group_offsets(group_id, partitions=list(partitions))
+        return {tp: meta.offset for tp, meta in offsets.items() if meta.offset >= 0}
+
+    async def end_offsets(self, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int]:
+        """The offset the next record of each partition will get (its log end)."""
+        async with self._lock:
+            consumer, _ = await self._clients()
+            return dict(await consumer.end_offsets(list(partitions)))
+
+    async def read(
+        self, tp: TopicPartition, start: int, stop: int, timeout: float = 30.0
+    ) -> list[ConsumerRecord[bytes, bytes]]:
+        """Records ``start <= offset < stop`` of ``tp``, in offset order.
+
+        Raises ``TimeoutError`` when Kafka does not serve them within ``timeout`` seconds.
+        """
+        async with self._lock:
+            consumer, _ = await self._clients()
+            consumer.assign([tp])
+            consumer.seek(tp, start)
+            records: list[ConsumerRecord[bytes, bytes]] = []
+            deadline = time.monotonic() + timeout
+            while await consumer.position(tp) < stop:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{tp.topic}[{tp.partition}] offsets {start}..{stop - 1} not served in {timeout:.0f} s")
+                data = await consumer.getmany(tp, timeout_ms=500)
+                records.extend(r for r in data.get(tp, []) if start <= r.offset < stop)
+            return records
+
+    async def close(self) -> None:
+        if self._consumer is not None:
+            await self._consumer.stop()
+        if self._admin is not None:
+            await self._admin.close()
+        self._consumer = self._admin = None

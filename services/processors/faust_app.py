@@ -15,7 +15,9 @@ Two stages, because cross-source dedupe needs ONE consistent memory:
 Delivery is at-least-once: after a crash, items whose offsets were not yet
 committed are processed again. Dedupe treats an exact re-delivery of an item
 (same id, same text) as idempotent and returns the verdict it gave first, so
-replays do not turn an item into a duplicate of itself.
+replays do not turn an item into a duplicate of itself. Each agent hands its
+events to an :class:`~wirewatch.processors.faust_offsets.OffsetGuard`, which
+reads from Kafka any record Faust's stream skipped or left behind.
 """
 
 from __future__ import annotations
@@ -28,18 +30,22 @@ from pathlib import Path
 from typing import Any
 
 import faust
+from aiokafka import TopicPartition
+from faust.types import Message
 
 from wirewatch.bus.base import decode, encode
-from wirewatch.bus.kafka import TopicSpec, ensure_topics, standard_topics
+from wirewatch.bus.kafka import PartitionReader, TopicSpec, ensure_topics, standard_topics
 from wirewatch.core import metrics
 from wirewatch.core.config import Settings, load_settings
 from wirewatch.core.deadletter import dead_letter
 from wirewatch.core.errors import ConfigError, SchemaError
 from wirewatch.core.logging import configure_logging, get_logger
 from wirewatch.processors.dedupe import Fingerprint
+from wirewatch.processors.faust_offsets import OffsetGuard
 from wirewatch.processors.pipeline import Enriched, Processor, validate_raw
 
 RULES_CHECK_SECONDS = 2.0
+STALL_CHECK_SECONDS = 2.0
 LAG_SECONDS = 5.0
 PURGE_SECONDS = 600.0
 log = get_logger("processor")
@@ -129,44 +135,76 @@ def create_app(settings: Settings, processor: Processor, rules_path: Path | None
         # changelog): the in-memory LSH index is rebuilt from it on next use.
         processor.deduper.reset_index()
 
-    async def to_dead_letter(reason: str, event: Any) -> None:
-        msg = event.message
+    async def to_dead_letter(reason: str, msg: Message) -> None:
         key = msg.key.decode("utf-8", "replace") if isinstance(msg.key, bytes) else msg.key
-        record = dead_letter("processor", reason, event.value, topic=msg.topic, partition=msg.partition, offset=msg.offset, key=key)
+        record = dead_letter("processor", reason, msg.value, topic=msg.topic, partition=msg.partition, offset=msg.offset, key=key)
         metrics.DEAD_LETTERS.labels("processor").inc()
         log.warning("dead letter", reason=record["reason"], topic=msg.topic, partition=msg.partition, offset=msg.offset)
         await dead_topic.send(key=None, value=encode(record))
 
+    async def enrich_one(msg: Message) -> None:
+        metrics.STAGE_ITEMS.labels("enrich").inc()
+        try:
+            raw = validate_raw(decode(msg.value))
+        except ValueError as exc:
+            await to_dead_letter(f"invalid JSON: {exc}", msg)
+            return
+        except SchemaError as exc:
+            await to_dead_letter(str(exc), msg)
+            return
+        payload = processor.enrich(raw).as_dict()
+        payload["ts"] = round(msg.timestamp * 1000) if msg.timestamp else None  # ms, as Kafka keeps it
+        await dedupe_topic.send(key=b"0", value=encode(payload))
+
+    async def dedupe_one(msg: Message) -> None:
+        metrics.STAGE_ITEMS.labels("dedupe").inc()
+        data = decode(msg.value)
+        enriched = Enriched(data["item"], processor.rules_by_id(data["rules"]), Fingerprint.from_dict(data["fp"]))
+        result = processor.finish(enriched)
+        key = result.item["source"]["id"].encode()
+        await processed_topic.send(key=key, value=encode(result.item))
+        for alert in result.alerts:
+            await alerts_topic.send(key=alert["rule"].encode(), value=encode(alert))
+        if data.get("ts"):
+            metrics.PROCESS_SECONDS.observe(max(0.0, time.time() - data["ts"] / 1000))
+
+    reader = PartitionReader(str(bootstrap))
+
+    def ack(msg: Message) -> None:
+        app.consumer.ack(msg)
+
+    guards = {
+        raw_topic.get_topic_name(): OffsetGuard(reader, app_id(settings), enrich_one, ack),
+        dedupe_topic.get_topic_name(): OffsetGuard(reader, app_id(settings), dedupe_one, ack),
+    }
+
     @app.agent(raw_topic)
     async def enrich(stream: Any) -> None:
+        guard = guards[raw_topic.get_topic_name()]
         async for event in stream.events():
-            metrics.STAGE_ITEMS.labels("enrich").inc()
-            try:
-                raw = validate_raw(decode(event.value))
-            except ValueError as exc:
-                await to_dead_letter(f"invalid JSON: {exc}", event)
-                continue
-            except SchemaError as exc:
-                await to_dead_letter(str(exc), event)
-                continue
-            enriched = processor.enrich(raw)
-            payload = enriched.as_dict()
-            payload["ts"] = event.message.timestamp
-            await dedupe_topic.send(key=b"0", value=encode(payload))
+            await guard.process(event.message)
 
     @app.agent(dedupe_topic, concurrency=1)
     async def dedupe(stream: Any) -> None:
-        async for value in stream:
-            metrics.STAGE_ITEMS.labels("dedupe").inc()
-            data = decode(value)
-            enriched = Enriched(data["item"], processor.rules_by_id(data["rules"]), Fingerprint.from_dict(data["fp"]))
-            result = processor.finish(enriched)
-            key = result.item["source"]["id"].encode()
-            await processed_topic.send(key=key, value=encode(result.item))
-            for alert in result.alerts:
-                await alerts_topic.send(key=alert["rule"].encode(), value=encode(alert))
-            if data.get("ts"):
-                metrics.PROCESS_SECONDS.observe(max(0.0, time.time() - data["ts"] / 1000))
+        guard = guards[dedupe_topic.get_topic_name()]
+        async for event in stream.events():
+            await guard.process(event.message)
+
+    @app.on_partitions_revoked.connect  # type: ignore[arg-type]
+    async def forget_offsets(sender: Any, *args: Any, **kwargs: Any) -> None:
+        for guard in guards.values():
+            guard.forget()
+
+    @app.timer(interval=STALL_CHECK_SECONDS)
+    async def repair_stalled() -> None:
+        """Records Faust fetched but never delivered (see ``faust_offsets``) are read and handled."""
+        assigned = app.consumer.assignment()
+        for topic, guard in guards.items():
+            await guard.repair_stalled(TopicPartition(tp.topic, tp.partition) for tp in assigned if tp.topic == topic)
+
+    @app.on_before_shutdown.connect  # type: ignore[arg-type]
+    async def close_reader(sender: Any, *args: Any, **kwargs: Any) -> None:
+        await reader.close()
 
     if rules_path is not None:
         watcher = RulesWatcher(rules_path, processor)

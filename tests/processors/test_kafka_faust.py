@@ -92,7 +92,8 @@ class Collector:
         end = time.monotonic() + deadline
         while not cond():
             if time.monotonic() > end:
-                pytest.fail(f"timed out waiting for {what}; got {json.dumps(self.messages)[:2000]}")
+                seen = {topic: [m.get("id") for m in msgs] for topic, msgs in self.messages.items()}
+                pytest.fail(f"timed out after {deadline:.0f} s waiting for {what}; ids seen: {json.dumps(seen)}")
             await asyncio.sleep(0.2)
 
 
@@ -138,6 +139,10 @@ def start_worker(wirewatch_bin: str, wirewatch_env: dict[str, str], settings: Se
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(timeout=5)
+    # pytest shows this only when the test failed: what each worker said, last lines first to read
+    for log_path in sorted(tmp_path.glob("worker-*.log")):
+        lines = log_path.read_text("utf-8", "replace").splitlines()
+        print(f"--- {log_path.name} (last 60 of {len(lines)} lines)", *lines[-60:], sep="\n")
 
 
 @pytest.fixture
@@ -226,6 +231,12 @@ async def test_end_to_end_crash_restart_dead_letter_and_rule_reload(
         while not await lag_drained():
             assert time.monotonic() < deadline, "wirewatch_consumer_lag not exported or not drained"
             await asyncio.sleep(1)
+
+        # publish-to-output latency: each item the restarted worker finished, in seconds (not a timestamp)
+        text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+        samples = {line.split(" ")[0]: float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith("wirewatch_processor_latency_seconds_")}
+        assert samples["wirewatch_processor_latency_seconds_count"] >= len(sent[50:]) + 2  # sent after the kill
+        assert 0 < samples["wirewatch_processor_latency_seconds_sum"] / samples["wirewatch_processor_latency_seconds_count"] < 120
 
 
 def _alerted(out: Collector, rule: str) -> bool:
