@@ -268,6 +268,11 @@ class PartitionReader:
         self._admin: AIOKafkaAdminClient | None = None
         self._lock = asyncio.Lock()
 
+    async def start(self) -> None:
+        """Connect now rather than on first use (a first use then costs one request, not a connect)."""
+        async with self._lock:
+            await self._clients()
+
     async def _clients(self) -> tuple[AIOKafkaConsumer, AIOKafkaAdminClient]:
         if self._consumer is None or self._admin is None:
             # earliest: a range partly deleted by retention yields what is left

@@ -202,6 +202,11 @@ def create_app(settings: Settings, processor: Processor, rules_path: Path | None
         for topic, guard in guards.items():
             await guard.repair_stalled(TopicPartition(tp.topic, tp.partition) for tp in assigned if tp.topic == topic)
 
+    @app.task
+    async def start_reader() -> None:
+        # connected before the first rebalance: an agent's first event must not wait for a connect
+        await reader.start()
+
     @app.on_before_shutdown.connect  # type: ignore[arg-type]
     async def close_reader(sender: Any, *args: Any, **kwargs: Any) -> None:
         await reader.close()
