@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml
 
 lint: install
 	$(BIN)/ruff check services tests bench
-	$(BIN)/mypy services
+	$(BIN)/mypy services/wirewatch tests bench
 
 stack-up: install
 	$(LOCAL)/stack.sh up

@@ -1,9 +1,9 @@
 """``rules.vs_lucene_monitor``: our indexed matcher against Lucene Monitor, same rules, same items.
 
 Both sides get the same normalised text: Lucene gets
-:func:`~wirewatch.processors.analysis.search_fields` (its StandardAnalyzer
+:func:`~wirewatch.search.analysis.search_fields` (its StandardAnalyzer
 re-tokenises that text identically) and each rule rendered by
-:func:`~wirewatch.processors.query.to_query_string`, parsed by the classic
+:func:`~wirewatch.search.query.to_query_string`, parsed by the classic
 MultiFieldQueryParser over ``search.title`` and ``search.body`` with default
 OR (as Elasticsearch's ``query_string``). Both run single-threaded on one
 core, after a warm-up pass; our timing includes ``prepare(item)``
@@ -50,8 +50,8 @@ def build_harness(timeout: float = 420) -> str | None:
 
 def write_inputs(workdir: Path, rules: list[Any], items: list[dict[str, Any]]) -> tuple[Path, Path]:
     """Rules as ``id<TAB>query string``, items as a TSV of their ``search.*`` fields."""
-    from wirewatch.processors.analysis import search_fields
-    from wirewatch.processors.query import parse, to_query_string
+    from wirewatch.search.analysis import search_fields
+    from wirewatch.search.query import parse, to_query_string
 
     workdir.mkdir(parents=True, exist_ok=True)
     rules_tsv = workdir / "rules.tsv"
@@ -112,7 +112,8 @@ def _rate(fn: Any, docs: list[Any], passes: int = 2) -> tuple[float, float, list
 
 def run(ctx: Context) -> list[Result]:
     try:
-        from wirewatch.processors.rules import Rule, RuleSet, prepare
+        from wirewatch.processors.rules import Rule, RuleSet
+        from wirewatch.search.matcher import prepare
     except ImportError as exc:
         return [missing(NAME, "ratio", f"wirewatch.processors.rules not available: {exc}")]
     why = build_harness()

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from wirewatch.embedded.demo import Demo
-from wirewatch.embedded.sqlite_store import SqliteStore
+from wirewatch.sinks.sqlite import SqliteStore
 
 pytestmark = pytest.mark.browser
 

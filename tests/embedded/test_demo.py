@@ -6,8 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from wirewatch.embedded.demo import Demo
-from wirewatch.embedded.sqlite_store import SqliteStore
 from wirewatch.processors.pipeline import ProcessResult
+from wirewatch.sinks.sqlite import SqliteStore
 
 EXPECTED_VERDICTS = {
     # stage 0: the wire and the live blog break stories
@@ -73,6 +73,7 @@ async def test_demo_day_gives_the_expected_verdicts_alerts_and_search_results(tm
         assert correction["title"] == "Correction: explosion near Kharkiv hit a substation"
         assert correction["dedupe_status"] == "update"
 
+        assert demo.runner is not None
         store = demo.runner.store
         assert isinstance(store, SqliteStore)
         assert await store.count() == 10  # the correction replaced its first revision

@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 
-from wirewatch.embedded.sqlite_store import SqliteStore
 from wirewatch.processors.dedupe import Deduper
 from wirewatch.processors.entities import EntityTagger
 from wirewatch.processors.pipeline import Processor
 from wirewatch.processors.rules import RuleSet
+from wirewatch.sinks.sqlite import SqliteStore
 
 from .feeds import FIXTURES
 

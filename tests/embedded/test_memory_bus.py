@@ -6,7 +6,7 @@ import asyncio
 from pathlib import Path
 
 from wirewatch.bus.memory import MemoryBus
-from wirewatch.embedded.sqlite_store import Database
+from wirewatch.core.sqlite import Database
 
 
 async def test_a_key_stays_in_one_partition_in_order() -> None:

@@ -9,8 +9,8 @@ import pytest
 
 from wirewatch.bus.base import Message
 from wirewatch.core.config import Settings
+from wirewatch.core.sqlite import Database
 from wirewatch.embedded.runner import ProcessorStage, Stats
-from wirewatch.embedded.sqlite_store import Database
 from wirewatch.processors.dedupe import Deduper
 from wirewatch.processors.entities import EntityTagger
 from wirewatch.processors.pipeline import Processor

@@ -13,8 +13,9 @@ import pytest
 import yaml
 
 from wirewatch.bus.memory import MemoryBus
+from wirewatch.core.sqlite import Database
 from wirewatch.embedded.demo_site import WebhookReceiver
-from wirewatch.embedded.sqlite_store import Database, SqliteStore
+from wirewatch.sinks.sqlite import SqliteStore
 
 from .feeds import FIXTURES, GrowingFeed, start_sites
 
@@ -114,7 +115,7 @@ async def test_restart_mid_stream_loses_nothing_and_emits_nothing_twice(
         assert sum(bus.end_offsets("wirewatch.processed")) == TOTAL
         assert sum(bus.end_offsets("wirewatch.alerts")) == len(URGENT)
         assert bus.messages("wirewatch.dead-letter") == []
-        assert sorted(m.key for m in bus.messages("wirewatch.notifier-delivered")) == sorted(
+        assert sorted(str(m.key) for m in bus.messages("wirewatch.notifier-delivered")) == sorted(
             f"hook|{key}" for key in URGENT
         )
         reopened = SqliteStore(db=db)

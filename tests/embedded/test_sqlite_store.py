@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-from wirewatch.embedded.sqlite_store import Database, SqliteKV, SqliteStore, to_millis
-from wirewatch.processors.query import QuerySyntaxError
+from wirewatch.core.sqlite import Database, SqliteKV
+from wirewatch.search.query import QuerySyntaxError
+from wirewatch.sinks.sqlite import SqliteStore, to_millis
 
 
 def item(n: int, title: str, published_at: str, **extra: Any) -> dict[str, Any]:

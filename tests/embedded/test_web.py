@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from wirewatch.core.errors import ConfigError
-from wirewatch.embedded.sqlite_store import SqliteStore
 from wirewatch.embedded.web import create_app, href, parse_bind, start_web
+from wirewatch.sinks.sqlite import SqliteStore
 
 from .test_browser import HOSTILE
 

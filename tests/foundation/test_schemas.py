@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -94,7 +95,7 @@ def test_raw_item_rejects_with_the_offending_path(change, path: str) -> None:
 
 
 def test_processed_item_needs_a_known_verdict_and_typed_entities() -> None:
-    bad_status = copy.deepcopy(PROCESSED)
+    bad_status: dict[str, Any] = copy.deepcopy(PROCESSED)
     bad_status["dedupe"]["status"] = "maybe"
     assert not is_valid("processed_item", bad_status)
     bad_entity = copy.deepcopy(PROCESSED)

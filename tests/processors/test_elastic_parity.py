@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 import yaml
 
-from wirewatch.processors.analysis import search_fields
-from wirewatch.processors.query import FIELDS, INDEX_FIELD_PREFIX, to_es_query
-from wirewatch.processors.rules import compile_query, prepare
+from wirewatch.search.analysis import search_fields
+from wirewatch.search.matcher import compile_query, prepare
+from wirewatch.search.query import FIELDS, INDEX_FIELD_PREFIX, to_es_query
 
 pytestmark = pytest.mark.elastic
 

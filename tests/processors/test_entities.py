@@ -10,7 +10,6 @@ from typing import Any
 import pytest
 
 from wirewatch.core.errors import ConfigError
-from wirewatch.processors.analysis import normalize
 from wirewatch.processors.entities import (
     EntityTagger,
     NerModel,
@@ -20,6 +19,7 @@ from wirewatch.processors.entities import (
     load_watchlist,
     resolve_ner,
 )
+from wirewatch.search.analysis import normalize
 
 GOLD = Path(__file__).resolve().parent.parent / "fixtures" / "processors" / "entities_gold.jsonl"
 

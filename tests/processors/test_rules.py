@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from wirewatch.core.errors import ConfigError
-from wirewatch.processors.rules import Rule, RuleSet, compile_query, load_rules, prepare
+from wirewatch.processors.rules import Rule, RuleSet, load_rules
+from wirewatch.search.matcher import compile_query, prepare
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "rules"
 

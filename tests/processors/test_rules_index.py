@@ -11,15 +11,9 @@ from typing import Any
 
 import yaml
 
-from wirewatch.processors.analysis import search_fields
-from wirewatch.processors.rules import (
-    LEARN_ITEMS,
-    MatchDocument,
-    Rule,
-    RuleSet,
-    compile_query,
-    prepare,
-)
+from wirewatch.processors.rules import LEARN_ITEMS, Rule, RuleSet
+from wirewatch.search.analysis import search_fields
+from wirewatch.search.matcher import MatchDocument, compile_query, prepare
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "rules"
 ITEMS: list[dict[str, Any]] = yaml.safe_load((FIXTURES / "parity_items.yaml").read_text("utf-8"))

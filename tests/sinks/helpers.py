@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -86,7 +86,7 @@ async def drop_prefix(client: Any, prefix: str) -> None:
 class Running:
     """A service coroutine ``main(stop)`` run as a task; ``stop()`` ends it and re-raises its error."""
 
-    def __init__(self, main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
+    def __init__(self, main: Callable[[asyncio.Event], Coroutine[Any, Any, None]]) -> None:
         self.stop_event = asyncio.Event()
         self.task = asyncio.create_task(main(self.stop_event))
 

@@ -8,6 +8,7 @@ through a file_sd target file that is removed at the end.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import shutil
 import subprocess
@@ -117,7 +118,7 @@ async def running_services(kafka_bootstrap: str, elasticsearch_url: str, prometh
         await push_traffic(settings, base_url, tmp)
         for group, topics in ((f"idx-{uid}", [settings.processed_topic, settings.alerts_topic]),
                               (f"n-{uid}", [settings.alerts_topic])):
-            await wait_for(lambda g=group, t=topics: _drained(kafka_bootstrap, g, t), timeout=60)
+            await wait_for(functools.partial(_drained, kafka_bootstrap, group, topics), timeout=60)
         yield address
     finally:
         target.unlink(missing_ok=True)

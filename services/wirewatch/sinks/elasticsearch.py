@@ -7,7 +7,7 @@ Index design (see the README section "Elasticsearch index design"):
   ``version_type=external`` with ``version = revision``: a replay or an older
   revision answers 409, which is reported as ``stale`` (never an error, never
   a duplicate), while a newer revision replaces the older one.
-* ``search.*`` holds :func:`wirewatch.processors.analysis.search_fields` copies
+* ``search.*`` holds :func:`wirewatch.search.analysis.search_fields` copies
   analysed with the ``standard`` analyzer, so a query string means the same in
   Kibana, ``wirewatch search`` and the stream rule matcher, even on a node
   without analysis-common.
@@ -37,7 +37,7 @@ from elasticsearch.helpers import async_streaming_bulk
 from wirewatch.core.errors import WirewatchError
 from wirewatch.core.logging import get_logger
 from wirewatch.core.metrics import BULK_SECONDS
-from wirewatch.processors.analysis import search_fields
+from wirewatch.search.analysis import search_fields
 from wirewatch.sinks.store import IndexOutcome, SearchHit, StoreUnavailable
 
 RETRY_STATUSES = (429, 500, 502, 503, 504)
@@ -386,7 +386,7 @@ class ElasticsearchStore:
             filters.append({"range": {"published_at": window}})
         if stories_only:
             filters.append({"term": {"is_story": True}})
-        from wirewatch.processors.query import to_es_query
+        from wirewatch.search.query import to_es_query
 
         body_query: dict[str, Any] = {"bool": {"must": [to_es_query(query)], "filter": filters}}
         try:

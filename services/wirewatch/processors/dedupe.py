@@ -37,7 +37,7 @@ import numpy as np
 import numpy.typing as npt
 from rensa import RMinHash
 
-from wirewatch.processors.analysis import tokenize
+from wirewatch.search.analysis import tokenize
 
 Status = Literal["new", "duplicate", "near_duplicate", "update"]
 

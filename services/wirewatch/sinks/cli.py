@@ -90,7 +90,7 @@ def open_store(settings: Settings) -> ItemStore:
 
         return ElasticsearchStore.from_url(settings.elasticsearch_url, settings.index_prefix)
     try:
-        from wirewatch.embedded.sqlite_store import SqliteStore
+        from wirewatch.sinks.sqlite import SqliteStore
     except ImportError as exc:
         raise WirewatchError(
             f"no store: WIREWATCH_ELASTICSEARCH_URL is not set and the embedded store is unavailable ({exc})"
@@ -100,7 +100,7 @@ def open_store(settings: Settings) -> ItemStore:
 
 async def _search(settings: Settings, query: str, since: timedelta | None, limit: int,
                   stories_only: bool) -> list[SearchHit]:
-    from wirewatch.processors.query import QuerySyntaxError
+    from wirewatch.search.query import QuerySyntaxError
 
     store = open_store(settings)
     try:

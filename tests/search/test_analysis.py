@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from wirewatch.processors.analysis import MAX_TOKEN_LENGTH, normalize, search_fields, tokenize
+from wirewatch.search.analysis import MAX_TOKEN_LENGTH, normalize, search_fields, tokenize
 
 
 @pytest.mark.parametrize(

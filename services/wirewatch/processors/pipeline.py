@@ -21,10 +21,10 @@ from wirewatch.core import metrics
 from wirewatch.core.deadletter import utc_now
 from wirewatch.core.errors import SchemaError
 from wirewatch.core.schemas import validate, validator
-from wirewatch.processors.analysis import entity_tokens, shared_search_tokens, tokenize
 from wirewatch.processors.dedupe import Deduper, Fingerprint, Verdict, fingerprints
 from wirewatch.processors.entities import EntityTagger, NerModel
 from wirewatch.processors.rules import MatchDocument, Rule, RuleSet
+from wirewatch.search.analysis import entity_tokens, shared_search_tokens, tokenize
 
 
 def validate_raw(obj: Any) -> dict[str, Any]:
@@ -241,8 +241,7 @@ class Processor:
 
 
 def _rule_list(rules: RuleSet) -> list[Rule]:
-    listed = getattr(rules, "rules", None)
-    return list(listed if listed is not None else rules)  # type: ignore[call-overload]
+    return list(rules.rules)
 
 
 def _ner_text(raw: dict[str, Any]) -> str:

@@ -6,7 +6,7 @@ its per-clause quirks (``QueryParserBase.addClause``): ``a AND b OR c`` is
 ``+a +b c``, ``a OR b AND c`` is ``a +b +c``, ``NOT a AND b`` is ``-a +b``.
 :func:`parse` resolves those quirks once into a tree whose clauses carry an
 explicit MUST/SHOULD/MUST_NOT, and runs every word through
-:func:`wirewatch.processors.analysis.normalize`. The stream matcher evaluates
+:func:`wirewatch.search.analysis.normalize`. The stream matcher evaluates
 that tree and :func:`to_query_string` renders it back with explicit ``+``/``-``
 for Elasticsearch, so both sides see one meaning.
 
@@ -28,7 +28,7 @@ import enum
 from dataclasses import dataclass
 from typing import Any
 
-from wirewatch.processors.analysis import tokenize
+from wirewatch.search.analysis import tokenize
 
 #: Field names usable in a query -> the normalised field they search.
 FIELDS = {
@@ -37,7 +37,7 @@ FIELDS = {
 }
 #: Searched when a clause names no field (Elasticsearch: ``fields`` of query_string).
 DEFAULT_FIELDS = ("title", "body")
-#: Where :func:`wirewatch.processors.analysis.search_fields` lives in the index.
+#: Where :func:`wirewatch.search.analysis.search_fields` lives in the index.
 INDEX_FIELD_PREFIX = "search."
 
 

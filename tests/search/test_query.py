@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from wirewatch.processors.query import (
+from wirewatch.search.query import (
     BooleanNode,
     Clause,
     Occur,

@@ -1,7 +1,7 @@
 """Topic contracts: the JSON Schema files in ``schemas/`` are the only copy.
 
-Code validates messages against those files (shipped as package data under
-``wirewatch.schemas``) instead of restating the shapes in Python. Validation
+Code validates messages against those files (a wheel ships them as the data
+folder ``wirewatch/schemas``; a source checkout reads the top-level ``schemas/``) instead of restating the shapes in Python. Validation
 runs on every message, so it uses jsonschema-rs (a compiled Draft 2020-12
 validator, ~250x faster than the pure-Python one); the pure-Python
 ``jsonschema`` only checks the schema documents themselves.
@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 from functools import cache
 from importlib import resources
+from importlib.resources.abc import Traversable
+from pathlib import Path
 from typing import Any, Literal
 
 import jsonschema_rs
@@ -23,9 +25,23 @@ SCHEMA_NAMES: tuple[SchemaName, ...] = ("raw_item", "processed_item", "alert", "
 
 
 @cache
+def schema_dir() -> Traversable:
+    """Where the contracts are: the installed package's ``schemas`` folder, else the checkout's.
+
+    An editable install maps ``wirewatch`` to ``services/wirewatch``, and setuptools'
+    editable finder cannot map a data folder from outside it (``schemas/`` has no
+    ``__init__.py``), so a checkout reads ``<repo>/schemas`` directly.
+    """
+    packaged = resources.files("wirewatch").joinpath("schemas")
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parents[3] / "schemas"
+
+
+@cache
 def load_schema(name: str) -> dict[str, Any]:
     """The parsed JSON Schema document ``schemas/<name>.json``."""
-    text = resources.files("wirewatch.schemas").joinpath(f"{name}.json").read_text("utf-8")
+    text = schema_dir().joinpath(f"{name}.json").read_text("utf-8")
     schema: dict[str, Any] = json.loads(text)
     return schema
 

@@ -1,35 +1,28 @@
-"""SQLite behind the same interfaces as Elasticsearch and Kafka-side state.
+"""The item store on SQLite + FTS5: the :class:`~wirewatch.sinks.store.ItemStore` of one machine.
 
-One database file (``<data_dir>/wirewatch.db``, WAL mode) holds the item store
-(with an FTS5 index), key-value state (dedupe memory, poll state, delivered
-alerts) and, through :class:`wirewatch.bus.memory.MemoryBus`, the bus logs and
-offsets. Sharing one connection lets the embedded runner wrap "process,
-publish, commit" in one transaction: a SIGKILL leaves either all or none.
+It lives in the data folder's one database file (:class:`wirewatch.core.sqlite.Database`),
+beside the bus logs and key-value state, so the embedded runner commits an
+indexing batch and its offsets together.
 
 Search gives the same hits as Elasticsearch by construction: FTS5 only narrows
 the candidates to items holding a required term, and the rule matcher
-(:func:`wirewatch.processors.query.compile_query`) decides.
+(:func:`wirewatch.search.query.compile_query`) decides.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import pickle
 import re
-import sqlite3
-import threading
-from collections import OrderedDict
-from collections.abc import ItemsView, Iterator, MutableMapping, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from wirewatch.core.errors import ConfigError, SchemaError
+from wirewatch.core.errors import SchemaError
 from wirewatch.core.schemas import SchemaName, validate
+from wirewatch.core.sqlite import Database
 from wirewatch.sinks.store import IndexOutcome, SearchHit
 
-DB_FILE = "wirewatch.db"
 _FTS_WORD = re.compile(r"[a-z0-9]+")
 
 _STORE_SCHEMA = """
@@ -66,60 +59,6 @@ def to_millis(stamp: str) -> int:
     return int(datetime.fromisoformat(text).timestamp() * 1000)
 
 
-class Database:
-    """One SQLite connection in WAL mode with nestable transactions.
-
-    Autocommit outside :meth:`transaction`; inside, every statement of every
-    component joins one ``BEGIN IMMEDIATE ... COMMIT``.
-    """
-
-    def __init__(self, path: Path | str) -> None:
-        self.path = Path(path)
-        if str(path) != ":memory:":
-            try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise ConfigError(str(self.path.parent), f"cannot create data folder: {exc}") from None
-        try:
-            self.conn = sqlite3.connect(
-                str(path), isolation_level=None, check_same_thread=False, timeout=10.0
-            )
-            self.conn.execute("PRAGMA journal_mode=WAL")
-            # NORMAL in WAL mode: a process crash (SIGKILL) loses no commit; only power loss may.
-            self.conn.execute("PRAGMA synchronous=NORMAL")
-            self.conn.execute("PRAGMA foreign_keys=ON")
-        except sqlite3.DatabaseError as exc:
-            raise ConfigError(str(self.path), f"cannot open database: {exc}") from None
-        self._depth = 0
-        self._lock = threading.RLock()
-
-    @classmethod
-    def in_dir(cls, data_dir: Path | str) -> Database:
-        return cls(Path(data_dir) / DB_FILE)
-
-    @contextlib.contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """All statements inside commit together, or none do (nesting joins the outer one)."""
-        with self._lock:
-            if self._depth == 0:
-                self.conn.execute("BEGIN IMMEDIATE")
-            self._depth += 1
-            try:
-                yield self.conn
-            except BaseException:
-                self._depth -= 1
-                if self._depth == 0:
-                    self.conn.execute("ROLLBACK")
-                raise
-            self._depth -= 1
-            if self._depth == 0:
-                self.conn.execute("COMMIT")
-
-    def close(self) -> None:
-        with contextlib.suppress(sqlite3.Error):
-            self.conn.close()
-
-
 def _checked(schema: SchemaName, doc: Any) -> tuple[str, IndexOutcome | None]:
     """The document's id, and its ``rejected`` outcome when it breaks ``schema`` (else None)."""
     doc_id = str(doc.get("id", "")) if isinstance(doc, dict) else ""
@@ -128,84 +67,6 @@ def _checked(schema: SchemaName, doc: Any) -> tuple[str, IndexOutcome | None]:
     except SchemaError as exc:
         return doc_id, IndexOutcome(doc_id, "rejected", str(exc))
     return doc_id, None
-
-
-class SqliteKV(MutableMapping[str, Any]):
-    """A persistent ``MutableMapping`` in one namespace (dedupe memory, poll state, ...).
-
-    Values are pickled, so they come back exactly as stored (tuples stay tuples).
-    The most recently used values are cached in memory (a bounded LRU: the dedupe
-    memory must not end up in RAM twice, once here and once in the LSH index);
-    writes go straight to SQLite (inside the caller's transaction when there is one).
-    """
-
-    CACHE_SIZE = 4096
-
-    def __init__(self, db: Database, namespace: str) -> None:
-        self.db = db
-        self.namespace = namespace
-        db.conn.execute(
-            "CREATE TABLE IF NOT EXISTS kv (ns TEXT NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL, "
-            "PRIMARY KEY (ns, key)) WITHOUT ROWID"
-        )
-        self._cache: OrderedDict[str, Any] = OrderedDict()
-
-    def _remember(self, key: str, value: Any) -> None:
-        cache = self._cache
-        cache[key] = value
-        cache.move_to_end(key)
-        if len(cache) > self.CACHE_SIZE:
-            cache.popitem(last=False)
-
-    def __getitem__(self, key: str) -> Any:
-        if key in self._cache:
-            self._cache.move_to_end(key)
-            return self._cache[key]
-        row = self.db.conn.execute(
-            "SELECT value FROM kv WHERE ns = ? AND key = ?", (self.namespace, key)
-        ).fetchone()
-        if row is None:
-            raise KeyError(key)
-        value = pickle.loads(row[0])
-        self._remember(key, value)
-        return value
-
-    def __setitem__(self, key: str, value: Any) -> None:
-        self.db.conn.execute(
-            "INSERT INTO kv (ns, key, value) VALUES (?, ?, ?) "
-            "ON CONFLICT (ns, key) DO UPDATE SET value = excluded.value",
-            (self.namespace, key, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)),
-        )
-        self._remember(key, value)
-
-    def __delitem__(self, key: str) -> None:
-        cur = self.db.conn.execute("DELETE FROM kv WHERE ns = ? AND key = ?", (self.namespace, key))
-        self._cache.pop(key, None)
-        if cur.rowcount == 0:
-            raise KeyError(key)
-
-    def __contains__(self, key: object) -> bool:
-        if key in self._cache:
-            return True
-        return (
-            self.db.conn.execute(
-                "SELECT 1 FROM kv WHERE ns = ? AND key = ?", (self.namespace, key)
-            ).fetchone()
-            is not None
-        )
-
-    def __iter__(self) -> Iterator[str]:
-        rows = self.db.conn.execute("SELECT key FROM kv WHERE ns = ? ORDER BY key", (self.namespace,))
-        return iter([r[0] for r in rows])
-
-    def __len__(self) -> int:
-        row = self.db.conn.execute("SELECT COUNT(*) FROM kv WHERE ns = ?", (self.namespace,)).fetchone()
-        return int(row[0])
-
-    def items(self) -> ItemsView[str, Any]:  # type: ignore[override]
-        """Every pair in one query (the mixin would run one SELECT per key), not cached."""
-        rows = self.db.conn.execute("SELECT key, value FROM kv WHERE ns = ? ORDER BY key", (self.namespace,))
-        return {key: pickle.loads(value) for key, value in rows}.items()
 
 
 class SqliteStore:
@@ -241,7 +102,7 @@ class SqliteStore:
     def index_items_sync(self, items: Sequence[dict[str, Any]]) -> list[IndexOutcome]:
         """Upsert by item id; an older revision than the stored one is ``stale``, never stored."""
         self.setup_sync()
-        from wirewatch.processors.analysis import search_fields
+        from wirewatch.search.analysis import search_fields
 
         outcomes: list[IndexOutcome] = []
         with self.db.transaction() as conn:
@@ -329,7 +190,7 @@ class SqliteStore:
     ) -> list[SearchHit]:
         """Newest first; FTS5 narrows candidates, the rule matcher decides (ES semantics)."""
         self.setup_sync()
-        from wirewatch.processors.rules import compile_query
+        from wirewatch.search.matcher import compile_query
 
         compiled = compile_query(query)
         where: list[str] = []
@@ -425,7 +286,7 @@ def fts_text(fields: dict[str, Any]) -> str:
 
 def matches(compiled: Any, doc: dict[str, Any]) -> bool:
     """The rule matcher's verdict on a stored document (the one definition of a hit)."""
-    from wirewatch.processors.rules import prepare
+    from wirewatch.search.matcher import prepare
 
     return bool(compiled.matches(prepare(doc)))
 
@@ -433,7 +294,7 @@ def matches(compiled: Any, doc: dict[str, Any]) -> bool:
 def fts_prefilter(compiled: Any) -> str | None:
     """An FTS5 expression every item the query matches satisfies, or None to scan everything.
 
-    It is the rule index's anchor set (:func:`wirewatch.processors.rules.anchors_of`:
+    It is the rule index's anchor set (:func:`wirewatch.search.matcher.anchors_of`:
     an item can only match holding one of these tokens or prefixes). Only plain
     ASCII alphanumeric anchors go to FTS5: the indexed text is space-joined
     normalised tokens, so such a token is exactly an FTS5 token; any other

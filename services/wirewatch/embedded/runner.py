@@ -38,12 +38,13 @@ from wirewatch.core.deadletter import dead_letter_for
 from wirewatch.core.errors import ConfigError, SchemaError
 from wirewatch.core.logging import get_logger
 from wirewatch.core.metrics import DEAD_LETTERS, STAGE_ITEMS
-from wirewatch.embedded.sqlite_store import Database, SqliteKV, SqliteStore
+from wirewatch.core.sqlite import Database, SqliteKV
 from wirewatch.embedded.web import AlertRing, AlertSource, create_app, start_web
 from wirewatch.pollers.config import SourcesConfig, load_sources
 from wirewatch.pollers.state import SourceState
 from wirewatch.processors.pipeline import Processor, ProcessResult
 from wirewatch.sinks.flow import batches_until
+from wirewatch.sinks.sqlite import SqliteStore
 from wirewatch.sinks.store import ItemStore
 
 log = get_logger("embedded.runner")

@@ -6,7 +6,7 @@ topic and resume from committed offsets. Given a SQLite connection the logs
 and offsets persist, so a restarted process continues where it committed.
 
 Every write is a plain SQLite statement with no ``await`` in between, so a
-caller holding a transaction (see :class:`wirewatch.embedded.sqlite_store.Database`)
+caller holding a transaction (see :class:`wirewatch.core.sqlite.Database`)
 can publish, commit offsets and update its own state atomically.
 """
 

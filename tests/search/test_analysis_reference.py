@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from wirewatch.processors.analysis import (
+from wirewatch.search.analysis import (
     MAX_TOKEN_LENGTH,
     _fold_char,
     normalize,
