@@ -56,7 +56,7 @@ pytestmark = pytest.mark.elastic
 
 
 def processed_items() -> list[dict[str, Any]]:
-    processor = Processor(RuleSet.from_rules([]), EntityTagger(), Deduper({}), observe_latency=False)
+    processor = Processor(RuleSet.from_rules([]), EntityTagger(), Deduper({}))
     raws = [json.loads(line) for line in (FIXTURES / "parity_raw.jsonl").read_text("utf-8").splitlines()]
     return [processor.process(raw).item for raw in raws]
 

@@ -21,10 +21,12 @@ class Recorder:
 
     def __init__(self) -> None:
         self.handled: list[Message] = []
+        self.batches: list[list[int]] = []
         self.acked: list[int] = []
 
-    async def handle(self, msg: Message) -> None:
-        self.handled.append(msg)
+    async def handle(self, batch: list[Message]) -> None:
+        self.handled.extend(batch)
+        self.batches.append([m.offset for m in batch])
 
     def ack(self, msg: Message) -> None:
         self.acked.append(msg.offset)
@@ -75,11 +77,23 @@ async def test_skipped_offsets_are_read_and_handled_before_the_event_after_them(
     rec = Recorder()
     guard = guard_for(reader, f"g-{unique}", rec)
     for n in (0, 1, 2, 5, 6):
-        await guard.process(as_message(records[n]))
+        await guard.process([as_message(records[n])])
     assert rec.offsets == [0, 1, 2, 3, 4, 5, 6]
     assert [m.value for m in rec.handled] == [f"r{n}".encode() for n in range(7)]
     assert rec.acked == [3, 4]  # the stream's own events are acknowledged by Faust
     assert guard.repaired == 2
+
+
+async def test_a_batch_with_a_gap_is_handled_as_one_list_with_the_skipped_records_in_place(
+    reader: PartitionReader, records: list[ConsumerRecord[bytes, bytes]], unique: str
+) -> None:
+    rec = Recorder()
+    guard = guard_for(reader, f"g-{unique}", rec)
+    await guard.process([as_message(records[n]) for n in (0, 1)])
+    await guard.process([as_message(records[n]) for n in (1, 2, 6, 7)])  # 1 again, 3..5 skipped
+    assert rec.batches == [[0, 1], [2, 3, 4, 5, 6, 7]]
+    assert rec.acked == [3, 4, 5]
+    assert guard.repaired == 3
 
 
 async def test_a_redelivered_offset_is_not_handled_twice(
@@ -88,7 +102,7 @@ async def test_a_redelivered_offset_is_not_handled_twice(
     rec = Recorder()
     guard = guard_for(reader, f"g-{unique}", rec)
     for n in (0, 1, 2, 1, 2, 3):
-        await guard.process(as_message(records[n]))
+        await guard.process([as_message(records[n])])
     assert rec.offsets == [0, 1, 2, 3]
     assert rec.acked == []
 
@@ -100,7 +114,7 @@ async def test_a_stalled_partition_is_read_once_it_has_waited_stall_seconds(
     clock = [100.0]
     guard = guard_for(reader, f"g-{unique}", rec, clock)
     for n in range(4):
-        await guard.process(as_message(records[n]))
+        await guard.process([as_message(records[n])])
     tp = TopicPartition(topic, 0)
     await guard.repair_stalled([tp])  # first seen behind: the stream may still bring them
     clock[0] = 104.9
@@ -110,7 +124,7 @@ async def test_a_stalled_partition_is_read_once_it_has_waited_stall_seconds(
     await guard.repair_stalled([tp])
     assert rec.offsets == list(range(RECORDS))
     assert rec.acked == list(range(4, RECORDS))
-    await guard.process(as_message(records[7]))  # the stream delivers them after all: skipped
+    await guard.process([as_message(records[7])])  # the stream delivers them after all: skipped
     assert rec.offsets == list(range(RECORDS))
 
 
@@ -121,7 +135,7 @@ async def test_a_partition_that_keeps_up_is_never_repaired(
     clock = [0.0]
     guard = guard_for(reader, f"g-{unique}", rec, clock)
     for n in range(RECORDS):
-        await guard.process(as_message(records[n]))
+        await guard.process([as_message(records[n])])
         clock[0] += 10.0
         await guard.repair_stalled([TopicPartition(topic, 0)])
     assert rec.offsets == list(range(RECORDS))
@@ -142,11 +156,11 @@ async def test_the_first_event_after_a_rebalance_is_checked_against_the_committe
         await committer.stop()
     rec = Recorder()
     guard = guard_for(reader, group, rec)
-    await guard.process(as_message(records[5]))
+    await guard.process([as_message(records[5])])
     assert rec.offsets == [2, 3, 4, 5]
 
     guard.forget()  # a rebalance: the stream restarts at the committed offset, as Faust seeks there
-    await guard.process(as_message(records[2]))
+    await guard.process([as_message(records[2])])
     assert rec.offsets == [2, 3, 4, 5, 2]
 
 
@@ -155,5 +169,5 @@ async def test_without_a_committed_offset_the_first_event_is_where_the_partition
 ) -> None:
     rec = Recorder()
     guard = guard_for(reader, f"g-{unique}", rec)
-    await guard.process(as_message(records[4]))
+    await guard.process([as_message(records[4])])
     assert rec.offsets == [4]

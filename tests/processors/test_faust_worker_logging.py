@@ -9,11 +9,8 @@ from pathlib import Path
 import pytest
 
 from wirewatch.core.config import Settings
-from wirewatch.processors.dedupe import Deduper
-from wirewatch.processors.entities import EntityTagger
 from wirewatch.processors.faust_app import create_app, make_worker
-from wirewatch.processors.pipeline import Processor
-from wirewatch.processors.rules import RuleSet
+from wirewatch.processors.pipeline import ProcessorConfig
 
 
 @pytest.fixture
@@ -29,8 +26,10 @@ def restore_logging() -> Iterator[None]:
 def test_worker_keeps_debug_logging_off(level: str, restore_logging: None, tmp_path: Path) -> None:
     # no broker is contacted: the app and worker are only built and their logging set up
     settings = Settings(kafka_bootstrap="127.0.0.1:1", log_level=level, data_dir=tmp_path)
-    processor = Processor(RuleSet.from_rules([]), EntityTagger(catalogue=False), Deduper({}))
-    worker = make_worker(create_app(settings, processor), settings)
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("rules: []\n")
+    app, _stage = create_app(settings, ProcessorConfig(rules=rules, ner="off"))
+    worker = make_worker(app, settings)
     worker._setup_logging()
     assert not logging.getLogger("aiokafka.producer.producer").isEnabledFor(logging.DEBUG)
     assert not logging.getLogger("faust.topics").isEnabledFor(logging.DEBUG)

@@ -83,7 +83,8 @@ def test_batch_gives_the_same_items_as_one_by_one(tagger: EntityTagger) -> None:
     rules = load_rules(FIX / "rules.yaml")
     one = Processor(rules, tagger, Deduper({}))
     single = [one.process(r).item for r in raw_items()]
-    batch = [r.item for r in Processor(rules, tagger, Deduper({})).process_batch(raw_items())]
+    other = Processor(rules, tagger, Deduper({}))
+    batch = [r.item for r in other.finish_batch(other.enrich_batch(raw_items()))]
     strip = lambda items: [{k: v for k, v in i.items() if k != "processed_at"} for i in items]  # noqa: E731
     assert strip(single) == strip(batch)
 

@@ -16,9 +16,12 @@ def run(wirewatch_bin: str, env: dict[str, str], *args: str, stdin: str) -> subp
     return subprocess.run([wirewatch_bin, *args], input=stdin, capture_output=True, text=True, env=env, timeout=120)
 
 
-def test_process_writes_processed_items_in_order_and_skips_bad_lines(wirewatch_bin: str, wirewatch_env: dict[str, str]) -> None:
+def test_process_writes_processed_items_in_order_and_dead_letters_bad_lines(
+    wirewatch_bin: str, wirewatch_env: dict[str, str], tmp_path: Path
+) -> None:
+    alerts, dead = tmp_path / "alerts.jsonl", tmp_path / "dead.jsonl"
     done = run(wirewatch_bin, wirewatch_env, "process", "--rules", str(FIX / "rules.yaml"), "--ner", "off",
-               stdin=(FIX / "raw_items.jsonl").read_text("utf-8"))
+               "--alerts", str(alerts), "--dead-letters", str(dead), stdin=(FIX / "raw_items.jsonl").read_text("utf-8"))
     assert done.returncode == 0, done.stderr
     got = [json.loads(line) for line in done.stdout.splitlines()]
     for item in got:
@@ -26,9 +29,16 @@ def test_process_writes_processed_items_in_order_and_skips_bad_lines(wirewatch_b
     expected = [json.loads(line) for line in (FIX / "expected_processed.jsonl").read_text("utf-8").splitlines()]
     assert got == expected
     logs = [json.loads(line) for line in done.stderr.splitlines()]
-    skipped = [(e["line"], e["reason"].split(":")[0]) for e in logs if e["event"] == "skipped input line"]
-    assert skipped == [(5, "invalid JSON"), (6, "not a valid raw_item")]
-    assert '"url" is a required property' in logs[1]["reason"]
+    warned = [(e["offset"], e["reason"].split(":")[0]) for e in logs if e["event"] == "bad raw item sent to dead letters"]
+    assert warned == [(4, "invalid JSON"), (5, "not a valid raw_item")]  # lines 5 and 6
+    letters = [json.loads(line) for line in dead.read_text("utf-8").splitlines()]
+    assert [(d["stage"], d["topic"], d["offset"], d["reason"].split(":")[0]) for d in letters] == [
+        ("processor", "stdin", 4, "invalid JSON"), ("processor", "stdin", 5, "not a valid raw_item")]
+    assert '"url" is a required property' in letters[1]["reason"]
+    raised = [json.loads(line) for line in alerts.read_text("utf-8").splitlines()]
+    assert [(a["rule"], a["item_id"]) for a in raised] == [
+        (ref["rule"], item["id"]) for item in got for ref in item["alerts"]]
+    assert raised
 
 
 def test_process_with_empty_input_writes_nothing(wirewatch_bin: str, wirewatch_env: dict[str, str]) -> None:

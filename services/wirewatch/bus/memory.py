@@ -38,6 +38,14 @@ CREATE TABLE IF NOT EXISTS bus_offsets (
 """
 
 
+def _decoded(raw: bytes) -> Any:
+    """The JSON value of ``raw``, or None when it is not JSON (a consumer dead-letters it)."""
+    try:
+        return decode(raw)
+    except ValueError:
+        return None
+
+
 def partition_for(key: str | None, partitions: int, counter: itertools.count[int]) -> int:
     """Stable across processes (CRC32, not ``hash()``): a key always lands in one partition."""
     if key is None:
@@ -92,7 +100,7 @@ class MemoryBus:
             log = self._logs[topic][partition]
             if not log.messages:
                 log.base = offset
-            log.messages.append(Message(topic, partition, offset, key, decode(raw), raw, ts))
+            log.messages.append(Message(topic, partition, offset, key, _decoded(raw), raw, ts))
         for topic, logs in self._logs.items():
             for partition, log in enumerate(logs):
                 if not log.messages:
@@ -149,12 +157,15 @@ class MemoryBus:
 
     def append(self, topic: str, value: Any, key: str | None = None) -> Message:
         """Synchronous publish: no await, so it joins the caller's SQLite transaction."""
+        return self.append_raw(topic, encode(value), key)
+
+    def append_raw(self, topic: str, raw: bytes, key: str | None = None) -> Message:
+        """:meth:`append` of bytes as they are, JSON or not (as any Kafka producer may write them)."""
         self.create_topic(topic)
         logs = self._logs[topic]
         partition = partition_for(key, len(logs), self._round_robin)
         log = logs[partition]
-        raw = encode(value)
-        message = Message(topic, partition, log.end, key, decode(raw), raw, int(time.time() * 1000))
+        message = Message(topic, partition, log.end, key, _decoded(raw), raw, int(time.time() * 1000))
         if self._conn is not None:
             self._conn.execute(
                 'INSERT INTO bus_messages (topic, partition, "offset", key, raw, ts) VALUES (?, ?, ?, ?, ?, ?)',

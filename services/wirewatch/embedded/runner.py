@@ -1,7 +1,7 @@
 """``wirewatch run``: pollers, processor, indexer and notifier in one process.
 
 The stages are the production classes (:class:`~wirewatch.pollers.poller.Poller`,
-:class:`~wirewatch.processors.pipeline.Processor`, :class:`~wirewatch.sinks.indexer.Indexer`,
+:class:`~wirewatch.processors.stage.Stage`, :class:`~wirewatch.sinks.indexer.Indexer`,
 :class:`~wirewatch.sinks.notifier.Notifier`) wired to adapters:
 
 * no ``WIREWATCH_KAFKA_BOOTSTRAP``: :class:`~wirewatch.bus.memory.MemoryBus`
@@ -19,7 +19,6 @@ So a SIGTERM or a SIGKILL loses nothing and re-emits nothing.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import fcntl
@@ -31,18 +30,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from wirewatch.bus.base import Message, Publisher, Subscriber
+from wirewatch.bus.base import Publisher, Subscriber
 from wirewatch.bus.memory import MemoryBus, MemorySubscriber
 from wirewatch.core.config import Settings
-from wirewatch.core.deadletter import dead_letter_for
-from wirewatch.core.errors import ConfigError, SchemaError
+from wirewatch.core.errors import ConfigError
 from wirewatch.core.logging import get_logger
-from wirewatch.core.metrics import DEAD_LETTERS, STAGE_ITEMS
 from wirewatch.core.sqlite import Database, SqliteKV
 from wirewatch.embedded.web import AlertRing, AlertSource, create_app, start_web
 from wirewatch.pollers.config import SourcesConfig, load_sources
 from wirewatch.pollers.state import SourceState
-from wirewatch.processors.pipeline import Processor, ProcessResult
+from wirewatch.processors.pipeline import NerMode, Processor, ProcessorConfig, ProcessResult
+from wirewatch.processors.rules import RuleSet, load_rules
+from wirewatch.processors.stage import RULES_CHECK_SECONDS, RulesWatcher, Stage, StageOutput
 from wirewatch.sinks.flow import batches_until
 from wirewatch.sinks.sqlite import SqliteStore
 from wirewatch.sinks.store import ItemStore
@@ -61,35 +60,41 @@ class RunOptions:
     rules: Path
     destinations: Path | None = None
     watchlist: Path | None = None
-    ner: str = "auto"
+    ner: NerMode = "auto"
     web: tuple[str, int] | None = ("127.0.0.1", 8750)
 
 
 @dataclass
 class LoadedConfig:
     sources: SourcesConfig
-    processor: Processor
+    processor: ProcessorConfig
+    rules: RuleSet
     destinations: dict[str, Any]
+
+    def check_notify(self, rules: RuleSet, path: Path, destinations_path: Path | None) -> None:
+        """Every ``notify:`` of ``rules`` names a destination (ConfigError otherwise)."""
+        for rule in rules.rules:
+            for name in rule.notify:
+                if name not in self.destinations:
+                    where = str(destinations_path) if destinations_path else "--destinations"
+                    raise ConfigError(f"{path}: rule {rule.id}", f"notifies {name!r}, which is not defined in {where}")
 
 
 def load_config(options: RunOptions) -> LoadedConfig:
     """Read every config file up front: any mistake is one ConfigError line before anything starts."""
-    from wirewatch.processors.cli import build_processor
+    from wirewatch.processors.entities import load_watchlist, resolve_ner
     from wirewatch.sinks.destinations import load_destinations
 
     sources = load_sources(options.sources)
-    args = argparse.Namespace(rules=options.rules, watchlist=options.watchlist, ner=options.ner)
-    processor = build_processor(args, {})
+    processor = ProcessorConfig(rules=options.rules, watchlist=options.watchlist, ner=options.ner)
+    rules = load_rules(options.rules)
+    if options.watchlist:
+        load_watchlist(options.watchlist)
+    resolve_ner(options.ner)  # `--ner on` without a model is a config error now, not later
     destinations = load_destinations(options.destinations) if options.destinations else {}
-    for rule in processor.rules.rules:
-        for name in rule.notify:
-            if name not in destinations:
-                where = str(options.destinations) if options.destinations else "--destinations"
-                raise ConfigError(
-                    f"{options.rules}: rule {rule.id}",
-                    f"notifies {name!r}, which is not defined in {where}",
-                )
-    return LoadedConfig(sources, processor, destinations)
+    config = LoadedConfig(sources, processor, rules, destinations)
+    config.check_notify(rules, options.rules, options.destinations)
+    return config
 
 
 @contextlib.contextmanager
@@ -201,12 +206,16 @@ class Stats:
         return sum(n for t, n in self.recent if now - t <= 10.0) / window
 
 
-class ProcessorStage:
-    """Raw topic -> :class:`Processor` -> processed and alerts topics (bad input -> dead letters)."""
+class ProcessorDriver:
+    """Raw topic -> :class:`Stage` -> processed, alerts and dead-letter topics.
+
+    On the embedded bus the dedupe memory, the outputs and the input offsets commit in one
+    SQLite transaction; on Kafka outputs are published before the offsets are committed.
+    """
 
     def __init__(
         self,
-        processor: Processor,
+        stage: Stage,
         subscriber: Subscriber,
         publisher: Publisher,
         db: Database,
@@ -214,7 +223,7 @@ class ProcessorStage:
         stats: Stats,
         listeners: list[Callable[[ProcessResult], None]],
     ) -> None:
-        self.processor = processor
+        self.stage = stage
         self.subscriber = subscriber
         self.publisher = publisher
         self.db = db
@@ -222,53 +231,40 @@ class ProcessorStage:
         self.stats = stats
         self.listeners = listeners
 
-    def _outputs(self, batch: list[Message]) -> tuple[list[ProcessResult], list[tuple[str, str | None, Any]]]:
-        """Process a batch (dedupe memory written in the caller's transaction)."""
-        results: list[ProcessResult] = []
-        out: list[tuple[str, str | None, Any]] = []
+    def _outputs(self, out: StageOutput) -> list[tuple[str, list[tuple[str | None, Any]]]]:
         s = self.settings
-        for message in batch:
-            try:
-                if message.value is None:
-                    raise ValueError("not valid JSON")
-                result = self.processor.process(message.value)
-            except (ValueError, SchemaError) as exc:  # bad input, as in the CLI and the Faust app:
-                reason = str(exc)  # the stream goes on, the item is kept with its reason (a bug still raises)
-                log.warning("bad raw item sent to dead-letter topic", offset=message.offset, reason=reason)
-                letter = dead_letter_for("processor", reason, message)
-                out.append((s.dead_letter_topic, message.key, letter))
-                continue
-            results.append(result)
-            out.append((s.processed_topic, result.item["story_id"], result.item))
-            out.extend((s.alerts_topic, alert["rule"], alert) for alert in result.alerts)
-        return results, out
+        return [(s.processed_topic, out.processed), (s.alerts_topic, out.alerts),
+                (s.dead_letter_topic, out.dead_letters)]
 
     async def run(self, stop: asyncio.Event) -> None:
         async for batch in batches_until(self.subscriber, stop, 200):
             if isinstance(self.publisher, MemoryBus) and isinstance(self.subscriber, MemorySubscriber):
-                # Dedupe memory, outputs and input offsets: all or nothing.
-                with self.db.transaction():
-                    results, out = self._outputs(batch)
-                    for topic, key, value in out:
-                        self.publisher.append(topic, value, key)
+                with self.db.transaction():  # dedupe memory, outputs and input offsets: all or nothing
+                    out = self.stage.process(batch)
+                    for topic, messages in self._outputs(out):
+                        for key, value in messages:
+                            self.publisher.append(topic, value, key)
                     self.subscriber.commit_now()
             else:
                 with self.db.transaction():
-                    results, out = self._outputs(batch)
-                by_topic: dict[str, list[tuple[str | None, Any]]] = defaultdict(list)
-                for topic, key, value in out:
-                    by_topic[topic].append((key, value))
-                for topic, messages in by_topic.items():
-                    await self.publisher.publish_many(topic, messages)
+                    out = self.stage.process(batch)
+                for topic, messages in self._outputs(out):
+                    if messages:
+                        await self.publisher.publish_many(topic, messages)
                 await self.subscriber.commit()
-            dead = len(batch) - len(results)
-            if dead:
-                DEAD_LETTERS.labels("processor").inc(dead)
-            STAGE_ITEMS.labels("processor").inc(len(batch))
-            self.stats.add(results, dead)
-            for result in results:
+            self.stats.add(out.results, len(out.dead_letters))
+            for result in out.results:
                 for listener in self.listeners:
                     listener(result)
+
+
+async def watch_rules(watcher: RulesWatcher, stop: asyncio.Event) -> None:
+    """Reload the rules file when it changes, until ``stop``."""
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=watcher.every)
+        if not stop.is_set():
+            watcher.check()
 
 
 @dataclass
@@ -278,6 +274,7 @@ class Runner:
     options: RunOptions
     settings: Settings
     config: LoadedConfig | None = None
+    processor: Processor | None = None
     stats: Stats = field(default_factory=Stats)
     listeners: list[Callable[[ProcessResult], None]] = field(default_factory=list)
     web_url: str | None = None
@@ -336,7 +333,7 @@ class Runner:
             store = await self._store(stack, db)
             self.store = store
 
-            config.processor.deduper.store = SqliteKV(db, "dedupe")
+            self.processor = Processor.from_config(config.processor, SqliteKV(db, "dedupe"), rules=config.rules)
             alerts_view: AlertSource = store if isinstance(store, SqliteStore) else AlertRing()
             if isinstance(alerts_view, AlertRing):
                 self.listeners.append(_feed(alerts_view))
@@ -356,7 +353,7 @@ class Runner:
                 tasks.append(asyncio.create_task(
                     self._notifier(publisher, config.destinations, stack, stop_sinks), name="notifier"))
             log.info("wirewatch run started", sources=len(config.sources.sources),
-                     rules=len(config.processor.rules.rules), destinations=sorted(config.destinations),
+                     rules=len(config.rules.rules), destinations=sorted(config.destinations),
                      bus="memory" if self.embedded_bus else "kafka",
                      store="sqlite" if self.embedded_store else "elasticsearch",
                      data_dir=str(s.data_dir), web=self.web_url)
@@ -452,12 +449,19 @@ class Runner:
                     await result
 
     async def _processor(self, publisher: Publisher, stack: contextlib.AsyncExitStack, stop: asyncio.Event) -> None:
-        assert self.config is not None and self.db is not None
+        assert self.config is not None and self.db is not None and self.processor is not None
+        config, options = self.config, self.options
         group, topics = next(iter(self.groups().items()))
         subscriber = await self._started(stack, self._subscriber(topics, group))
-        stage = ProcessorStage(self.config.processor, subscriber, publisher, self.db, self.settings,
-                               self.stats, self.listeners)
-        await stage.run(stop)
+        driver = ProcessorDriver(Stage(self.processor), subscriber, publisher, self.db, self.settings,
+                                 self.stats, self.listeners)
+        watcher = RulesWatcher(options.rules, self.processor, RULES_CHECK_SECONDS,
+                               check=lambda rules: config.check_notify(rules, options.rules, options.destinations))
+        watching = asyncio.create_task(watch_rules(watcher, stop))
+        try:
+            await driver.run(stop)
+        finally:
+            watching.cancel()
 
     async def _indexer(self, publisher: Publisher, store: ItemStore, stack: contextlib.AsyncExitStack,
                        stop: asyncio.Event) -> None:

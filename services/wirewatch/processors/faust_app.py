@@ -1,16 +1,24 @@
-"""The production path: a faust-streaming app running :mod:`wirewatch.processors.pipeline`.
+"""The production path: a faust-streaming app running :mod:`wirewatch.processors.stage`.
 
 Two stages, because cross-source dedupe needs ONE consistent memory:
 
 1. ``enrich`` agent over ``<prefix>.raw`` (all partitions, shared by every
-   worker): decode, validate (bad input -> ``<prefix>.dead-letter`` with the
-   reason), entities, rule matching and the MinHash fingerprint. The costly
-   work scales out with partitions.
+   worker): :meth:`Stage.enrich <wirewatch.processors.stage.Stage.enrich>` on a
+   batch of events (decode, validate, dead letters, entities, rule matching,
+   fingerprints), then ONE message with the batch's enriched items to
+   ``<prefix>.processor-dedupe``. The costly work scales out with partitions.
 2. ``dedupe`` agent over ``<prefix>.processor-dedupe``, a single-partition
-   topic owned by one worker at a time: dedupe against a Faust table (changelog
-   topic, RocksDB when rocksdict is installed), then ``<prefix>.processed`` and
-   ``<prefix>.alerts``. Verdicts are cheap look-ups, so one partition is enough,
-   and one owner gives the same verdicts whether one or several workers run.
+   topic owned by one worker at a time: :meth:`Stage.finish
+   <wirewatch.processors.stage.Stage.finish>` against the dedupe memory, then
+   ``<prefix>.processed`` and ``<prefix>.alerts``. One owner gives the same
+   verdicts whether one or several workers run.
+
+Agents take events in batches (``stream.take_events``; Faust acknowledges a
+batch only after the agent handled it). The dedupe memory is a dict in this
+process; what a batch wrote to it is one entry of the Faust table
+``dedupe-batches`` (a changelog topic, recovered in memory), so a
+batch costs one changelog write instead of ~5 per item. A worker that is handed
+the dedupe partition rebuilds the dict from the table (:class:`BatchLog`).
 
 Delivery is at-least-once: after a crash, items whose offsets were not yet
 committed are processed again. Dedupe treats an exact re-delivery of an item
@@ -26,25 +34,27 @@ import argparse
 import asyncio
 import os
 import time
-from pathlib import Path
+from collections.abc import Iterator, MutableMapping
 from typing import Any
 
 import faust
 from aiokafka import TopicPartition
-from faust.types import Message
+from faust.types import Message as FaustMessage
 
-from wirewatch.bus.base import decode, encode
+from wirewatch.bus.base import Message, decode, encode
 from wirewatch.bus.kafka import PartitionReader, TopicSpec, ensure_topics, standard_topics
 from wirewatch.core import metrics
 from wirewatch.core.config import Settings, load_settings
-from wirewatch.core.deadletter import dead_letter
-from wirewatch.core.errors import ConfigError, SchemaError
+from wirewatch.core.errors import ConfigError
 from wirewatch.core.logging import configure_logging, get_logger
-from wirewatch.processors.dedupe import Fingerprint
 from wirewatch.processors.faust_offsets import OffsetGuard
-from wirewatch.processors.pipeline import Enriched, Processor, validate_raw
+from wirewatch.processors.pipeline import Processor, ProcessorConfig
+from wirewatch.processors.stage import RULES_CHECK_SECONDS, RulesWatcher, Stage
 
-RULES_CHECK_SECONDS = 2.0
+#: Events an agent takes at once, and how long it waits to fill a batch. Per batch, not per
+#: item: the stage hop (one message), the dedupe table's changelog write, the offset guard.
+TAKE = 256
+TAKE_SECONDS = 0.02
 STALL_CHECK_SECONDS = 2.0
 LAG_SECONDS = 5.0
 PURGE_SECONDS = 600.0
@@ -59,46 +69,73 @@ def app_id(settings: Settings) -> str:
     return f"{settings.topic_prefix}-processor"
 
 
-def _store_url() -> str:
-    try:
-        import rocksdict  # noqa: F401
-    except ImportError:
-        return "memory://"
-    return "rocksdb://"
+class BatchLog(MutableMapping[str, Any]):
+    """The dedupe memory: a dict in this process, its writes kept per batch in a Faust table.
+
+    The deduper reads and writes the dict; :meth:`commit` stores what one batch
+    wrote as one table entry (key: the batch's first dedupe-topic offset, zero
+    padded so keys sort in offset order). :meth:`rebuild` replays every entry in
+    order, after a rebalance handed this worker the dedupe partition. Deletes stay
+    local: they only drop expired records, which a replay expires again.
+    """
+
+    def __init__(self, table: MutableMapping[str, Any]) -> None:
+        self.table = table
+        self.data: dict[str, Any] = {}
+        self.stale = True  # rebuilt before the first batch (the table is recovered by then)
+        self._writes: list[list[Any]] = []
+
+    def __getitem__(self, key: str) -> Any:
+        return self.data[key]
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.data[key] = value
+        self._writes.append([key, value])
+
+    def __delitem__(self, key: str) -> None:
+        del self.data[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.data
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.data)
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def commit(self, offset: int, ts: float) -> None:
+        """Store the writes since the last commit as the entry of the batch starting at ``offset``."""
+        if self._writes:
+            self.table[f"{offset:020d}"] = {"t": ts, "w": self._writes}
+            self._writes = []
+
+    def rebuild(self) -> None:
+        """The dict from the table's entries, in offset order."""
+        self.data = {}
+        for key in sorted(self.table.keys()):
+            for record_key, value in self.table[key]["w"]:
+                self.data[record_key] = value
+        self._writes = []
+        self.stale = False
+
+    def purge(self, older_than: float) -> int:
+        """Drop table entries written before ``older_than`` (epoch s): their records have expired."""
+        old = [key for key, entry in list(self.table.items()) if entry["t"] < older_than]
+        for key in old:
+            del self.table[key]
+        return len(old)
 
 
-class RulesWatcher:
-    """Reload the rules file when its mtime changes; a broken edit keeps the old rules."""
-
-    def __init__(self, path: Path, processor: Processor) -> None:
-        self.path = path
-        self.processor = processor
-        self.mtime = self._mtime()
-
-    def _mtime(self) -> float | None:
-        try:
-            return self.path.stat().st_mtime_ns / 1e9
-        except OSError:
-            return None
-
-    def check(self) -> bool:
-        mtime = self._mtime()
-        if mtime is None or mtime == self.mtime:
-            return False
-        self.mtime = mtime
-        from wirewatch.processors.rules import load_rules
-
-        try:
-            rules = load_rules(self.path)
-        except ConfigError as exc:
-            log.error("rules not reloaded, keeping the previous ones", reason=str(exc))
-            return False
-        self.processor.reload_rules(rules)
-        log.info("rules reloaded", path=str(self.path))
-        return True
+def as_bus_message(message: FaustMessage) -> Message:
+    """A Faust message as the stage reads it (Faust keeps timestamps in seconds)."""
+    key = message.key.decode("utf-8", "replace") if isinstance(message.key, bytes) else message.key
+    stamp = round(message.timestamp * 1000) if message.timestamp else None
+    value = message.value if message.value is not None else b""  # a tombstone: dead letter
+    return Message(message.topic, message.partition, message.offset, key, None, value, stamp)
 
 
-def create_app(settings: Settings, processor: Processor, rules_path: Path | None = None) -> faust.App:
+def create_app(settings: Settings, config: ProcessorConfig) -> tuple[faust.App, Stage]:
     """The Faust app: topics, the dedupe table and both agents, all named from ``topic_prefix``."""
     bootstrap = settings.kafka_bootstrap
     if not bootstrap:
@@ -106,7 +143,9 @@ def create_app(settings: Settings, processor: Processor, rules_path: Path | None
     app = faust.App(
         app_id(settings),
         broker=[f"kafka://{hp}" for hp in bootstrap.split(",")],
-        store=_store_url(),
+        # the table holds one entry per batch, and recovery replays it into the dict anyway;
+        # Faust's RocksDB store also refuses writes made outside an event (the repair path's)
+        store="memory://",
         datadir=str(settings.data_dir / "faust"),
         web_enabled=False,
         topic_replication_factor=1,
@@ -126,69 +165,60 @@ def create_app(settings: Settings, processor: Processor, rules_path: Path | None
     processed_topic = app.topic(settings.processed_topic, value_serializer="raw", key_serializer="raw")
     alerts_topic = app.topic(settings.alerts_topic, value_serializer="raw", key_serializer="raw")
     dead_topic = app.topic(settings.dead_letter_topic, value_serializer="raw", key_serializer="raw")
-    table = app.Table("dedupe", partitions=1, key_type=str)
-    processor.deduper.store = table
+    # use_partitioner: entries are written after a batch (or a repair), outside any one event's
+    # context; the table has one partition, so the producer's partitioner always picks it
+    memory = BatchLog(app.Table("dedupe-batches", partitions=1, key_type=str, use_partitioner=True))
+    processor = Processor.from_config(config, memory)
+    stage = Stage(processor)
 
     @app.on_rebalance_complete.connect  # type: ignore[arg-type]
-    async def rebuild_dedupe_index(sender: Any, *args: Any, **kwargs: Any) -> None:
-        # The table may now hold another worker's records (recovered from the
-        # changelog): the in-memory LSH index is rebuilt from it on next use.
-        processor.deduper.reset_index()
+    async def rebuild_dedupe_memory(sender: Any, *args: Any, **kwargs: Any) -> None:
+        # The table may now hold another worker's batches (recovered from the changelog):
+        # the dict and the LSH index are rebuilt from it before the next batch.
+        memory.stale = True
 
-    async def to_dead_letter(reason: str, msg: Message) -> None:
-        key = msg.key.decode("utf-8", "replace") if isinstance(msg.key, bytes) else msg.key
-        record = dead_letter("processor", reason, msg.value, topic=msg.topic, partition=msg.partition, offset=msg.offset, key=key)
-        metrics.DEAD_LETTERS.labels("processor").inc()
-        log.warning("dead letter", reason=record["reason"], topic=msg.topic, partition=msg.partition, offset=msg.offset)
-        await dead_topic.send(key=None, value=encode(record))
+    async def send(topic: Any, outputs: list[tuple[str | None, dict[str, Any]]]) -> None:
+        for key, value in outputs:
+            await topic.send(key=key.encode() if key is not None else None, value=encode(value))
 
-    async def enrich_one(msg: Message) -> None:
-        metrics.STAGE_ITEMS.labels("enrich").inc()
-        try:
-            raw = validate_raw(decode(msg.value))
-        except ValueError as exc:
-            await to_dead_letter(f"invalid JSON: {exc}", msg)
-            return
-        except SchemaError as exc:
-            await to_dead_letter(str(exc), msg)
-            return
-        payload = processor.enrich(raw).as_dict()
-        payload["ts"] = round(msg.timestamp * 1000) if msg.timestamp else None  # ms, as Kafka keeps it
-        await dedupe_topic.send(key=b"0", value=encode(payload))
+    async def enrich_batch(messages: list[FaustMessage]) -> None:
+        received = stage.enrich([as_bus_message(m) for m in messages])
+        await send(dead_topic, received.dead_letters)
+        if received.enriched:
+            payload = {"items": [enriched.as_dict() for enriched in received.enriched]}
+            await dedupe_topic.send(key=b"0", value=encode(payload))
 
-    async def dedupe_one(msg: Message) -> None:
-        metrics.STAGE_ITEMS.labels("dedupe").inc()
-        data = decode(msg.value)
-        enriched = Enriched(data["item"], processor.rules_by_id(data["rules"]), Fingerprint.from_dict(data["fp"]))
-        result = processor.finish(enriched)
-        key = result.item["source"]["id"].encode()
-        await processed_topic.send(key=key, value=encode(result.item))
-        for alert in result.alerts:
-            await alerts_topic.send(key=alert["rule"].encode(), value=encode(alert))
-        if data.get("ts"):
-            metrics.PROCESS_SECONDS.observe(max(0.0, time.time() - data["ts"] / 1000))
+    async def dedupe_batch(messages: list[FaustMessage]) -> None:
+        if memory.stale:
+            memory.rebuild()
+            processor.deduper.reset_index()
+        enriched = [processor.enriched_from_dict(d) for m in messages for d in decode(m.value)["items"]]
+        out = stage.finish(enriched)
+        memory.commit(messages[0].offset, time.time())
+        await send(processed_topic, out.processed)
+        await send(alerts_topic, out.alerts)
 
     reader = PartitionReader(str(bootstrap))
 
-    def ack(msg: Message) -> None:
+    def ack(msg: FaustMessage) -> None:
         app.consumer.ack(msg)
 
     guards = {
-        raw_topic.get_topic_name(): OffsetGuard(reader, app_id(settings), enrich_one, ack),
-        dedupe_topic.get_topic_name(): OffsetGuard(reader, app_id(settings), dedupe_one, ack),
+        raw_topic.get_topic_name(): OffsetGuard(reader, app_id(settings), enrich_batch, ack),
+        dedupe_topic.get_topic_name(): OffsetGuard(reader, app_id(settings), dedupe_batch, ack),
     }
 
     @app.agent(raw_topic)
     async def enrich(stream: Any) -> None:
         guard = guards[raw_topic.get_topic_name()]
-        async for event in stream.events():
-            await guard.process(event.message)
+        async for events in stream.take_events(TAKE, within=TAKE_SECONDS):
+            await guard.process([event.message for event in events])
 
     @app.agent(dedupe_topic, concurrency=1)
     async def dedupe(stream: Any) -> None:
         guard = guards[dedupe_topic.get_topic_name()]
-        async for event in stream.events():
-            await guard.process(event.message)
+        async for events in stream.take_events(TAKE, within=TAKE_SECONDS):
+            await guard.process([event.message for event in events])
 
     @app.on_partitions_revoked.connect  # type: ignore[arg-type]
     async def forget_offsets(sender: Any, *args: Any, **kwargs: Any) -> None:
@@ -211,12 +241,11 @@ def create_app(settings: Settings, processor: Processor, rules_path: Path | None
     async def close_reader(sender: Any, *args: Any, **kwargs: Any) -> None:
         await reader.close()
 
-    if rules_path is not None:
-        watcher = RulesWatcher(rules_path, processor)
+    watcher = RulesWatcher(config.rules, processor)
 
-        @app.timer(interval=RULES_CHECK_SECONDS)
-        async def reload_rules() -> None:
-            watcher.check()
+    @app.timer(interval=RULES_CHECK_SECONDS)
+    async def reload_rules() -> None:
+        watcher.check()
 
     @app.timer(interval=LAG_SECONDS)
     async def export_lag() -> None:
@@ -236,9 +265,11 @@ def create_app(settings: Settings, processor: Processor, rules_path: Path | None
 
     @app.timer(interval=PURGE_SECONDS)
     async def purge() -> None:
-        processor.deduper.purge()
+        if not memory.stale:
+            processor.deduper.purge()
+            memory.purge(time.time() - processor.deduper.window)
 
-    return app
+    return app, stage
 
 
 def make_worker(app: faust.App, settings: Settings) -> faust.Worker:
@@ -256,13 +287,11 @@ def make_worker(app: faust.App, settings: Settings) -> faust.Worker:
 
 def run_worker(args: argparse.Namespace) -> int:
     """``wirewatch processor``: set up topics and metrics, then run a Faust worker."""
-    from wirewatch.processors.cli import build_processor
+    from wirewatch.processors.cli import processor_config
 
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_format)
-    processor = build_processor(args)
-    processor.observe_latency = False  # the agent observes publish-to-output latency
-    app = create_app(settings, processor, args.rules)
+    app, _stage = create_app(settings, processor_config(args))
     specs = [*standard_topics(settings), TopicSpec(dedupe_topic_name(settings), 1)]
     asyncio.run(ensure_topics(str(settings.kafka_bootstrap), specs))
     if settings.metrics_port:
@@ -271,4 +300,3 @@ def run_worker(args: argparse.Namespace) -> int:
     os.makedirs(settings.data_dir / "faust", exist_ok=True)
     make_worker(app, settings).execute_from_commandline()
     return 0
-

@@ -13,6 +13,9 @@ The raw and dedupe topics are neither compacted nor transactional, so every
 offset holds a record and the next offset to handle is always known.
 :class:`OffsetGuard` keeps it per partition and repairs from Kafka directly:
 
+Agents hand it their events a batch at a time (``stream.take_events``); the
+handler gets one list per call, in offset order per partition:
+
 - an event past the expected offset: the records in between are read and handled first;
 - an event before it: this worker handled it already, so it is skipped;
 - a partition with records past the expected offset and no progress for
@@ -27,7 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
 from aiokafka import ConsumerRecord, TopicPartition
@@ -36,7 +39,7 @@ from faust.types import TP, Message
 from wirewatch.bus.kafka import PartitionReader
 from wirewatch.core.logging import get_logger
 
-Handler = Callable[[Message], Awaitable[None]]
+Handler = Callable[[list[Message]], Awaitable[None]]
 REPAIR_BATCH = 1000
 log = get_logger("processor")
 
@@ -52,7 +55,7 @@ def as_message(record: ConsumerRecord[bytes, bytes]) -> Message:
 
 
 class OffsetGuard:
-    """Runs ``handle`` on each record of the partitions it sees, in offset order, exactly once per worker.
+    """Runs ``handle`` on the records of the partitions it sees, in offset order, each once per worker.
 
     ``ack`` tells Faust that a record read directly is done (``app.consumer.ack``).
     """
@@ -83,20 +86,33 @@ class OffsetGuard:
         self._next.clear()
         self._behind_since.clear()
 
-    async def process(self, message: Message) -> None:
-        """Handle one event from the stream, and first any records the stream skipped before it."""
-        tp = TopicPartition(message.topic, message.partition)
+    async def process(self, messages: Sequence[Message]) -> None:
+        """Handle a batch of events from the stream, with any records the stream skipped before them."""
         async with self._lock:
-            expected = self._next.get(tp)
-            if expected is None:
-                expected = (await self.reader.committed(self.group_id, [tp])).get(tp)
-            elif message.offset < expected:
-                return  # this worker handled it already (a re-delivery after a seek, or a repair)
-            if expected is not None and message.offset > expected:
-                await self._repair(tp, expected, message.offset, "stream skipped offsets")
-            await self.handle(message)
-            self._next[tp] = message.offset + 1
-            self._behind_since.pop(tp, None)
+            todo: list[Message] = []
+            repaired: list[Message] = []
+            expect: dict[TopicPartition, int | None] = {}
+            for message in messages:
+                tp = TopicPartition(message.topic, message.partition)
+                if tp not in expect:
+                    if tp in self._next:
+                        expect[tp] = self._next[tp]
+                    else:  # the partition's first event since a rebalance: where the group stopped
+                        committed = (await self.reader.committed(self.group_id, [tp])).get(tp)
+                        expect[tp] = committed if committed is None or message.offset >= committed else None
+                expected = expect[tp]
+                if expected is not None and message.offset < expected:
+                    continue  # this worker handled it already (a re-delivery after a seek, or a repair)
+                if expected is not None and message.offset > expected:
+                    missing = await self._read(tp, expected, message.offset, "stream skipped offsets")
+                    # unreadable now: left unacknowledged, so Faust commits no further and a restart replays them
+                    todo.extend(missing or ())
+                    repaired.extend(missing or ())
+                todo.append(message)
+                expect[tp] = message.offset + 1
+            if todo:
+                await self.handle(todo)
+            self._done(todo, repaired)
 
     async def repair_stalled(self, partitions: Iterable[TopicPartition]) -> None:
         """Handle records the stream has left behind for ``stall_seconds`` (call it from a timer)."""
@@ -122,6 +138,16 @@ class OffsetGuard:
 
     async def _repair(self, tp: TopicPartition, start: int, stop: int, why: str) -> None:
         """Read ``start..stop-1`` from Kafka and handle it (caller holds the lock)."""
+        records = await self._read(tp, start, stop, why)
+        if records is None:
+            return
+        if records:
+            await self.handle(records)
+        self._done(records, records)
+        self._next[tp] = stop  # the read reached stop: offsets it did not return no longer exist
+
+    async def _read(self, tp: TopicPartition, start: int, stop: int, why: str) -> list[Message] | None:
+        """Records ``start..stop-1`` as Faust messages; None (logged) when Kafka cannot give them now."""
         log.warning(f"{why}; reading them from Kafka", topic=tp.topic, partition=tp.partition, first=start, last=stop - 1)
         try:
             records = await self.reader.read(tp, start, stop)
@@ -129,11 +155,15 @@ class OffsetGuard:
             # not acknowledged, so Faust does not commit past them: a restart replays them
             log.error("could not read skipped offsets; they replay after a restart", topic=tp.topic,
                       partition=tp.partition, first=start, last=stop - 1, reason=str(exc))
-            return
-        for record in records:
-            message = as_message(record)
-            await self.handle(message)
+            return None
+        return [as_message(record) for record in records]
+
+    def _done(self, handled: list[Message], repaired: list[Message]) -> None:
+        """Handled records move the expected offsets on; repaired ones are acknowledged to Faust."""
+        for message in handled:
+            tp = TopicPartition(message.topic, message.partition)
+            self._next[tp] = message.offset + 1
+            self._behind_since.pop(tp, None)
+        for message in repaired:
             self.ack(message)
-            self._next[tp] = record.offset + 1
-            self.repaired += 1
-        self._next[tp] = stop  # the read reached stop: offsets it did not return no longer exist
+        self.repaired += len(repaired)

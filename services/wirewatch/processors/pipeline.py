@@ -1,30 +1,32 @@
-"""THE processing core: raw item -> processed item + alerts, as plain functions.
+"""THE processing core: valid raw items -> processed items + alerts, as plain functions.
 
-Shared line for line by ``wirewatch process`` (CLI), the Faust app and the
-embedded runner. Order: validate -> entities -> rule match (rules may use
-``entity:``) -> dedupe (needs the shared store) -> alerts. The Faust app runs
-:meth:`Processor.enrich` and :meth:`Processor.finish` in two stages (see
-:mod:`wirewatch.processors.faust_app`); :meth:`Processor.process` is both.
+Order: entities -> rule match (rules may use ``entity:``) -> dedupe (needs the
+shared store) -> alerts. :meth:`Processor.enrich_batch` needs no shared state,
+:meth:`Processor.finish_batch` reads and writes the dedupe store. Messages,
+dead letters, keys and metrics around them are :mod:`wirewatch.processors.stage`'s,
+which every path (CLI, Faust worker, ``wirewatch run``) runs.
 """
 
 from __future__ import annotations
 
-import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import MutableMapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache, lru_cache
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 
 from wirewatch.core import metrics
 from wirewatch.core.deadletter import utc_now
 from wirewatch.core.errors import SchemaError
 from wirewatch.core.schemas import validate, validator
 from wirewatch.processors.dedupe import Deduper, Fingerprint, Verdict, fingerprints
-from wirewatch.processors.entities import EntityTagger, NerModel
-from wirewatch.processors.rules import MatchDocument, Rule, RuleSet
+from wirewatch.processors.entities import EntityTagger, NerModel, load_watchlist, resolve_ner
+from wirewatch.processors.rules import MatchDocument, Rule, RuleSet, load_rules
 from wirewatch.search.analysis import entity_tokens, shared_search_tokens, tokenize
+
+NerMode = Literal["auto", "on", "off"]
 
 
 def validate_raw(obj: Any) -> dict[str, Any]:
@@ -102,10 +104,21 @@ class Enriched:
     item: dict[str, Any]  # raw fields + entities + alerts
     rules: list[Rule]
     fingerprint: Fingerprint
+    received: float | None = None  # epoch seconds the raw message entered the bus (latency metric)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON form, to cross a repartition topic between the two Faust stages."""
-        return {"item": self.item, "rules": [r.id for r in self.rules], "fp": self.fingerprint.as_dict()}
+        return {"item": self.item, "rules": [r.id for r in self.rules], "fp": self.fingerprint.as_dict(),
+                "received": self.received}
+
+
+@dataclass(frozen=True)
+class ProcessorConfig:
+    """What a processor is made of, as plain values (from the command line or ``wirewatch run``)."""
+
+    rules: Path
+    watchlist: Path | None = None
+    ner: NerMode = "auto"
 
 
 class Processor:
@@ -117,20 +130,34 @@ class Processor:
         tagger: EntityTagger,
         deduper: Deduper,
         ner: NerModel | None = None,
-        *,
-        observe_latency: bool = True,
     ) -> None:
         self.rules = rules
         self.tagger = tagger
         self.deduper = deduper
         self.ner = ner
-        self.observe_latency = observe_latency
         self._by_id = {r.id: r for r in _rule_list(rules)}
         metrics.RULES_LOADED.set(len(self._by_id))
         # labelled children looked up once per label value (``labels()`` costs more than ``inc()``)
         self._entity_counter = cache(metrics.ENTITIES_TAGGED.labels)
         self._verdict_counter = cache(metrics.ITEMS_PROCESSED.labels)
         self._alert_counter = cache(metrics.ALERTS_MATCHED.labels)
+
+    @classmethod
+    def from_config(
+        cls, config: ProcessorConfig, store: MutableMapping[str, Any], *, rules: RuleSet | None = None
+    ) -> Processor:
+        """Rules, watchlist and NER mode from ``config``; ``store`` keeps the dedupe memory.
+
+        ``rules``: the rules of ``config.rules`` when the caller has loaded them already.
+        """
+        rules = rules if rules is not None else load_rules(config.rules)
+        watch = load_watchlist(config.watchlist) if config.watchlist else []
+        return cls(rules, EntityTagger(watch), Deduper(store), resolve_ner(config.ner))
+
+    def enriched_from_dict(self, data: dict[str, Any]) -> Enriched:
+        """:meth:`Enriched.as_dict` read back in stage 2 (a rule reloaded in between is dropped)."""
+        rules = [self._by_id[i] for i in data["rules"] if i in self._by_id]
+        return Enriched(data["item"], rules, Fingerprint.from_dict(data["fp"]), data.get("received"))
 
     def reload_rules(self, rules: RuleSet) -> None:
         """Swap the rule set; the next item is matched against the new rules."""
@@ -177,33 +204,26 @@ class Processor:
         item["alerts"] = [{"rule": r.id, "notify": list(r.notify)} for r in matched]
         return item, matched, title_body
 
-    def rules_by_id(self, ids: list[str]) -> list[Rule]:
-        """Rules of stage 1 looked up again in stage 2 (a reload in between drops removed ones)."""
-        return [self._by_id[i] for i in ids if i in self._by_id]
-
     # -- stage 2: the dedupe store --------------------------------------
-    def finish(self, enriched: Enriched, now: datetime | None = None, *, with_alerts: bool = True) -> ProcessResult:
-        """Dedupe verdict, story id and alerts; commits the item to the dedupe store.
-
-        ``with_alerts=False`` skips building alert records (the CLI prints items only).
-        """
-        return self.finish_batch([enriched], now, with_alerts=with_alerts)[0]
+    def finish(self, enriched: Enriched, now: datetime | None = None) -> ProcessResult:
+        """Dedupe verdict, story id and alerts; commits the item to the dedupe store."""
+        return self.finish_batch([enriched], now)[0]
 
     def finish_batch(
-        self, batch: Sequence[Enriched], now: datetime | None = None, *, with_alerts: bool = True
+        self, batch: Sequence[Enriched], now: datetime | None = None
     ) -> list[ProcessResult]:
         """:meth:`finish` for many items in order, at one ``now`` (a batch takes milliseconds);
         metrics are counted once per batch."""
         now = now or datetime.now(UTC)
         stamp, ts = _time_str(now), now.timestamp()
-        results = [self._finish(enriched, ts, stamp, with_alerts) for enriched in batch]
+        results = [self._finish(enriched, ts, stamp) for enriched in batch]
         for status, n in Counter(r.item["dedupe"]["status"] for r in results).items():
             self._verdict_counter(status).inc(n)
         for rule_id, n in Counter(rule.id for enriched in batch for rule in enriched.rules).items():
             self._alert_counter(rule_id).inc(n)
         return results
 
-    def _finish(self, enriched: Enriched, ts: float, stamp: str, with_alerts: bool) -> ProcessResult:
+    def _finish(self, enriched: Enriched, ts: float, stamp: str) -> ProcessResult:
         verdict: Verdict = self.deduper.check(enriched.fingerprint, ts)
         self.deduper.commit(enriched.fingerprint, verdict, ts)
         item = enriched.item
@@ -212,7 +232,7 @@ class Processor:
         if verdict.status == "update" and "revision" not in item:
             item["revision"] = verdict.revision
         item["processed_at"] = stamp
-        alerts = [make_alert(item, rule, stamp) for rule in enriched.rules] if with_alerts else []
+        alerts = [make_alert(item, rule, stamp) for rule in enriched.rules]
         # field order of the output line: raw fields, then what processing added, entities and
         # alerts last (re-inserted in place: the enriched item is not used after this)
         item["entities"] = item.pop("entities")
@@ -221,23 +241,8 @@ class Processor:
 
     # -- both -----------------------------------------------------------
     def process(self, raw: dict[str, Any], now: datetime | None = None) -> ProcessResult:
-        """One raw item end to end; raises SchemaError for an invalid one (-> dead letter)."""
-        start = time.perf_counter()
-        result = self.finish(self.enrich(validate_raw(raw)), now)
-        if self.observe_latency:
-            metrics.PROCESS_SECONDS.observe(time.perf_counter() - start)
-        return result
-
-    def process_batch(self, raws: list[dict[str, Any]]) -> list[ProcessResult]:
-        """Many valid raw items in order, with NER batched (``nlp.pipe``)."""
-        start = time.perf_counter()
-        enriched = self.enrich_batch([validate_raw(r) for r in raws])
-        results = self.finish_batch(enriched)
-        if self.observe_latency and results:
-            per_item = (time.perf_counter() - start) / len(results)
-            for _ in results:
-                metrics.PROCESS_SECONDS.observe(per_item)
-        return results
+        """One raw item end to end; raises SchemaError for an invalid one."""
+        return self.finish(self.enrich(validate_raw(raw)), now)
 
 
 def _rule_list(rules: RuleSet) -> list[Rule]:
@@ -248,4 +253,4 @@ def _ner_text(raw: dict[str, Any]) -> str:
     return f"{raw.get('title', '')}.\n{raw.get('body', '')}"
 
 
-__all__ = ["Enriched", "ProcessResult", "Processor", "SchemaError", "make_alert", "validate_raw"]
+__all__ = ["Enriched", "ProcessResult", "Processor", "ProcessorConfig", "SchemaError", "make_alert", "validate_raw"]
