@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from wirewatch.pollers.config import Source
-from wirewatch.pollers.http import Fetcher, parse_retry_after
+from wirewatch.pollers.http import Fetcher
 
 from .helpers import Site, fast_policy, fixture_bytes, make_poller
 
@@ -171,9 +171,3 @@ async def test_invalid_utf8(site: Site, tmp_path: Path) -> None:
         )
     assert feed.outcome == "ok" and [i["title"] for i in feed.items][1] == "Markets ÿþ open lower"
     assert blog.outcome == "ok" and [i["title"] for i in blog.items][2] == "Welc\ufffdome"
-
-
-def test_retry_after_forms() -> None:
-    assert parse_retry_after("30") == 30.0
-    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412480 - 90) == 90.0
-    assert parse_retry_after("soon") is None

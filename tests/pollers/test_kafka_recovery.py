@@ -5,9 +5,8 @@ from __future__ import annotations
 import time
 
 import pytest
-from aiokafka import AIOKafkaConsumer
 
-from wirewatch.bus.kafka import KafkaPublisher, TopicSpec, ensure_topics
+from wirewatch.bus.kafka import KafkaPublisher, PartitionReader, TopicSpec, ensure_topics
 from wirewatch.pollers.group import recover_from_log
 from wirewatch.pollers.state import SourceState
 
@@ -33,12 +32,11 @@ async def test_kafka_items_published_after_last_save_are_not_emitted_again(
                 ("other", item("other:x", 1, "h-x")),
             ],
         )
-    reader = AIOKafkaConsumer(bootstrap_servers=kafka_bootstrap, enable_auto_commit=False)
-    await reader.start()
+    reader = PartitionReader(kafka_bootstrap)
     try:
         recovered = await recover_from_log(reader, raw, 3, {"src": saved})
     finally:
-        await reader.stop()
+        await reader.close()
     state = recovered["src"]
     assert {k: (e.hash, e.revision) for k, e in state.entries.items()} == {
         "src:a": ("h-a", 1),

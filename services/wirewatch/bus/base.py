@@ -6,6 +6,8 @@ can swap Kafka for :mod:`wirewatch.bus.memory` without a second code path.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -67,3 +69,27 @@ class Subscriber(Protocol):
 
     async def commit(self) -> None:
         """Commit the offsets of everything yielded so far."""
+
+
+async def batches_until(
+    subscriber: Subscriber, stop: asyncio.Event, max_records: int = 500
+) -> AsyncIterator[list[Message]]:
+    """The subscriber's batches, ending promptly once ``stop`` is set (every consuming stage stops this way)."""
+    batches = subscriber.batches(max_records=max_records).__aiter__()
+    stopped = asyncio.ensure_future(stop.wait())
+    try:
+        while not stop.is_set():
+            next_batch = asyncio.ensure_future(batches.__anext__())
+            await asyncio.wait({next_batch, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            if not next_batch.done():
+                next_batch.cancel()
+                with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+                    await next_batch
+                return
+            try:
+                batch = next_batch.result()
+            except StopAsyncIteration:
+                return
+            yield batch
+    finally:
+        stopped.cancel()

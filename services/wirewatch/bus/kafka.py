@@ -9,18 +9,26 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka import (
+    AIOKafkaConsumer,
+    AIOKafkaProducer,
+    ConsumerRebalanceListener,
+    ConsumerRecord,
+    TopicPartition,
+)
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import CommitFailedError, IllegalStateError, TopicAlreadyExistsError
+from aiokafka.partitioner import murmur2
 
 from wirewatch.bus.base import Message, decode, encode
 from wirewatch.core.config import Settings
 from wirewatch.core.logging import get_logger
 from wirewatch.core.metrics import CONSUMER_LAG
+from wirewatch.core.retry import Backoff
 
 
 @dataclass(frozen=True)
@@ -218,6 +226,60 @@ async def topic_partitions(bootstrap: str, topics: Sequence[str]) -> list[TopicP
     ]
 
 
+async def partition_count(bootstrap: str, topic: str, timeout: float = 20.0) -> int:
+    """Partitions of ``topic``, waiting for a topic just created (cluster metadata lags creation briefly)."""
+    backoff = Backoff(base=0.1, cap=1.0)
+    deadline = time.monotonic() + timeout
+    attempt = 0
+    while True:
+        partitions = await topic_partitions(bootstrap, [topic])
+        if partitions:
+            return len(partitions)
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"topic {topic} has no partitions in the cluster metadata")
+        await backoff.sleep(attempt)
+        attempt += 1
+
+
+def default_partition(key: str, partitions: int) -> int:
+    """The partition Kafka's default partitioner picks for ``key`` (murmur2, like the Java client)."""
+    return (murmur2(key.encode("utf-8")) & 0x7FFFFFFF) % partitions
+
+
+async def _read_until(
+    consumer: AIOKafkaConsumer,
+    ends: Mapping[TopicPartition, int],
+    *,
+    timeout: float | None = None,
+    poll_ms: int = 500,
+) -> list[ConsumerRecord[bytes, bytes]]:
+    """Records of assigned partitions, from their current positions until each position reaches its end.
+
+    Records at or past a partition's end are left out: the caller asked for
+    the log as it was when it took ``ends``. Raises ``TimeoutError`` naming
+    the partitions still short when ``timeout`` seconds pass first.
+    """
+    deadline = None if timeout is None else time.monotonic() + timeout
+    records: list[ConsumerRecord[bytes, bytes]] = []
+    pending = [tp for tp, end in ends.items() if await consumer.position(tp) < end]
+    while pending:
+        if deadline is not None and time.monotonic() > deadline:
+            short = ", ".join(f"{tp.topic}[{tp.partition}]" for tp in pending)
+            raise TimeoutError(f"{short} not read to their ends in {timeout:.0f} s")
+        data = await consumer.getmany(*pending, timeout_ms=poll_ms)
+        for tp, rows in data.items():
+            records.extend(r for r in rows if r.offset < ends[tp])
+        pending = [tp for tp in pending if await consumer.position(tp) < ends[tp]]
+    return records
+
+
+def _group_less_consumer(bootstrap: str) -> AIOKafkaConsumer:
+    """A consumer that joins no group and commits nothing; ``earliest``: a range partly deleted by retention yields what is left."""
+    return AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None, auto_offset_reset="earliest"
+    )
+
+
 async def read_latest(bootstrap: str, topic: str, timeout_ms: int = 1000) -> dict[str, Any]:
     """The latest value per key of a (compacted) topic, read from the start to its current end.
 
@@ -225,7 +287,7 @@ async def read_latest(bootstrap: str, topic: str, timeout_ms: int = 1000) -> dic
     in a compacted topic. Tombstones (null values) remove the key.
     """
     partitions = await topic_partitions(bootstrap, [topic])
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
+    consumer = _group_less_consumer(bootstrap)
     await consumer.start()
     latest: dict[str, Any] = {}
     try:
@@ -233,22 +295,15 @@ async def read_latest(bootstrap: str, topic: str, timeout_ms: int = 1000) -> dic
             return latest
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
-        end = await consumer.end_offsets(partitions)
-        remaining = {tp for tp in partitions if end[tp] > 0}
-        while remaining:
-            data = await consumer.getmany(*remaining, timeout_ms=timeout_ms)
-            for records in data.values():
-                for record in records:
-                    if record.key is None:
-                        continue
-                    key = record.key.decode("utf-8", errors="replace")
-                    if record.value is None:
-                        latest.pop(key, None)
-                    else:
-                        latest[key] = _decoded(record.value)
-            for tp in list(remaining):
-                if await consumer.position(tp) >= end[tp]:
-                    remaining.discard(tp)
+        ends = await consumer.end_offsets(partitions)
+        for record in await _read_until(consumer, ends, poll_ms=timeout_ms):
+            if record.key is None:
+                continue
+            key = record.key.decode("utf-8", errors="replace")
+            if record.value is None:
+                latest.pop(key, None)
+            else:
+                latest[key] = _decoded(record.value)
     finally:
         await consumer.stop()
     return latest
@@ -275,10 +330,7 @@ class PartitionReader:
 
     async def _clients(self) -> tuple[AIOKafkaConsumer, AIOKafkaAdminClient]:
         if self._consumer is None or self._admin is None:
-            # earliest: a range partly deleted by retention yields what is left
-            consumer = AIOKafkaConsumer(
-                bootstrap_servers=self._bootstrap, enable_auto_commit=False, group_id=None, auto_offset_reset="earliest"
-            )
+            consumer = _group_less_consumer(self._bootstrap)
             admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap)
             await consumer.start()
             await admin.start()
@@ -309,14 +361,33 @@ class PartitionReader:
             consumer, _ = await self._clients()
             consumer.assign([tp])
             consumer.seek(tp, start)
-            records: list[ConsumerRecord[bytes, bytes]] = []
-            deadline = time.monotonic() + timeout
-            while await consumer.position(tp) < stop:
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"{tp.topic}[{tp.partition}] offsets {start}..{stop - 1} not served in {timeout:.0f} s")
-                data = await consumer.getmany(tp, timeout_ms=500)
-                records.extend(r for r in data.get(tp, []) if start <= r.offset < stop)
-            return records
+            try:
+                records = await _read_until(consumer, {tp: stop}, timeout=timeout)
+            except TimeoutError:
+                raise TimeoutError(
+                    f"{tp.topic}[{tp.partition}] offsets {start}..{stop - 1} not served in {timeout:.0f} s"
+                ) from None
+            return [r for r in records if r.offset >= start]
+
+    async def read_since(
+        self, topic: str, since_ms: Mapping[int, int], timeout: float | None = None
+    ) -> list[ConsumerRecord[bytes, bytes]]:
+        """Records of ``topic`` from the first one at or after ``since_ms[partition]`` (epoch ms) to the current end.
+
+        A partition with no record that recent contributes none.
+        """
+        wanted = {TopicPartition(topic, partition): ms for partition, ms in since_ms.items()}
+        if not wanted:
+            return []
+        async with self._lock:
+            consumer, _ = await self._clients()
+            consumer.assign(list(wanted))
+            ends = await consumer.end_offsets(list(wanted))
+            starts = await consumer.offsets_for_times(wanted)
+            for tp in wanted:
+                found = starts.get(tp)
+                consumer.seek(tp, found.offset if found is not None else ends[tp])
+            return await _read_until(consumer, ends, timeout=timeout)
 
     async def close(self) -> None:
         if self._consumer is not None:
@@ -324,3 +395,92 @@ class PartitionReader:
         if self._admin is not None:
             await self._admin.close()
         self._consumer = self._admin = None
+
+
+class PartitionOwner:
+    """A consumer-group member that owns the partitions of one compacted topic, reading each from its start.
+
+    The group decides which member owns which partition (ownership of
+    whatever the partitions stand for). On assignment a partition is read
+    from the beginning; :meth:`loaded` reports it once it reached the end it
+    had when assigned, i.e. once the member holds the partition's latest
+    values. On revocation ``on_revoked`` runs before the partition is given
+    up, so the member can finish work on it first (eager rebalancing then
+    never lets two members own one partition at once).
+    """
+
+    def __init__(
+        self,
+        bootstrap: str,
+        topic: str,
+        group_id: str,
+        on_revoked: Callable[[set[int]], Awaitable[None]],
+        *,
+        session_timeout_ms: int = 10000,
+        heartbeat_interval_ms: int = 1000,
+    ) -> None:
+        self.topic = topic
+        self._on_revoked = on_revoked
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap,
+            group_id=group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            session_timeout_ms=session_timeout_ms,
+            heartbeat_interval_ms=heartbeat_interval_ms,
+        )
+        self._loading: dict[TopicPartition, int] = {}
+
+    async def start(self) -> None:
+        """Connect and join the group (assignment follows on the next :meth:`records`)."""
+        await self._consumer.start()
+        self._consumer.subscribe([self.topic], listener=_OwnerListener(self))
+
+    async def stop(self) -> None:
+        """Leave the group."""
+        await self._consumer.stop()
+
+    async def records(self, timeout_ms: int = 500) -> list[tuple[str, bytes | None]]:
+        """The next keyed records (key, value) of owned partitions; a ``None`` value is a tombstone."""
+        data = await self._consumer.getmany(timeout_ms=timeout_ms)
+        return [
+            (r.key.decode("utf-8", "replace"), r.value)
+            for rows in data.values()
+            for r in rows
+            if r.key
+        ]
+
+    async def loaded(self) -> list[int]:
+        """Partitions read up to the end they had when assigned since the last call (each reported once)."""
+        done: list[int] = []
+        assigned = self._consumer.assignment()
+        for tp, end in list(self._loading.items()):
+            if tp not in assigned:
+                del self._loading[tp]
+            elif await self._consumer.position(tp) >= end:
+                del self._loading[tp]
+                done.append(tp.partition)
+        return done
+
+    async def _assigned(self, assigned: set[TopicPartition]) -> None:
+        if not assigned:
+            return
+        ends = await self._consumer.end_offsets(list(assigned))
+        await self._consumer.seek_to_beginning(*assigned)
+        self._loading.update((tp, ends[tp]) for tp in assigned)
+
+    async def _revoked(self, revoked: set[TopicPartition]) -> None:
+        for tp in revoked:
+            self._loading.pop(tp, None)
+        await self._on_revoked({tp.partition for tp in revoked})
+
+
+class _OwnerListener(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, owner: PartitionOwner) -> None:
+        self.owner = owner
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        await self.owner._revoked(set(revoked))
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        await self.owner._assigned(set(assigned))

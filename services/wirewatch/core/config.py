@@ -100,6 +100,36 @@ class Settings(BaseModel):
     def poller_state_topic(self) -> str:
         return f"{self.topic_prefix}.poller-state"
 
+    @property
+    def dedupe_topic(self) -> str:
+        """The processor's dedupe changelog (one partition: fingerprints are matched globally)."""
+        return f"{self.topic_prefix}.processor-dedupe"
+
+    @property
+    def delivered_topic(self) -> str:
+        """The notifier's compacted log of finished deliveries."""
+        return f"{self.topic_prefix}.notifier-delivered"
+
+    # Consumer groups. Deployments hold committed offsets under these exact names
+    # (pollers with a dot, the others with a dash): renaming one replays or skips.
+
+    @property
+    def poller_group(self) -> str:
+        return f"{self.topic_prefix}.pollers"
+
+    @property
+    def processor_group(self) -> str:
+        """Also the Faust app id (its changelog topics are named from it)."""
+        return f"{self.topic_prefix}-processor"
+
+    @property
+    def indexer_group(self) -> str:
+        return f"{self.topic_prefix}-indexer"
+
+    @property
+    def notifier_group(self) -> str:
+        return f"{self.topic_prefix}-notifier"
+
 
 def load_settings(**overrides: Any) -> Settings:
     """Read settings, turning a bad value into one :class:`ConfigError` line."""

@@ -3,14 +3,30 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal, Protocol
 
 from wirewatch.core.schemas import validate
 
-if TYPE_CHECKING:
-    from wirewatch.bus.base import Message
-
 Stage = Literal["poller", "processor", "indexer", "notifier"]
+
+
+class Consumed(Protocol):
+    """What a dead letter records of a consumed message (``bus.base.Message`` has it; core imports no bus)."""
+
+    @property
+    def raw(self) -> bytes: ...
+
+    @property
+    def topic(self) -> str: ...
+
+    @property
+    def partition(self) -> int: ...
+
+    @property
+    def offset(self) -> int: ...
+
+    @property
+    def key(self) -> str | None: ...
 
 
 def utc_now() -> str:
@@ -44,7 +60,7 @@ def dead_letter(stage: Stage, reason: str, payload: bytes | str | Any, **meta: A
     return record
 
 
-def dead_letter_for(stage: Stage, reason: str, message: Message, **meta: Any) -> dict[str, Any]:
+def dead_letter_for(stage: Stage, reason: str, message: Consumed, **meta: Any) -> dict[str, Any]:
     """A dead letter for a consumed bus message: its raw bytes and where it came from."""
     return dead_letter(
         stage, reason, message.raw, topic=message.topic, partition=message.partition,

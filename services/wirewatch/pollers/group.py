@@ -28,14 +28,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Sequence
-from typing import Any
-
-from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.partitioner import murmur2
 
 from wirewatch.bus.base import decode
-from wirewatch.bus.kafka import KafkaPublisher, TopicSpec, ensure_topics, standard_topics
+from wirewatch.bus.kafka import (
+    KafkaPublisher,
+    PartitionOwner,
+    PartitionReader,
+    TopicSpec,
+    default_partition,
+    ensure_topics,
+    partition_count,
+    standard_topics,
+)
 from wirewatch.core.config import Settings
 from wirewatch.core.logging import get_logger
 from wirewatch.pollers.config import FetchSettings, Source
@@ -48,25 +52,8 @@ RECOVERY_MARGIN_SECONDS = 300.0
 """Scan the raw topic from this long before a state save (producer clock skew, linger)."""
 
 
-def partition_for(key: str, partitions: int) -> int:
-    """The partition Kafka's default partitioner picks for ``key`` (murmur2, like the Java client)."""
-    return (murmur2(key.encode("utf-8")) & 0x7FFFFFFF) % partitions
-
-
-async def _read_to_end(consumer: AIOKafkaConsumer, ends: dict[TopicPartition, int]) -> list[Any]:
-    """Records of the assigned partitions from their current position up to ``ends``."""
-    records: list[Any] = []
-    pending = {tp for tp, end in ends.items() if await consumer.position(tp) < end}
-    while pending:
-        batch = await consumer.getmany(*pending, timeout_ms=500)
-        for tp, rows in batch.items():
-            records.extend(r for r in rows if r.offset < ends[tp])
-        pending = {tp for tp in pending if await consumer.position(tp) < ends[tp]}
-    return records
-
-
 async def recover_from_log(
-    reader: AIOKafkaConsumer, raw_topic: str, count: int, states: dict[str, SourceState]
+    reader: PartitionReader, raw_topic: str, count: int, states: dict[str, SourceState]
 ) -> dict[str, SourceState]:
     """Fold items already on the raw topic (published after the last state save) into state.
 
@@ -75,19 +62,13 @@ async def recover_from_log(
     started = {sid: st for sid, st in states.items() if st.saved_at > 0}
     if not started:
         return {}
-    wanted: dict[TopicPartition, int] = {}
+    since_ms: dict[int, int] = {}
     for sid, st in started.items():
-        tp = TopicPartition(raw_topic, partition_for(sid, count))
+        partition = default_partition(sid, count)
         since = int((st.saved_at - RECOVERY_MARGIN_SECONDS) * 1000)
-        wanted[tp] = min(wanted.get(tp, since), since)
-    reader.assign(list(wanted))
-    ends = await reader.end_offsets(list(wanted))
-    starts = await reader.offsets_for_times(wanted)
-    for tp in wanted:
-        found = starts.get(tp)
-        reader.seek(tp, found.offset if found is not None else ends[tp])
+        since_ms[partition] = min(since_ms.get(partition, since), since)
     folded: dict[str, SourceState] = {}
-    for record in await _read_to_end(reader, ends):
+    for record in await reader.read_since(raw_topic, since_ms):
         key = record.key.decode("utf-8", "replace") if record.key else ""
         if key not in started:
             continue
@@ -117,7 +98,7 @@ class PollerGroup:
         self.sources = list(sources)
         self.settings = settings
         self.bootstrap = bootstrap
-        self.group_id = group_id or f"{settings.topic_prefix}.pollers"
+        self.group_id = group_id or settings.poller_group
         self.stop = asyncio.Event()
         self.publisher = KafkaPublisher(bootstrap)
         self.store = KafkaStateStore(self.publisher, settings.poller_state_topic)
@@ -131,18 +112,17 @@ class PollerGroup:
             concurrency=fetch.concurrency,
             stop=self.stop,
         )
-        self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap,
-            group_id=self.group_id,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
+        self._owner = PartitionOwner(
+            bootstrap,
+            settings.poller_state_topic,
+            self.group_id,
+            self._release,
             session_timeout_ms=session_timeout_ms,
             heartbeat_interval_ms=heartbeat_interval_ms,
         )
-        self._reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+        self._reader = PartitionReader(bootstrap)
         self._state_partitions = 0
         self._raw_partitions = 0
-        self._loading: dict[int, int] = {}
         self._running: dict[int, tuple[asyncio.Event, list[asyncio.Task[None]]]] = {}
         self.owned: set[str] = set()
         """Ids of the sources this instance polls right now."""
@@ -156,40 +136,21 @@ class PollerGroup:
         await self.publisher.start()
         await self._reader.start()
         try:
-            state_topic = self.settings.poller_state_topic
-            self._state_partitions = await self._partition_count(state_topic)
-            self._raw_partitions = await self._partition_count(self.settings.raw_topic)
-            await self._consumer.start()
-            self._consumer.subscribe([state_topic], listener=_Listener(self))
+            self._state_partitions = await partition_count(self.bootstrap, self.settings.poller_state_topic)
+            self._raw_partitions = await partition_count(self.bootstrap, self.settings.raw_topic)
+            await self._owner.start()
             while not self.stop.is_set():
-                batch = await self._consumer.getmany(timeout_ms=500)
-                for rows in batch.values():
-                    for record in rows:
-                        if record.key:
-                            self._apply(record.key.decode("utf-8", "replace"), record.value)
-                await self._start_loaded()
+                for source_id, value in await self._owner.records():
+                    self._apply(source_id, value)
+                for partition in await self._owner.loaded():
+                    await self._start(partition)
         finally:
             await self._release(set(self._running))
             with contextlib.suppress(Exception):
-                await self._consumer.stop()
-            await self._reader.stop()
+                await self._owner.stop()
+            await self._reader.close()
             await self.fetcher.aclose()
             await self.publisher.stop()
-
-    async def _partition_count(self, topic: str) -> int:
-        """Partitions of a topic just created (metadata may lag creation briefly)."""
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
-        await admin.start()
-        try:
-            for _ in range(100):
-                described = await admin.describe_topics([topic])
-                partitions = described[0].get("partitions") if described else None
-                if partitions and not described[0].get("error_code"):
-                    return len(partitions)
-                await asyncio.sleep(0.2)
-        finally:
-            await admin.close()
-        raise RuntimeError(f"topic {topic} has no partitions in the cluster metadata")
 
     def _apply(self, source_id: str, raw: bytes | None) -> None:
         if raw is None:
@@ -201,47 +162,30 @@ class PollerGroup:
             log.warning("state_unreadable", source=source_id, reason="not JSON")
 
     def _sources_of(self, partition: int) -> list[Source]:
-        return [s for s in self.sources if partition_for(s.id, self._state_partitions) == partition]
+        return [s for s in self.sources if default_partition(s.id, self._state_partitions) == partition]
 
-    async def _claim(self, assigned: set[TopicPartition]) -> None:
-        if not assigned:
-            return
-        ends = await self._consumer.end_offsets(list(assigned))
-        await self._consumer.seek_to_beginning(*assigned)
-        for tp in assigned:
-            self._loading[tp.partition] = ends[tp]
-
-    async def _start_loaded(self) -> None:
-        topic = self.settings.poller_state_topic
-        for partition, end in list(self._loading.items()):
-            tp = TopicPartition(topic, partition)
-            if tp not in self._consumer.assignment():
-                del self._loading[partition]
-                continue
-            if await self._consumer.position(tp) < end:
-                continue
-            del self._loading[partition]
-            sources = self._sources_of(partition)
-            states = {s.id: await self.store.load(s.id) for s in sources}
-            raw_topic, raw_count = self.settings.raw_topic, self._raw_partitions
-            recovered = await recover_from_log(self._reader, raw_topic, raw_count, states)
-            for state in recovered.values():
-                self.store.put(state)
-            if recovered:
-                log.info("state_recovered_from_log", partition=partition, sources=sorted(recovered))
-            stop = asyncio.Event()
-            tasks = [
-                asyncio.create_task(self.poller.run_source(s, stop=stop), name=f"poll:{s.id}")
-                for s in sources
-            ]
-            self._running[partition] = (stop, tasks)
-            self.owned.update(s.id for s in sources)
-            log.info("partition_claimed", partition=partition, sources=len(sources))
+    async def _start(self, partition: int) -> None:
+        """Poll the sources of a partition whose latest states are loaded (after folding in the raw log)."""
+        sources = self._sources_of(partition)
+        states = {s.id: await self.store.load(s.id) for s in sources}
+        raw_topic, raw_count = self.settings.raw_topic, self._raw_partitions
+        recovered = await recover_from_log(self._reader, raw_topic, raw_count, states)
+        for state in recovered.values():
+            self.store.put(state)
+        if recovered:
+            log.info("state_recovered_from_log", partition=partition, sources=sorted(recovered))
+        stop = asyncio.Event()
+        tasks = [
+            asyncio.create_task(self.poller.run_source(s, stop=stop), name=f"poll:{s.id}")
+            for s in sources
+        ]
+        self._running[partition] = (stop, tasks)
+        self.owned.update(s.id for s in sources)
+        log.info("partition_claimed", partition=partition, sources=len(sources))
 
     async def _release(self, partitions: set[int]) -> None:
         """Stop polling the sources of ``partitions``, letting in-flight polls finish."""
         for partition in partitions:
-            self._loading.pop(partition, None)
             running = self._running.pop(partition, None)
             sources = (
                 {s.id for s in self._sources_of(partition)} if self._state_partitions else set()
@@ -253,14 +197,3 @@ class PollerGroup:
                 log.info("partition_released", partition=partition, sources=len(tasks))
             self.owned.difference_update(sources)
             self.store.forget(sources)
-
-
-class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
-    def __init__(self, group: PollerGroup) -> None:
-        self.group = group
-
-    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
-        await self.group._release({tp.partition for tp in revoked})
-
-    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
-        await self.group._claim(set(assigned))

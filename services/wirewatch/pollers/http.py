@@ -23,21 +23,20 @@ connect (a DNS-rebinding window). Pinning would need a custom transport.
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import ipaddress
-import random
 import re
 import socket
 import time
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC
 from typing import Literal, Protocol
 from urllib.parse import urljoin, urlsplit
 
 import brotli
 import httpx
+
+from wirewatch.core.retry import parse_retry_after
 
 OutcomeKind = Literal[
     "ok",
@@ -128,33 +127,6 @@ class _HostGate:
         self.semaphore = asyncio.Semaphore(concurrency)
         self.lock = asyncio.Lock()
         self.not_before = 0.0
-
-
-def backoff_delay(
-    failures: int, base: float, cap: float, rng: random.Random | None = None
-) -> float:
-    """Exponential back-off with full jitter: uniform in [base, min(cap, base * 2**failures)]."""
-    if failures <= 0:
-        return base
-    ceiling = min(cap, base * (2 ** min(failures, 30)))
-    return (rng or random).uniform(base, max(base, ceiling))
-
-
-def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP-date)."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return min(float(value), _MAX_RETRY_AFTER)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    now = time.time() if now is None else now
-    return min(max(0.0, when.timestamp() - now), _MAX_RETRY_AFTER)
 
 
 # --- addresses ----------------------------------------------------------------------------
@@ -375,7 +347,7 @@ class Fetcher:
             if status == 304:
                 return done("not_modified", status=status, final_url=url, headers=resp_headers)
             if status in (429, 503):
-                wait = parse_retry_after(resp.headers.get("retry-after"))
+                wait = parse_retry_after(resp.headers.get("retry-after"), _MAX_RETRY_AFTER)
                 if wait is not None:
                     gate.not_before = max(gate.not_before, time.monotonic() + wait)
                 return done(

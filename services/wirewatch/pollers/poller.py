@@ -30,6 +30,7 @@ from wirewatch.core.deadletter import dead_letter, utc_now
 from wirewatch.core.errors import SchemaError
 from wirewatch.core.logging import get_logger
 from wirewatch.core.metrics import DEAD_LETTERS, FETCH_ERRORS, FETCH_SECONDS, ITEMS_EMITTED, POLLS
+from wirewatch.core.retry import Backoff
 from wirewatch.core.schemas import validate
 from wirewatch.pollers.config import FetchSettings, Source
 from wirewatch.pollers.feeds import looks_like_json, parse_feed
@@ -38,7 +39,6 @@ from wirewatch.pollers.http import (
     Fetcher,
     FetchOutcome,
     FetchPolicy,
-    backoff_delay,
     decode_text,
 )
 from wirewatch.pollers.liveblog import parse_liveblog
@@ -158,7 +158,8 @@ class Poller:
         self.publisher = publisher
         self.raw_topic = raw_topic
         self.dead_letter_topic = dead_letter_topic
-        self.retry_base = retry_base
+        self.retry_backoff = Backoff(base=retry_base, cap=30.0, floor=retry_base)
+        """Publishing and saving state: never sooner than ``retry_base``, at most 30 s apart."""
         self.stop = stop or asyncio.Event()
         self._slots = asyncio.Semaphore(concurrency)
         self._rng = random.Random()
@@ -251,7 +252,7 @@ class Poller:
                 raise
             except Exception as exc:
                 failures += 1
-                delay = backoff_delay(failures, self.retry_base, 30.0, self._rng)
+                delay = self.retry_backoff.delay(failures, self._rng)
                 log.warning(
                     f"{what}_failed",
                     source=source.id,
@@ -276,6 +277,8 @@ class Poller:
         and its state saved first.
         """
         interval = source.poll_interval.total_seconds()
+        # A failing source waits at least its interval, doubling up to MAX_BACKOFF: hosts are spared.
+        backoff = Backoff(base=interval, cap=max(interval, MAX_BACKOFF), floor=interval)
         failures = 0
         # Spread the first polls so a restart does not hit every host at once.
         delay = self._rng.uniform(0, min(interval, 5.0))
@@ -289,7 +292,7 @@ class Poller:
                 result = PollResult(source.id, "internal", str(exc))
             if result.failed:
                 failures += 1
-                delay = backoff_delay(failures, interval, max(interval, MAX_BACKOFF), self._rng)
+                delay = backoff.delay(failures, self._rng)
             else:
                 failures = 0
                 delay = interval

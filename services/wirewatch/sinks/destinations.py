@@ -44,7 +44,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from wirewatch.core.config import Duration, load_yaml
 from wirewatch.core.errors import ConfigError
-from wirewatch.sinks.flow import Backoff, RateLimiter
+from wirewatch.core.retry import Backoff, RateLimiter
 
 _RATE = re.compile(r"^\s*(\d+)\s*/\s*(s|sec|second|m|min|minute|h|hour)\s*$")
 _PERIODS = {"s": 1.0, "sec": 1.0, "second": 1.0, "m": 60.0, "min": 60.0, "minute": 60.0,

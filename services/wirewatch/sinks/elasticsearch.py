@@ -37,6 +37,7 @@ from elasticsearch.helpers import async_streaming_bulk
 from wirewatch.core.errors import WirewatchError
 from wirewatch.core.logging import get_logger
 from wirewatch.core.metrics import BULK_SECONDS
+from wirewatch.core.retry import Backoff
 from wirewatch.search.analysis import search_fields
 from wirewatch.sinks.store import IndexOutcome, SearchHit, StoreUnavailable
 
@@ -162,8 +163,7 @@ class ElasticsearchStore:
         *,
         retention: timedelta | None = timedelta(days=365),
         max_retries: int = 5,
-        initial_backoff: float = 0.5,
-        max_backoff: float = 30.0,
+        backoff: Backoff | None = None,
     ) -> None:
         self.client = client
         self.prefix = prefix
@@ -171,8 +171,7 @@ class ElasticsearchStore:
         self.alerts_alias = f"{prefix}-alerts"
         self.retention = retention
         self.max_retries = max_retries
-        self.initial_backoff = initial_backoff
-        self.max_backoff = max_backoff
+        self.backoff = backoff or Backoff(base=0.5, cap=30.0)
         self.features = ClusterFeatures(ilm=False, data_streams=False)
         self._log = get_logger("sinks.elasticsearch")
 
@@ -318,22 +317,43 @@ class ElasticsearchStore:
     async def _bulk(self, actions: list[dict[str, Any]]) -> list[IndexOutcome]:
         """Bulk with per-document retries on 429/5xx; 409 = stale; other errors = rejected.
 
-        A connection failure raises :class:`StoreUnavailable` (the indexer retries
+        Documents answered 429/5xx are sent again after :attr:`backoff`, up to
+        :attr:`max_retries` times, then the whole batch counts as unavailable. A
+        connection failure raises :class:`StoreUnavailable` (the indexer retries
         the whole batch: external versions make that idempotent).
         """
         if not actions:
             return []
         outcomes: dict[str, IndexOutcome] = {}
+        pending, last_error = actions, ""
         started = time.perf_counter()
+        try:
+            for attempt in range(self.max_retries + 1):
+                if not pending:
+                    break
+                if attempt:
+                    await self.backoff.sleep(attempt - 1)
+                pending, last_error = await self._bulk_once(pending, outcomes)
+            if pending:
+                raise StoreUnavailable(f"Elasticsearch kept answering {last_error}")
+        finally:
+            BULK_SECONDS.observe(time.perf_counter() - started)
+        return [outcomes.get(str(a["_id"]), IndexOutcome(str(a["_id"]), "rejected", "no bulk response"))
+                for a in actions]
+
+    async def _bulk_once(
+        self, actions: list[dict[str, Any]], outcomes: dict[str, IndexOutcome]
+    ) -> tuple[list[dict[str, Any]], str]:
+        """One bulk request: records final outcomes, returns the actions to send again and why."""
+        by_id = {str(a["_id"]): a for a in actions}
+        again: list[dict[str, Any]] = []
+        why = ""
         try:
             async for ok, result in async_streaming_bulk(
                 self.client,
                 actions,
                 chunk_size=500,
-                max_retries=self.max_retries,
-                initial_backoff=self.initial_backoff,
-                max_backoff=self.max_backoff,
-                retry_on_status=RETRY_STATUSES,
+                max_retries=0,
                 raise_on_error=False,
                 raise_on_exception=True,
                 yield_ok=True,
@@ -345,20 +365,18 @@ class ElasticsearchStore:
                     outcomes[doc_id] = IndexOutcome(doc_id, "indexed")
                 elif status == 409:
                     outcomes[doc_id] = IndexOutcome(doc_id, "stale")
-                elif status in RETRY_STATUSES:
-                    raise StoreUnavailable(f"Elasticsearch kept answering {status}: {_reason(info.get('error'))}")
+                elif status in RETRY_STATUSES and doc_id in by_id:
+                    again.append(by_id[doc_id])
+                    why = f"{status}: {_reason(info.get('error'))}"
                 else:
                     outcomes[doc_id] = IndexOutcome(doc_id, "rejected", _reason(info.get("error")))
         except (TransportConnectionError, ConnectionTimeout) as exc:
             raise StoreUnavailable(f"Elasticsearch unreachable: {exc}") from exc
         except ApiError as exc:
-            if exc.meta.status in RETRY_STATUSES:
-                raise StoreUnavailable(f"Elasticsearch answered {exc.meta.status}: {exc}") from exc
-            raise
-        finally:
-            BULK_SECONDS.observe(time.perf_counter() - started)
-        return [outcomes.get(str(a["_id"]), IndexOutcome(str(a["_id"]), "rejected", "no bulk response"))
-                for a in actions]
+            if exc.meta.status not in RETRY_STATUSES:
+                raise
+            return actions, f"{exc.meta.status}: {exc}"
+        return again, why
 
     async def refresh(self) -> None:
         """Make everything indexed so far searchable (tests, backtests)."""

@@ -15,14 +15,14 @@ import contextlib
 from collections.abc import Sequence
 from typing import Any
 
-from wirewatch.bus.base import Message, Publisher, Subscriber
+from wirewatch.bus.base import Message, Publisher, Subscriber, batches_until
 from wirewatch.core.config import Settings
 from wirewatch.core.deadletter import dead_letter_for
 from wirewatch.core.errors import ConfigError, SchemaError
 from wirewatch.core.logging import get_logger
 from wirewatch.core.metrics import DEAD_LETTERS, INDEXED_DOCS, STAGE_ITEMS
+from wirewatch.core.retry import Backoff
 from wirewatch.core.schemas import SchemaName, validate
-from wirewatch.sinks.flow import Backoff, batches_until
 from wirewatch.sinks.store import IndexOutcome, ItemStore, StoreUnavailable
 
 log = get_logger("sinks.indexer")
@@ -155,7 +155,7 @@ async def run_indexer(settings: Settings, *, group: str | None = None, stop: asy
     subscriber = KafkaSubscriber(
         settings.kafka_bootstrap,
         [settings.processed_topic, settings.alerts_topic],
-        group or f"{settings.topic_prefix}-indexer",
+        group or settings.indexer_group,
     )
     publisher = KafkaPublisher(settings.kafka_bootstrap)
     indexer = Indexer(

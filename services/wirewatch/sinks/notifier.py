@@ -35,14 +35,14 @@ from typing import Any
 
 import httpx
 
-from wirewatch.bus.base import Message, Publisher, Subscriber
+from wirewatch.bus.base import Message, Publisher, Subscriber, batches_until
 from wirewatch.core.config import Settings
 from wirewatch.core.deadletter import dead_letter_for, utc_now
 from wirewatch.core.errors import ConfigError
 from wirewatch.core.logging import get_logger
 from wirewatch.core.metrics import DEAD_LETTERS, DELIVERIES, DELIVERY_SECONDS, STAGE_ITEMS
+from wirewatch.core.retry import parse_retry_after
 from wirewatch.sinks.destinations import Destination, render_body, request_headers
-from wirewatch.sinks.flow import batches_until
 from wirewatch.sinks.indexer import bad_input_reason
 
 log = get_logger("sinks.notifier")
@@ -55,7 +55,8 @@ def delivery_key(destination: str, alert_id: str) -> str:
 
 
 def delivered_topic(settings: Settings) -> str:
-    return f"{settings.topic_prefix}.notifier-delivered"
+    """Kept until ``embedded/runner.py`` reads :attr:`Settings.delivered_topic` itself."""
+    return settings.delivered_topic
 
 
 class DeliveredLog:
@@ -84,13 +85,6 @@ class _Job:
     key: str
     alert: dict[str, Any]
     message: Message
-
-
-def _retry_after(response: httpx.Response, cap: float) -> float:
-    try:
-        return min(cap, max(0.0, float(response.headers.get("Retry-After", "0"))))
-    except ValueError:
-        return 0.0
 
 
 class Notifier:
@@ -262,7 +256,7 @@ class Notifier:
                 last_error = f"HTTP {response.status_code}"
                 if response.status_code < 500 and response.status_code not in RETRYABLE_STATUSES:
                     break  # permanent: retrying will not help
-                wait_at_least = _retry_after(response, destination.backoff.cap)
+                wait_at_least = parse_retry_after(response.headers.get("Retry-After"), destination.backoff.cap) or 0.0
             if attempt < destination.retries:
                 DELIVERIES.labels(destination.name, "retried").inc()
                 log.info("delivery failed; retrying", destination=destination.name, alert=alert_id,
@@ -302,7 +296,7 @@ async def run_notifier(
 
     if not settings.kafka_bootstrap:
         raise ConfigError("WIREWATCH_KAFKA_BOOTSTRAP", "the notifier needs Kafka (set host:port)")
-    log_topic = delivered_topic(settings)
+    log_topic = settings.delivered_topic
     await ensure_topics(
         settings.kafka_bootstrap,
         [*standard_topics(settings),
@@ -311,7 +305,7 @@ async def run_notifier(
     known = await read_latest(settings.kafka_bootstrap, log_topic)
     publisher = KafkaPublisher(settings.kafka_bootstrap)
     subscriber = KafkaSubscriber(settings.kafka_bootstrap, [settings.alerts_topic],
-                                 group or f"{settings.topic_prefix}-notifier")
+                                 group or settings.notifier_group)
     notifier = Notifier(
         subscriber, destinations, publisher, DeliveredLog(publisher, log_topic, known),
         dead_letter_topic=settings.dead_letter_topic,
