@@ -95,7 +95,7 @@ def test_the_exceptions_are_still_needed() -> None:
     ("room", "module", "imports"),
     [
         ("core", "retry.py", "from wirewatch.bus.base import Message\n"),
-        ("pollers", "poller.py", "from wirewatch.sinks.flow import batches_until\n"),
+        ("pollers", "poller.py", "from wirewatch.sinks.indexer import Indexer\n"),
         ("pollers", "group.py", "def f() -> None:\n    from wirewatch.processors import rules\n"),
         ("sinks", "indexer.py", "from wirewatch.embedded.runner import Runner\n"),
         ("sinks", "store.py", "from ..processors import pipeline\n"),

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from wirewatch.bus.base import Publisher, Subscriber
+from wirewatch.bus.base import Publisher, Subscriber, batches_until
 from wirewatch.bus.memory import MemoryBus, MemorySubscriber
 from wirewatch.core.config import Settings
 from wirewatch.core.errors import ConfigError
@@ -42,7 +42,6 @@ from wirewatch.pollers.state import SourceState
 from wirewatch.processors.pipeline import NerMode, Processor, ProcessorConfig, ProcessResult
 from wirewatch.processors.rules import RuleSet, load_rules
 from wirewatch.processors.stage import RULES_CHECK_SECONDS, RulesWatcher, Stage, StageOutput
-from wirewatch.sinks.flow import batches_until
 from wirewatch.sinks.sqlite import SqliteStore
 from wirewatch.sinks.store import ItemStore
 
@@ -295,9 +294,9 @@ class Runner:
     def groups(self) -> dict[str, list[str]]:
         s = self.settings
         return {
-            f"{s.topic_prefix}-processor": [s.raw_topic],
-            f"{s.topic_prefix}-indexer": [s.processed_topic, s.alerts_topic],
-            f"{s.topic_prefix}-notifier": [s.alerts_topic],
+            s.processor_group: [s.raw_topic],
+            s.indexer_group: [s.processed_topic, s.alerts_topic],
+            s.notifier_group: [s.alerts_topic],
         }
 
     def lag(self) -> int:
@@ -307,11 +306,9 @@ class Runner:
         return sum(self.bus.lag(g, t) for g, topics in self.groups().items() for t in topics)
 
     def delivered_keys(self) -> list[str]:
-        from wirewatch.sinks.notifier import delivered_topic
-
         if self.bus is None:
             return []
-        return [m.key for m in self.bus.messages(delivered_topic(self.settings)) if m.key]
+        return [m.key for m in self.bus.messages(self.settings.delivered_topic) if m.key]
 
     async def run(self, stop: asyncio.Event) -> None:
         """Start every stage, run until ``stop``, then drain the sinks and close everything."""
@@ -389,13 +386,11 @@ class Runner:
     # -- wiring --------------------------------------------------------------
     async def _kafka(self, stack: contextlib.AsyncExitStack) -> tuple[Publisher, Publisher, Any]:
         from wirewatch.bus.kafka import KafkaPublisher, TopicSpec, ensure_topics, standard_topics
-        from wirewatch.sinks.notifier import delivered_topic
-
         s = self.settings
         assert s.kafka_bootstrap and self.db is not None
         await ensure_topics(
             s.kafka_bootstrap,
-            [*standard_topics(s), TopicSpec(delivered_topic(s), s.topic_partitions, {"cleanup.policy": "compact"})],
+            [*standard_topics(s), TopicSpec(s.delivered_topic, s.topic_partitions, {"cleanup.policy": "compact"})],
         )
         publisher = KafkaPublisher(s.kafka_bootstrap)
         await publisher.start()
@@ -469,17 +464,17 @@ class Runner:
 
         s = self.settings
         subscriber = await self._started(
-            stack, self._subscriber([s.processed_topic, s.alerts_topic], f"{s.topic_prefix}-indexer"))
+            stack, self._subscriber([s.processed_topic, s.alerts_topic], s.indexer_group))
         indexer = Indexer(subscriber, store, publisher, items_topic=s.processed_topic,
                           alerts_topic=s.alerts_topic, dead_letter_topic=s.dead_letter_topic)
         await indexer.run(stop)
 
     async def _notifier(self, publisher: Publisher, destinations: Mapping[str, Any],
                         stack: contextlib.AsyncExitStack, stop: asyncio.Event) -> None:
-        from wirewatch.sinks.notifier import DeliveredLog, Notifier, delivered_topic
+        from wirewatch.sinks.notifier import DeliveredLog, Notifier
 
         s = self.settings
-        topic = delivered_topic(s)
+        topic = s.delivered_topic
         if self.bus is not None:
             known: Iterable[str] = self.delivered_keys()
         else:
@@ -487,7 +482,7 @@ class Runner:
 
             assert s.kafka_bootstrap
             known = (await read_latest(s.kafka_bootstrap, topic)).keys()
-        subscriber = await self._started(stack, self._subscriber([s.alerts_topic], f"{s.topic_prefix}-notifier"))
+        subscriber = await self._started(stack, self._subscriber([s.alerts_topic], s.notifier_group))
         notifier = Notifier(subscriber, destinations, publisher, DeliveredLog(publisher, topic, known),
                             dead_letter_topic=s.dead_letter_topic)
         await notifier.run(stop)

@@ -61,14 +61,6 @@ PURGE_SECONDS = 600.0
 log = get_logger("processor")
 
 
-def dedupe_topic_name(settings: Settings) -> str:
-    return f"{settings.topic_prefix}.processor-dedupe"
-
-
-def app_id(settings: Settings) -> str:
-    return f"{settings.topic_prefix}-processor"
-
-
 class BatchLog(MutableMapping[str, Any]):
     """The dedupe memory: a dict in this process, its writes kept per batch in a Faust table.
 
@@ -141,7 +133,7 @@ def create_app(settings: Settings, config: ProcessorConfig) -> tuple[faust.App, 
     if not bootstrap:
         raise ConfigError("WIREWATCH_KAFKA_BOOTSTRAP", "required for `wirewatch processor`")
     app = faust.App(
-        app_id(settings),
+        settings.processor_group,
         broker=[f"kafka://{hp}" for hp in bootstrap.split(",")],
         # the table holds one entry per batch, and recovery replays it into the dict anyway;
         # Faust's RocksDB store also refuses writes made outside an event (the repair path's)
@@ -160,7 +152,7 @@ def create_app(settings: Settings, config: ProcessorConfig) -> tuple[faust.App, 
     )
     raw_topic = app.topic(settings.raw_topic, value_serializer="raw", key_serializer="raw")
     dedupe_topic = app.topic(
-        dedupe_topic_name(settings), partitions=1, value_serializer="raw", key_serializer="raw"
+        settings.dedupe_topic, partitions=1, value_serializer="raw", key_serializer="raw"
     )
     processed_topic = app.topic(settings.processed_topic, value_serializer="raw", key_serializer="raw")
     alerts_topic = app.topic(settings.alerts_topic, value_serializer="raw", key_serializer="raw")
@@ -204,8 +196,8 @@ def create_app(settings: Settings, config: ProcessorConfig) -> tuple[faust.App, 
         app.consumer.ack(msg)
 
     guards = {
-        raw_topic.get_topic_name(): OffsetGuard(reader, app_id(settings), enrich_batch, ack),
-        dedupe_topic.get_topic_name(): OffsetGuard(reader, app_id(settings), dedupe_batch, ack),
+        raw_topic.get_topic_name(): OffsetGuard(reader, settings.processor_group, enrich_batch, ack),
+        dedupe_topic.get_topic_name(): OffsetGuard(reader, settings.processor_group, dedupe_batch, ack),
     }
 
     @app.agent(raw_topic)
@@ -251,9 +243,9 @@ def create_app(settings: Settings, config: ProcessorConfig) -> tuple[faust.App, 
     async def export_lag() -> None:
         """``wirewatch_consumer_lag`` for this worker's partitions (what Grafana's lag panel shows)."""
         consumer = app.consumer
-        group = app_id(settings)
+        group = settings.processor_group
         for tp in consumer.assignment():
-            if tp.topic not in (settings.raw_topic, dedupe_topic_name(settings)):
+            if tp.topic not in (settings.raw_topic, settings.dedupe_topic):
                 continue  # changelog partitions are recovery, not lag
             try:
                 high = consumer.highwater(tp)
@@ -292,7 +284,7 @@ def run_worker(args: argparse.Namespace) -> int:
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_format)
     app, _stage = create_app(settings, processor_config(args))
-    specs = [*standard_topics(settings), TopicSpec(dedupe_topic_name(settings), 1)]
+    specs = [*standard_topics(settings), TopicSpec(settings.dedupe_topic, 1)]
     asyncio.run(ensure_topics(str(settings.kafka_bootstrap), specs))
     if settings.metrics_port:
         port = metrics.serve_metrics(settings.metrics_port, settings.metrics_host)

@@ -54,11 +54,6 @@ def delivery_key(destination: str, alert_id: str) -> str:
     return f"{destination}|{alert_id}"
 
 
-def delivered_topic(settings: Settings) -> str:
-    """Kept until ``embedded/runner.py`` reads :attr:`Settings.delivered_topic` itself."""
-    return settings.delivered_topic
-
-
 class DeliveredLog:
     """The persistent set of finished deliveries: in memory, appended to a (compacted) topic."""
 
