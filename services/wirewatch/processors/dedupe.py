@@ -56,9 +56,9 @@ MAX_TOKENS = 400  # the lead carries the story; long tails must not slow the str
 MAX_BUCKET = 50
 
 #: Key prefix of stored signatures: changes with the signature scheme (rensa's algorithm
-#: version included), so records of an earlier scheme are never compared with new ones and
-#: only expire. (Banding lives in memory only: changing it needs no new prefix.)
-_SIG_PREFIX = f"h{RMinHash.ALGORITHM_VERSION}:"  # "g:" held the numpy affine-permutation MinHash
+#: version included), so a store written by another scheme is never compared with new
+#: signatures. (Banding lives in memory only: changing it needs no new prefix.)
+_SIG_PREFIX = f"h{RMinHash.ALGORITHM_VERSION}:"
 
 _TRACKING_PARAMS = frozenset(
     {
@@ -116,11 +116,6 @@ def _general_canonical_url(url: str) -> str:
 def item_tokens(item: Mapping[str, Any]) -> list[str]:
     """The normalised tokens dedupe compares: title, then body."""
     return tokenize(f"{item.get('title', '')}\n{item.get('body', '')}")
-
-
-def item_text(item: Mapping[str, Any]) -> str:
-    """The normalised text dedupe compares: title and body."""
-    return " ".join(item_tokens(item))
 
 
 def text_hash(text: str) -> str:
@@ -526,8 +521,6 @@ class Deduper:
     after :meth:`reset_index`, which the Faust app calls when a rebalance hands
     this worker the dedupe partition): writing 21 buckets per item to a
     changelogged table cost more than everything else the processor does.
-    Records of earlier layouts (``l:``/``m:``/``n:`` buckets, ``s:``/``g:`` signatures)
-    are never read, only expired.
     """
 
     def __init__(
@@ -579,8 +572,7 @@ class Deduper:
         value = self.store.get(key)
         if value is None:
             return None
-        t = (value[-1][1] if value else 0) if isinstance(value, list) else value.get("t", 0)  # list: old l: bucket
-        if now - t > self.window:
+        if now - value["t"] > self.window:
             del self.store[key]
             return None
         return value
