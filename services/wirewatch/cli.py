@@ -24,6 +24,7 @@ from wirewatch.core.errors import WirewatchError
 # does no linear algebra (elementwise numpy only), so those threads only take CPU from the
 # process itself, most of all when it is pinned to one core (cachegrind: 30-70M instructions
 # of spinning in a 3,000-item `process` run). Set before any service imports numpy.
+# one BLAS thread: 30-70M instructions less a 3,000-item run; no output to disagree (tests/processors/test_process_cli.py runs the command)
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 # Each module exposes ``register(subparsers)`` adding its subcommands, each
@@ -31,6 +32,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 #: subcommand -> the module registering it, so that running one command imports only its
 #: module (the others pull in asyncio, aiohttp, ...: ~30 ms of every ``wirewatch process``
 #: start). Help, errors and unknown words build the whole parser.
+# only the running command's module: ~30 ms of every start; tests/foundation/test_cli_help.py::test_each_command_is_found_in_the_module_that_registers_it
 COMMAND_MODULES = {
     "poll": "wirewatch.pollers.cli",
     "poller": "wirewatch.pollers.cli",

@@ -120,14 +120,15 @@ def test_time_sort_key_ignores_precision() -> None:
     assert to_millis("2026-01-01T00:00:00.123456789Z") == to_millis("2026-01-01T00:00:00.123Z")
 
 
-def test_kv_cache_is_bounded_and_items_reads_everything_at_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The dedupe memory lives in SQLite, not in RAM a second time: only recent values are cached."""
+def test_kv_reads_back_what_it_stored_and_items_reads_everything_at_once(tmp_path: Path) -> None:
+    """The dedupe memory lives in SQLite only: values come back as stored, in one query for all."""
     db = Database(tmp_path / "kv.db")
-    monkeypatch.setattr(SqliteKV, "CACHE_SIZE", 10)
     kv = SqliteKV(db, "dedupe")
     for n in range(50):
         kv[f"k{n:02d}"] = {"n": n}
-    assert len(kv._cache) == 10
-    assert kv["k00"] == {"n": 0} and len(kv._cache) == 10  # read back from SQLite
+    assert kv["k00"] == {"n": 0} and "k49" in kv and "k50" not in kv and len(kv) == 50
+    del kv["k49"]
+    assert "k49" not in kv
+    kv["k49"] = {"n": 49}
     assert dict(kv.items()) == {f"k{n:02d}": {"n": n} for n in range(50)}
     db.close()

@@ -3,20 +3,34 @@
 from __future__ import annotations
 
 import json
+import random
+import zlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
+from rensa import RMinHash
 
+from wirewatch.processors import dedupe
 from wirewatch.processors.dedupe import (
+    BANDS,
     MAX_TOKENS,
     NUM_PERM,
+    ROWS,
     Deduper,
+    LshIndex,
     _general_canonical_url,
+    _token_hashes,
+    band_keys,
     canonical_url,
+    packed_rows,
+    packed_signature,
     shingle_hash,
     signature,
+    signature_matrix,
+    unpacked_signatures,
 )
 
 PAIRS = Path(__file__).resolve().parent.parent / "fixtures" / "processors" / "dedupe_pairs.jsonl"
@@ -330,3 +344,117 @@ def test_a_crash_between_commit_writes_never_makes_an_item_its_own_duplicate() -
         survived = dict(full.writes[:cut])
         again = Deduper(survived).observe(it, T0)
         assert (again.status, again.of) == ("new", None), f"after the first {cut} writes"
+
+
+# -- speed tricks against their plain computation ------------------------------------------
+
+M64 = (1 << 64) - 1
+MIX1, MIX2 = 0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F
+
+
+def plain_fmix64(x: int) -> int:
+    x ^= x >> 33
+    x = (x * 0xFF51AFD7ED558CCD) & M64
+    x ^= x >> 33
+    x = (x * 0xC4CEB9FE1A85EC53) & M64
+    return x ^ (x >> 33)
+
+
+def plain_signature(tokens: list[str]) -> list[int]:
+    """The signature in Python ints, one item, no cache: crc32 per token, the shingle mix, rensa."""
+    h = [zlib.crc32(t.encode("utf-8")) for t in tokens[:MAX_TOKENS]]
+    if len(h) < 3:
+        mixed = [(sum(h) * MIX2 + len(h)) & M64]
+    else:
+        mixed = [(((a * MIX1 + b) * MIX1) + c) & M64 for a, b, c in zip(h, h[1:], h[2:], strict=False)]
+    shingles = np.array([plain_fmix64(x) for x in mixed], dtype=np.uint64)
+    rows = RMinHash.digest_matrix_from_flat_token_hashes(shingles, [0, len(shingles)], NUM_PERM, 1).to_rows()
+    return [int(v) for v in rows[0]]
+
+
+def token_lists() -> list[list[str]]:
+    rng = random.Random(7)
+    vocab = ["the", "court", "warrant", "zürich", "ünited", "москва", "", "a", "x" * 300, *(f"w{i}" for i in range(60))]
+    lengths = [1, 2, 3, 4, 5, 17, 120, MAX_TOKENS - 1, MAX_TOKENS, MAX_TOKENS + 40, 1, 3]
+    return [[rng.choice(vocab) for _ in range(n)] for n in lengths]
+
+
+def test_cached_token_hashes_are_the_plain_crc32(monkeypatch: pytest.MonkeyPatch) -> None:
+    tokens = ["arrest", "warrant", "arrest", "zürich", "москва", "", "w1" * 200]
+    plain = [zlib.crc32(t.encode("utf-8")) for t in tokens]
+    assert plain[:2] == [zlib.crc32(b"arrest"), zlib.crc32(b"warrant")]
+    assert _token_hashes(tokens).tolist() == plain  # first sight
+    assert _token_hashes(tokens).tolist() == plain  # from the cache
+    monkeypatch.setattr(dedupe, "_MAX_CACHED", 2)
+    assert _token_hashes(reversed(tokens)).tolist() == plain[::-1]  # through the cache's clearing
+
+
+def test_a_batch_of_signatures_equals_one_at_a_time() -> None:
+    """The batched path (windows spanning two texts dropped, short texts mixed whole) gives
+    each text the signature the plain one-item computation gives."""
+    lists = token_lists()
+    batch = signature_matrix(lists)
+    assert batch.shape == (len(lists), NUM_PERM)
+    for row, tokens in zip(batch.tolist(), lists, strict=True):
+        assert row == plain_signature(tokens) == signature(tokens)
+    assert shingle_hash(("arrest", "warrant", "for")) == plain_fmix64(
+        ((zlib.crc32(b"arrest") * MIX1 + zlib.crc32(b"warrant")) * MIX1 + zlib.crc32(b"for")) & M64)
+
+
+def test_packed_rows_equal_packed_signature_per_row() -> None:
+    matrix = signature_matrix(token_lists())
+    packed = packed_rows(matrix)
+    assert packed == [packed_signature(row) for row in matrix] == [packed_signature(row.tolist()) for row in matrix]
+    assert all(len(p) == 8 * NUM_PERM for p in packed)
+    assert packed_signature([1, 0xDEADBEEF] + [0] * (NUM_PERM - 2)).startswith("00000001deadbeef00000000")
+    assert (unpacked_signatures(packed) == matrix).all()
+
+
+def test_band_keys_equal_the_plain_integer_mix() -> None:
+    matrix = signature_matrix(token_lists())
+    for row, keys in zip(matrix.tolist(), band_keys(matrix), strict=True):
+        plain = []
+        for band in range(BANDS):
+            key = 0
+            for r in range(ROWS):
+                key = ((key + row[band * ROWS + r]) * MIX1) & M64
+            plain.append((key + (band + 1) * MIX2) & M64)
+        assert keys == plain
+    assert band_keys(np.zeros((1, NUM_PERM), dtype=np.uint32))[0] == [(b + 1) * MIX2 & M64 for b in range(BANDS)]
+
+
+def test_few_and_many_candidates_give_the_same_nearest(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Row-at-a-time comparison (up to _FEW candidates) and the matrix comparison agree:
+    same best similarity, earliest row on a tie, stale rows and the item's own row skipped."""
+    rng = np.random.default_rng(11)
+
+    def near(sig: np.ndarray, most: int) -> np.ndarray:
+        out = sig.copy()
+        changed = rng.choice(NUM_PERM, size=int(rng.integers(0, most)), replace=False)
+        out[changed] = rng.integers(0, 1 << 32, len(changed), dtype=np.uint32)
+        return out
+
+    bases = [rng.integers(0, 1 << 32, NUM_PERM, dtype=np.uint32) for _ in range(7)]
+    index = LshIndex(4)
+    n = 0
+    for base, size in zip(bases, (1, 2, 4, 7, 8, 9, 20), strict=True):  # candidate sets on both sides of _FEW
+        for _ in range(size):
+            sig = near(base, 30)
+            index.add(f"r{n}", f"s{n % 7}", sig, band_keys(sig[None])[0], float(n % 5))
+            n += 1
+    base = bases[0]
+    index.add("twin-a", "ta", base, band_keys(base[None])[0], 9.0)
+    index.add("twin-b", "tb", base, band_keys(base[None])[0], 9.0)
+    queries = [near(b, 40) for b in bases for _ in range(6)]
+    answers = {}
+    for few in (dedupe._FEW, -1, 10**9):
+        monkeypatch.setattr(dedupe, "_FEW", few)
+        answers[few] = [
+            index.nearest(q, band_keys(q[None])[0], oldest, own)
+            for q in queries for oldest in (0.0, 3.0, 9.5) for own in ("r3", "twin-a")
+        ]
+    assert answers[8] == answers[-1] == answers[10**9]
+    assert sum(a is None for a in answers[8]) > 0 and sum(a is not None for a in answers[8]) > 30
+    monkeypatch.setattr(dedupe, "_FEW", 8)
+    assert index.nearest(base, band_keys(base[None])[0], 9.0, "r0") == (1.0, "ta")  # tie: the earlier row
+    assert index.nearest(base, band_keys(base[None])[0], 9.0, "twin-a") == (1.0, "tb")

