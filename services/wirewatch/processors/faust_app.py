@@ -55,6 +55,9 @@ from wirewatch.processors.stage import RULES_CHECK_SECONDS, RulesWatcher, Stage
 #: item: the stage hop (one message), the dedupe table's changelog write, the offset guard.
 TAKE = 256
 TAKE_SECONDS = 0.02
+#: Bytes of enriched items in one stage-hop message: well under Kafka's 1 MB message limit,
+#: and a dedupe-table entry (the writes of one such message) stays smaller still.
+HOP_BYTES = 256 * 1024
 STALL_CHECK_SECONDS = 2.0
 LAG_SECONDS = 5.0
 PURGE_SECONDS = 600.0
@@ -119,6 +122,19 @@ class BatchLog(MutableMapping[str, Any]):
         return len(old)
 
 
+def hop_messages(encoded: list[bytes], limit: int = HOP_BYTES) -> Iterator[bytes]:
+    """Encoded enriched items as ``{"items": [...]}`` messages of at most ``limit`` bytes each
+    (an item larger than that travels alone)."""
+    start, size = 0, 0
+    for end, part in enumerate(encoded):
+        if end > start and size + len(part) > limit:
+            yield b'{"items":[' + b",".join(encoded[start:end]) + b"]}"
+            start, size = end, 0
+        size += len(part) + 1
+    if start < len(encoded):
+        yield b'{"items":[' + b",".join(encoded[start:]) + b"]}"
+
+
 def as_bus_message(message: FaustMessage) -> Message:
     """A Faust message as the stage reads it (Faust keeps timestamps in seconds)."""
     key = message.key.decode("utf-8", "replace") if isinstance(message.key, bytes) else message.key
@@ -176,19 +192,18 @@ def create_app(settings: Settings, config: ProcessorConfig) -> tuple[faust.App, 
     async def enrich_batch(messages: list[FaustMessage]) -> None:
         received = stage.enrich([as_bus_message(m) for m in messages])
         await send(dead_topic, received.dead_letters)
-        if received.enriched:
-            payload = {"items": [enriched.as_dict() for enriched in received.enriched]}
-            await dedupe_topic.send(key=b"0", value=encode(payload))
+        for hop in hop_messages([encode(enriched.as_dict()) for enriched in received.enriched]):
+            await dedupe_topic.send(key=b"0", value=hop)
 
     async def dedupe_batch(messages: list[FaustMessage]) -> None:
         if memory.stale:
             memory.rebuild()
             processor.deduper.reset_index()
-        enriched = [processor.enriched_from_dict(d) for m in messages for d in decode(m.value)["items"]]
-        out = stage.finish(enriched)
-        memory.commit(messages[0].offset, time.time())
-        await send(processed_topic, out.processed)
-        await send(alerts_topic, out.alerts)
+        for message in messages:  # one table entry per hop message: its offset is the entry's key
+            out = stage.finish([processor.enriched_from_dict(d) for d in decode(message.value)["items"]])
+            memory.commit(message.offset, time.time())
+            await send(processed_topic, out.processed)
+            await send(alerts_topic, out.alerts)
 
     reader = PartitionReader(str(bootstrap))
 
