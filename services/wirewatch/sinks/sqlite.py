@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -59,14 +59,16 @@ def to_millis(stamp: str) -> int:
     return int(datetime.fromisoformat(text).timestamp() * 1000)
 
 
-def _checked(schema: SchemaName, doc: Any) -> tuple[str, IndexOutcome | None]:
-    """The document's id, and its ``rejected`` outcome when it breaks ``schema`` (else None)."""
-    doc_id = str(doc.get("id", "")) if isinstance(doc, dict) else ""
-    try:
-        validate(schema, doc)
-    except SchemaError as exc:
-        return doc_id, IndexOutcome(doc_id, "rejected", str(exc))
-    return doc_id, None
+def _valid(schema: SchemaName, docs: Sequence[Any], outcomes: list[IndexOutcome]) -> Iterator[tuple[str, Any]]:
+    """Each document valid against ``schema`` with its id; the others get a ``rejected`` outcome."""
+    for doc in docs:
+        doc_id = str(doc.get("id", "")) if isinstance(doc, dict) else ""
+        try:
+            validate(schema, doc)
+        except SchemaError as exc:
+            outcomes.append(IndexOutcome(doc_id, "rejected", str(exc)))
+            continue
+        yield doc_id, doc
 
 
 class SqliteStore:
@@ -106,11 +108,7 @@ class SqliteStore:
 
         outcomes: list[IndexOutcome] = []
         with self.db.transaction() as conn:
-            for item in items:
-                item_id, rejected = _checked("processed_item", item)
-                if rejected is not None:
-                    outcomes.append(rejected)
-                    continue
+            for item_id, item in _valid("processed_item", items, outcomes):
                 revision = int(item.get("revision", 1))
                 row = conn.execute("SELECT seq, revision FROM items WHERE id = ?", (item_id,)).fetchone()
                 # As Elasticsearch's external versions: only a newer revision replaces.
@@ -155,11 +153,7 @@ class SqliteStore:
         self.setup_sync()
         outcomes: list[IndexOutcome] = []
         with self.db.transaction() as conn:
-            for alert in alerts:
-                alert_id, rejected = _checked("alert", alert)
-                if rejected is not None:
-                    outcomes.append(rejected)
-                    continue
+            for alert_id, alert in _valid("alert", alerts, outcomes):
                 conn.execute(
                     "INSERT INTO alerts (id, rule, story_id, matched_at, doc) VALUES (?, ?, ?, ?, ?) "
                     "ON CONFLICT (id) DO UPDATE SET doc = excluded.doc",
