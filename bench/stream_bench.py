@@ -535,5 +535,5 @@ def run_latency_1000(ctx: Context) -> list[Result]:
         return got
     return [Result(name, got.pct(99), "ms", floor=got.pct(99, floor=True),
                    notes=got.note + "; target < 1000 ms on a quiet machine",
-                   extra={"target_ms": 1000, "p50_ms": got.pct(50), "max_ms": round(got.alerts[-1], 1),
+                   extra={"target_ms": 1000, "p50_ms": round(got.pct(50) or 0.0, 1), "max_ms": round(got.alerts[-1], 1),
                           "rate": FAST_LATENCY_RATE})]
