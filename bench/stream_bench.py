@@ -85,10 +85,10 @@ async def _es_count(es: Any, alias: str) -> int:
     return int(resp["count"])
 
 
-Mark = Callable[[str], Awaitable[None]]
+Mark = Callable[[str, int], Awaitable[None]]
 
 
-async def _no_mark(what: str) -> None:
+async def _no_mark(what: str, count: int) -> None:
     return None
 
 
@@ -97,8 +97,8 @@ async def _steady_rate(count: Callable[[], Awaitable[int]], target: int, alive: 
     """Poll ``count`` until ``target``; items/s between 10% and 90% of it, the last count, a note.
 
     A window that would last longer than :data:`MAX_WINDOW` is cut there: the
-    rate so far is the result, and the note says where it stopped. ``mark`` is
-    awaited as the count first moves ("first"), at the window's ends ("lo",
+    rate so far is the result, and the note says where it stopped. ``mark(what, count)``
+    is awaited as the count first moves ("first"), at the window's ends ("lo",
     "hi") and at the target ("end"), so a caller can sample its services there.
     """
     lo, hi = 0.1 * target, 0.9 * target
@@ -110,19 +110,19 @@ async def _steady_rate(count: Callable[[], Awaitable[int]], target: int, alive: 
         now = time.monotonic()
         if n != last:
             if last <= 0 < n:
-                await mark("first")
+                await mark("first", n)
             last, last_change = n, now
         if t_lo is None and n >= lo:
             t_lo = (now, n)
-            await mark("lo")
+            await mark("lo", n)
         if t_hi is None and n >= hi:
             t_hi = (now, n)
-            await mark("hi")
+            await mark("hi", n)
         if n >= target:
-            await mark("end")
+            await mark("end", n)
             break
         if t_lo is not None and t_hi is None and now - t_lo[0] > MAX_WINDOW and n > t_lo[1]:
-            await mark("hi")
+            await mark("hi", n)
             rate = (n - t_lo[1]) / (now - t_lo[0])
             return rate, n, f"window capped at {MAX_WINDOW:.0f}s ({n}/{target} done)"
         if not alive():
@@ -202,14 +202,6 @@ class _Sample:
     processed: int
 
 
-async def _sample(ctx: Context, worker: Service, topic: str) -> _Sample | None:
-    """CPU read on both sides of the (slower) topic count, averaged: both describe one moment."""
-    before = worker.cpu_seconds()
-    processed = await _topic_count(ctx, topic)
-    after = worker.cpu_seconds()
-    return None if before is None or after is None else _Sample((before + after) / 2, processed)
-
-
 def _core_cpu(ctx: Context) -> tuple[Result, str]:
     """``processor.cpu_ms_per_item`` of this run, measured here when the processor step did not run."""
     found = ctx.measured.get("processor.cpu_ms_per_item")
@@ -243,15 +235,21 @@ async def _e2e(ctx: Context) -> list[Result]:
                          logs / "e2e-processor.log") as proc, \
                  Service(["indexer"], env, logs / "e2e-indexer.log") as indexer:
 
-                async def mark(what: str) -> None:
-                    got = await _sample(ctx, proc, f"{prefix}.processed")
-                    if got is not None:
-                        samples[what] = got
+                async def mark(what: str, processed: int) -> None:
+                    cpu = proc.cpu_seconds()  # right after the count: one moment
+                    if cpu is not None:
+                        samples[what] = _Sample(cpu, processed)
 
-                rate, _reached, problem = await _steady_rate(
-                    lambda: _es_count(es, f"{prefix}-items"), target,
-                    lambda: proc.alive() and indexer.alive(), interval=0.5, mark=mark)
+                def alive() -> bool:
+                    return proc.alive() and indexer.alive()
+
+                # the index's window for e2e.items_per_s; the worker's own (.processed) for its CPU
+                (rate, _reached, problem), (worker_rate, _, worker_problem) = await asyncio.gather(
+                    _steady_rate(lambda: _es_count(es, f"{prefix}-items"), target, alive, interval=0.5),
+                    _steady_rate(lambda: _topic_count(ctx, f"{prefix}.processed"), count, alive,
+                                 interval=0.25, mark=mark))
                 usage = f"processor {proc.usage()}, indexer {indexer.usage()}"
+                usage += f"; the worker's own steady rate on .processed: {_fmt_rate(worker_rate, worker_problem)}"
                 if rate is None:
                     problem += f"; processor: {proc.tail()}; indexer: {indexer.tail()}"
         finally:
@@ -270,6 +268,10 @@ async def _e2e(ctx: Context) -> list[Result]:
     ), cpu]
 
 
+def _fmt_rate(rate: float | None, problem: str) -> str:
+    return (f"{rate:.0f} items/s" if rate is not None else "not measured") + (f" ({problem})" if problem else "")
+
+
 def _cpu_result(samples: dict[str, _Sample], count: int, core: Result, core_source: str) -> Result:
     """The Faust worker's CPU per item over the e2e window, against ``wirewatch process``'s.
 
@@ -285,16 +287,13 @@ def _cpu_result(samples: dict[str, _Sample], count: int, core: Result, core_sour
     startup = max(0.0, end.cpu - end.processed * per_item)
     share = startup / end.cpu if end.cpu else 0.0
     first = samples.get("first")
-    idle = " (the worker had processed every item before the window ended: idle polls are included)" \
-        if hi.processed >= count else ""
     return Result(
         name, per_item * 1000, "ms/item", floor=core.value,
         notes=(f"user+sys CPU of the Faust worker (`wirewatch processor --ner off`, /proc/<pid>/stat) over the "
-               f"e2e steady window: {hi.cpu - lo.cpu:.2f} CPU-s for {hi.processed - lo.processed} items on .processed"
-               f"{idle}; whole run {end.cpu:.2f} CPU-s for {end.processed} items, of which start-up ~{startup:.2f} "
+               f"worker's steady window (10%-90% of the {count} items on .processed): {hi.cpu - lo.cpu:.2f} CPU-s for "
+               f"{hi.processed - lo.processed} items; whole run {end.cpu:.2f} CPU-s for {end.processed} items, of which start-up ~{startup:.2f} "
                f"CPU-s ({share:.0%}) and steady state {1 - share:.0%}"
-               + (f"; {first.cpu:.2f} CPU-s used when the first document was searchable ({first.processed} "
-                  "items processed by then)" if first else "")
+               + (f"; {first.cpu:.2f} CPU-s used when its first item reached .processed" if first else "")
                + f"; floor: processor.cpu_ms_per_item ({core_source}; it includes its own start-up); "
                f"ratio = Faust path / core; target ratio <= {CPU_RATIO_TARGET}"),
         extra={"target_ratio_max": CPU_RATIO_TARGET, "window_cpu_s": round(hi.cpu - lo.cpu, 3),
