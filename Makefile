@@ -48,7 +48,7 @@ demo: install
 
 bench: install
 	@$(LOCAL)/stack.sh up
-	@source $(LOCAL)/env.sh; set +e; $(BIN)/python -m bench.run; rc=$$?; $(LOCAL)/stack.sh down; exit $$rc
+	@source $(LOCAL)/env.sh; set +e; $(BIN)/python -m bench.run $(BENCH_ARGS); rc=$$?; $(LOCAL)/stack.sh down; exit $$rc
 
 clean:
 	rm -rf $(VENV) .wirewatch build *.egg-info .mypy_cache .ruff_cache bench/out

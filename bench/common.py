@@ -8,6 +8,7 @@ never an exception that stops the suite.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -48,8 +49,8 @@ class Result:
     def as_json(self) -> dict[str, Any]:
         data = asdict(self)
         for key in ("value", "floor", "ratio"):
-            if isinstance(data[key], float):
-                data[key] = round(data[key], 4 if key == "ratio" else 2)
+            if isinstance(data[key], float):  # small values (ms per item, shares) keep 4 decimals
+                data[key] = round(data[key], 4 if key == "ratio" or abs(data[key]) < 10 else 2)
         if not data["extra"]:
             del data["extra"]
         return data
@@ -70,6 +71,10 @@ class Context:
     elasticsearch: str | None = None
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
     out: Path = OUT
+    #: Busy-loop processes running beside the suite (``--busy N``), recorded with every result.
+    busy: int = 0
+    #: Results measured so far in this run, by name: a step reuses another's figure as its floor.
+    measured: dict[str, Result] = field(default_factory=dict)
 
     @property
     def data_dir(self) -> Path:
@@ -172,6 +177,46 @@ def children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def process_cpu_seconds(pid: int) -> float | None:
+    """User+system CPU seconds of a live process so far (Linux ``/proc/<pid>/stat``)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+#: A busy loop that stops by itself after ``argv[2]`` seconds, or as soon as its parent
+#: (``argv[1]``) is gone, so a killed suite leaves no load behind.
+BUSY_LOOP = (
+    "import os, sys, time\n"
+    "parent, end = int(sys.argv[1]), time.monotonic() + float(sys.argv[2])\n"
+    "while time.monotonic() < end and os.getppid() == parent:\n"
+    "    for _ in range(100_000):\n"
+    "        pass\n"
+)
+
+
+@contextlib.contextmanager
+def busy_load(count: int, seconds: float) -> Iterator[list[subprocess.Popen[bytes]]]:
+    """``count`` busy-loop processes for the block, killed when it ends, fails or is interrupted.
+
+    They compete with the suite for the cores (not pinned): the "busy machine" case.
+    """
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        for _ in range(count):
+            procs.append(subprocess.Popen([sys.executable, "-c", BUSY_LOOP, str(os.getpid()), str(seconds)],
+                                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL))
+        yield procs
+    finally:
+        for proc in procs:
+            proc.kill()
+        for proc in procs:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=5)
+
+
 def last_line(text: bytes | str, limit: int = 300) -> str:
     """The last non-empty stderr line, for a note."""
     if isinstance(text, bytes):
@@ -207,13 +252,7 @@ class Service:
 
     def cpu_seconds(self) -> float | None:
         """User+system CPU time so far (Linux /proc), to tell CPU-bound from waiting."""
-        if self.proc is None:
-            return None
-        try:
-            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            return None
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return None if self.proc is None else process_cpu_seconds(self.proc.pid)
 
     def tail(self) -> str:
         try:

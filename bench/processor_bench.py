@@ -13,9 +13,11 @@ from __future__ import annotations
 import cProfile
 import io
 import json
+import os
 import pstats
 import sys
 from collections import Counter
+from dataclasses import dataclass, field
 from itertools import zip_longest
 from pathlib import Path
 from typing import Any
@@ -75,56 +77,113 @@ def _subset(ctx: Context, count: int) -> Path:
     return path
 
 
-def _measure(ctx: Context, items: Path, count: int, ner: str, floor_code: str) -> tuple[float, float, str]:
-    """(items/s of wirewatch process, items/s of the floor, problem or a note on CPU use).
+@dataclass
+class Timing:
+    """Alternating runs of ``wirewatch process`` and its floor; ``problem`` is set when one failed."""
 
-    Each side runs REPEATS times, alternating, and keeps its fastest run: this machine's
-    speed drifts 10-40% between runs, and the fastest run is the one least disturbed.
+    count: int
+    runs: list[tuple[float, float]] = field(default_factory=list)  # (wall, CPU) seconds per run
+    floors: list[float] = field(default_factory=list)  # wall seconds per floor run
+    problem: str = ""
+    output_ok: bool = True  # every run of wirewatch process wrote one line per item
+
+    @property
+    def rate(self) -> float:
+        return self.count / min(self.runs)[0] if self.runs and self.output_ok else 0.0
+
+    @property
+    def floor(self) -> float:
+        return self.count / min(self.floors) if self.floors and not self.problem else 0.0
+
+    @property
+    def cpu_ms_per_item(self) -> float:
+        """The least CPU of the runs: the run least disturbed by its neighbours."""
+        return min(cpu for _, cpu in self.runs) * 1000 / self.count
+
+    def note(self) -> str:
+        if self.problem:
+            return self.problem
+        seconds, cpu = min(self.runs)
+        return (f"best of {REPEATS} runs: {seconds:.2f}s wall, {cpu:.2f} CPU-s ({self.count / cpu:.0f} items per "
+                f"CPU-second; wall > CPU means the core was shared); all runs "
+                f"{', '.join(f'{s:.2f}' for s, _ in self.runs)}s, floor runs "
+                f"{', '.join(f'{s:.2f}' for s in self.floors)}s")
+
+
+def _process_cmd(ctx: Context, ner: str) -> list[str]:
+    return [*pin_one_core(), *wirewatch_cmd(), "process", "--rules", str(ctx.rules_path), "--ner", ner]
+
+
+def _measure(ctx: Context, items: Path, count: int, ner: str, floor_code: str) -> Timing:
+    """``wirewatch process`` and its floor, REPEATS times each, alternating.
+
+    Each side keeps its fastest run: this machine's speed drifts 10-40% between
+    runs, and the fastest run is the one least disturbed.
     """
     out = ctx.out / f"process-{ner}.jsonl"
-    cmd = [*pin_one_core(), *wirewatch_cmd(), "process", "--rules", str(ctx.rules_path), "--ner", ner]
     floor_out = ctx.out / f"floor-{ner}.out"
-    runs: list[tuple[float, float]] = []  # (wall, CPU) of wirewatch process
-    floors: list[float] = []
+    timing = Timing(count)
     for _ in range(REPEATS):
         cpu_before = children_cpu()
-        seconds, proc = timed_pipe(cmd, items, out, TIMEOUT)
-        runs.append((seconds, children_cpu() - cpu_before))
+        seconds, proc = timed_pipe(_process_cmd(ctx, ner), items, out, TIMEOUT)
+        timing.runs.append((seconds, children_cpu() - cpu_before))
         if proc.returncode != 0:
-            return 0.0, 0.0, f"exit {proc.returncode}: {last_line(proc.stderr)}"
+            timing.problem, timing.output_ok = f"exit {proc.returncode}: {last_line(proc.stderr)}", False
+            return timing
         lines = sum(1 for _ in out.open("rb"))
         if lines != count:
-            return 0.0, 0.0, f"{lines} output lines for {count} items: {last_line(proc.stderr)}"
+            timing.problem = f"{lines} output lines for {count} items: {last_line(proc.stderr)}"
+            timing.output_ok = False
+            return timing
         floor_s, fproc = timed_pipe([*pin_one_core(), sys.executable, "-c", floor_code], items, floor_out, TIMEOUT)
         if fproc.returncode != 0:
-            return count / min(runs)[0], 0.0, f"floor failed: {last_line(fproc.stderr)}"
-        floors.append(floor_s)
-    seconds, cpu = min(runs)
-    return count / seconds, count / min(floors), (
-        f"best of {REPEATS} runs: {seconds:.2f}s wall, {cpu:.2f} CPU-s ({count / cpu:.0f} items per CPU-second; "
-        f"wall > CPU means the core was shared); all runs {', '.join(f'{s:.2f}' for s, _ in runs)}s, "
-        f"floor runs {', '.join(f'{s:.2f}' for s in floors)}s")
+            timing.problem = f"floor failed: {last_line(fproc.stderr)}"
+            return timing
+        timing.floors.append(floor_s)
+    return timing
+
+
+def _startup_cpu(ctx: Context) -> float | None:
+    """CPU seconds of ``wirewatch process --ner off`` over no items: interpreter, imports, rules."""
+    cpu_before = children_cpu()
+    _, proc = timed_pipe(_process_cmd(ctx, "off"), Path(os.devnull), Path(os.devnull), TIMEOUT)
+    return children_cpu() - cpu_before if proc.returncode == 0 else None
+
+
+def core(ctx: Context) -> tuple[Timing, list[Result]]:
+    """``processor.items_per_s`` and ``processor.cpu_ms_per_item``, from the same runs."""
+    ctx.ensure_data()
+    count = ctx.items_count
+    timing = _measure(ctx, ctx.items_path, count, "off", JSON_FLOOR)
+    names = ("processor.items_per_s", "processor.cpu_ms_per_item")
+    if not timing.floor:
+        return timing, [missing(names[0], "items/s", timing.note()), missing(names[1], "ms/item", timing.note())]
+    what = f"wirewatch process --ner off, {ctx.rules_count} rules, {count} items, taskset -c 0"
+    startup = _startup_cpu(ctx)
+    cpu_runs = ", ".join(f"{cpu:.2f}" for _, cpu in timing.runs)
+    results = [
+        Result(names[0], timing.rate, "items/s", floor=timing.floor,
+               notes=f"{what}, wall clock incl. start-up: {timing.note()}; floor: json.loads+dumps per line of "
+                     "the same file; target >= 5000",
+               extra={"target": 5000}),
+        Result(names[1], timing.cpu_ms_per_item, "ms/item",
+               notes=f"{what}: user+sys CPU of the child per item, incl. start-up, least of the {REPEATS} runs "
+                     f"of processor.items_per_s (CPU-s: {cpu_runs}); start-up alone (no items): "
+                     + (f"{startup:.2f} CPU-s" if startup is not None else "failed")
+                     + "; floor of e2e.processor_cpu_ms_per_item",
+               extra={"cpu_seconds_runs": [round(cpu, 3) for _, cpu in timing.runs],
+                      "startup_cpu_s": None if startup is None else round(startup, 3)}),
+    ]
+    ctx.measured.update((r.name, r) for r in results)
+    return timing, results
 
 
 def run(ctx: Context) -> list[Result]:
-    ctx.ensure_data()
-    results: list[Result] = []
-    count = ctx.items_count
-    rate, floor, note = _measure(ctx, ctx.items_path, count, "off", JSON_FLOOR)
-    if not floor:
-        results.append(missing("processor.items_per_s", "items/s", note))
-    else:
-        results.append(Result(
-            "processor.items_per_s", rate, "items/s", floor=floor,
-            notes=f"wirewatch process --ner off, {ctx.rules_count} rules, {count} items, taskset -c 0, "
-                  f"wall clock incl. start-up: {note}; floor: json.loads+dumps per line of the same file; "
-                  "target >= 5000",
-            extra={"target": 5000},
-        ))
-    if rate:  # the output is complete (one line per item): compare its verdicts with the labels
+    timing, results = core(ctx)
+    if timing.rate:  # the output is complete (one line per item): compare its verdicts with the labels
         results.append(dedupe_agreement(ctx, ctx.out / "process-off.jsonl"))
     else:
-        results.append(missing("processor.dedupe_agreement", "share", f"no process output: {note}"))
+        results.append(missing("processor.dedupe_agreement", "share", f"no process output: {timing.note()}"))
     results.append(_ner(ctx))
     return results
 
@@ -193,12 +252,12 @@ def _ner(ctx: Context) -> Result:
         return missing(name, "items/s", "no spaCy model installed (pip install 'wirewatch[ner]' and a model)")
     count = min(NER_ITEMS, ctx.items_count)
     items = _subset(ctx, count)
-    rate, floor, note = _measure(ctx, items, count, "on", SPACY_FLOOR)
-    if not floor:
-        return missing(name, "items/s", note)
+    timing = _measure(ctx, items, count, "on", SPACY_FLOOR)
+    if not timing.floor:
+        return missing(name, "items/s", timing.note())
     return Result(
-        name, rate, "items/s", floor=floor,
-        notes=f"wirewatch process --ner on ({model}, batched nlp.pipe), first {count} items, one core: {note}; "
+        name, timing.rate, "items/s", floor=timing.floor,
+        notes=f"wirewatch process --ner on ({model}, batched nlp.pipe), first {count} items, one core: {timing.note()}; "
               "floor: the bare spaCy pipeline (same model and components) over the same texts",
     )
 
