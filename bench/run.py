@@ -34,6 +34,7 @@ Metrics = tuple[tuple[str, str], ...]  # (name, unit) of each metric a step prod
 #: In run order: the metrics a step produces, and the step.
 STEPS: list[tuple[Metrics, Step]] = [
     ((("rules.vs_lucene_monitor", "items/s"),), rules_bench.run),
+    ((("rules.startup_s_100k", "s"),), rules_bench.run_startup),
     ((("processor.items_per_s", "items/s"), ("processor.cpu_ms_per_item", "ms/item"),
       ("processor.dedupe_agreement", "share"), ("processor.ner_items_per_s", "items/s")), processor_bench.run),
     ((("poller.feeds_per_s", "feeds/s"),), poller_bench.run),
