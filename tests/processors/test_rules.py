@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import json
 import random
 from datetime import timedelta
 from pathlib import Path
@@ -9,8 +11,9 @@ from typing import Any
 
 import pytest
 
+from wirewatch.core.config import load_yaml
 from wirewatch.core.errors import ConfigError
-from wirewatch.processors.rules import Rule, RuleSet, load_rules
+from wirewatch.processors.rules import Rule, RulesConfig, RuleSet, _as_json, load_rules
 from wirewatch.search.matcher import compile_query, prepare
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "rules"
@@ -125,6 +128,79 @@ def test_bad_rules_file_is_one_config_error_naming_the_rule(name: str, message: 
 def test_from_rules_names_the_rule_without_a_file() -> None:
     with pytest.raises(ConfigError, match=r"^rules\[1\] \(b\)\.query: at position 3: nothing after AND$"):
         RuleSet.from_rules([Rule(id="a", query="x"), Rule(id="b", query="x AND")])
+
+
+JSON_RULES = {"rules": [
+    {"id": "icc", "query": '"arrest warrant" AND (Putin OR ICC)', "notify": ["desk/slack"], "throttle": "10m"},
+    {"id": "café", "query": "Zelensk* OR entity:\"Volodymyr Zelenskyy\"", "on_update": True},
+    {"id": "neg", "query": "tags:breaking -tags:sport", "throttle": None},
+]}
+
+
+def test_json_rules_file_reads_as_yaml_does(tmp_path: Path) -> None:
+    path = tmp_path / "rules.json"
+    path.write_text(json.dumps(JSON_RULES, indent=1).replace("/", "\\/"), "utf-8")  # \/ and \u00e9 escapes
+    assert _as_json(path.read_text("utf-8")) is not None  # the fast path is taken
+    loaded = load_rules(path)
+    assert loaded.rules == load_yaml(path, RulesConfig).rules
+    assert [r.id for r in loaded.rules] == ["icc", "café", "neg"] and loaded.rules[0].notify == ["desk/slack"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"rules": [{"id": 1e5, "query": "a"}]}',  # YAML 1.1: the string "1e5", JSON: a float
+        '{"rules": [{"id": 1.5e3, "query": "a"}]}',
+        '{"rules": [{"id": "a", "query": "\\ud83d\\ude00"}]}',  # a surrogate pair: YAML rejects it
+        '{"rules":\t[{"id": "a", "query": "b"}]}',
+        '{"rules": [{"id": "a\u0085b", "query": "b"}]}',  # YAML folds NEL, a line break, to a space
+        '{"rules": [{"id": "a\u2028b", "query": "b"}]}',
+        '{"rules": [{"id": "a\u0007", "query": "b"}]}',  # not printable: YAML rejects it
+        '\ufeff{"rules": [{"id": "a", "query": "b"}]}',
+        '[{"id": "a", "query": "b"}]',
+        '{"rules": [{"id": "a", "query": "b"}]} # comment',
+    ],
+)
+def test_json_that_yaml_could_read_differently_goes_through_yaml(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "rules.yaml"
+    path.write_text(text, "utf-8")
+    assert _as_json(path.read_text("utf-8")) is None
+    try:
+        expected: list[Rule] | str = load_yaml(path, RulesConfig).rules
+    except ConfigError as exc:
+        expected = str(exc)
+    try:
+        got: list[Rule] | str = load_rules(path).rules
+    except ConfigError as exc:
+        got = str(exc)
+    assert got == expected
+
+
+def test_json_rules_file_errors_are_the_yaml_loaders(tmp_path: Path) -> None:
+    path = tmp_path / "rules.json"
+    path.write_text(json.dumps({"rules": [{"id": "gaza", "query": "Gaza"}, {"id": "gaza", "query": "Rafah"}]}), "utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_rules(path)
+    assert str(caught.value) == f"{path}: rules: Value error, duplicate rule id 'gaza'"
+    path.write_text(json.dumps({"rules": [{"id": "a", "query": "x"}, {"id": "b", "query": "(x"}]}), "utf-8")
+    with pytest.raises(ConfigError, match=r"rules\[1\] \(b\)\.query: at position 1: unbalanced parenthesis$"):
+        load_rules(path)
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_loading_rules_leaves_gc_as_it_was(enabled: bool) -> None:
+    was = gc.isenabled()
+    try:
+        if not enabled:
+            gc.disable()
+        load_rules(FIXTURES / "rules.yaml")
+        assert gc.isenabled() is enabled
+        with pytest.raises(ConfigError):
+            load_rules(FIXTURES / "bad_query.yaml")
+        assert gc.isenabled() is enabled
+    finally:
+        if was:
+            gc.enable()
 
 
 def test_unknown_rule_keys_are_rejected() -> None:

@@ -73,3 +73,23 @@ def test_rules_are_reanchored_on_their_rarest_required_word_after_learning() -> 
     rare = prepare({"title": "Regulators in Austria on price stability in Chile", "body": "", "source": {"id": "x"}})
     assert ruleset.candidates(rare) == [0, 1, 2]
     assert [r.id for r in ruleset.match(rare)] == ["both", "phrase", "either"]
+
+
+def test_lazily_compiled_rules_match_as_compiled_ones() -> None:
+    rules = [Rule(id=f"q{i}", query=q) for i, q in enumerate(QUERIES)]
+    eager = [compile_query(r.query) for r in rules]
+    ruleset = RuleSet.from_rules(rules)
+    assert ruleset.compiled_count() == 0
+    hits = 0
+    for item in ITEMS:
+        doc = prepare(item)
+        expected = [r for r, q in zip(rules, eager, strict=True) if q.matches(doc)]
+        assert ruleset.match(doc) == expected, item["id"]
+        hits += len(expected)
+    assert hits
+    # only candidates were compiled; the naive matcher compiles the rest and agrees
+    assert 0 < ruleset.compiled_count() < len(rules)
+    for item in ITEMS:
+        doc = prepare(item)
+        assert ruleset.match_naive(doc) == [r for r, q in zip(rules, eager, strict=True) if q.matches(doc)]
+    assert ruleset.compiled_count() == len(rules)

@@ -20,22 +20,29 @@ values of list fields, Lucene's sloppy phrase distance.
 
 from __future__ import annotations
 
+import gc
+import json
+import re
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from collections.abc import Set as AbstractSet
+from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from wirewatch.core.config import Duration, load_yaml
 from wirewatch.core.errors import ConfigError
 from wirewatch.search.matcher import (
-    CompiledQuery,
+    FactsAnalyser,
     MatchDocument,
     Matcher,
+    QueryFacts,
     compile_query,
-    required_in_text_of,
 )
 from wirewatch.search.query import QuerySyntaxError
 
@@ -76,7 +83,9 @@ class RulesConfig(BaseModel):
 
 # -------------------------------------------------------------------- rule set
 
-_Posting = tuple[int, frozenset[str], Matcher]  # rule index, required title/body words, matcher
+#: [rule index, required title/body words, matcher]; a list so that a rule's first call can swap
+#: its lazy matcher for the compiled one in every index list sharing the posting.
+_Posting = list[Any]
 #: Items a rule set counts words in before it re-anchors rules on their rarest required word.
 LEARN_ITEMS = 500
 
@@ -107,15 +116,15 @@ class RuleSet:
     matches (any required word is a valid anchor).
     """
 
-    def __init__(self, rules: list[Rule], compiled: list[CompiledQuery]) -> None:
+    def __init__(self, rules: list[Rule], facts: list[QueryFacts]) -> None:
         self.rules = rules
-        self._compiled = compiled
-        self._required = [q.required for q in compiled]
+        self._facts = facts
+        self._required = [f.required for f in facts]
         self._always: list[int] = []
         self._by_prefix: dict[str, list[int]] = {}  # first <= 3 chars of a prefix anchor
         by_token: dict[str, list[int]] = {}
-        for idx, query in enumerate(compiled):
-            anchors = query.anchors
+        for idx, fact in enumerate(facts):
+            anchors = fact.anchors
             if anchors is None:
                 self._always.append(idx)
                 continue
@@ -124,9 +133,11 @@ class RuleSet:
             for prefix in anchors.prefixes:
                 self._by_prefix.setdefault(prefix[:_PREFIX_KEY], []).append(idx)
         self._prefix_lengths = sorted({len(k) for k in self._by_prefix})
-        # what match() walks: each posting carries what it needs, no lookups by index
+        # what match() walks: each posting carries what it needs, no lookups by index.
+        # lazy compile: 100k rules' matchers cost 1.8 s and 175 MB at load (bench rules.startup_s_100k);
+        # tests/processors/test_rules_index.py::test_lazily_compiled_rules_match_as_compiled_ones
         self._postings: list[_Posting] = [
-            (idx, required_in_text_of(q.node), q.matches) for idx, q in enumerate(compiled)
+            [idx, f.required_in_text, partial(self._compile_on_first_call, idx)] for idx, f in enumerate(facts)
         ]
         self._always_postings = [self._postings[i] for i in self._always]
         self._prefix_postings = {k: [self._postings[i] for i in ids] for k, ids in self._by_prefix.items()}
@@ -134,6 +145,22 @@ class RuleSet:
         self._vocabulary = frozenset(by_token).union(*self._required)
         self._counts: Counter[str] | None = Counter() if self._vocabulary else None
         self._counted = 0
+
+    def compiled_count(self) -> int:
+        """How many rules have their matcher compiled (those evaluated at least once)."""
+        return sum(not isinstance(p[2], partial) for p in self._postings)
+
+    def _compile_on_first_call(self, idx: int, doc: MatchDocument) -> bool:
+        """A rule's matcher, built the first time the rule is evaluated (most never are)."""
+        matches = self._matcher(idx)
+        return matches(doc)
+
+    def _matcher(self, idx: int) -> Matcher:
+        posting = self._postings[idx]
+        matches: Matcher = posting[2]
+        if isinstance(matches, partial):  # parsed once at load already: cannot fail here
+            matches = posting[2] = compile_query(self.rules[idx].query).matches
+        return matches
 
     def _token_index(self, by_token: dict[str, list[int]], counts: Mapping[str, int] | None = None) -> _TokenIndex:
         postings = {t: [self._postings[i] for i in ids] for t, ids in by_token.items()}
@@ -170,14 +197,14 @@ class RuleSet:
     def _rarest_anchors(self, counts: Counter[str]) -> dict[str, list[int]]:
         """Per rule, its token anchors or, when rarer in the items seen, one required word."""
         chosen: dict[int, frozenset[str]] = {}
-        for idx, query in enumerate(self._compiled):
-            anchors = query.anchors
+        for idx, fact in enumerate(self._facts):
+            anchors = fact.anchors
             if anchors is None or not anchors.tokens:
                 continue
             best = anchors.tokens
             if not anchors.prefixes:  # a rule also reached by prefix keeps its anchors
                 cost = sum(counts[t] for t in best)
-                for token in sorted(query.required):
+                for token in sorted(fact.required):
                     if counts[token] < cost:
                         best, cost = frozenset((token,)), counts[token]
             chosen[idx] = best
@@ -189,18 +216,24 @@ class RuleSet:
 
     @classmethod
     def from_rules(cls, rules: Iterable[Rule], where: str = "") -> RuleSet:
-        """Compile every rule; a bad query is a :class:`ConfigError` naming the rule."""
+        """Parse every rule; a bad query is a :class:`ConfigError` naming the rule.
+
+        Only what the index needs is kept (anchors, required words); a rule's matcher
+        is compiled the first time the rule is evaluated.
+        """
         rules = list(rules)
-        compiled = []
-        for i, rule in enumerate(rules):
-            try:
-                compiled.append(compile_query(rule.query))
-            except QuerySyntaxError as exc:
-                raise ConfigError(
-                    f"{where}: rules[{i}] ({rule.id}).query" if where else f"rules[{i}] ({rule.id}).query",
-                    str(exc),
-                ) from None
-        return cls(rules, compiled)
+        analyser = FactsAnalyser()
+        facts = []
+        with _no_gc():
+            for i, rule in enumerate(rules):
+                try:
+                    facts.append(analyser.facts(rule.query))
+                except QuerySyntaxError as exc:
+                    raise ConfigError(
+                        f"{where}: rules[{i}] ({rule.id}).query" if where else f"rules[{i}] ({rule.id}).query",
+                        str(exc),
+                    ) from None
+            return cls(rules, facts)
 
     def __len__(self) -> int:
         return len(self.rules)
@@ -266,10 +299,73 @@ class RuleSet:
 
     def match_naive(self, doc: MatchDocument) -> list[Rule]:
         """Every rule evaluated: the oracle for :meth:`match` and the benchmark baseline."""
-        return [r for r, q in zip(self.rules, self._compiled, strict=True) if q.matches(doc)]
+        return [rule for idx, rule in enumerate(self.rules) if self._matcher(idx)(doc)]
+
+
+@contextmanager
+def _no_gc() -> Iterator[None]:
+    """No cyclic GC while a rule file is read: it would re-walk the growing heap of rules.
+
+    gc off while loading: 100k rules 12.5 -> 8.3 s to compile and index (bench rules.startup_s_100k);
+    a load leaves nothing to collect; tests/processors/test_rules.py::test_loading_rules_leaves_gc_as_it_was.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+#: Line breaks to YAML 1.1 inside a quoted string (folded: "a\x85b" reads "a b").
+_YAML_BREAKS = re.compile("[\x85\u2028\u2029]")
+
+
+class _NotPlainJson(Exception):
+    """The text is valid JSON that the YAML loader might read differently (a float)."""
+
+
+def _reject(_text: str) -> Any:
+    raise _NotPlainJson
+
+
+def _as_json(text: str) -> dict[str, Any] | None:
+    """``text`` read as JSON when the YAML loader would read it the same way, else None.
+
+    YAML is a JSON superset, and rule files written by tools (and the bench's) are JSON:
+    json.loads reads 100,000 rules in 0.06 s where the YAML loader takes 4-10 s (bench
+    rules.startup_s_100k; tests/processors/test_rules.py::test_json_rules_file_reads_as_yaml_does). Left to the
+    YAML loader: floats and NaN (``1e5`` is a string in YAML 1.1), surrogate escapes, tabs,
+    characters YAML rejects or reads as line breaks, anything that is not an object.
+    """
+    if not text.lstrip(" \r\n").startswith("{") or "\t" in text or "\\ud" in text.lower():
+        return None
+    if yaml.reader.Reader.NON_PRINTABLE.search(text) or _YAML_BREAKS.search(text):
+        return None
+    try:
+        data = json.loads(text, parse_float=_reject, parse_constant=_reject)
+    except (ValueError, _NotPlainJson):
+        return None
+    return data if isinstance(data, dict) else None
 
 
 def load_rules(path: Path | str) -> RuleSet:
     """Read ``rules.yaml``; any problem is one :class:`ConfigError` line naming the rule."""
-    config = load_yaml(path, RulesConfig)
+    with _no_gc():
+        config = _read_config(Path(path))
     return RuleSet.from_rules(config.rules, where=str(path))
+
+
+def _read_config(path: Path) -> RulesConfig:
+    """JSON-shaped files through json.loads; everything else, and every error, through load_yaml."""
+    try:
+        data = _as_json(path.read_text("utf-8"))
+    except (OSError, UnicodeDecodeError):
+        data = None
+    if data is not None:
+        try:
+            return RulesConfig.model_validate(data)
+        except ValidationError:
+            pass  # load_yaml words the error (one line, the rule's location)
+    return load_yaml(path, RulesConfig)
