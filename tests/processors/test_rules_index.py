@@ -6,6 +6,7 @@ document, sets and texts built plainly from :func:`search_fields`.
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,17 @@ import yaml
 
 from wirewatch.processors.rules import LEARN_ITEMS, Rule, RuleSet
 from wirewatch.search.analysis import search_fields
-from wirewatch.search.matcher import MatchDocument, compile_query, prepare
+from wirewatch.search.matcher import (
+    FactsAnalyser,
+    MatchDocument,
+    QueryFacts,
+    anchors_of,
+    compile_query,
+    prepare,
+    required_in_text_of,
+    required_of,
+)
+from wirewatch.search.query import QuerySyntaxError, parse
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "rules"
 ITEMS: list[dict[str, Any]] = yaml.safe_load((FIXTURES / "parity_items.yaml").read_text("utf-8"))
@@ -93,3 +104,25 @@ def test_lazily_compiled_rules_match_as_compiled_ones() -> None:
         doc = prepare(item)
         assert ruleset.match_naive(doc) == [r for r, q in zip(rules, eager, strict=True) if q.matches(doc)]
     assert ruleset.compiled_count() == len(rules)
+
+
+def test_facts_analyser_gives_what_the_three_functions_give() -> None:
+    rng = random.Random(5)
+    ops = [" AND ", " OR ", " ", " NOT ", " AND NOT ", " -", " +"]
+    queries = QUERIES + [
+        f"({rng.choice(QUERIES)}){rng.choice(ops)}({rng.choice(QUERIES)}){rng.choice(ops)}{rng.choice(QUERIES)}"
+        for _ in range(2000)
+    ]
+    analyser = FactsAnalyser()
+    checked = 0
+    for query in queries:
+        try:
+            node = parse(query)
+        except QuerySyntaxError:
+            continue
+        checked += 1
+        facts = analyser.facts(query)
+        assert facts == QueryFacts(anchors_of(node), required_of(node), required_in_text_of(node)), query
+        again = analyser.facts(query)  # equal sets are one object
+        assert again.required is facts.required and again.anchors is facts.anchors
+    assert checked > 1000

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import random
+import re
+
 import pytest
 
+from wirewatch.search import query as query_module
 from wirewatch.search.query import (
     BooleanNode,
     Clause,
@@ -151,3 +155,24 @@ def test_es_query_searches_title_and_body_by_default() -> None:
             "default_operator": "OR",
         }
     }
+
+
+def _parsed(query: str) -> object:
+    try:
+        return parse(query)
+    except QuerySyntaxError as exc:
+        return str(exc)
+
+
+def test_plain_term_fast_path_lexes_as_the_character_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = random.Random(7)
+    pieces = ["putin", "Łódź", "covid-19", "a+b", "x", "AND", "OR", "NOT", "&&", "||", "and", " ", " ", "  ",
+              "\t", "\u3000", "(", ")", "+", "-", "!", ":", '"', "~", "~2", "*", "?", "\\", "\\:", "\\ ", "title:",
+              "tags:", "author:", "^", "[", "/", "é", "o'neill", "9", ".", ",", "_", "#", "@", "'", "\u00a0", "\u2028"]
+    queries = ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 12))) for _ in range(4000)]
+    queries += ["zelensk*", "w*nt", "war?ant", "a\\*b", "a-b-", "a+", "+a", "a\\", "ab\\ cd", "x:y", "a&&b"]
+    fast = [_parsed(q) for q in queries]
+    monkeypatch.setattr(query_module, "_PLAIN_TERM", re.compile(r"(?!)"))  # every term through the loop
+    slow = [_parsed(q) for q in queries]
+    assert fast == slow
+    assert sum(isinstance(r, str) for r in fast) < len(queries) * 0.9  # many queries parse
