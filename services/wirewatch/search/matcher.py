@@ -15,6 +15,7 @@ from bisect import bisect_left
 from collections.abc import Callable, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, NamedTuple
 
 from wirewatch.search.analysis import shared_search_tokens
@@ -336,7 +337,7 @@ class Anchors:
     tokens: frozenset[str]
     prefixes: frozenset[str]
 
-    @property
+    @cached_property  # rule files share Anchors objects (FactsAnalyser): worked out once each
     def cost(self) -> tuple[int, int]:
         shortest = min((len(a) for a in self.tokens | self.prefixes), default=0)
         return (len(self.tokens) + 4 * len(self.prefixes), -shortest)

@@ -134,7 +134,7 @@ class _K(enum.Enum):
     EOF = "end of query"
 
 
-@dataclass
+@dataclass(slots=True)
 class _Tok:
     kind: _K
     pos: int  # 0-based
@@ -154,6 +154,7 @@ _UNSUPPORTED = {
     "}": "ranges are not supported",
     "/": "regular expressions are not supported (escape / as \\/)",
 }
+_PUNCTUATION = {"(": _K.LPAREN, ")": _K.RPAREN, "+": _K.PLUS, "-": _K.MINUS, "!": _K.NOT, ":": _K.COLON}
 _OPERATORS = {"AND": _K.AND, "&&": _K.AND, "OR": _K.OR, "||": _K.OR, "NOT": _K.NOT}
 #: A term up to the next special character (+ and - allowed after its first character): what
 #: the character loop below reads when the term holds no escape or wildcard. Plain-term regex:
@@ -169,10 +170,8 @@ def _lex(query: str) -> list[_Tok]:
         c = query[i]
         if c in " \t\n\r\u3000":
             i += 1
-        elif c in "()+-!:":
-            kind = {"(": _K.LPAREN, ")": _K.RPAREN, "+": _K.PLUS, "-": _K.MINUS,
-                    "!": _K.NOT, ":": _K.COLON}[c]
-            toks.append(_Tok(kind, i, c))
+        elif c in _PUNCTUATION:
+            toks.append(_Tok(_PUNCTUATION[c], i, c))
             i += 1
         elif c == '"':
             j, text = i + 1, []
