@@ -28,7 +28,6 @@ from collections.abc import Iterable, Iterator, Mapping
 from collections.abc import Set as AbstractSet
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +89,22 @@ _Posting = list[Any]
 LEARN_ITEMS = 500
 
 
+class _LazyMatcher:
+    """A rule's matcher until its first call, which compiles the real one into the rule's posting.
+
+    One small object a rule (a partial of a bound method was two, both tracked by the GC).
+    """
+
+    __slots__ = ("idx", "rules")
+
+    def __init__(self, rules: RuleSet, idx: int) -> None:
+        self.rules = rules
+        self.idx = idx
+
+    def __call__(self, doc: MatchDocument) -> bool:
+        return self.rules._matcher(self.idx)(doc)
+
+
 @dataclass(frozen=True)
 class _TokenIndex:
     """anchor token -> rules, swapped as a whole when rules are re-anchored.
@@ -118,7 +133,7 @@ class RuleSet:
 
     def __init__(self, rules: list[Rule], facts: list[QueryFacts]) -> None:
         self.rules = rules
-        self._facts = facts
+        self._anchors = [f.anchors for f in facts]  # shared objects (FactsAnalyser); no tuple a rule
         self._required = [f.required for f in facts]
         self._always: list[int] = []
         self._by_prefix: dict[str, list[int]] = {}  # first <= 3 chars of a prefix anchor
@@ -137,7 +152,7 @@ class RuleSet:
         # lazy compile: 100k rules' matchers cost 1.8 s and 175 MB at load (bench rules.startup_s_100k);
         # tests/processors/test_rules_index.py::test_lazily_compiled_rules_match_as_compiled_ones
         self._postings: list[_Posting] = [
-            [idx, f.required_in_text, partial(self._compile_on_first_call, idx)] for idx, f in enumerate(facts)
+            [idx, f.required_in_text, _LazyMatcher(self, idx)] for idx, f in enumerate(facts)
         ]
         self._always_postings = [self._postings[i] for i in self._always]
         self._prefix_postings = {k: [self._postings[i] for i in ids] for k, ids in self._by_prefix.items()}
@@ -148,17 +163,12 @@ class RuleSet:
 
     def compiled_count(self) -> int:
         """How many rules have their matcher compiled (those evaluated at least once)."""
-        return sum(not isinstance(p[2], partial) for p in self._postings)
-
-    def _compile_on_first_call(self, idx: int, doc: MatchDocument) -> bool:
-        """A rule's matcher, built the first time the rule is evaluated (most never are)."""
-        matches = self._matcher(idx)
-        return matches(doc)
+        return sum(not isinstance(p[2], _LazyMatcher) for p in self._postings)
 
     def _matcher(self, idx: int) -> Matcher:
         posting = self._postings[idx]
         matches: Matcher = posting[2]
-        if isinstance(matches, partial):  # parsed once at load already: cannot fail here
+        if isinstance(matches, _LazyMatcher):  # parsed once at load already: cannot fail here
             matches = posting[2] = compile_query(self.rules[idx].query).matches
         return matches
 
@@ -197,14 +207,13 @@ class RuleSet:
     def _rarest_anchors(self, counts: Counter[str]) -> dict[str, list[int]]:
         """Per rule, its token anchors or, when rarer in the items seen, one required word."""
         chosen: dict[int, frozenset[str]] = {}
-        for idx, fact in enumerate(self._facts):
-            anchors = fact.anchors
+        for idx, anchors in enumerate(self._anchors):
             if anchors is None or not anchors.tokens:
                 continue
             best = anchors.tokens
             if not anchors.prefixes:  # a rule also reached by prefix keeps its anchors
                 cost = sum(counts[t] for t in best)
-                for token in sorted(fact.required):
+                for token in sorted(self._required[idx]):
                     if counts[token] < cost:
                         best, cost = frozenset((token,)), counts[token]
             chosen[idx] = best
