@@ -1,7 +1,10 @@
 """Alert rules (``rules.yaml``) and the indexed matcher that runs them on every item.
 
-Each rule's Lucene query is parsed once (:mod:`wirewatch.search.query`)
-into a tree of small closures. Matching stays fast with thousands of rules
+Each rule's Lucene query is parsed when the file is loaded
+(:mod:`wirewatch.search.query`; a bad query fails the load, naming the rule),
+but only its anchors and required words are kept: its tree of small closures
+is compiled the first time the rule is evaluated (most rules of a big file
+never are, or only much later). Matching stays fast with thousands of rules
 because a rule is only evaluated when the item holds one of its *anchors*: a
 set of terms (or prefixes) at least one of which any matching item must
 contain. An inverted index anchor -> rules yields the candidates; rules that
@@ -316,7 +319,7 @@ def _no_gc() -> Iterator[None]:
     """No cyclic GC while a rule file is read: it would re-walk the growing heap of rules.
 
     gc off while loading: 100k rules 12.5 -> 8.3 s to compile and index (bench rules.startup_s_100k);
-    a load leaves nothing to collect; tests/processors/test_rules.py::test_loading_rules_leaves_gc_as_it_was.
+    what a load allocates is kept, not garbage; tests/processors/test_rules.py::test_loading_rules_leaves_gc_as_it_was.
     """
     enabled = gc.isenabled()
     gc.disable()
