@@ -31,6 +31,8 @@ from wirewatch.search.query import (
     parse,
 )
 
+_MUST, _SHOULD = Occur.MUST, Occur.SHOULD  # module globals: an enum member read costs ~40 ns in 3.11
+
 #: Elasticsearch's ``position_increment_gap`` for text fields.
 POSITION_GAP = 100
 
@@ -451,9 +453,10 @@ class FactsAnalyser:
         musts: list[QueryFacts] = []
         shoulds: list[QueryFacts] = []
         for clause in node.clauses:
-            if clause.occur is Occur.MUST:
+            occur = clause.occur
+            if occur is _MUST:
                 musts.append(self._facts(clause.node))
-            elif clause.occur is Occur.SHOULD:
+            elif occur is _SHOULD:
                 shoulds.append(self._facts(clause.node))
         anchors: Anchors | None
         if musts:
