@@ -20,11 +20,13 @@ from wirewatch.processors.dedupe import (
     NUM_PERM,
     ROWS,
     Deduper,
+    Fingerprint,
     LshIndex,
     _general_canonical_url,
     _token_hashes,
     band_keys,
     canonical_url,
+    fingerprints,
     packed_rows,
     packed_signature,
     shingle_hash,
@@ -458,3 +460,21 @@ def test_few_and_many_candidates_give_the_same_nearest(monkeypatch: pytest.Monke
     monkeypatch.setattr(dedupe, "_FEW", 8)
     assert index.nearest(base, band_keys(base[None])[0], 9.0, "r0") == (1.0, "ta")  # tie: the earlier row
     assert index.nearest(base, band_keys(base[None])[0], 9.0, "twin-a") == (1.0, "tb")
+
+
+def test_fingerprints_survive_their_json_form() -> None:
+    items = [
+        {"id": "a", "url": "https://a.example/1", "title": "Grain corridor talks resume", "body": "Talks resumed."},
+        {"id": "b", "url": "https://b.example/2", "title": "", "body": ""},  # no text: no signature
+        {"id": "c", "url": "https://c.example/3", "title": "Court rules", "body": "The court ruled on Friday."},
+    ]
+    before = fingerprints(items)
+    after = Fingerprint.from_dicts([json.loads(json.dumps(fp.as_dict())) for fp in before])
+    for one, two in zip(before, after, strict=True):
+        assert (one.item_id, one.identity, one.text_hash, one.packed) == (two.item_id, two.identity, two.text_hash, two.packed)
+        assert list(one.bands) == list(two.bands)
+        if one.vector is None or two.vector is None:
+            assert one.vector is None and two.vector is None
+        else:
+            assert np.array_equal(one.vector, two.vector)
+    assert after[1].vector is None and after[1].bands == ()

@@ -205,7 +205,7 @@ def create_app(settings: Settings, config: ProcessorConfig) -> tuple[faust.App, 
             memory.rebuild()
             processor.deduper.reset_index()
         for message in messages:  # one table entry per hop message: its offset is the entry's key
-            out = stage.finish([processor.enriched_from_dict(d) for d in decode(message.value)["items"]])
+            out = stage.finish(processor.enriched_from_dicts(decode(message.value)["items"]))
             memory.commit(message.offset, time.time())
             await send(processed_topic, out.processed)
             await send(alerts_topic, out.alerts)

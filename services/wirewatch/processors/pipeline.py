@@ -154,10 +154,12 @@ class Processor:
         watch = load_watchlist(config.watchlist) if config.watchlist else []
         return cls(rules, EntityTagger(watch), Deduper(store), resolve_ner(config.ner))
 
-    def enriched_from_dict(self, data: dict[str, Any]) -> Enriched:
+    def enriched_from_dicts(self, datas: Sequence[dict[str, Any]]) -> list[Enriched]:
         """:meth:`Enriched.as_dict` read back in stage 2 (a rule reloaded in between is dropped)."""
-        rules = [self._by_id[i] for i in data["rules"] if i in self._by_id]
-        return Enriched(data["item"], rules, Fingerprint.from_dict(data["fp"]), data.get("received"))
+        by_id = self._by_id
+        prints = Fingerprint.from_dicts([data["fp"] for data in datas])
+        return [Enriched(data["item"], [by_id[i] for i in data["rules"] if i in by_id], fp, data.get("received"))
+                for data, fp in zip(datas, prints, strict=True)]
 
     def reload_rules(self, rules: RuleSet) -> None:
         """Swap the rule set; the next item is matched against the new rules."""
