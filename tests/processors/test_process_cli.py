@@ -88,3 +88,18 @@ def test_process_reads_a_last_line_without_newline_and_crlf_lines(wirewatch_bin:
     done = run(wirewatch_bin, wirewatch_env, "process", "--rules", str(FIX / "rules.yaml"), "--ner", "off", stdin=stdin)
     assert done.returncode == 0, done.stderr
     assert [json.loads(line)["id"] for line in done.stdout.splitlines()] == [json.loads(r)["id"] for r in raw]
+
+
+def test_process_reads_lines_longer_than_one_read_and_across_read_borders(
+    wirewatch_bin: str, wirewatch_env: dict[str, str]
+) -> None:
+    raw = [json.loads(line) for line in (FIX / "raw_items.jsonl").read_text("utf-8").splitlines()[:3]]
+    raw[1]["body"] += " padding" * 20_000  # ~160 KB: more than two 64 KB reads
+    lines = [json.dumps(item) for item in raw]
+    lines.insert(1, json.dumps(dict(raw[0], id="filler", body="x " * (65_536 - len(lines[0]) % 65_536))))
+    done = run(wirewatch_bin, wirewatch_env, "process", "--rules", str(FIX / "rules.yaml"), "--ner", "off",
+               stdin="\n".join(lines) + "\n")
+    assert done.returncode == 0, done.stderr
+    got = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [item["id"] for item in got] == ["wire-1", "filler", "mirror-1", "agg-1"]
+    assert got[2]["body"] == raw[1]["body"]
