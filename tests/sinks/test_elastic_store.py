@@ -7,6 +7,8 @@ from typing import Any
 
 from wirewatch.sinks.elasticsearch import ElasticsearchStore
 
+from .helpers import drop_prefix
+
 
 async def test_elastic_items_land_in_monthly_indices_behind_the_alias(es_store: ElasticsearchStore,
                                                                       es_client: Any, processed_items):
@@ -78,3 +80,21 @@ async def test_elastic_alerts_indexed_once_by_alert_id(es_store: ElasticsearchSt
 async def test_elastic_core_node_has_neither_ilm_nor_data_streams(es_store: ElasticsearchStore):
     features = await es_store.detect_features()
     assert (features.ilm, features.data_streams) == (False, False)
+
+
+async def test_bodies_are_serialised_with_orjson(elasticsearch_url: str, index_prefix: str, processed_items):
+    from elasticsearch import OrjsonSerializer
+
+    store = ElasticsearchStore.from_url(elasticsearch_url, index_prefix)
+    try:
+        assert isinstance(store.client.transport.serializers.get_serializer("application/json"), OrjsonSerializer)
+        await store.setup()
+        item = copy.deepcopy(processed_items[0])
+        item["title"] = "Зеленский — 习近平 «تحديث» 🚀 \u2028 end"
+        assert [o.status for o in await store.index_items([item])] == ["indexed"]
+        await store.client.indices.refresh(index=store.items_alias)
+        stored = (await store.client.search(index=store.items_alias, query={"ids": {"values": [item["id"]]}})).body
+        assert stored["hits"]["hits"][0]["_source"]["title"] == item["title"]
+    finally:
+        await drop_prefix(store.client, index_prefix)
+        await store.close()

@@ -31,7 +31,13 @@ from typing import Any
 
 from elastic_transport import ConnectionError as TransportConnectionError
 from elastic_transport import ConnectionTimeout
-from elasticsearch import ApiError, AsyncElasticsearch, BadRequestError, NotFoundError
+from elasticsearch import (
+    ApiError,
+    AsyncElasticsearch,
+    BadRequestError,
+    NotFoundError,
+    OrjsonSerializer,
+)
 from elasticsearch.helpers import async_streaming_bulk
 
 from wirewatch.core.errors import WirewatchError
@@ -177,7 +183,11 @@ class ElasticsearchStore:
 
     @classmethod
     def from_url(cls, url: str, prefix: str, **kwargs: Any) -> ElasticsearchStore:
-        client = AsyncElasticsearch(url, request_timeout=30, retry_on_timeout=True, max_retries=2)
+        # orjson for request bodies: the client's default (stdlib json) was 31% of the indexer's
+        # CPU (py-spy, bench/README.md "The Faust path"); same documents
+        # (tests/sinks/test_elastic_store.py::test_bodies_are_serialised_with_orjson)
+        client = AsyncElasticsearch(url, request_timeout=30, retry_on_timeout=True, max_retries=2,
+                                    serializer=OrjsonSerializer())
         return cls(client, prefix, **kwargs)
 
     # -- set-up -------------------------------------------------------------
