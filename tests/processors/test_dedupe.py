@@ -198,9 +198,7 @@ def test_store_holds_a_few_small_records_per_item_and_no_buckets() -> None:
     verdict(d, item("a", url="https://news.example/a"))
     assert sorted(key.split(":", 1)[0] for key in store) == ["h2", "i", "u", "x"]
     # Another worker takes over the same store (a rebalance): its index comes from h2: records.
-    other = Deduper({})
-    assert len(other.index) == 0  # built (empty) before the store is swapped in
-    other.store = store
+    other = Deduper(store)
     assert verdict(other, item("b", f"{STORY} Read more.", source="m")) == ("near_duplicate", "a")
     d.reset_index()
     assert verdict(d, item("c", f"By A. Reporter. {STORY}", source="n")) == ("near_duplicate", "a")

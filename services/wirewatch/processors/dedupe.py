@@ -549,15 +549,6 @@ class Deduper:
         self.threshold = threshold
         self._index: LshIndex | None = None
 
-    @property
-    def store(self) -> MutableMapping[str, Any]:
-        return self._store
-
-    @store.setter
-    def store(self, store: MutableMapping[str, Any]) -> None:
-        self._store = store
-        self._index = None  # a new store: the in-memory index is rebuilt from it
-
     def reset_index(self) -> None:
         """Forget the in-memory LSH index: rebuilt from the store's signatures on next use."""
         self._index = None
