@@ -11,7 +11,7 @@ import os
 import re
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, Protocol, TypeVar
 
 import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
@@ -147,6 +147,24 @@ M = TypeVar("M", bound=BaseModel)
 
 # libyaml's safe loader when PyYAML was built with it: rules files can be large.
 _YAML_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _HasId(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+Entry = TypeVar("Entry", bound=_HasId)
+
+
+def unique_ids(entries: list[Entry], what: str) -> list[Entry]:
+    """``entries`` unchanged, or ValueError naming the first repeated id (a config file's list)."""
+    seen: set[str] = set()
+    for entry in entries:
+        if entry.id in seen:
+            raise ValueError(f"duplicate {what} id {entry.id!r}")
+        seen.add(entry.id)
+    return entries
 
 
 def format_location(loc: tuple[Any, ...]) -> str:

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from wirewatch.core.config import Duration, load_yaml
+from wirewatch.core.config import Duration, load_yaml, unique_ids
 
 DEFAULT_INTERVAL = {
     "rss": timedelta(minutes=5),
@@ -80,12 +80,7 @@ class SourcesConfig(BaseModel):
     @field_validator("sources")
     @classmethod
     def _unique_ids(cls, sources: list[Source]) -> list[Source]:
-        seen: set[str] = set()
-        for source in sources:
-            if source.id in seen:
-                raise ValueError(f"duplicate source id {source.id!r}")
-            seen.add(source.id)
-        return sources
+        return unique_ids(sources, "source")
 
 
 def load_sources(path: Path | str) -> SourcesConfig:

@@ -37,7 +37,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from wirewatch.core.config import Duration, load_yaml
+from wirewatch.core.config import Duration, load_yaml, unique_ids
 from wirewatch.core.errors import ConfigError
 from wirewatch.search.matcher import (
     FactsAnalyser,
@@ -74,12 +74,7 @@ class RulesConfig(BaseModel):
     @field_validator("rules")
     @classmethod
     def _unique_ids(cls, rules: list[Rule]) -> list[Rule]:
-        seen: set[str] = set()
-        for rule in rules:
-            if rule.id in seen:
-                raise ValueError(f"duplicate rule id {rule.id!r}")
-            seen.add(rule.id)
-        return rules
+        return unique_ids(rules, "rule")
 
 
 

@@ -377,11 +377,7 @@ def required_of(node: Node) -> frozenset[str]:
         return frozenset(node.tokens)
     if isinstance(node, Prefix | Wildcard):
         return frozenset()
-    musts = [required_of(c.node) for c in node.clauses if c.occur is Occur.MUST]
-    if musts:
-        return frozenset().union(*musts)
-    shoulds = [required_of(c.node) for c in node.clauses if c.occur is Occur.SHOULD]
-    return frozenset.intersection(*shoulds) if shoulds else frozenset()
+    return _required_by_clauses(node, required_of)
 
 
 def required_in_text_of(node: Node) -> frozenset[str]:
@@ -393,10 +389,15 @@ def required_in_text_of(node: Node) -> frozenset[str]:
         return required_of(node)
     if isinstance(node, Prefix | Wildcard):
         return frozenset()
-    musts = [required_in_text_of(c.node) for c in node.clauses if c.occur is Occur.MUST]
+    return _required_by_clauses(node, required_in_text_of)
+
+
+def _required_by_clauses(node: BooleanNode, of: Callable[[Node], frozenset[str]]) -> frozenset[str]:
+    """What a boolean query requires: every MUST clause's words, else the words all SHOULDs share."""
+    musts = [of(c.node) for c in node.clauses if c.occur is Occur.MUST]
     if musts:
         return frozenset().union(*musts)
-    shoulds = [required_in_text_of(c.node) for c in node.clauses if c.occur is Occur.SHOULD]
+    shoulds = [of(c.node) for c in node.clauses if c.occur is Occur.SHOULD]
     return frozenset.intersection(*shoulds) if shoulds else frozenset()
 
 
