@@ -31,7 +31,7 @@ ENTITIES_TAGGED = Counter("wirewatch_processor_entities", "Entities tagged, by t
 ALERTS_MATCHED = Counter("wirewatch_processor_alerts", "Rule matches, by rule.", ["rule"])
 PROCESS_SECONDS = Histogram(
     "wirewatch_processor_latency_seconds",
-    "Time from raw-item publish to processed output.",
+    "Time from a raw message entering the bus (for stdin: being read) to its outputs being ready.",
     buckets=_LATENCY_BUCKETS,
 )
 RULES_LOADED = Gauge("wirewatch_processor_rules", "Alert rules currently loaded.")
