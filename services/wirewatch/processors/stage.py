@@ -28,7 +28,7 @@ from typing import Any
 
 from wirewatch.bus.base import Message, decode
 from wirewatch.core import metrics
-from wirewatch.core.deadletter import dead_letter
+from wirewatch.core.deadletter import dead_letter_for
 from wirewatch.core.errors import ConfigError, SchemaError
 from wirewatch.core.logging import get_logger
 from wirewatch.processors.pipeline import Enriched, Processor, ProcessResult, validate_raw
@@ -130,10 +130,7 @@ class Stage:
             reason = f"invalid JSON: {exc}"
         except SchemaError as exc:
             reason = str(exc)
-        record = dead_letter(
-            "processor", reason, message.raw, topic=message.topic, partition=message.partition,
-            offset=message.offset, key=message.key,
-        )
+        record = dead_letter_for("processor", reason, message)
         self._dead_letters.inc()
         log.warning("bad raw item sent to dead letters", topic=message.topic, partition=message.partition,
                     offset=message.offset, reason=record["reason"][:300])
