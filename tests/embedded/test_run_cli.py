@@ -110,4 +110,4 @@ def test_shipped_examples_load() -> None:
     assert len(config.sources.sources) >= 8
     assert any(s.kind == "liveblog" for s in config.sources.sources)
     assert set(config.destinations) == {"desk"}
-    assert len(config.rules.rules) == 5
+    assert len(config.processor.rules.rules) == 5

@@ -28,7 +28,7 @@ def test_worker_keeps_debug_logging_off(level: str, restore_logging: None, tmp_p
     settings = Settings(kafka_bootstrap="127.0.0.1:1", log_level=level, data_dir=tmp_path)
     rules = tmp_path / "rules.yaml"
     rules.write_text("rules: []\n")
-    app, _stage = create_app(settings, ProcessorConfig(rules=rules, ner="off"))
+    app = create_app(settings, ProcessorConfig(rules=rules, ner="off"))
     worker = make_worker(app, settings)
     worker._setup_logging()
     assert not logging.getLogger("aiokafka.producer.producer").isEnabledFor(logging.DEBUG)

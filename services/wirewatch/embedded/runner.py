@@ -39,8 +39,14 @@ from wirewatch.core.sqlite import Database, SqliteKV
 from wirewatch.embedded.web import AlertRing, AlertSource, create_app, start_web
 from wirewatch.pollers.config import SourcesConfig, load_sources
 from wirewatch.pollers.state import SourceState
-from wirewatch.processors.pipeline import NerMode, Processor, ProcessorConfig, ProcessResult
-from wirewatch.processors.rules import RuleSet, load_rules
+from wirewatch.processors.pipeline import (
+    NerMode,
+    Processor,
+    ProcessorConfig,
+    ProcessorParts,
+    ProcessResult,
+)
+from wirewatch.processors.rules import RuleSet
 from wirewatch.processors.stage import RULES_CHECK_SECONDS, RulesWatcher, Stage, StageOutput
 from wirewatch.sinks.sqlite import SqliteStore
 from wirewatch.sinks.store import ItemStore
@@ -66,8 +72,7 @@ class RunOptions:
 @dataclass
 class LoadedConfig:
     sources: SourcesConfig
-    processor: ProcessorConfig
-    rules: RuleSet
+    processor: ProcessorParts
     destinations: dict[str, Any]
 
     def check_notify(self, rules: RuleSet, path: Path, destinations_path: Path | None) -> None:
@@ -81,18 +86,14 @@ class LoadedConfig:
 
 def load_config(options: RunOptions) -> LoadedConfig:
     """Read every config file up front: any mistake is one ConfigError line before anything starts."""
-    from wirewatch.processors.entities import load_watchlist, resolve_ner
     from wirewatch.sinks.destinations import load_destinations
 
     sources = load_sources(options.sources)
-    processor = ProcessorConfig(rules=options.rules, watchlist=options.watchlist, ner=options.ner)
-    rules = load_rules(options.rules)
-    if options.watchlist:
-        load_watchlist(options.watchlist)
-    resolve_ner(options.ner)  # `--ner on` without a model is a config error now, not later
+    # `--ner on` without a model, a bad watchlist or rule: a config error now, not later
+    processor = ProcessorConfig(rules=options.rules, watchlist=options.watchlist, ner=options.ner).load()
     destinations = load_destinations(options.destinations) if options.destinations else {}
-    config = LoadedConfig(sources, processor, rules, destinations)
-    config.check_notify(rules, options.rules, options.destinations)
+    config = LoadedConfig(sources, processor, destinations)
+    config.check_notify(processor.rules, options.rules, options.destinations)
     return config
 
 
@@ -330,7 +331,7 @@ class Runner:
             store = await self._store(stack, db)
             self.store = store
 
-            self.processor = Processor.from_config(config.processor, SqliteKV(db, "dedupe"), rules=config.rules)
+            self.processor = Processor.from_config(config.processor, SqliteKV(db, "dedupe"))
             alerts_view: AlertSource = store if isinstance(store, SqliteStore) else AlertRing()
             if isinstance(alerts_view, AlertRing):
                 self.listeners.append(_feed(alerts_view))
@@ -350,7 +351,7 @@ class Runner:
                 tasks.append(asyncio.create_task(
                     self._notifier(publisher, config.destinations, stack, stop_sinks), name="notifier"))
             log.info("wirewatch run started", sources=len(config.sources.sources),
-                     rules=len(config.rules.rules), destinations=sorted(config.destinations),
+                     rules=len(config.processor.rules.rules), destinations=sorted(config.destinations),
                      bus="memory" if self.embedded_bus else "kafka",
                      store="sqlite" if self.embedded_store else "elasticsearch",
                      data_dir=str(s.data_dir), web=self.web_url)

@@ -70,7 +70,7 @@ class BatchLog(MutableMapping[str, Any]):
     """The dedupe memory: a dict in this process, its writes kept per batch in a Faust table.
 
     The deduper reads and writes the dict; :meth:`commit` stores what one batch
-    wrote as one table entry (key: the batch's first dedupe-topic offset, zero
+    wrote as one table entry (key: the offset of the hop message it came from, zero
     padded so keys sort in offset order). :meth:`rebuild` replays every entry in
     order, after a rebalance handed this worker the dedupe partition. Deletes stay
     local: they only drop expired records, which a replay expires again.
@@ -145,7 +145,7 @@ def as_bus_message(message: FaustMessage) -> Message:
     return Message(message.topic, message.partition, message.offset, key, None, value, stamp)
 
 
-def create_app(settings: Settings, config: ProcessorConfig) -> tuple[faust.App, Stage]:
+def create_app(settings: Settings, config: ProcessorConfig) -> faust.App:
     """The Faust app: topics, the dedupe table and both agents, all named from ``topic_prefix``."""
     bootstrap = settings.kafka_bootstrap
     if not bootstrap:
@@ -283,7 +283,7 @@ def create_app(settings: Settings, config: ProcessorConfig) -> tuple[faust.App, 
             processor.deduper.purge()
             memory.purge(time.time() - processor.deduper.window)
 
-    return app, stage
+    return app
 
 
 def make_worker(app: faust.App, settings: Settings) -> faust.Worker:
@@ -305,7 +305,7 @@ def run_worker(args: argparse.Namespace) -> int:
 
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_format)
-    app, _stage = create_app(settings, processor_config(args))
+    app = create_app(settings, processor_config(args))
     specs = [*standard_topics(settings), TopicSpec(settings.dedupe_topic, 1)]
     asyncio.run(ensure_topics(str(settings.kafka_bootstrap), specs))
     if settings.metrics_port:

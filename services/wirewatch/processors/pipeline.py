@@ -111,6 +111,20 @@ class ProcessorConfig:
     watchlist: Path | None = None
     ner: NerMode = "auto"
 
+    def load(self) -> ProcessorParts:
+        """Read and check every file and model named here (ConfigError on the first mistake)."""
+        watch = load_watchlist(self.watchlist) if self.watchlist else []
+        return ProcessorParts(load_rules(self.rules), EntityTagger(watch), resolve_ner(self.ner))
+
+
+@dataclass(frozen=True)
+class ProcessorParts:
+    """A :class:`ProcessorConfig` loaded: everything a processor needs but its dedupe store."""
+
+    rules: RuleSet
+    tagger: EntityTagger
+    ner: NerModel | None
+
 
 class Processor:
     """Dedupe, entities and rule matching over one rule set, one tagger, one dedupe store."""
@@ -130,16 +144,11 @@ class Processor:
         metrics.RULES_LOADED.set(len(self._by_id))
 
     @classmethod
-    def from_config(
-        cls, config: ProcessorConfig, store: MutableMapping[str, Any], *, rules: RuleSet | None = None
-    ) -> Processor:
-        """Rules, watchlist and NER mode from ``config``; ``store`` keeps the dedupe memory.
-
-        ``rules``: the rules of ``config.rules`` when the caller has loaded them already.
-        """
-        rules = rules if rules is not None else load_rules(config.rules)
-        watch = load_watchlist(config.watchlist) if config.watchlist else []
-        return cls(rules, EntityTagger(watch), Deduper(store), resolve_ner(config.ner))
+    def from_config(cls, config: ProcessorConfig | ProcessorParts, store: MutableMapping[str, Any]) -> Processor:
+        """A processor as ``config`` says (loaded here unless already loaded); ``store`` keeps the
+        dedupe memory."""
+        parts = config.load() if isinstance(config, ProcessorConfig) else config
+        return cls(parts.rules, parts.tagger, Deduper(store), parts.ner)
 
     def enriched_from_dicts(self, datas: Sequence[dict[str, Any]]) -> list[Enriched]:
         """:meth:`Enriched.as_dict` read back in stage 2 (a rule reloaded in between is dropped)."""
@@ -242,4 +251,4 @@ def _ner_text(raw: dict[str, Any]) -> str:
     return f"{raw.get('title', '')}.\n{raw.get('body', '')}"
 
 
-__all__ = ["Enriched", "ProcessResult", "Processor", "ProcessorConfig", "SchemaError", "make_alert", "validate_raw"]
+__all__ = ["Enriched", "ProcessResult", "Processor", "ProcessorConfig", "ProcessorParts", "SchemaError", "make_alert", "validate_raw"]

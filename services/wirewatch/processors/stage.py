@@ -21,7 +21,7 @@ defined here and nowhere else:
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,11 +66,6 @@ class StageOutput:
     dead_letters: list[Keyed] = field(default_factory=list)
 
 
-def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
-
-
 class Stage:
     """The one batch function around a :class:`Processor` (see the module docstring)."""
 
@@ -96,17 +91,16 @@ class Stage:
         """
         self._stage_items.inc(len(messages))
         received = Received()
-        valid: list[dict[str, Any]] = []
-        stamps: list[float | None] = []
+        valid: list[tuple[dict[str, Any], float | None]] = []  # raw item, when it entered the bus
         for message in messages:
             raw = self._valid_raw(message, received.dead_letters)
             if raw is not None:
-                valid.append(raw)
-                stamps.append(message.timestamp_ms / 1000 if message.timestamp_ms is not None else None)
-        for chunk in _chunks(range(len(valid)), self.batch_size):
-            enriched = self.processor.enrich_batch([valid[i] for i in chunk])
-            for i, item in zip(chunk, enriched, strict=True):
-                item.received = stamps[i]
+                valid.append((raw, message.timestamp_ms / 1000 if message.timestamp_ms is not None else None))
+        for start in range(0, len(valid), self.batch_size):
+            chunk = valid[start:start + self.batch_size]
+            enriched = self.processor.enrich_batch([raw for raw, _stamp in chunk])
+            for item, (_raw, stamp) in zip(enriched, chunk, strict=True):
+                item.received = stamp
             received.enriched.extend(enriched)
         return received
 
