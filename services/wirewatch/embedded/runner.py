@@ -47,7 +47,7 @@ from wirewatch.processors.pipeline import (
     ProcessResult,
 )
 from wirewatch.processors.rules import RuleSet
-from wirewatch.processors.stage import RULES_CHECK_SECONDS, RulesWatcher, Stage, StageOutput
+from wirewatch.processors.stage import RulesWatcher, Stage, StageOutput
 from wirewatch.sinks.sqlite import SqliteStore
 from wirewatch.sinks.store import ItemStore
 
@@ -451,7 +451,7 @@ class Runner:
         subscriber = await self._started(stack, self._subscriber(topics, group))
         driver = ProcessorDriver(Stage(self.processor), subscriber, publisher, self.db, self.settings,
                                  self.stats, self.listeners)
-        watcher = RulesWatcher(options.rules, self.processor, RULES_CHECK_SECONDS,
+        watcher = RulesWatcher(options.rules, self.processor,
                                check=lambda rules: config.check_notify(rules, options.rules, options.destinations))
         watching = asyncio.create_task(watch_rules(watcher, stop))
         try:
