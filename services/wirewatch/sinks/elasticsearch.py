@@ -68,6 +68,8 @@ ITEM_PROPERTIES: dict[str, Any] = {
     "processed_at": _DATE,
     "authors": _KEYWORD,
     "language": _KEYWORD,
+    "language_source": _KEYWORD,
+    "language_score": {"type": "float"},
     "tags": _KEYWORD,
     "liveblog": {"properties": {"page_url": _KEYWORD, "block_id": _KEYWORD}},
     "revision": {"type": "integer"},
