@@ -111,7 +111,9 @@ class SqliteStore:
         if db is None:
             if data_dir is None:
                 raise ValueError("SqliteStore needs data_dir or db")
-            db = Database.in_dir(data_dir)
+            # header and schema only: a full quick_check is ~1 s per 700 MB, too slow for each
+            # `wirewatch search`; damage met while reading is caught where the command ends
+            db = Database.in_dir(data_dir, check="quick")
             self._owns_db = True
         else:
             self._owns_db = False
