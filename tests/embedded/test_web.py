@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -10,7 +12,8 @@ import httpx
 import pytest
 
 from wirewatch.core.errors import ConfigError
-from wirewatch.embedded.web import create_app, href, parse_bind, start_web
+from wirewatch.core.logging import configure_logging
+from wirewatch.embedded.web import create_app, href, parse_allowed_hosts, parse_bind, start_web
 from wirewatch.sinks.sqlite import SqliteStore
 
 from .test_browser import HOSTILE
@@ -73,3 +76,84 @@ def test_bind_and_link_rules() -> None:
     assert href("javascript:alert(1)") == "#"
     assert href(" JAVASCRIPT:alert(1)") == "#"
     assert href(None) == "#"
+
+
+def _port(url: str) -> int:
+    return int(url.rstrip("/").rsplit(":", 1)[1])
+
+
+async def test_page_answers_only_the_host_names_of_its_address(page: tuple[str, Any]) -> None:
+    """DNS rebinding: a hostile name resolved to 127.0.0.1 reaches the socket, never the page."""
+    url, _ = page
+    port = _port(url)
+    allowed = f"127.0.0.1:{port}, localhost:{port}, [::1]:{port}"
+    async with httpx.AsyncClient(base_url=url) as client:
+        for host in (f"127.0.0.1:{port}", f"localhost:{port}", f"[::1]:{port}", f"LocalHost:{port}"):
+            for path in ("/", "/healthz", "/api/search?q=grain"):
+                assert (await client.get(path, headers={"Host": host})).status_code == 200, (host, path)
+        for host in (f"evil.example:{port}", "evil.example", f"127.0.0.1:{port + 1}", "localhost",
+                     f"127.0.0.1.evil.example:{port}", f"localhost.:{port}", f"[::2]:{port}"):
+            for path in ("/", "/api/search?q=grain", "/api/alerts", "/static/app.js"):
+                response = await client.get(path, headers={"Host": host})
+                assert response.status_code == 421, (host, path)
+                assert response.text == (f"wirewatch: Host {host!r} is not served here (allowed: {allowed}; "
+                                         "add names with --web-allowed-hosts)\n")
+                assert "grain" not in response.text
+
+
+async def test_a_request_without_host_is_refused(page: tuple[str, Any]) -> None:
+    url, _ = page
+    reader, writer = await asyncio.open_connection("127.0.0.1", _port(url))
+    writer.write(b"GET /api/search?q=grain HTTP/1.0\r\n\r\n")
+    await writer.drain()
+    answer = await reader.read()
+    writer.close()
+    assert answer.startswith(b"HTTP/1.0 421 ") or answer.startswith(b"HTTP/1.1 421 ")
+    assert b"Host None is not served here" in answer and b"grain" not in answer
+
+
+async def test_allowed_hosts_add_names_with_or_without_port(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path)
+    store.index_items_sync([HOSTILE])
+    app = create_app(store, store, allowed_hosts=parse_allowed_hosts("news.example.org, wire.lan:9999"))
+    runner, url = await start_web(app, "127.0.0.1", 0)
+    port = _port(url)
+    try:
+        async with httpx.AsyncClient(base_url=url) as client:
+            for host, status in (("news.example.org", 200), ("news.example.org:443", 200),
+                                 ("wire.lan:9999", 200), (f"wire.lan:{port}", 421), ("wire.lan", 421),
+                                 (f"localhost:{port}", 200), ("evil.example", 421)):
+                assert (await client.get("/api/search?q=grain", headers={"Host": host})).status_code == status, host
+    finally:
+        await runner.cleanup()
+        await store.close()
+    for bad in ("http://news.example.org", "a b", "news.example.org:http", "user@host"):
+        with pytest.raises(ConfigError, match="--web-allowed-hosts: expected NAME or NAME:PORT"):
+            parse_allowed_hosts(bad)
+
+
+async def test_a_bind_beyond_loopback_warns_once_and_accepts_ip_literals(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    configure_logging("info", "json")
+    store = SqliteStore(tmp_path)
+    runner, url = await start_web(create_app(store, store), "0.0.0.0", 0)  # the case under test; closed at once
+    port = _port(url)
+    try:
+        warnings = [json.loads(line) for line in capfd.readouterr().err.splitlines() if "listens" in line]
+        assert [(w["level"], w["event"], w["address"]) for w in warnings] == [
+            ("warning", "the web page listens beyond this machine: anyone who can reach it can read it (no login)",
+             f"0.0.0.0:{port}")
+        ]
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            # an address typed in the browser is no rebinding (the origin is that address); a name is
+            for host, status in ((f"192.0.2.7:{port}", 200), (f"[2001:db8::7]:{port}", 200),
+                                 (f"localhost:{port}", 200), (f"evil.example:{port}", 421),
+                                 (f"192.0.2.7:{port + 1}", 421)):
+                assert (await client.get("/healthz", headers={"Host": host})).status_code == status, host
+    finally:
+        await runner.cleanup()
+        await store.close()
+    loopback, _ = await start_web(create_app(store, store), "127.0.0.1", 0)
+    await loopback.cleanup()
+    assert "listens" not in capfd.readouterr().err  # loopback: no warning
