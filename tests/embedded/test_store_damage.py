@@ -26,7 +26,7 @@ from wirewatch.embedded.demo_site import WebhookReceiver
 from wirewatch.embedded.web import create_app, start_web
 from wirewatch.sinks.sqlite import SqliteStore
 
-from .feeds import GrowingFeed, start_sites
+from .feeds import FIXTURES, GrowingFeed, start_sites
 from .test_run_restart import wait_for, write_config
 
 TOTAL = 40
@@ -225,3 +225,32 @@ def test_delivered_file_keeps_keys_and_takes_those_of_an_older_data_folder(tmp_p
     reopened = DeliveredFile(tmp_path / "delivered.db")
     assert sorted(reopened.keys()) == ["hook|a", "hook|b"]
     reopened.close()
+
+
+async def test_damage_met_by_a_stage_ends_run_with_the_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Damage that appears after the start's check: the stage meeting it ends `run` with StoreDamaged."""
+    from wirewatch.core.config import load_settings
+    from wirewatch.embedded import runner as runner_module
+    from wirewatch.embedded.runner import Runner, RunOptions, load_config
+
+    data = tmp_path / "data"
+    path = store_with_items(data)
+    with path.open("r+b") as handle:  # the root pages of the store's tables, right after the schema page
+        handle.seek(4096)
+        handle.write(b"\xa5" * 4096 * 8)
+    monkeypatch.setattr(runner_module, "check_file", lambda *_args: "ok")  # the check ran before the damage
+    feed, receiver = GrowingFeed(visible=TOTAL, total=TOTAL), WebhookReceiver()
+    http, base = await start_sites(feed, receiver)
+    write_config(tmp_path, base)
+    options = RunOptions(sources=tmp_path / "sources.yaml", rules=FIXTURES / "restart_rules.yaml",
+                         destinations=tmp_path / "destinations.yaml", web=None, ner="off")
+    runner = Runner(options, load_settings(data_dir=data), load_config(options))
+    try:
+        with pytest.raises(StoreDamaged) as raised:
+            await asyncio.wait_for(runner.run(asyncio.Event()), 60)
+    finally:
+        await http.cleanup()
+    assert str(raised.value).startswith(f"{path}: damaged: database disk image is malformed; ")
+    assert runner.db is not None and runner.db.state == "damaged: database disk image is malformed"
