@@ -157,3 +157,19 @@ async def test_a_bind_beyond_loopback_warns_once_and_accepts_ip_literals(
     loopback, _ = await start_web(create_app(store, store), "127.0.0.1", 0)
     await loopback.cleanup()
     assert "listens" not in capfd.readouterr().err  # loopback: no warning
+
+
+async def test_a_bind_on_one_address_answers_that_address_and_localhost(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path)
+    runner, url = await start_web(create_app(store, store), "127.0.0.2", 0)  # all of 127/8 is loopback on Linux
+    port = _port(url)
+    try:
+        async with httpx.AsyncClient(base_url=url) as client:
+            for host, status in ((f"127.0.0.2:{port}", 200), (f"localhost:{port}", 200),
+                                 (f"10.0.0.1:{port}", 421), (f"127.0.0.2:{port + 1}", 421)):
+                assert (await client.get("/healthz", headers={"Host": host})).status_code == status, host
+            refused = await client.get("/healthz", headers={"Host": "evil.example"})
+            assert f"(allowed: 127.0.0.2:{port}, 127.0.0.1:{port}, localhost:{port}, [::1]:{port};" in refused.text
+    finally:
+        await runner.cleanup()
+        await store.close()

@@ -132,10 +132,11 @@ class HostCheck:
     def allowed(self) -> list[str]:
         """What the refusal line lists."""
         names = list(LOOPBACK_NAMES)
+        bound = f"[{self.host}]" if ":" in self.host else self.host
         if self.host in _WILDCARDS:
             names.append("<any IP address>")
-        elif not _is_loopback(self.host):
-            names.insert(0, f"[{self.host}]" if ":" in self.host else self.host)
+        elif bound.lower() not in names:
+            names.insert(0, bound)
         return [f"{n}:{self.port}" for n in names] + list(self.extra)
 
     def accepts(self, header: str | None) -> bool:
