@@ -142,6 +142,11 @@ async def test_empty_store_refuses_to_start_and_a_fresh_store_sends_no_alert_twi
             "`wirewatch run --fresh-store` (moves it aside to wirewatch.db.damaged-<time>, keeps delivered alerts)"
         )
         assert path.stat().st_size == 0 and len(receiver.deliveries) == len(URGENT)
+        search = subprocess.run([wirewatch_bin, "search", "story"], env=wirewatch_env, capture_output=True,
+                                text=True, timeout=60)
+        assert search.returncode == 2
+        assert one_line(search.stderr).startswith(f"wirewatch search: error: {path}: empty (0 bytes); ")
+        assert path.stat().st_size == 0  # still the user's file, not a new database
 
         stderr = await run_until(lambda: stored(data) == TOTAL, "--fresh-store")
         moved = [line for line in stderr.splitlines() if "moved aside" in line]
