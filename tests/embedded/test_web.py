@@ -73,3 +73,23 @@ def test_bind_and_link_rules() -> None:
     assert href("javascript:alert(1)") == "#"
     assert href(" JAVASCRIPT:alert(1)") == "#"
     assert href(None) == "#"
+
+
+async def test_right_to_left_titles_are_shown_right_to_left(tmp_path: Path) -> None:
+    """An Arabic title inside a left-to-right page keeps its own direction (dir=auto) and language."""
+    store = SqliteStore(tmp_path)
+    item = {
+        **HOSTILE, "id": "aljarida:7", "source": {"id": "aljarida", "name": "الجريدة"},
+        "title": "بوتين يلتقي شي في موسكو", "body": "التقى الرئيس الروسي نظيره الصيني.",
+        "language": "ar", "url": "https://aljarida.example/7",
+    }
+    store.index_items_sync([item])
+    runner, url = await start_web(create_app(store, store), "127.0.0.1", 0)
+    try:
+        async with httpx.AsyncClient() as client:
+            text = (await client.get(url)).text
+    finally:
+        await runner.cleanup()
+        await store.close()
+    assert '<a class="title" dir="auto" lang="ar" href="https://aljarida.example/7"' in text
+    assert 'dir="auto">الجريدة</span>' in text
