@@ -157,24 +157,54 @@ def slack_message(alert: dict[str, Any]) -> dict[str, Any]:
     return {"text": headline, "blocks": blocks}
 
 
+def _hmac_hex(secret: bytes, stamp: bytes, body: bytes) -> str:
+    return hmac.new(secret, stamp + b"." + body, hashlib.sha256).hexdigest()
+
+
 def signature(secret: bytes, timestamp: int, body: bytes) -> str:
     """``sha256=<hex>`` of HMAC-SHA256(secret, ``f"{timestamp}.".encode() + body``)."""
-    digest = hmac.new(secret, f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
-    return f"sha256={digest}"
+    return f"sha256={_hmac_hex(secret, str(timestamp).encode(), body)}"
+
+
+#: What the notifier sends, exactly: ASCII digits, and ``sha256=`` with 64 lower-case hex digits.
+_TIMESTAMP = re.compile(rb"[0-9]{1,15}")
+_SIGNATURE = re.compile(rb"sha256=[0-9a-f]{64}")
+
+
+def _header_bytes(value: object) -> bytes | None:
+    """A header value as ASCII bytes (from text or raw bytes), or None when it cannot be one."""
+    if isinstance(value, str):
+        return value.encode("ascii") if value.isascii() else None
+    if isinstance(value, bytes | bytearray):
+        return bytes(value)
+    return None
 
 
 def verify_signature(
-    secret: bytes, timestamp: str, body: bytes, header: str, *, tolerance: float = 300.0,
-    now: float | None = None,
+    secret: bytes | str, timestamp: object, body: bytes | bytearray | memoryview, header: object, *,
+    tolerance: float = 300.0, now: float | None = None,
 ) -> bool:
-    """What a receiver does: constant-time compare, and reject stale timestamps."""
-    try:
-        ts = int(timestamp)
-    except ValueError:
+    """What a receiver does: True only for the exact signature of ``timestamp`` and ``body``, fresh.
+
+    ``timestamp`` and ``header`` are the ``X-Wirewatch-Timestamp`` and
+    ``X-Wirewatch-Signature`` values as the request carried them (text or bytes; ``None``
+    when missing). Any malformed input (missing, not text, non-ASCII, not digits, another
+    length, not hex, a body that is not bytes) is False, never an exception, so a receiver
+    can pass hostile requests straight in. The HMAC covers the timestamp as sent (``+17...``
+    or Arabic-Indic digits are not the number the notifier signed), is compared in constant
+    time, and a timestamp more than ``tolerance`` seconds from ``now`` is stale.
+    """
+    stamp, sent = _header_bytes(timestamp), _header_bytes(header)
+    if stamp is None or sent is None or not _TIMESTAMP.fullmatch(stamp) or not _SIGNATURE.fullmatch(sent):
         return False
-    if abs((time.time() if now is None else now) - ts) > tolerance:
+    key = secret.encode("utf-8") if isinstance(secret, str) else secret  # the env text the notifier encodes
+    if not isinstance(key, bytes | bytearray) or not isinstance(body, bytes | bytearray | memoryview):
         return False
-    return hmac.compare_digest(signature(secret, ts, body), header)
+    age = (time.time() if now is None else now) - int(stamp)
+    if not abs(age) <= tolerance:  # "not <=": a NaN tolerance or clock rejects too
+        return False
+    expected = _hmac_hex(bytes(key), stamp, bytes(body)).encode("ascii")
+    return hmac.compare_digest(b"sha256=" + expected, sent)
 
 
 def request_headers(destination: Destination, alert_id: str, body: bytes, now: float | None = None) -> dict[str, str]:
