@@ -45,6 +45,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from wirewatch.core.config import Duration, load_yaml
 from wirewatch.core.errors import ConfigError
 from wirewatch.core.retry import Backoff, RateLimiter
+from wirewatch.sinks import slack
 
 _RATE = re.compile(r"^\s*(\d+)\s*/\s*(s|sec|second|m|min|minute|h|hour)\s*$")
 _PERIODS = {"s": 1.0, "sec": 1.0, "second": 1.0, "m": 60.0, "min": 60.0, "minute": 60.0,
@@ -130,31 +131,8 @@ def load_destinations(path: Path | str, environ: dict[str, str] | None = None) -
 def render_body(alert: dict[str, Any], fmt: Literal["json", "slack"]) -> bytes:
     """The request body: the alert itself, or a Slack incoming-webhook message."""
     if fmt == "slack":
-        return json.dumps(slack_message(alert), ensure_ascii=False, separators=(",", ":")).encode()
+        return json.dumps(slack.message(alert), ensure_ascii=False, separators=(",", ":")).encode()
     return json.dumps(alert, ensure_ascii=False, separators=(",", ":")).encode()
-
-
-def _slack_escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def slack_message(alert: dict[str, Any]) -> dict[str, Any]:
-    """Slack ``text`` (fallback, notifications) + ``blocks`` (rich layout)."""
-    source = alert["source"].get("name") or alert["source"]["id"]
-    title = _slack_escape(alert["title"])
-    headline = f"[{alert['rule']}] {alert['title']} ({source})"
-    context = f"rule *{_slack_escape(alert['rule'])}* · {_slack_escape(source)} · {alert['published_at']}"
-    if alert.get("dedupe_status") == "update":
-        context += f" · update (revision {alert.get('revision', 1)})"
-    blocks: list[dict[str, Any]] = [
-        {"type": "section", "text": {"type": "mrkdwn", "text": f"*<{alert['url']}|{title}>*"}},
-    ]
-    if alert.get("summary"):
-        blocks.append({"type": "section", "text": {"type": "plain_text", "text": alert["summary"][:2900]}})
-    if alert.get("entities"):
-        context += " · " + ", ".join(_slack_escape(e) for e in alert["entities"][:10])
-    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": context}]})
-    return {"text": headline, "blocks": blocks}
 
 
 def _hmac_hex(secret: bytes, stamp: bytes, body: bytes) -> str:
