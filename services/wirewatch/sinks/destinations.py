@@ -17,7 +17,8 @@ File format::
 
 Signature scheme (same idea as Stripe/Slack signing): every request carries
 
-* ``Idempotency-Key: <alert id>`` (stable across retries and replays),
+* ``Idempotency-Key: <alert id>`` (stable across retries and replays; percent-encoded
+  where the id is not printable ASCII, see :func:`idempotency_key`),
 * ``X-Wirewatch-Timestamp: <unix seconds>`` (fresh on each attempt),
 * ``X-Wirewatch-Signature: sha256=<hex HMAC-SHA256(secret, f"{timestamp}.{body}")>``
   where ``body`` is the exact request body bytes.
@@ -39,6 +40,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -185,6 +187,20 @@ def verify_signature(
     return hmac.compare_digest(b"sha256=" + expected, sent)
 
 
+#: What an Idempotency-Key keeps as it is: printable ASCII but "%" (the escape itself).
+_KEY_SAFE = "".join(chr(code) for code in range(0x21, 0x7F) if chr(code) != "%")
+
+
+def idempotency_key(alert_id: str) -> str:
+    """The alert id as a header value: percent-encoded (UTF-8) where it is not printable ASCII.
+
+    Ids carry feed text (``<rule>:<source>:<entry id>``); a Chinese entry id made httpx
+    raise UnicodeEncodeError and stop the notifier, a CR/LF would split the header. Plain
+    ids are unchanged; ``unquote(key) == alert id`` for every id.
+    """
+    return quote(alert_id, safe=_KEY_SAFE)
+
+
 def request_headers(destination: Destination, alert_id: str, body: bytes, now: float | None = None) -> dict[str, str]:
     """Headers for one attempt: idempotency key, timestamp, signature (when a secret is set)."""
     ts = int(time.time() if now is None else now)
@@ -192,7 +208,7 @@ def request_headers(destination: Destination, alert_id: str, body: bytes, now: f
         **destination.headers,
         "Content-Type": "application/json",
         "User-Agent": "Wirewatch-Notifier/0.1",
-        "Idempotency-Key": alert_id,
+        "Idempotency-Key": idempotency_key(alert_id),
         "X-Wirewatch-Timestamp": str(ts),
     }
     if destination.secret is not None:
