@@ -199,3 +199,10 @@ def test_huge_values_stay_inside_slacks_text_limits():
     assert all(len(t) <= 3000 for t in texts), [len(t) for t in texts]
     assert all(not re.search(r"&(?!amp;|lt;|gt;)", t) for t in texts)  # no entity cut in half
     assert "<" not in message["blocks"][0]["text"]["text"]  # a 10,000-character link is not linked
+
+
+def test_titles_are_one_line_and_summaries_keep_their_paragraphs():
+    message = slack_message(alert(11, title="Quake:\n\n *live*  updates", summary="First.\n\nSecond & last."))
+    assert message["blocks"][0]["text"]["text"] == "*<https://news.example/11|Quake: *live* updates>*"
+    assert message["text"] == "[desk-rule] Quake: *live* updates (Wire)"
+    assert message["blocks"][1]["text"] == {"type": "plain_text", "text": "First.\n\nSecond &amp; last."}

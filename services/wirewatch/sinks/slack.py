@@ -35,8 +35,13 @@ _URL_SAFE = "!#$%&'()*+,/:;=?@[]~"
 _HOST = re.compile(r"[A-Za-z0-9.\-:\[\]@_%!$&'()*+,;=~]+")
 
 
-def escape(text: str, limit: int | None = None) -> str:
-    """``text`` with Slack's three control characters escaped, cut to ``limit`` escaped characters."""
+def escape(text: str, limit: int | None = None, *, one_line: bool = True) -> str:
+    """``text`` with Slack's three control characters escaped, cut to ``limit`` escaped characters.
+
+    ``one_line`` makes whitespace runs one space (a newline would end the bold title).
+    """
+    if one_line:
+        text = " ".join(text.split())
     escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     if limit is None or len(escaped) <= limit:
         return escaped
@@ -89,7 +94,7 @@ def message(alert: dict[str, Any]) -> dict[str, Any]:
     blocks: list[dict[str, Any]] = [{"type": "section", "text": _mrkdwn(heading)}]
     if alert.get("summary"):
         blocks.append({"type": "section",
-                       "text": {"type": "plain_text", "text": escape(alert["summary"], SUMMARY_MAX)}})
+                       "text": {"type": "plain_text", "text": escape(alert["summary"], SUMMARY_MAX, one_line=False)}})
     blocks.append({"type": "context", "elements": [_mrkdwn(context)]})
     return {"text": f"[{rule}] {title} ({source})", "blocks": blocks}
 
