@@ -5,12 +5,12 @@ contracts of ``wirewatch poll --once`` and ``wirewatch process``.
 
 Every value in a line is cut to :data:`VALUE_MAX` characters (head and tail kept,
 ``…[N chars]…`` between them), containers to :data:`ITEMS_MAX` items of :data:`NESTED_MAX`
-characters, each traceback
-line to :data:`VALUE_MAX`: a hostile 20 MB title must not become a 20 MB log line.
+characters, each traceback line to :data:`VALUE_MAX`: a hostile 20 MB title must not
+become a 20 MB log line.
 
-structlog itself is imported when the first message is logged, not at start-up:
-it imports rich and asyncio, ~75 ms that a ``wirewatch
-process`` run over clean input, which logs nothing, would pay on every start.
+structlog itself is imported when the first message is logged, not at start-up: it
+imports rich and asyncio, ~75 ms that a ``wirewatch process`` run over clean input,
+which logs nothing, would pay on every start.
 """
 
 from __future__ import annotations
