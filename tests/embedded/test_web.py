@@ -12,7 +12,6 @@ import httpx
 import pytest
 
 from wirewatch.core.errors import ConfigError
-from wirewatch.core.logging import configure_logging
 from wirewatch.embedded.web import create_app, href, parse_allowed_hosts, parse_bind, start_web
 from wirewatch.sinks.sqlite import SqliteStore
 
@@ -133,16 +132,36 @@ async def test_allowed_hosts_add_names_with_or_without_port(tmp_path: Path) -> N
 
 
 async def test_a_bind_beyond_loopback_warns_once_and_accepts_ip_literals(
-    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+    tmp_path: Path, wirewatch_bin: str, wirewatch_env: dict[str, str]
 ) -> None:
-    configure_logging("info", "json")
-    store = SqliteStore(tmp_path)
-    runner, url = await start_web(create_app(store, store), "0.0.0.0", 0)  # the case under test; closed at once
-    port = _port(url)
+    """`wirewatch run --web 0.0.0.0:0`: one warning line at start; IP literals pass, names don't."""
+    sources = tmp_path / "sources.yaml"
+    sources.write_text("sources:\n  - id: a\n    url: http://127.0.0.1:9/feed\n")
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("rules:\n  - id: r\n    query: grain\n")
+    args = ["run", "--config", str(sources), "--rules", str(rules), "--ner", "off"]
+
+    async def started(*web: str) -> tuple[asyncio.subprocess.Process, list[dict[str, Any]]]:
+        proc = await asyncio.create_subprocess_exec(wirewatch_bin, *args, *web, env=wirewatch_env,
+                                                    stderr=asyncio.subprocess.PIPE)
+        assert proc.stderr is not None
+        lines: list[dict[str, Any]] = []
+        while not any(line.get("event") == "wirewatch run started" for line in lines):
+            raw = await asyncio.wait_for(proc.stderr.readline(), 60)
+            assert raw, "run ended before it started"
+            lines.append(json.loads(raw))
+        return proc, lines
+
+    async def stopped(proc: asyncio.subprocess.Process) -> None:
+        proc.terminate()
+        await asyncio.wait_for(proc.communicate(), 40)
+
+    proc, lines = await started("--web", "0.0.0.0:0")  # every interface: the case under test
     try:
-        warnings = [json.loads(line) for line in capfd.readouterr().err.splitlines() if "listens" in line]
-        assert [(w["level"], w["event"], w["address"]) for w in warnings] == [
-            ("warning", "the web page listens beyond this machine: anyone who can reach it can read it (no login)",
+        port = _port(next(line["web"] for line in lines if line["event"] == "wirewatch run started"))
+        warnings = [line for line in lines if line["level"] == "warning"]
+        assert [(w["event"], w["address"]) for w in warnings] == [
+            ("the web page listens beyond this machine: anyone who can reach it can read it (no login)",
              f"0.0.0.0:{port}")
         ]
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
@@ -152,11 +171,10 @@ async def test_a_bind_beyond_loopback_warns_once_and_accepts_ip_literals(
                                  (f"192.0.2.7:{port + 1}", 421)):
                 assert (await client.get("/healthz", headers={"Host": host})).status_code == status, host
     finally:
-        await runner.cleanup()
-        await store.close()
-    loopback, _ = await start_web(create_app(store, store), "127.0.0.1", 0)
-    await loopback.cleanup()
-    assert "listens" not in capfd.readouterr().err  # loopback: no warning
+        await stopped(proc)
+    proc, lines = await started("--web", "127.0.0.1:0")
+    await stopped(proc)
+    assert [line for line in lines if line["level"] == "warning"] == []  # loopback: no warning
 
 
 async def test_a_bind_on_one_address_answers_that_address_and_localhost(tmp_path: Path) -> None:
@@ -173,3 +191,23 @@ async def test_a_bind_on_one_address_answers_that_address_and_localhost(tmp_path
     finally:
         await runner.cleanup()
         await store.close()
+
+
+async def test_right_to_left_titles_are_shown_right_to_left(tmp_path: Path) -> None:
+    """An Arabic title inside a left-to-right page keeps its own direction (dir=auto) and language."""
+    store = SqliteStore(tmp_path)
+    item = {
+        **HOSTILE, "id": "aljarida:7", "source": {"id": "aljarida", "name": "الجريدة"},
+        "title": "بوتين يلتقي شي في موسكو", "body": "التقى الرئيس الروسي نظيره الصيني.",
+        "language": "ar", "url": "https://aljarida.example/7",
+    }
+    store.index_items_sync([item])
+    runner, url = await start_web(create_app(store, store), "127.0.0.1", 0)
+    try:
+        async with httpx.AsyncClient() as client:
+            text = (await client.get(url)).text
+    finally:
+        await runner.cleanup()
+        await store.close()
+    assert '<a class="title" dir="auto" lang="ar" href="https://aljarida.example/7"' in text
+    assert 'dir="auto">الجريدة</span>' in text
