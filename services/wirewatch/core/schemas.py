@@ -73,12 +73,18 @@ def validate(name: SchemaName, message: Any) -> None:
     The problem is cut to a few hundred characters (``…[N chars]…`` where the value was).
     """
     check = validator(name)
-    if check.is_valid(message):
-        return
-    error = min(check.iter_errors(message), key=lambda e: len(e.instance_path))
+    try:
+        if check.is_valid(message):
+            return
+        error = min(check.iter_errors(message), key=lambda e: len(e.instance_path))
+    except UnicodeEncodeError:  # jsonschema-rs reads strings as UTF-8: a lone surrogate can't be
+        raise SchemaError(name, "", "a string holds a lone surrogate (not valid Unicode text)") from None
     path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.instance_path)
     raise SchemaError(name, shorten(path.lstrip("."), PATH_MAX), shorten(error.message, MESSAGE_MAX))
 
 
 def is_valid(name: SchemaName, message: Any) -> bool:
-    return bool(validator(name).is_valid(message))
+    try:
+        return bool(validator(name).is_valid(message))
+    except UnicodeEncodeError:  # a lone surrogate: see validate
+        return False
