@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from types import FrameType
 
 import pytest
 
@@ -91,7 +92,8 @@ def test_slop_digits_are_ascii_as_in_lucene(digit: str) -> None:
 @contextmanager
 def stack_headroom(frames: int) -> Iterator[None]:
     """Only ``frames`` more Python frames allowed than the caller already uses."""
-    depth, frame = 0, sys._getframe()
+    depth = 0
+    frame: FrameType | None = sys._getframe()
     while frame is not None:
         depth, frame = depth + 1, frame.f_back
     old = sys.getrecursionlimit()
