@@ -357,7 +357,7 @@ class _Parser:
                     )
                 digits = tilde.text.lstrip("0")
                 if len(digits) > len(str(MAX_SLOP)) or int(digits or "0") > MAX_SLOP:
-                    raise QuerySyntaxError(tilde.pos + 1, f"proximity ~{_shorten(tilde.text)} is larger than {MAX_SLOP}")
+                    raise QuerySyntaxError(tilde.pos + 1, f"proximity ~{shorten(tilde.text)} is larger than {MAX_SLOP}")
                 slop = int(digits or "0")
             if not tok.text.strip():
                 raise QuerySyntaxError(tok.pos + 1, "empty phrase")
@@ -383,8 +383,8 @@ class _Parser:
         return node
 
 
-def _shorten(text: str, keep: int = 20) -> str:
-    """A hostile token quoted in an error message: at most ``keep`` characters and a count."""
+def shorten(text: str, keep: int = 20) -> str:
+    """Hostile text quoted in an error message: at most ``keep`` characters and a count."""
     return text if len(text) <= keep else f"{text[:keep]}... ({len(text)} characters)"
 
 

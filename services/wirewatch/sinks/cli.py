@@ -100,13 +100,13 @@ def open_store(settings: Settings) -> ItemStore:
 
 async def _search(settings: Settings, query: str, since: timedelta | None, limit: int,
                   stories_only: bool) -> list[SearchHit]:
-    from wirewatch.search.query import QuerySyntaxError
+    from wirewatch.search.query import QuerySyntaxError, shorten
 
     store = open_store(settings)
     try:
         return await store.search(query, since=since, limit=limit, stories_only=stories_only)
-    except QuerySyntaxError as exc:
-        raise WirewatchError(f"bad query {query!r}: {exc}") from None
+    except QuerySyntaxError as exc:  # a hostile query is quoted shortened: one readable line
+        raise WirewatchError(f"bad query {shorten(query, 100)!r}: {exc}") from None
     finally:
         await store.close()
 
