@@ -21,9 +21,9 @@ TROUBLE = [
     "\u0301", "\u0338", "\u20dd", "'", "’", "'s", "’S", "ß", "ς", "İ", "ŉ", "ǅ", "ﬁ", "㎏", "①", "½",
     "٣", "𝟗", "\u3000", "\x00", "\x85", "\u2028", " ", "\t", "\n",
 ]
-any_text = st.text(st.characters(exclude_categories=("Cs",)), max_size=400)
+any_text = st.text(st.characters(exclude_categories=["Cs"]), max_size=400)
 troubled = st.lists(
-    st.sampled_from(TROUBLE) | st.text(st.characters(exclude_categories=("Cs",)), max_size=8)
+    st.sampled_from(TROUBLE) | st.text(st.characters(exclude_categories=["Cs"]), max_size=8)
     | st.builds(lambda c, n: c * n, st.sampled_from(["a", "é", "ж", "ζ", "9", "ǆ"]), st.integers(1, 700)),
     max_size=30,
 ).map("".join)
@@ -31,7 +31,7 @@ texts = any_text | troubled
 
 
 @given(text=texts)
-@settings(max_examples=5 * settings.default.max_examples)
+@settings(max_examples=5 * settings().max_examples)
 def test_normalize_and_tokenize_keep_their_contract_on_any_text(text: str) -> None:
     tokens = tokenize(text)
     assert all(0 < len(t) <= MAX_TOKEN_LENGTH and t == "".join(t.split()) for t in tokens)
@@ -42,7 +42,7 @@ def test_normalize_and_tokenize_keep_their_contract_on_any_text(text: str) -> No
 
 
 @given(left=texts, right=texts)
-@settings(max_examples=settings.default.max_examples)
+@settings(max_examples=settings().max_examples)
 def test_tokenizing_is_compositional_over_a_line_break(left: str, right: str) -> None:
     """As documented on :func:`tokenize`: the indexer relies on it for title + body."""
     assert tokenize(left + "\n" + right) == tokenize(left) + tokenize(right)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -33,7 +34,7 @@ from wirewatch.search.query import (
 )
 
 #: Items a query is matched against: the 255-letter token of the attack, long runs, scripts.
-HOSTILE_ITEMS = [
+HOSTILE_ITEMS: list[dict[str, Any]] = [
     {"title": "a" * 255, "body": ("a" * 254 + "b ") * 3 + "ab ba aab " + "ab" * 127, "tags": ["a", "b"]},
     {"title": "Зеленский заявил", "body": "Ζελένσκι και " + "ζ" * 300 + " مرحبا بالعالم 東京 Tōkyō"},
     {"title": "", "body": " ".join(f"a{'b' * i}" for i in range(200)), "source": {"id": "aaa", "name": "A A"}},
@@ -132,19 +133,19 @@ def check(query: str) -> None:
 
 
 @given(query=queries)
-@settings(max_examples=10 * settings.default.max_examples)
+@settings(max_examples=10 * settings().max_examples)
 def test_any_text_is_a_tree_or_a_syntax_error(query: str) -> None:
     check(query)
 
 
 @given(query=wildcard_heavy())
-@settings(max_examples=5 * settings.default.max_examples)
+@settings(max_examples=5 * settings().max_examples)
 def test_wildcard_heavy_queries(query: str) -> None:
     check(query)
 
 
 @given(query=deep())
-@settings(max_examples=settings.default.max_examples)
+@settings(max_examples=settings().max_examples)
 def test_deep_queries_are_refused_past_the_limit_only(query: str) -> None:
     depth = max_nesting(query)
     if depth > MAX_DEPTH:
@@ -154,7 +155,7 @@ def test_deep_queries_are_refused_past_the_limit_only(query: str) -> None:
 
 
 @given(query=slops())
-@settings(max_examples=settings.default.max_examples)
+@settings(max_examples=settings().max_examples)
 def test_proximity_of_any_size_is_a_tree_or_a_syntax_error(query: str) -> None:
     check(query)
 
@@ -183,7 +184,7 @@ def glob_reference(pattern: str, token: str) -> bool:
     pattern=st.text("ab*?", min_size=1, max_size=80),
     token=st.text("ab", max_size=255) | st.integers(0, 255).map(lambda n: "a" * n + "b"),
 )
-@settings(max_examples=5 * settings.default.max_examples)
+@settings(max_examples=5 * settings().max_examples)
 def test_compiled_wildcard_is_exact_and_bounded_on_adversarial_tokens(pattern: str, token: str) -> None:
     compiled = wildcard.WildcardPattern(pattern)
     with counting_searches() as searches:

@@ -120,7 +120,7 @@ def test_semantics(pattern: str, yes: list[str], no: list[str]) -> None:
     assert [compiled.matches(t) for t in no] == [False] * len(no)
 
 
-@settings(max_examples=10 * settings.default.max_examples)
+@settings(max_examples=10 * settings().max_examples)
 @given(pattern=st.text("ab*?", min_size=1, max_size=12), token=st.text("ab", max_size=14))
 def test_agrees_with_fnmatch(pattern: str, token: str) -> None:
     """The reference: fnmatch (a regex, fine on these small cases) on the same alphabet."""
