@@ -24,7 +24,7 @@ from pathlib import Path
 from types import FrameType
 
 import wirewatch
-from bench import poller_bench, processor_bench, rules_bench, stream_bench
+from bench import hostile_bench, poller_bench, processor_bench, rules_bench, stream_bench
 from bench.common import OUT, Context, Result, busy_load, missing
 from wirewatch.core.logging import configure_logging
 
@@ -35,6 +35,7 @@ Metrics = tuple[tuple[str, str], ...]  # (name, unit) of each metric a step prod
 STEPS: list[tuple[Metrics, Step]] = [
     ((("rules.vs_lucene_monitor", "items/s"),), rules_bench.run),
     ((("rules.startup_s_100k", "s"),), rules_bench.run_startup),
+    (((hostile_bench.NAME, "ms"),), hostile_bench.run),
     ((("processor.items_per_s", "items/s"), ("processor.cpu_ms_per_item", "ms/item"),
       ("processor.dedupe_agreement", "share"), ("processor.ner_items_per_s", "items/s")), processor_bench.run),
     ((("poller.feeds_per_s", "feeds/s"),), poller_bench.run),
