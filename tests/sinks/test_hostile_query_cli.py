@@ -65,3 +65,12 @@ def test_search_on_elasticsearch(query: str, wirewatch_bin: str, wirewatch_env: 
                                  elasticsearch_url: str, index_prefix: str) -> None:
     env = {**wirewatch_env, "WIREWATCH_ELASTICSEARCH_URL": elasticsearch_url, "WIREWATCH_INDEX_PREFIX": index_prefix}
     one_error_line(run(wirewatch_bin, env, "search", query), "search", HOSTILE[query])
+
+
+@pytest.mark.parametrize("query", list(HOSTILE), ids=["600-groups", "5000-digit-slop"])
+def test_run_with_a_rules_file(query: str, wirewatch_bin: str, wirewatch_env: dict[str, str], tmp_path: Path) -> None:
+    rules, sources = tmp_path / "rules.yaml", tmp_path / "sources.yaml"
+    rules.write_text(f"rules:\n  - id: hostile\n    query: '{query}'\n", "utf-8")
+    sources.write_text("sources:\n  - id: a\n    url: http://127.0.0.1:9/feed\n", "utf-8")
+    done = run(wirewatch_bin, wirewatch_env, "run", "--config", str(sources), "--rules", str(rules), "--web", "off")
+    assert "rules[0] (hostile).query" in one_error_line(done, "run", HOSTILE[query])
