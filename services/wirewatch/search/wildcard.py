@@ -101,17 +101,22 @@ class WildcardPattern:
     def matches(self, token: str) -> bool:
         """Does the whole ``token`` match? One leftmost search per middle segment, never a retry."""
         size = len(token)
-        if self.tail is None:
-            return size == len(self.head) and self.head.at(token, 0)
-        if size < self.min_length or not self.head.at(token, 0):
+        if size < self.min_length:
             return False
-        end = size - len(self.tail)
-        if not self.tail.at(token, end):
+        head, tail = self.head, self.tail
+        # plain head and tail by str methods, not Segment.at: "ukr*ne" 1.03 -> 0.67 us for 3 tokens (regex: 0.4-0.75);
+        # tests/search/test_wildcard.py::test_agrees_with_fnmatch
+        if not (token.startswith(head.text) if head.plain else head.at(token, 0)):
             return False
-        start = len(self.head)
+        if tail is None:
+            return size == self.min_length
+        end = size - len(tail.text)
+        if not (token.endswith(tail.text) if tail.plain else tail.at(token, end)):
+            return False
+        start = len(head.text)
         for segment in self.middle:
             found = find_segment(token, segment, start, end)
             if found < 0:
                 return False
-            start = found + len(segment)
+            start = found + len(segment.text)
         return True
