@@ -87,6 +87,26 @@ def test_a_segment_with_question_marks_checks_each_place_at_most_once() -> None:
     assert checked == sorted(set(checked)) and len(checked) <= 255 - 1 - len(spy) + 1
 
 
+@pytest.mark.parametrize("pattern", WORST_PATTERNS)
+def test_places_tried_in_a_whole_match_are_at_most_the_token_length_plus_the_segments(
+    pattern: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Segments with ``?`` try places in increasing order, each segment from where the last ended."""
+    tried: list[int] = []
+    real = wildcard.Segment.at
+
+    def counting(self: wildcard.Segment, token: str, start: int) -> bool:
+        tried.append(start)
+        return real(self, token, start)
+
+    monkeypatch.setattr(wildcard.Segment, "at", counting)
+    compiled = WildcardPattern(pattern)
+    for token in (LONG_TOKEN, LONG_TOKEN[:-1] + "b", "ab" * 127, "a" * 254 + "c"):
+        tried.clear()
+        compiled.matches(token)
+        assert len(tried) <= len(token) + len(compiled.middle) + 2  # + head and tail
+
+
 def test_the_attack_pattern_in_a_rule_costs_at_most_one_search_per_segment(searches: Counted) -> None:
     """The issue's case end to end: a rule or search against an item holding the token."""
     item = {"title": "Long word", "body": f"{LONG_TOKEN} and more a words: {'a' * 20}b ab"}

@@ -8,7 +8,10 @@ first, after the previous one. Taking the leftmost place never loses a match (an
 later place leaves less room for the segments after it), so nothing is ever tried
 again: a token of n characters costs at most one left-to-right search per segment,
 O(n * m) character comparisons for a pattern of m characters, and one ``str.find``
-(O(n) in C) per segment when the segment holds no ``?``.
+(O(n) in C) per segment when the segment holds no ``?``. A segment with ``?`` tries
+places in increasing order from where the previous one ended, so a whole match
+tries at most n + (number of segments) places; a pattern longer than the token
+(stars aside) is refused before any search.
 
 Why not a library: ``fnmatch`` compiles to a regular expression (bounded since
 Python 3.9 by atomic groups, but the bound then rests on the engine's internals),
