@@ -25,6 +25,7 @@ from types import FrameType
 
 import wirewatch
 from bench import (
+    hostile_bench,
     language,
     long_line_bench,
     poller_bench,
@@ -42,6 +43,7 @@ Metrics = tuple[tuple[str, str], ...]  # (name, unit) of each metric a step prod
 STEPS: list[tuple[Metrics, Step]] = [
     ((("rules.vs_lucene_monitor", "items/s"),), rules_bench.run),
     ((("rules.startup_s_100k", "s"),), rules_bench.run_startup),
+    (((hostile_bench.NAME, "ms"),), hostile_bench.run),
     ((("processor.items_per_s", "items/s"), ("processor.cpu_ms_per_item", "ms/item"),
       ("processor.dedupe_agreement", "share"), ("processor.ner_items_per_s", "items/s")), processor_bench.run),
     ((("process.long_line", "CPU-s/MB"),), long_line_bench.run),

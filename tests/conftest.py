@@ -15,11 +15,21 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SHARED = REPO.parent / "shared"
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+# Hypothesis fuzz tests (issue 16). "ci", the default: a fixed seed (the same examples every
+# run, so `make test` can't fail by luck) and a few seconds a test. WIREWATCH_FUZZ=long: fresh
+# random examples, WIREWATCH_FUZZ_EXAMPLES (default 20,000) each, failures saved in .hypothesis/
+# (CONTRIBUTING.md, "Fuzzing"). A test sizes itself relative to the profile: settings().max_examples.
+settings.register_profile("ci", derandomize=True, deadline=None, database=None, max_examples=200)
+settings.register_profile("long", deadline=None, print_blob=True,
+                          max_examples=int(os.environ.get("WIREWATCH_FUZZ_EXAMPLES", "20000")))
+settings.load_profile(os.environ.get("WIREWATCH_FUZZ", "ci"))
 
 
 def _unavailable(what: str, how: str) -> None:

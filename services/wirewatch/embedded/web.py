@@ -6,10 +6,16 @@ Content-Security-Policy. It binds 127.0.0.1 unless told otherwise, answers only
 requests whose ``Host`` names the address it listens on (:class:`HostCheck`: a page on
 loopback can't be read through DNS rebinding), and reports the store's state on
 ``/healthz`` (503 once damage was met).
+
+A search never holds the event loop (the SQLite store searches in a worker
+thread) and has :data:`SEARCH_DEADLINE_S` to answer: a bad query is HTTP 400,
+one that runs out of time 422 ("query too expensive"), both with a JSON
+``{"error": ...}`` on ``/api/search`` and the message on the page.
 """
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import ipaddress
 import itertools
@@ -26,10 +32,20 @@ from aiohttp import web
 from wirewatch.core.errors import ConfigError, WirewatchError
 from wirewatch.core.logging import get_logger
 from wirewatch.core.sqlite import Database, is_damage
-from wirewatch.sinks.store import ItemStore
+from wirewatch.sinks.store import ItemStore, SearchHit
 
 HERE = Path(__file__).resolve().parent
 log = get_logger("embedded.web")
+
+#: Seconds a search from the page may take. A person waits about this long; the SQLite
+#: store tests 5,000-28,000 items a second (2.5 KB bodies, one core of a shared machine),
+#: so only a query with no required word, matching next to nothing over a large store,
+#: gets here.
+SEARCH_DEADLINE_S = 5.0
+#: The status of a well-formed query that ran out of time: 422 Unprocessable Content
+#: (the request is understood and valid, but not answerable within the limit), so a
+#: client can tell it from a syntax error (400) and narrow the query instead of fixing it.
+TOO_EXPENSIVE = 422
 
 _CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
@@ -212,17 +228,38 @@ class Page:
 HOST_CHECK = web.AppKey("host_check", HostCheck)
 
 
+class SearchRefused(Exception):
+    """A search the page answers with an error: ``status`` 400 (bad query) or 422 (too expensive)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        self.status = status
+        super().__init__(message)
+
+
+async def search_within(store: ItemStore, query: str, limit: int, deadline: float) -> list[SearchHit]:
+    """The store's hits, or :class:`SearchRefused`; the search is cancelled at ``deadline`` seconds."""
+    try:
+        return await asyncio.wait_for(store.search(query, limit=limit), deadline)
+    except TimeoutError:
+        raise SearchRefused(TOO_EXPENSIVE, f"query too expensive: no answer within {deadline:g} s; "
+                                           "narrow it (more required words, fewer wildcards)") from None
+    except (WirewatchError, ValueError) as exc:  # QuerySyntaxError is a ValueError
+        raise SearchRefused(400, str(exc)) from None
+
+
 def create_app(
     store: ItemStore,
     alerts: AlertSource,
     *,
     database: Database | None = None,
     allowed_hosts: Iterable[str] = (),
+    search_deadline: float = SEARCH_DEADLINE_S,
 ) -> web.Application:
     """The aiohttp application (no socket yet: tests and the runner bind it).
 
     ``database`` is the SQLite file whose state ``/healthz`` reports (the SQLite store's own
-    by default); ``allowed_hosts`` are extra ``Host`` names (:class:`HostCheck`).
+    by default); ``allowed_hosts`` are extra ``Host`` names (:class:`HostCheck`); a search has
+    ``search_deadline`` seconds to answer.
     """
     db = database if database is not None else getattr(store, "db", None)
     hosts = HostCheck(allowed_hosts)
@@ -238,18 +275,19 @@ def create_app(
     async def index(request: web.Request) -> web.Response:
         query = request.query.get("q", "").strip()
         context: dict[str, Any] = {"query": query, "hits": [], "stories": [], "error": None}
+        status = 200
         if query:
             try:
-                context["hits"] = [h.document for h in await store.search(query, limit=50)]
-            except (WirewatchError, ValueError) as exc:
-                context["error"] = f"Cannot search for that: {exc}"
+                context["hits"] = [h.document for h in await search_within(store, query, 50, search_deadline)]
+            except SearchRefused as exc:
+                context["error"], status = f"Cannot search for that: {exc}", exc.status
         else:
             context["stories"] = await page.stories()
         recent = alerts.recent_alerts(20)
         context["alerts"] = recent
         context["last_alert"] = max((seq for seq, _ in recent), default=0)
         context["stats"] = await page.stats()
-        return web.Response(text=template.render(**context), content_type="text/html")
+        return web.Response(text=template.render(**context), content_type="text/html", status=status)
 
     async def api_alerts(request: web.Request) -> web.Response:
         try:
@@ -264,9 +302,13 @@ def create_app(
         if not query:
             raise web.HTTPBadRequest(text="q is required")
         try:
-            hits = await store.search(query, limit=min(int(request.query.get("limit", "20")), 200))
-        except (WirewatchError, ValueError) as exc:
-            return web.json_response({"error": str(exc)}, status=400)
+            limit = min(int(request.query.get("limit", "20")), 200)
+        except ValueError:
+            return web.json_response({"error": "limit must be an integer"}, status=400)
+        try:
+            hits = await search_within(store, query, limit, search_deadline)
+        except SearchRefused as exc:
+            return web.json_response({"error": str(exc)}, status=exc.status)
         return web.json_response({"hits": [h.document for h in hits]})
 
     async def health(_request: web.Request) -> web.Response:

@@ -10,7 +10,6 @@ index (:mod:`wirewatch.processors.rules`) and the SQLite store's search both use
 
 from __future__ import annotations
 
-import re
 from bisect import bisect_left
 from collections.abc import Callable, Mapping
 from collections.abc import Set as AbstractSet
@@ -30,6 +29,7 @@ from wirewatch.search.query import (
     Wildcard,
     parse,
 )
+from wirewatch.search.wildcard import WildcardPattern
 
 _MUST, _SHOULD = Occur.MUST, Occur.SHOULD  # module globals: an enum member read costs ~40 ns in 3.11
 
@@ -225,12 +225,9 @@ def _compile(node: Node) -> Matcher:
     if isinstance(node, Prefix):
         pfield, prefix = node.field, node.prefix
         return lambda d: bool(d.with_prefix(pfield, prefix))
-    if isinstance(node, Wildcard):
-        wfield, literal = node.field, node.literal_prefix
-        regex = re.compile("".join(
-            ".*" if c == "*" else "." if c == "?" else re.escape(c) for c in node.pattern
-        ))
-        return lambda d: any(regex.fullmatch(t) for t in d.with_prefix(wfield, literal))
+    if isinstance(node, Wildcard):  # no regex: it backtracks (issue 16); see search/wildcard.py
+        wfield, literal, pattern = node.field, node.literal_prefix, WildcardPattern(node.pattern)
+        return lambda d: any(pattern.matches(t) for t in d.with_prefix(wfield, literal))
     return _compile_bool(node)
 
 

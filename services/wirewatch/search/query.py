@@ -20,6 +20,12 @@ Rejected with position (1-based character) and reason: empty query or group,
 unbalanced quotes or parentheses, dangling operators, unknown fields, leading
 wildcards (``*ab``: unindexable, and usually a mistake), and syntax this tool
 does not support (fuzzy ``a~``, boosts ``^``, ranges, regular expressions).
+
+Hostile queries are bounded (issue 16): groups nest at most :data:`MAX_DEPTH`
+deep, so no caller (parser, compiler, renderer, matcher: all recursive over
+the tree) comes near Python's recursion limit; a proximity is at most
+:data:`MAX_SLOP`. Any string given to :func:`parse` ends in a tree or a
+:class:`QuerySyntaxError`, never another exception (tests/search/test_query_fuzz.py).
 """
 
 from __future__ import annotations
@@ -41,6 +47,15 @@ FIELDS = {
 DEFAULT_FIELDS = ("title", "body")
 #: Where :func:`wirewatch.search.analysis.search_fields` lives in the index.
 INDEX_FIELD_PREFIX = "search."
+#: Deepest nesting of groups ``( )``. Each level costs every recursive walk of the tree 1-3
+#: Python frames; 32 keeps the worst (~100 frames) far below the interpreter's limit of 1,000
+#: whatever the caller's own stack (a Faust agent, an aiohttp handler, a worker thread), and is
+#: far beyond what a person writes (the example and bench rules nest at most 3 deep).
+MAX_DEPTH = 32
+#: Largest proximity ``"a b"~N``: Lucene keeps the slop in a Java int and silently saturates a
+#: larger number to this one, so every accepted slop means the same in the matcher and in
+#: Elasticsearch; a larger one (or 5,000 digits) is a clear error, not a silent change.
+MAX_SLOP = 2**31 - 1
 
 
 class QuerySyntaxError(ValueError):
@@ -152,6 +167,7 @@ _AND, _OR, _PLUS, _MINUS, _NOT, _COLON = _K.AND, _K.OR, _K.PLUS, _K.MINUS, _K.NO
 _ENDS, _CONJUNCTIONS, _MODIFIERS, _OPERANDS = (_EOF, _RPAREN), (_AND, _OR), (_PLUS, _MINUS, _NOT), (_TERM, _PHRASE, _LPAREN)
 _MUST, _SHOULD, _MUST_NOT = Occur.MUST, Occur.SHOULD, Occur.MUST_NOT
 
+_SLOP_CHARS = frozenset("0123456789.")
 _SPECIAL = set(' \t\n\r\u3000+-!():^[]"{}~/\\')
 _UNSUPPORTED = {
     "^": "boosts (^) are not supported",
@@ -193,7 +209,7 @@ def _lex(query: str) -> list[_Tok]:
             i = j + 1
         elif c == "~":
             j = i + 1
-            while j < n and (query[j].isdigit() or query[j] == "."):
+            while j < n and query[j] in _SLOP_CHARS:  # ASCII only, as Lucene's <_NUM_CHAR>
                 j += 1
             toks.append(_Tok(_TILDE, i, query[i + 1 : j]))
             i = j
@@ -257,6 +273,7 @@ class _Parser:
     def __init__(self, query: str) -> None:
         self.toks = _lex(query)
         self.i = 0
+        self.depth = 0  # groups open at the current token
 
     def peek(self, ahead: int = 0) -> _Tok:
         return self.toks[self.i + ahead]  # never past the padded EOF: EOF is never taken
@@ -317,8 +334,12 @@ class _Parser:
                     colon.pos + 1, f"{name}: must be followed by a term, phrase or group"
                 )
         if tok.kind is _LPAREN:
+            if self.depth == MAX_DEPTH:
+                raise QuerySyntaxError(tok.pos + 1, f"groups ( ) nested more than {MAX_DEPTH} deep")
             self.take()
+            self.depth += 1
             node = self.query(field, tok)
+            self.depth -= 1
             if self.peek().kind is not _RPAREN:
                 raise QuerySyntaxError(tok.pos + 1, "unbalanced parenthesis")
             self.take()
@@ -330,11 +351,14 @@ class _Parser:
             slop = 0
             if self.peek().kind is _TILDE:
                 tilde = self.take()
-                if not tilde.text.isdigit():
+                if not tilde.text or "." in tilde.text:
                     raise QuerySyntaxError(
                         tilde.pos + 1, 'proximity needs a whole number, e.g. "a b"~3'
                     )
-                slop = int(tilde.text)
+                digits = tilde.text.lstrip("0")
+                if len(digits) > len(str(MAX_SLOP)) or int(digits or "0") > MAX_SLOP:
+                    raise QuerySyntaxError(tilde.pos + 1, f"proximity ~{shorten(tilde.text)} is larger than {MAX_SLOP}")
+                slop = int(digits or "0")
             if not tok.text.strip():
                 raise QuerySyntaxError(tok.pos + 1, "empty phrase")
             tokens = _tokens(tok.text)
@@ -357,6 +381,11 @@ class _Parser:
         if node is None:
             raise QuerySyntaxError(1, "no searchable words (every word normalises to nothing)")
         return node
+
+
+def shorten(text: str, keep: int = 20) -> str:
+    """Hostile text quoted in an error message: at most ``keep`` characters and a count."""
+    return text if len(text) <= keep else f"{text[:keep]}... ({len(text)} characters)"
 
 
 @lru_cache(maxsize=1 << 16)

@@ -102,13 +102,13 @@ def open_store(settings: Settings) -> ItemStore:
 
 async def _search(settings: Settings, query: str, since: timedelta | None, limit: int,
                   stories_only: bool) -> list[SearchHit]:
-    from wirewatch.search.query import QuerySyntaxError
+    from wirewatch.search.query import QuerySyntaxError, shorten
 
     store = open_store(settings)
     try:
         return await store.search(query, since=since, limit=limit, stories_only=stories_only)
-    except QuerySyntaxError as exc:
-        raise WirewatchError(f"bad query {query!r}: {exc}") from None
+    except QuerySyntaxError as exc:  # a hostile query is quoted shortened: one readable line
+        raise WirewatchError(f"bad query {shorten(query, 100)!r}: {exc}") from None
     except sqlite3.DatabaseError as exc:  # a damaged SQLite store: one line and exit 2, not a traceback
         db = getattr(store, "db", None)
         if db is None or not is_damage(exc):

@@ -6,15 +6,20 @@ indexing batch and its offsets together.
 
 Search gives the same hits as Elasticsearch by construction: FTS5 only narrows
 the candidates to items holding a required term, and the rule matcher
-(:func:`wirewatch.search.query.compile_query`) decides.
+(:func:`wirewatch.search.query.compile_query`) decides. :meth:`SqliteStore.search`
+runs in a worker thread on its own read-only connection (WAL: it never waits
+for the writer nor blocks it), so the event loop of ``wirewatch run`` goes on
+while a search scans; cancelling the call stops the scan at its next row.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import re
 import sqlite3
+import threading
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -102,6 +107,10 @@ def _one_document(conn: sqlite3.Connection) -> Iterator[None]:
         conn.execute("RELEASE document")
         raise
     conn.execute("RELEASE document")
+
+
+class SearchStopped(Exception):
+    """A search was cancelled (its caller's deadline passed) and stopped before the end."""
 
 
 class SqliteStore:
@@ -217,7 +226,34 @@ class SqliteStore:
         limit: int = 20,
         stories_only: bool = False,
     ) -> list[SearchHit]:
-        return self.search_sync(query, since=since, until=until, limit=limit, stories_only=stories_only)
+        """:meth:`search_sync` in a worker thread on a read-only connection of its own.
+
+        Cancelling the call (``asyncio.wait_for`` with a deadline, as the web page does)
+        stops the thread at its next row or SQLite step: nothing runs on unobserved.
+        """
+        self.setup_sync()
+        if str(self.db.path) == ":memory:":  # a private database has no second connection
+            return self.search_sync(query, since=since, until=until, limit=limit, stories_only=stories_only)
+        stop = threading.Event()
+
+        def in_thread() -> list[SearchHit]:
+            conn = self._reader()
+            try:
+                conn.set_progress_handler(stop.is_set, 1000)  # SQLite steps: a long sort stops too
+                return self.search_sync(query, since=since, until=until, limit=limit,
+                                        stories_only=stories_only, conn=conn, stop=stop)
+            finally:
+                conn.close()
+
+        try:
+            return await asyncio.to_thread(in_thread)
+        except asyncio.CancelledError:
+            stop.set()
+            raise
+
+    def _reader(self) -> sqlite3.Connection:
+        uri = f"{self.db.path.resolve().as_uri()}?mode=ro"
+        return sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False, timeout=10.0)
 
     def search_sync(
         self,
@@ -227,8 +263,14 @@ class SqliteStore:
         until: datetime | None = None,
         limit: int = 20,
         stories_only: bool = False,
+        conn: sqlite3.Connection | None = None,
+        stop: threading.Event | None = None,
     ) -> list[SearchHit]:
-        """Newest first; FTS5 narrows candidates, the rule matcher decides (ES semantics)."""
+        """Newest first; FTS5 narrows candidates, the rule matcher decides (ES semantics).
+
+        ``conn``: read there instead of the store's connection; ``stop``: once set, the
+        search ends with :class:`SearchStopped` at the next row.
+        """
         self.setup_sync()
         from wirewatch.search.matcher import compile_query
 
@@ -255,12 +297,20 @@ class SqliteStore:
         hits: list[SearchHit] = []
         if limit <= 0:
             return hits
-        for item_id, published_at, doc_text in self.db.conn.execute(sql, params):
-            doc = json.loads(doc_text)
-            if matches(compiled, doc):
-                hits.append(SearchHit(item_id, published_at, doc))
-                if len(hits) >= limit:
-                    break
+        try:
+            rows = (conn or self.db.conn).execute(sql, params)
+            for item_id, published_at, doc_text in rows:
+                if stop is not None and stop.is_set():
+                    raise SearchStopped(query)
+                doc = json.loads(doc_text)
+                if matches(compiled, doc):
+                    hits.append(SearchHit(item_id, published_at, doc))
+                    if len(hits) >= limit:
+                        break
+        except sqlite3.OperationalError:
+            if stop is not None and stop.is_set():  # the progress handler interrupted SQLite
+                raise SearchStopped(query) from None
+            raise
         return hits
 
     async def count(self) -> int:
