@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 from typing import Any
 
 import httpx
@@ -26,9 +25,9 @@ BODY = b'{"id":"quake:wire:1","title":"Quake"}'
 GOOD_TS = str(NOW)
 GOOD_SIG = signature(SECRET, NOW, BODY)
 
-#: bounded fuzzing: a fixed seed and ~2 s in ``make test``; a longer run sets WIREWATCH_FUZZ_EXAMPLES
-#: (CONTRIBUTING.md, "Fuzzing")
-FUZZ = settings(max_examples=int(os.environ.get("WIREWATCH_FUZZ_EXAMPLES", "2000")), deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
+#: bounded fuzzing: ten times the profile's unit (tests/conftest.py), ~2 s in ``make test``;
+#: WIREWATCH_FUZZ=long runs the long profile (CONTRIBUTING.md, "Fuzzing")
+FUZZ = settings(max_examples=10 * settings().max_examples, suppress_health_check=[HealthCheck.too_slow])
 
 #: anything a request, a framework or a careless caller can hand over
 ANY_VALUE = st.one_of(
