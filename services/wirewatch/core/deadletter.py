@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
 from wirewatch.core.schemas import validate
+from wirewatch.core.times import utc_now
+
+__all__ = ["Consumed", "Stage", "as_text", "dead_letter", "dead_letter_for", "utc_now"]
 
 Stage = Literal["poller", "processor", "indexer", "notifier"]
 
@@ -27,11 +29,6 @@ class Consumed(Protocol):
 
     @property
     def key(self) -> str | None: ...
-
-
-def utc_now() -> str:
-    """Now as RFC 3339 UTC with milliseconds and a ``Z``."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def as_text(payload: bytes | str | Any) -> str:

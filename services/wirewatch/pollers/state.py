@@ -9,7 +9,12 @@ Semantics (the poller's contract):
 * an id missing from the latest fetch (removed post, or one that scrolled out
   of the feed) emits nothing: the raw-item contract has no deletion. Its
   entry is kept for :data:`RETAIN_SECONDS` so a post that flaps back is not
-  re-sent, then pruned; at most :data:`MAX_ENTRIES` per source.
+  re-sent, then pruned.
+
+Forgetting is by last-seen time: every id present in the latest fetch is kept,
+whatever the feed's size (so an unchanged item is never emitted twice; the
+fetch's ``max_bytes`` bounds the feed), and of the ids no longer in the feed at
+most :data:`MAX_ABSENT` are kept, the least recently seen forgotten first.
 
 State is planned (:meth:`SourceState.plan`) as a new value and only saved
 after the items were durably published, so a crash re-emits, never skips.
@@ -30,6 +35,7 @@ Where it lives, behind one small :class:`StateStore` protocol:
 from __future__ import annotations
 
 import asyncio
+import heapq
 import json
 import os
 import tempfile
@@ -45,7 +51,8 @@ from wirewatch.core.logging import get_logger
 log = get_logger("pollers.state")
 
 RETAIN_SECONDS = 30 * 86400.0
-MAX_ENTRIES = 5000
+MAX_ABSENT = 5000
+"""Entries of ids gone from the feed kept per source (on top of every id in the feed)."""
 FORMAT_VERSION = 1
 
 
@@ -94,7 +101,7 @@ class SourceState:
             emitted.append({**item, "revision": revision})
             entries[item_id] = EntryState(digest, revision, now)
         return emitted, SourceState(
-            self.source_id, etag, last_modified, _prune(entries, now), saved_at=now
+            self.source_id, etag, last_modified, _prune(entries, seen_now, now), saved_at=now
         )
 
     def with_validators(self, etag: str | None, last_modified: str | None) -> SourceState:
@@ -141,11 +148,19 @@ class SourceState:
             raise ValueError(f"corrupt poller state: {exc}") from None
 
 
-def _prune(entries: dict[str, EntryState], now: float) -> dict[str, EntryState]:
-    kept = {k: e for k, e in entries.items() if now - e.seen <= RETAIN_SECONDS}
-    if len(kept) > MAX_ENTRIES:
-        newest = sorted(kept.items(), key=lambda kv: kv[1].seen, reverse=True)[:MAX_ENTRIES]
-        kept = dict(newest)
+def _prune(
+    entries: dict[str, EntryState], present: set[str], now: float
+) -> dict[str, EntryState]:
+    """Keep every id in the feed; of the others, the :data:`MAX_ABSENT` most recently seen."""
+    absent = [
+        (key, entry)
+        for key, entry in entries.items()
+        if key not in present and now - entry.seen <= RETAIN_SECONDS
+    ]
+    if len(absent) > MAX_ABSENT:
+        absent = heapq.nlargest(MAX_ABSENT, absent, key=lambda kv: kv[1].seen)
+    kept = {key: entry for key, entry in entries.items() if key in present}
+    kept.update(absent)
     return kept
 
 
