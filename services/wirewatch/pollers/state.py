@@ -35,11 +35,13 @@ Where it lives, behind one small :class:`StateStore` protocol:
 from __future__ import annotations
 
 import asyncio
+import base64
 import heapq
 import json
 import os
 import tempfile
 import time
+import zlib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -54,6 +56,10 @@ RETAIN_SECONDS = 30 * 86400.0
 MAX_ABSENT = 5000
 """Entries of ids gone from the feed kept per source (on top of every id in the feed)."""
 FORMAT_VERSION = 1
+HASH_CHARS = 16
+"""Hex digits of ``content_hash`` kept: 64 bits tell an edit apart and make the state 3x smaller."""
+MAX_MESSAGE_BYTES = 1_000_000
+"""A state must fit one Kafka message (the broker's default limit is 1,048,588 bytes)."""
 
 
 @dataclass(frozen=True)
@@ -93,7 +99,7 @@ class SourceState:
                 continue  # a document repeating an id: the first one wins
             seen_now.add(item_id)
             known = entries.get(item_id)
-            digest = item["content_hash"]
+            digest = item["content_hash"][:HASH_CHARS]
             if known is not None and known.hash == digest:
                 entries[item_id] = replace(known, seen=now)
                 continue
@@ -114,18 +120,29 @@ class SourceState:
         if known is not None and known.revision >= revision:
             return self
         entries = dict(self.entries)
-        entries[item["id"]] = EntryState(item.get("content_hash", ""), revision, time.time())
+        digest = str(item.get("content_hash", ""))[:HASH_CHARS]
+        entries[item["id"]] = EntryState(digest, revision, time.time())
         return replace(self, entries=entries)
 
-    def to_json(self) -> dict[str, Any]:
-        return {
+    def to_json(self, *, compress: bool = False) -> dict[str, Any]:
+        """The stored form; ``compress`` puts the entries in ``entries_z`` (base64 of zlib JSON).
+
+        Compressed, a state of 36,000 entries with 80-character URL ids fits one Kafka message.
+        """
+        entries = {k: [e.hash, e.revision, e.seen] for k, e in self.entries.items()}
+        data: dict[str, Any] = {
             "v": FORMAT_VERSION,
             "source": self.source_id,
             "etag": self.etag,
             "last_modified": self.last_modified,
             "saved_at": self.saved_at,
-            "entries": {k: [e.hash, e.revision, e.seen] for k, e in self.entries.items()},
         }
+        if compress:
+            packed = zlib.compress(json.dumps(entries, separators=(",", ":")).encode(), 6)
+            data["entries_z"] = base64.b64encode(packed).decode("ascii")
+        else:
+            data["entries"] = entries
+        return data
 
     @classmethod
     def from_json(cls, data: Any, source_id: str) -> SourceState:
@@ -133,9 +150,12 @@ class SourceState:
         if not isinstance(data, dict) or data.get("v") != FORMAT_VERSION:
             raise ValueError("not a poller state (unknown format)")
         try:
+            stored = data.get("entries")
+            if "entries_z" in data:
+                stored = json.loads(zlib.decompress(base64.b64decode(data["entries_z"])))
             entries = {
-                str(k): EntryState(str(v[0]), int(v[1]), float(v[2]))
-                for k, v in (data.get("entries") or {}).items()
+                str(k): EntryState(str(v[0])[:HASH_CHARS], int(v[1]), float(v[2]))
+                for k, v in (stored or {}).items()
             }
             return cls(
                 source_id,
@@ -144,7 +164,7 @@ class SourceState:
                 entries,
                 float(data.get("saved_at") or 0.0),
             )
-        except (TypeError, ValueError, IndexError, AttributeError) as exc:
+        except (TypeError, ValueError, IndexError, AttributeError, zlib.error) as exc:
             raise ValueError(f"corrupt poller state: {exc}") from None
 
 
@@ -254,5 +274,34 @@ class KafkaStateStore:
         return self._cache.get(source_id) or SourceState(source_id)
 
     async def save(self, state: SourceState) -> None:
-        await self.publisher.publish(self.topic, state.to_json(), key=state.source_id)
+        state = fit_message(state)
+        await self.publisher.publish(self.topic, state.to_json(compress=True), key=state.source_id)
         self._cache[state.source_id] = state
+
+
+def fit_message(state: SourceState, limit: int = MAX_MESSAGE_BYTES) -> SourceState:
+    """``state``, or as much of it as fits one Kafka message: least recently seen entries go first.
+
+    Without this a state over the limit would fail to publish for ever (the source
+    stuck); trimmed, the ids dropped may be emitted again, and one warning says so.
+    """
+    if _encoded_size(state) <= limit:
+        return state
+    ranked = sorted(state.entries.items(), key=lambda kv: kv[1].seen, reverse=True)
+    # entries compress alike: start from the proportional share, step down until it fits
+    low = int(len(ranked) * limit / _encoded_size(state) * 0.95)
+    while low > 0 and _encoded_size(replace(state, entries=dict(ranked[:low]))) > limit:
+        low = int(low * 0.9)
+    log.warning(
+        "state_trimmed",
+        source=state.source_id,
+        entries=len(ranked),
+        kept=low,
+        reason=f"the state does not fit one Kafka message ({limit:,} bytes): the {len(ranked) - low:,} "
+        "least recently seen ids are forgotten and may be emitted again",
+    )
+    return replace(state, entries=dict(ranked[:low]))
+
+
+def _encoded_size(state: SourceState) -> int:
+    return len(json.dumps(state.to_json(compress=True), separators=(",", ":"))) + len(state.source_id)
