@@ -174,7 +174,7 @@ def clip(text: str, limit: int) -> tuple[str, bool]:
     if boundary > 0:
         end = boundary
     else:
-        while end > 0 and (_joins(text[end]) or _joins(text[end - 1])):
+        while end > 0 and (_joins(text[end]) or text[end - 1] == "\u200d"):
             end -= 1
     return text[:end].rstrip() + "…", True
 

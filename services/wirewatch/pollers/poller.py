@@ -157,7 +157,12 @@ def _parse_document(
         )
         if feed.error is None:
             return feed.items, None, "ok", feed.warnings
-        if source.kind == "rss" or feed.error_kind != "parse" or feed.is_feed:
+        if (
+            source.kind == "rss"
+            or feed.error_kind != "parse"
+            or feed.is_feed
+            or looks_like_json(fetched.content)  # JSON is no web page: its own error says more
+        ):
             return [], feed.error, feed.error_kind, feed.warnings
         warnings = feed.warnings
     decoded = decode_text(fetched.content, fetched.content_type)
