@@ -6,6 +6,8 @@ time, so a 6,000-item feed re-emitted 1,000 unchanged items on every poll.
 
 from __future__ import annotations
 
+import asyncio
+import time
 from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
@@ -123,3 +125,30 @@ def test_ids_gone_for_longer_than_the_retention_are_forgotten_ids_in_the_feed_ne
     emitted, state = state.plan(feed_items(range(3, 6), "s"), etag=None, last_modified=None, now=later)
     assert emitted == []
     assert sorted(state.entries) == ["s:3", "s:4", "s:5"]
+
+
+async def test_parsing_a_large_feed_leaves_the_event_loop_free(site: Site, tmp_path: Path) -> None:
+    """Parsing 6,000 items takes seconds: other sources, the processor and the page go on meanwhile."""
+    source = Source(id="archive", kind="rss", url=site.url("/archive.xml"))
+    site.serve("/archive.xml", rss(6000), headers={"Content-Type": "application/rss+xml"})
+    gaps: list[float] = []
+
+    async def tick() -> None:
+        loop = asyncio.get_running_loop()
+        last = loop.time()
+        while True:
+            await asyncio.sleep(0.01)
+            now = loop.time()
+            gaps.append(now - last)
+            last = now
+
+    async with Fetcher(fast_policy(total_timeout=60.0, read_timeout=30.0)) as fetcher:
+        poller, _ = make_poller(tmp_path / "state", fetcher)
+        ticker = asyncio.create_task(tick())
+        started = time.monotonic()
+        result = await poller.poll_source(source)
+        took = time.monotonic() - started
+        ticker.cancel()
+    assert len(result.items) == 6000
+    assert took > 1.0  # the parse is long enough for a stalled loop to show
+    assert max(gaps) < 0.5, f"event loop stalled {max(gaps):.2f} s during a {took:.1f} s poll"
