@@ -92,9 +92,8 @@ def from_struct(value: time.struct_time | None, raw: Any = None) -> SourceTime |
     text = raw if isinstance(raw, str) else ""
     if value is None:
         return SourceTime(text, None) if text.strip() else None
-    return SourceTime(text or time.strftime("%Y-%m-%dT%H:%M:%S", value), _moment(
-        lambda: datetime.fromtimestamp(timegm(value), UTC)
-    ))
+    moment = _moment(lambda: datetime.fromtimestamp(timegm(value), UTC))
+    return SourceTime(text or time.strftime("%Y-%m-%dT%H:%M:%S", value), moment)
 
 
 def read_time(value: Any) -> SourceTime | None:
@@ -188,7 +187,6 @@ def _joins(char: str) -> bool:
         or 0xFE00 <= code <= 0xFE0F
         or 0x1F3FB <= code <= 0x1F3FF
         or 0xE0100 <= code <= 0xE01EF
-        or 0xDC00 <= code <= 0xDFFF  # a lone low surrogate (surrogateescape'd bytes)
     )
 
 
@@ -278,13 +276,13 @@ def one_per_id(items: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], str |
     chosen: dict[str, int] = {}
     repeats: list[str] = []
     for index, item in enumerate(items):
-        first = chosen.get(item["id"])
-        if first is None:
+        best = chosen.get(item["id"])
+        if best is None:
             chosen[item["id"]] = index
             continue
         repeats.append(item["id"])
-        if _recency(item) > _recency(items[first]):
-            chosen[item["id"]] = index
+        if _recency(item) > _recency(items[best]):
+            chosen[item["id"]] = index  # the dict keeps the first occurrence's place
     if not repeats:
         return items, None
     kept = [items[i] for i in chosen.values()]

@@ -107,7 +107,7 @@ def find_liveblog_updates(tree: LexborHTMLParser) -> FoundUpdates:
 
 def _posts(updates: Any, warnings: list[str]) -> list[dict[str, Any]]:
     """The post objects of a ``liveBlogUpdate`` value; one warning for anything else in it."""
-    if updates is None or updates == []:
+    if updates is None or updates in ("", [], {}):  # an empty live blog, not an odd one
         return []
     if isinstance(updates, dict):
         return [updates]
