@@ -178,3 +178,17 @@ async def test_long_titles_and_bodies_are_capped_and_flagged(site: Site, tmp_pat
     assert len(long["body"]) <= MAX_BODY and long["body"].endswith("…")
     assert len(cjk_item["body"]) == MAX_BODY and cjk.startswith(cjk_item["body"][:-1])
     assert (short["title"], short["body"]) == ("Short", "Short body.")
+
+
+def test_a_garbled_encoding_name_in_the_xml_declaration_costs_no_entry() -> None:
+    """Found by test_fuzz_feeds.py: feedparser raised UnicodeDecodeError on a non-ASCII name."""
+    source = Source(id="desk", kind="rss", url="https://desk.example/feed.xml")
+    feed = (
+        b'<?xml version="1.0" encoding="\x8atf-8"?><rss version="2.0"><channel><title>Desk</title>'
+        b"<item><guid isPermaLink=\"false\">a</guid><title>Caf\xc3\xa9 opens</title><description>Hello.</description></item>"
+        b"</channel></rss>"
+    )
+    items, error, warnings = parsed(source, feed, "application/rss+xml")
+    assert error is None
+    assert [(i["id"], i["title"]) for i in items] == [("desk:a", "Café opens")]
+    assert warnings == ["ignored the XML declaration's encoding name '\\x8atf-8' (not ASCII)"]

@@ -28,6 +28,7 @@ _ENTITY_DECL = re.compile(
     rb"<!ENTITY\s+(%\s*)?[^\s>]+\s+(SYSTEM|PUBLIC|\"[^\"]*\"|'[^']*')", re.I | re.S
 )
 _ENTITY_REF = re.compile(rb"[&%][A-Za-z_:]")
+_XML_ENCODING = re.compile(rb"""\A(?:\xef\xbb\xbf)?(<\?xml[^>]*?)\s+encoding\s*=\s*(["'])([^"'>]*)\2""")
 MAX_ENTITIES = 64
 
 
@@ -61,6 +62,23 @@ def unsafe_xml_reason(content: bytes) -> str | None:
     return None
 
 
+def _without_garbled_encoding_name(content: bytes) -> tuple[bytes, str | None]:
+    """The document without an XML declaration's encoding name that is not ASCII, and a warning.
+
+    Encoding names are ASCII; feedparser raises ``UnicodeDecodeError`` on any other byte
+    there (found by tests/pollers/test_fuzz_feeds.py). Without the name, the encoding is
+    taken from the HTTP header or guessed, and the entries are read.
+    """
+    match = _XML_ENCODING.match(content)
+    if match is None or match.group(3).isascii():
+        return content, None
+    shown = match.group(3).decode("latin-1")[:40]
+    return (
+        content[: match.end(1)] + content[match.end() :],
+        f"ignored the XML declaration's encoding name {shown!r} (not ASCII)",
+    )
+
+
 def looks_like_json(content: bytes) -> bool:
     return content.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"{", b"[")
 
@@ -74,20 +92,24 @@ def parse_feed(
     reason = unsafe_xml_reason(content)
     if reason:
         return ParsedFeed(error=reason, error_kind="unsafe_xml")
-    parsed = feedparser.parse(
-        io.BytesIO(content),
-        response_headers={
-            "content-type": content_type or "application/xml",
-            "content-location": page_url,
-        },
-        sanitize_html=True,
-        resolve_relative_uris=True,
-    )
+    content, repaired = _without_garbled_encoding_name(content)
+    try:
+        parsed = feedparser.parse(
+            io.BytesIO(content),
+            response_headers={
+                "content-type": content_type or "application/xml",
+                "content-location": page_url,
+            },
+            sanitize_html=True,
+            resolve_relative_uris=True,
+        )
+    except (UnicodeError, LookupError) as exc:  # feedparser's encoding detection gave up
+        return ParsedFeed(error=f"not a feed: undecodable ({' '.join(str(exc).split())[:200]})", is_feed=False)
     if not parsed.get("version") and not parsed.entries:
         why = parsed.get("bozo_exception")
         detail = f": {' '.join(str(why).split())[:300]}" if why else ""
         return ParsedFeed(error=f"not a feed{detail}", is_feed=False)
-    result = ParsedFeed()
+    result = ParsedFeed(warnings=[repaired] if repaired else [])
     if isinstance(parsed.get("bozo_exception"), feedparser.CharacterEncodingOverride):
         result.warnings.append(f"decode: {parsed.bozo_exception}")
     language = inline_text(parsed.feed.get("language")) or None
