@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -192,3 +193,26 @@ def test_a_garbled_encoding_name_in_the_xml_declaration_costs_no_entry() -> None
     assert error is None
     assert [(i["id"], i["title"]) for i in items] == [("desk:a", "Café opens")]
     assert warnings == ["ignored the XML declaration's encoding name '\\x8atf-8' (not ASCII)"]
+
+
+def test_flagged_items_pass_through_wirewatch_process(wirewatch_bin: str, wirewatch_env: dict[str, str]) -> None:
+    """processed_item.json takes raw_item's fields: date_note and truncated survive processing."""
+    source = Source(id="desk", kind="rss", url="https://desk.example/feed.xml")
+    feed = (
+        '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>Desk</title>'
+        '<item><guid isPermaLink="false">old</guid><title>' + "Budget " * 400 + "</title>"
+        "<description>The council voted.</description><pubDate>Mon, 01 Jan 0001 00:00:00 GMT</pubDate>"
+        "</item></channel></rss>"
+    ).encode()
+    items, error, _ = parsed(source, feed, "application/rss+xml")
+    assert error is None and items[0]["truncated"] == ["title"] and "date_note" in items[0]
+    rules = Path(__file__).resolve().parent.parent / "fixtures" / "processors" / "rules.yaml"
+    done = subprocess.run(
+        [wirewatch_bin, "process", "--rules", str(rules), "--ner", "off"],
+        input="".join(json.dumps({**i, "revision": 1}) + "\n" for i in items),
+        capture_output=True, text=True, env=wirewatch_env, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    [processed] = [json.loads(line) for line in done.stdout.splitlines()]
+    validate("processed_item", processed)
+    assert (processed["date_note"], processed["truncated"]) == (items[0]["date_note"], ["title"])
