@@ -152,3 +152,16 @@ async def test_parsing_a_large_feed_leaves_the_event_loop_free(site: Site, tmp_p
     assert len(result.items) == 6000
     assert took > 1.0  # the parse is long enough for a stalled loop to show
     assert max(gaps) < 0.5, f"event loop stalled {max(gaps):.2f} s during a {took:.1f} s poll"
+
+
+def test_a_state_saved_with_full_content_hashes_re_emits_nothing() -> None:
+    """States written before hashes were kept to 64 bits still recognise unchanged items."""
+    digest = content_hash("Budget passes", "The council voted.")
+    saved = {"v": 1, "source": "s", "etag": None, "last_modified": None, "saved_at": 5.0,
+             "entries": {"s:1": [digest, 3, 5.0]}}  # fmt: skip
+    state = SourceState.from_json(saved, "s")
+    emitted, _ = state.plan([{"id": "s:1", "content_hash": digest}], etag=None, last_modified=None)
+    assert emitted == []
+    edited = content_hash("Budget passes", "The council voted, 31 to 20.")
+    emitted, _ = state.plan([{"id": "s:1", "content_hash": edited}], etag=None, last_modified=None)
+    assert [(i["id"], i["revision"]) for i in emitted] == [("s:1", 4)]
