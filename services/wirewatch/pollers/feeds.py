@@ -21,7 +21,14 @@ import feedparser
 
 from wirewatch.pollers.config import Source
 from wirewatch.pollers.html import html_to_text, inline_text
-from wirewatch.pollers.items import build_item, content_hash, from_struct, read_time, safe_url
+from wirewatch.pollers.items import (
+    build_item,
+    content_hash,
+    describe,
+    from_struct,
+    read_time,
+    safe_url,
+)
 
 _FIRST_ELEMENT = re.compile(rb"<[A-Za-z]")
 _ENTITY_DECL = re.compile(
@@ -117,7 +124,7 @@ def parse_feed(
         try:
             result.items.append(_entry_item(entry, source, fetched_at, language))
         except Exception as exc:  # one broken entry must not cost the others
-            result.warnings.append(f"entry {index}: {type(exc).__name__}: {exc}")
+            result.warnings.append(f"entry {index}: {describe(exc)}")
     return result
 
 
@@ -176,7 +183,7 @@ def _parse_json_feed(content: bytes, *, source: Source, fetched_at: str) -> Pars
         try:
             result.items.append(_json_item(entry, source, fetched_at, language or None))
         except Exception as exc:  # one broken entry must not cost the others
-            result.warnings.append(f"item {index}: {type(exc).__name__}: {exc}")
+            result.warnings.append(f"item {index}: {describe(exc)}")
     return result
 
 

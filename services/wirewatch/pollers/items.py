@@ -63,6 +63,11 @@ def block_id(raw: str, title: str, when: str | None) -> str:
     return "h-" + hashlib.sha256(seed.encode("utf-8", "replace")).hexdigest()[:16]
 
 
+def describe(exc: BaseException) -> str:
+    """An exception as one short line for a warning or an error (its message may span lines)."""
+    return f"{type(exc).__name__}: {' '.join(str(exc).split())}"[:300]
+
+
 def content_hash(title: str, body: str) -> str:
     """What decides "edited": the text a reader sees (title and body), nothing else."""
     return hashlib.sha256(f"{title}\n\x1f\n{body}".encode()).hexdigest()

@@ -32,6 +32,7 @@ from wirewatch.pollers.items import (
     SourceTime,
     block_id,
     build_item,
+    describe,
     parse_time,
     read_time,
     safe_url,
@@ -168,7 +169,7 @@ def parse_liveblog(html: str, *, source: Source, page_url: str, fetched_at: str)
             try:
                 page.items.append(_post_item(post, source, page_url, fetched_at))
             except Exception as exc:  # one broken post must not cost the others
-                page.warnings.append(f"post {index}: {type(exc).__name__}: {exc}")
+                page.warnings.append(f"post {index}: {describe(exc)}")
         return page
     if source.liveblog is None:
         return ParsedPage(

@@ -41,7 +41,7 @@ from wirewatch.pollers.http import (
     FetchPolicy,
     decode_text,
 )
-from wirewatch.pollers.items import one_per_id
+from wirewatch.pollers.items import describe, one_per_id
 from wirewatch.pollers.liveblog import parse_liveblog
 from wirewatch.pollers.state import StateStore
 
@@ -227,7 +227,7 @@ class Poller:
                 parse_document, source, fetched, fetched_at
             )
         except Exception as exc:  # a parser bug must cost one poll of one source, not the run
-            items, error, kind, warnings = [], f"{type(exc).__name__}: {exc}", "parse", []
+            items, error, kind, warnings = [], describe(exc), "parse", []
         for warning in warnings:
             log.warning("source_warning", source=source.id, reason=warning)
         if error is not None:
