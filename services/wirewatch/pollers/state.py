@@ -274,35 +274,45 @@ class KafkaStateStore:
         return self._cache.get(source_id) or SourceState(source_id)
 
     async def save(self, state: SourceState) -> None:
-        state = fit_message(state)
-        await self.publisher.publish(self.topic, state.to_json(compress=True), key=state.source_id)
+        # compressing a large state takes a fraction of a second: off the event loop
+        state, value = await asyncio.to_thread(fit_message, state)
+        await self.publisher.publish(self.topic, value, key=state.source_id)
         self._cache[state.source_id] = state
 
 
-def fit_message(state: SourceState, limit: int = MAX_MESSAGE_BYTES) -> SourceState:
-    """``state``, or as much of it as fits one Kafka message: least recently seen entries go first.
+def fit_message(
+    state: SourceState, limit: int = MAX_MESSAGE_BYTES
+) -> tuple[SourceState, dict[str, Any]]:
+    """``state`` and its compressed form, or as much of it as fits one Kafka message.
 
-    Without this a state over the limit would fail to publish for ever (the source
-    stuck); trimmed, the ids dropped may be emitted again, and one warning says so.
+    The least recently seen entries go first. Without this a state over the limit would
+    fail to publish for ever (the source stuck); trimmed, the ids dropped may be emitted
+    again, and one warning says so.
     """
-    size = _encoded_size(state)
+    value = state.to_json(compress=True)
+    size = _size(value, state)
     if size <= limit:
-        return state
+        return state, value
     ranked = sorted(state.entries.items(), key=lambda kv: kv[1].seen, reverse=True)
     # entries compress alike: start from the proportional share, step down until it fits
-    low = int(len(ranked) * limit / size * 0.95)
-    while low > 0 and _encoded_size(replace(state, entries=dict(ranked[:low]))) > limit:
-        low = int(low * 0.9)
+    kept = int(len(ranked) * limit / size * 0.95)
+    while True:
+        trimmed = replace(state, entries=dict(ranked[:kept]))
+        value = trimmed.to_json(compress=True)
+        if kept == 0 or _size(value, trimmed) <= limit:
+            break
+        kept = int(kept * 0.9)
     log.warning(
         "state_trimmed",
         source=state.source_id,
         entries=len(ranked),
-        kept=low,
-        reason=f"the state does not fit one Kafka message ({limit:,} bytes): the {len(ranked) - low:,} "
+        kept=kept,
+        reason=f"the state does not fit one Kafka message ({limit:,} bytes): the {len(ranked) - kept:,} "
         "least recently seen ids are forgotten and may be emitted again",
     )
-    return replace(state, entries=dict(ranked[:low]))
+    return trimmed, value
 
 
-def _encoded_size(state: SourceState) -> int:
-    return len(json.dumps(state.to_json(compress=True), separators=(",", ":"))) + len(state.source_id)
+def _size(value: dict[str, Any], state: SourceState) -> int:
+    """Bytes of the message: the JSON value and the key."""
+    return len(json.dumps(value, separators=(",", ":"))) + len(state.source_id.encode())
