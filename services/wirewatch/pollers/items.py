@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 
 from feedparser.datetimes import _parse_date
 
+from wirewatch.core.text import shorten
 from wirewatch.core.times import parse_rfc3339, rfc3339
 from wirewatch.pollers.config import Source
 
@@ -65,7 +66,7 @@ def block_id(raw: str, title: str, when: str | None) -> str:
 
 def describe(exc: BaseException) -> str:
     """An exception as one short line for a warning or an error (its message may span lines)."""
-    return f"{type(exc).__name__}: {' '.join(str(exc).split())}"[:300]
+    return shorten(f"{type(exc).__name__}: {' '.join(str(exc).split())}", 300)
 
 
 def content_hash(title: str, body: str) -> str:
