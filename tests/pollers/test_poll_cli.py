@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 from pathlib import Path
 
+from wirewatch.core.deadletter import dead_letter
 from wirewatch.core.schemas import validate
+from wirewatch.pollers.poller import StdoutPublisher
 
 from .helpers import Site, fixture_bytes
 
@@ -116,3 +119,58 @@ def test_help_has_examples(wirewatch_bin: str, wirewatch_env: dict[str, str]) ->
             [wirewatch_bin, command, "--help"], capture_output=True, text=True, env=wirewatch_env
         )
         assert result.returncode == 0 and "examples:" in result.stdout
+        if command == "poll":
+            assert "--dead-letters FILE" in result.stdout
+
+
+ODD_DATES_RSS = b"""<?xml version="1.0" encoding="UTF-8"?>
+<rss version="2.0"><channel><title>Desk</title><link>https://desk.example/</link>
+<item><guid isPermaLink="false">today</guid><title>Budget passes</title>
+<description>The council voted.</description><pubDate>Tue, 03 Mar 2026 10:15:00 GMT</pubDate></item>
+<item><guid isPermaLink="false">year-one</guid><title>Archive entry</title>
+<description>From the archive.</description><pubDate>Mon, 01 Jan 0001 00:00:00 GMT</pubDate></item>
+<item><guid isPermaLink="false">forever</guid><title>Pinned notice</title>
+<description>Pinned.</description><pubDate>Fri, 31 Dec 9999 23:59:59 GMT</pubDate></item>
+</channel></rss>
+"""
+
+
+def test_poll_once_stdout_has_raw_items_only(
+    site: Site, tmp_path: Path, wirewatch_bin: str, wirewatch_env: dict[str, str]
+) -> None:
+    """Issue #16: a year-1 date was dead-lettered, and the dead letter printed among the items."""
+    config = tmp_path / "sources.yaml"
+    url = site.serve("/desk.xml", ODD_DATES_RSS, headers={"Content-Type": "application/rss+xml"})
+    config.write_text(f"fetch:\n  min_host_delay: 0s\nsources:\n  - id: desk\n    kind: rss\n    url: {url}\n")
+    dead = tmp_path / "dead.jsonl"
+    plain = poll(wirewatch_bin, wirewatch_env, config, tmp_path / "state")
+    with_file = subprocess.run(
+        [wirewatch_bin, "poll", "--once", "--config", str(config), "--state", str(tmp_path / "state2"),
+         "--dead-letters", str(dead)],
+        capture_output=True, text=True, env=wirewatch_env, timeout=60,
+    )  # fmt: skip
+    for result in (plain, with_file):
+        assert result.returncode == 0, result.stderr
+        items = [json.loads(line) for line in result.stdout.splitlines()]
+        for item in items:
+            validate("raw_item", item)
+        assert [(i["id"], i["published_at"] == i["fetched_at"], "date_note" in i) for i in items] == [
+            ("desk:today", False, False),
+            ("desk:year-one", True, True),
+            ("desk:forever", True, True),
+        ]
+    assert dead.read_text() == ""
+
+
+async def test_stdout_publisher_sends_dead_letters_to_their_file_never_to_stdout() -> None:
+    stdout, dead = io.StringIO(), io.StringIO()
+    publisher = StdoutPublisher(stdout, raw_topic="w.raw", dead_letters=dead)
+    record = dead_letter("poller", "not a valid raw_item at title: 3 is not a string", {"title": 3})
+    await publisher.publish_many("w.raw", [("desk", {"id": "desk:1"})])
+    await publisher.publish("w.dead-letter", record, key="desk")
+    assert [json.loads(line) for line in stdout.getvalue().splitlines()] == [{"id": "desk:1"}]
+    assert [json.loads(line) for line in dead.getvalue().splitlines()] == [record]
+
+    quiet = io.StringIO()  # without --dead-letters: only the poller's warning line (stderr) remains
+    await StdoutPublisher(quiet, raw_topic="w.raw").publish("w.dead-letter", record, key="desk")
+    assert quiet.getvalue() == ""

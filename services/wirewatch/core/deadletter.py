@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
 from wirewatch.core.schemas import validate
 from wirewatch.core.text import shorten
+from wirewatch.core.times import utc_now
+
+__all__ = ["Consumed", "Stage", "as_text", "dead_letter", "dead_letter_for", "utc_now"]
 
 #: Characters of a dead letter's reason.
 REASON_MAX = 2000
@@ -31,11 +33,6 @@ class Consumed(Protocol):
 
     @property
     def key(self) -> str | None: ...
-
-
-def utc_now() -> str:
-    """Now as RFC 3339 UTC with milliseconds and a ``Z``."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def as_text(payload: bytes | str | Any) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import signal
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,12 @@ examples:
   wirewatch poll --once --config sources.yaml --state .wirewatch/state > items.jsonl
   # a second run against unchanged sources prints nothing
   wirewatch poll --once --config sources.yaml --state .wirewatch/state
+  # keep items that break schemas/raw_item.json, with the reason, apart
+  wirewatch poll --once --config sources.yaml --state .wirewatch/state --dead-letters bad.jsonl
+
+stdout carries raw items only. An item the poller cannot emit (it breaks
+schemas/raw_item.json) is one warning line on stderr, and its dead letter
+(schemas/dead_letter.json) a JSON line in --dead-letters FILE when given.
 
 exit status: 0 when the run completed (failed sources are logged on stderr, one
 line each, naming the source and the reason); 2 when the config is unusable.
@@ -59,6 +66,12 @@ def register(subparsers: Any) -> None:
         type=Path,
         metavar="DIR",
         help="folder of per-source state (created if missing)",
+    )
+    poll.add_argument(
+        "--dead-letters",
+        type=Path,
+        metavar="FILE",
+        help="also write dead letters (schemas/dead_letter.json) as JSON lines to FILE",
     )
     poll.set_defaults(func=run_poll)
 
@@ -98,8 +111,7 @@ def run_poll(args: argparse.Namespace) -> int:
     if args.state.exists() and not args.state.is_dir():
         raise ConfigError("--state", f"{args.state} is not a directory")
 
-    async def main() -> None:
-        publisher = StdoutPublisher()
+    async def main(publisher: StdoutPublisher) -> None:
         async with make_fetcher(config.fetch, settings.user_agent) as fetcher:
             poller = Poller(
                 state=DirectoryStateStore(args.state),
@@ -114,7 +126,14 @@ def run_poll(args: argparse.Namespace) -> int:
         emitted = sum(len(r.items) for r in results)
         log.info("poll_done", sources=len(results), failed=failed, emitted=emitted)
 
-    asyncio.run(main())
+    with contextlib.ExitStack() as files:
+        dead = None
+        if args.dead_letters is not None:
+            try:
+                dead = files.enter_context(args.dead_letters.open("w", encoding="utf-8"))
+            except OSError as exc:
+                raise ConfigError("--dead-letters", f"{args.dead_letters}: {exc.strerror}") from None
+        asyncio.run(main(StdoutPublisher(raw_topic=settings.raw_topic, dead_letters=dead)))
     return 0
 
 

@@ -21,13 +21,21 @@ import feedparser
 
 from wirewatch.pollers.config import Source
 from wirewatch.pollers.html import html_to_text, inline_text
-from wirewatch.pollers.items import build_item, content_hash, from_struct, parse_time, safe_url
+from wirewatch.pollers.items import (
+    build_item,
+    content_hash,
+    describe,
+    from_struct,
+    read_time,
+    safe_url,
+)
 
 _FIRST_ELEMENT = re.compile(rb"<[A-Za-z]")
 _ENTITY_DECL = re.compile(
     rb"<!ENTITY\s+(%\s*)?[^\s>]+\s+(SYSTEM|PUBLIC|\"[^\"]*\"|'[^']*')", re.I | re.S
 )
 _ENTITY_REF = re.compile(rb"[&%][A-Za-z_:]")
+_XML_ENCODING = re.compile(rb"""\A(?:\xef\xbb\xbf)?(<\?xml[^>]*?)\s+encoding\s*=\s*(["'])([^"'>]*)\2""")
 MAX_ENTITIES = 64
 
 
@@ -61,6 +69,23 @@ def unsafe_xml_reason(content: bytes) -> str | None:
     return None
 
 
+def _without_garbled_encoding_name(content: bytes) -> tuple[bytes, str | None]:
+    """The document without an XML declaration's encoding name that is not ASCII, and a warning.
+
+    Encoding names are ASCII; feedparser raises ``UnicodeDecodeError`` on any other byte
+    there (found by tests/pollers/test_fuzz_feeds.py). Without the name, the encoding is
+    taken from the HTTP header or guessed, and the entries are read.
+    """
+    match = _XML_ENCODING.match(content)
+    if match is None or match.group(3).isascii():
+        return content, None
+    shown = match.group(3).decode("latin-1")[:40]
+    return (
+        content[: match.end(1)] + content[match.end() :],
+        f"ignored the XML declaration's encoding name {shown!r} (not ASCII)",
+    )
+
+
 def looks_like_json(content: bytes) -> bool:
     return content.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"{", b"[")
 
@@ -74,20 +99,24 @@ def parse_feed(
     reason = unsafe_xml_reason(content)
     if reason:
         return ParsedFeed(error=reason, error_kind="unsafe_xml")
-    parsed = feedparser.parse(
-        io.BytesIO(content),
-        response_headers={
-            "content-type": content_type or "application/xml",
-            "content-location": page_url,
-        },
-        sanitize_html=True,
-        resolve_relative_uris=True,
-    )
+    content, repaired = _without_garbled_encoding_name(content)
+    try:
+        parsed = feedparser.parse(
+            io.BytesIO(content),
+            response_headers={
+                "content-type": content_type or "application/xml",
+                "content-location": page_url,
+            },
+            sanitize_html=True,
+            resolve_relative_uris=True,
+        )
+    except (UnicodeError, LookupError) as exc:  # feedparser's encoding detection gave up
+        return ParsedFeed(error=f"not a feed: undecodable ({' '.join(str(exc).split())[:200]})", is_feed=False)
     if not parsed.get("version") and not parsed.entries:
         why = parsed.get("bozo_exception")
         detail = f": {' '.join(str(why).split())[:300]}" if why else ""
         return ParsedFeed(error=f"not a feed{detail}", is_feed=False)
-    result = ParsedFeed()
+    result = ParsedFeed(warnings=[repaired] if repaired else [])
     if isinstance(parsed.get("bozo_exception"), feedparser.CharacterEncodingOverride):
         result.warnings.append(f"decode: {parsed.bozo_exception}")
     language = inline_text(parsed.feed.get("language")) or None
@@ -95,7 +124,7 @@ def parse_feed(
         try:
             result.items.append(_entry_item(entry, source, fetched_at, language))
         except Exception as exc:  # one broken entry must not cost the others
-            result.warnings.append(f"entry {index}: {type(exc).__name__}: {exc}")
+            result.warnings.append(f"entry {index}: {describe(exc)}")
     return result
 
 
@@ -123,8 +152,8 @@ def _entry_item(
         title=title,
         body=body,
         summary=summary if summary and summary != body else "",
-        published_at=from_struct(entry.get("published_parsed")),
-        updated_at=from_struct(entry.get("updated_parsed")),
+        published=from_struct(entry.get("published_parsed"), entry.get("published")),
+        updated=from_struct(entry.get("updated_parsed"), entry.get("updated")),
         fetched_at=fetched_at,
         authors=[a for a in authors if a],
         language=language,
@@ -135,8 +164,10 @@ def _parse_json_feed(content: bytes, *, source: Source, fetched_at: str) -> Pars
     """JSON Feed 1.0/1.1 (https://jsonfeed.org/version/1.1)."""
     try:
         doc = json.loads(content.decode("utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return ParsedFeed(error=f"invalid JSON: {exc}", is_feed=False)
+    except RecursionError:
+        return ParsedFeed(error="invalid JSON: nested too deeply", is_feed=False)
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
+        return ParsedFeed(error=f"invalid JSON: {' '.join(str(exc).split())[:200]}", is_feed=False)
     if not isinstance(doc, dict) or not str(doc.get("version", "")).startswith(
         "https://jsonfeed.org/version/"
     ):
@@ -149,38 +180,45 @@ def _parse_json_feed(content: bytes, *, source: Source, fetched_at: str) -> Pars
         if not isinstance(entry, dict):
             result.warnings.append(f"item {index}: not an object")
             continue
-        title = inline_text(_str(entry.get("title")))
-        html = _str(entry.get("content_html"))
-        body = (
-            html_to_text(html)
-            if html
-            else html_to_text(_str(entry.get("content_text")).replace("<", "&lt;"))
-        )
-        link = safe_url(entry.get("url"))
-        raw_id = entry.get("id")
-        local_id = str(raw_id).strip() if raw_id not in (None, "") else ""
-        local_id = local_id or link or f"hash:{content_hash(title, body)}"
-        people = entry.get("authors") or (
-            [entry["author"]] if isinstance(entry.get("author"), dict) else []
-        )
-        authors = [inline_text(_str(p.get("name"))) for p in people if isinstance(p, dict)]
-        summary = html_to_text(_str(entry.get("summary")))
-        result.items.append(
-            build_item(
-                source,
-                local_id=local_id,
-                url=link,
-                title=title,
-                body=body,
-                summary=summary if summary != body else "",
-                published_at=parse_time(entry.get("date_published")),
-                updated_at=parse_time(entry.get("date_modified")),
-                fetched_at=fetched_at,
-                authors=[a for a in authors if a],
-                language=language or None,
-            )
-        )
+        try:
+            result.items.append(_json_item(entry, source, fetched_at, language or None))
+        except Exception as exc:  # one broken entry must not cost the others
+            result.warnings.append(f"item {index}: {describe(exc)}")
     return result
+
+
+def _json_item(
+    entry: dict[str, Any], source: Source, fetched_at: str, language: str | None
+) -> dict[str, Any]:
+    title = inline_text(_str(entry.get("title")))
+    html = _str(entry.get("content_html"))
+    body = (
+        html_to_text(html)
+        if html
+        else html_to_text(_str(entry.get("content_text")).replace("<", "&lt;"))
+    )
+    link = safe_url(entry.get("url"))
+    raw_id = entry.get("id")
+    local_id = str(raw_id).strip() if isinstance(raw_id, str | int | float) else ""
+    local_id = local_id or link or f"hash:{content_hash(title, body)}"
+    people = entry.get("authors")
+    if not isinstance(people, list):
+        people = [entry["author"]] if isinstance(entry.get("author"), dict) else []
+    authors = [inline_text(_str(p.get("name"))) for p in people if isinstance(p, dict)]
+    summary = html_to_text(_str(entry.get("summary")))
+    return build_item(
+        source,
+        local_id=local_id,
+        url=link,
+        title=title,
+        body=body,
+        summary=summary if summary != body else "",
+        published=read_time(entry.get("date_published")),
+        updated=read_time(entry.get("date_modified")),
+        fetched_at=fetched_at,
+        authors=[a for a in authors if a],
+        language=language,
+    )
 
 
 def _str(value: Any) -> str:

@@ -25,9 +25,18 @@ from urllib.parse import quote, urlsplit
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
+from wirewatch.core.times import rfc3339
 from wirewatch.pollers.config import LiveblogSelectors, Source
 from wirewatch.pollers.html import html_to_text, inline_text, node_text
-from wirewatch.pollers.items import block_id, build_item, parse_time, safe_url
+from wirewatch.pollers.items import (
+    SourceTime,
+    block_id,
+    build_item,
+    describe,
+    parse_time,
+    read_time,
+    safe_url,
+)
 
 _MAX_JSONLD_DEPTH = 20
 
@@ -61,20 +70,67 @@ def _walk_jsonld(value: Any, depth: int = 0) -> Iterator[dict[str, Any]]:
                 yield from _walk_jsonld(element, depth + 1)
 
 
-def find_liveblog_updates(tree: LexborHTMLParser) -> list[dict[str, Any]] | None:
-    """The ``liveBlogUpdate`` posts of the first LiveBlogPosting, or None if there is none."""
-    for script in tree.css('script[type="application/ld+json"]'):
+@dataclass
+class FoundUpdates:
+    """The posts of the page's first LiveBlogPosting (None: there is none) and what was odd."""
+
+    posts: list[dict[str, Any]] | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+def find_liveblog_updates(tree: LexborHTMLParser) -> FoundUpdates:
+    """The ``liveBlogUpdate`` posts of the first LiveBlogPosting; bad JSON-LD blocks are skipped.
+
+    A block that is not JSON or nests deeper than the parser can go (``RecursionError``)
+    costs only itself: the blocks after it are still read, and the page gets one warning.
+    """
+    found = FoundUpdates()
+    skipped: list[str] = []
+    for number, script in enumerate(tree.css('script[type="application/ld+json"]'), 1):
         try:
             doc = json.loads(script.text(deep=True) or "null")
-        except json.JSONDecodeError:
+        except RecursionError:
+            skipped.append(f"#{number} nested too deeply")
+            continue
+        except ValueError as exc:
+            skipped.append(f"#{number} invalid JSON ({' '.join(str(exc).split())[:80]})")
             continue
         for obj in _walk_jsonld(doc):
             if "LiveBlogPosting" in _types(obj):
-                updates = obj.get("liveBlogUpdate") or []
-                if isinstance(updates, dict):
-                    updates = [updates]
-                return [u for u in updates if isinstance(u, dict)]
-    return None
+                found.posts = _posts(obj.get("liveBlogUpdate"), found.warnings)
+                break
+        if found.posts is not None:
+            break
+    if skipped:
+        found.warnings.insert(0, f"skipped JSON-LD block {', '.join(skipped)}")
+    return found
+
+
+def _posts(updates: Any, warnings: list[str]) -> list[dict[str, Any]]:
+    """The post objects of a ``liveBlogUpdate`` value; one warning for anything else in it."""
+    if updates is None or updates in ("", [], {}):  # an empty live blog, not an odd one
+        return []
+    if isinstance(updates, dict):
+        return [updates]
+    if not isinstance(updates, list):
+        warnings.append(
+            f"LiveBlogPosting.liveBlogUpdate is a {_json_type(updates)}, not a list of posts: "
+            "no posts read"
+        )
+        return []
+    posts = [u for u in updates if isinstance(u, dict)]
+    if len(posts) < len(updates):
+        odd = sorted({_json_type(u) for u in updates if not isinstance(u, dict)})
+        warnings.append(
+            f"{len(updates) - len(posts)} of {len(updates)} liveBlogUpdate entries are not "
+            f"objects ({', '.join(odd)}): skipped"
+        )
+    return posts
+
+
+def _json_type(value: Any) -> str:
+    names = {str: "string", bool: "boolean", int: "number", float: "number", list: "list"}
+    return "null" if value is None else names.get(type(value), "object")
 
 
 def _text_value(value: Any) -> str:
@@ -99,45 +155,55 @@ def _post_id(post: dict[str, Any], title: str, when: str | None) -> str:
 
 def _authors(value: Any) -> list[str]:
     people = value if isinstance(value, list) else [value]
-    names = [inline_text(p.get("name") if isinstance(p, dict) else p) for p in people if p]
+    names = [inline_text(_text_value(p.get("name") if isinstance(p, dict) else p)) for p in people]
     return [n for n in names if n]
 
 
 def parse_liveblog(html: str, *, source: Source, page_url: str, fetched_at: str) -> ParsedPage:
     """Posts of a live-blog page: JSON-LD first, else the configured selectors."""
     tree = LexborHTMLParser(html)
-    updates = find_liveblog_updates(tree)
-    if updates is not None:
-        page = ParsedPage(method="json-ld")
-        for post in updates:
-            title = inline_text(_text_value(post.get("headline")) or _text_value(post.get("name")))
-            published = parse_time(post.get("datePublished"))
-            updated = parse_time(post.get("dateModified"))
-            body = html_to_text(
-                _text_value(post.get("articleBody")) or _text_value(post.get("text"))
-            )
-            bid = _post_id(post, title, published)
-            url = safe_url(_text_value(post.get("url"))) or safe_url(_text_value(post.get("@id")), page_url)
-            page.items.append(
-                build_item(
-                    source,
-                    local_id=bid,
-                    url=url,
-                    title=title,
-                    body=body,
-                    published_at=published,
-                    updated_at=updated if updated != published else None,
-                    fetched_at=fetched_at,
-                    authors=_authors(post.get("author")),
-                    liveblog={"page_url": page_url, "block_id": bid},
-                )
-            )
+    found = find_liveblog_updates(tree)
+    if found.posts is not None:
+        page = ParsedPage(method="json-ld", warnings=found.warnings)
+        for index, post in enumerate(found.posts):
+            try:
+                page.items.append(_post_item(post, source, page_url, fetched_at))
+            except Exception as exc:  # one broken post must not cost the others
+                page.warnings.append(f"post {index}: {describe(exc)}")
         return page
     if source.liveblog is None:
         return ParsedPage(
-            error="no LiveBlogPosting JSON-LD on the page and no liveblog selectors configured"
+            error="no LiveBlogPosting JSON-LD on the page and no liveblog selectors configured",
+            warnings=found.warnings,
         )
-    return _by_selectors(tree, source, source.liveblog, page_url, fetched_at)
+    page = _by_selectors(tree, source, source.liveblog, page_url, fetched_at)
+    page.warnings[:0] = found.warnings
+    return page
+
+
+def _post_item(
+    post: dict[str, Any], source: Source, page_url: str, fetched_at: str
+) -> dict[str, Any]:
+    """One JSON-LD ``BlogPosting`` -> a raw item."""
+    title = inline_text(_text_value(post.get("headline")) or _text_value(post.get("name")))
+    published = read_time(_text_value(post.get("datePublished")) or post.get("datePublished"))
+    updated = read_time(_text_value(post.get("dateModified")) or post.get("dateModified"))
+    body = html_to_text(_text_value(post.get("articleBody")) or _text_value(post.get("text")))
+    # the hash seed of id-less posts keeps its historical form: parse_time's string
+    bid = _post_id(post, title, parse_time(post.get("datePublished")))
+    url = safe_url(_text_value(post.get("url"))) or safe_url(_text_value(post.get("@id")), page_url)
+    return build_item(
+        source,
+        local_id=bid,
+        url=url,
+        title=title,
+        body=body,
+        published=published,
+        updated=updated,
+        fetched_at=fetched_at,
+        authors=_authors(post.get("author")),
+        liveblog={"page_url": page_url, "block_id": bid},
+    )
 
 
 def _first(block: LexborNode, selector: str | None) -> LexborNode | None:
@@ -154,11 +220,12 @@ def _by_selectors(
         return page
     for index, block in enumerate(blocks):
         time_node = _first(block, sel.time)
-        when = None
+        when: SourceTime | None = None
         if time_node is not None:
-            when = parse_time(time_node.attributes.get("datetime")) or parse_time(
-                time_node.text(deep=True)
-            )
+            given = [read_time(time_node.attributes.get("datetime")), read_time(time_node.text(deep=True))]
+            present = [t for t in given if t is not None]
+            when = next((t for t in present if t.moment is not None), None) or next(iter(present), None)
+        when_text = rfc3339(when.moment) if when is not None and when.moment else None
         title_node = _first(block, sel.title)
         title = " ".join(node_text(title_node).split()) if title_node is not None else ""
         body_node = _first(block, sel.body) if sel.body else block
@@ -171,7 +238,7 @@ def _by_selectors(
                     node.decompose()
         body = node_text(body_node)
         raw_id = block.attributes.get(sel.id_attr or "id") or ""
-        bid = block_id(raw_id, title, when)
+        bid = block_id(raw_id, title, when_text)
         page.items.append(
             build_item(
                 source,
@@ -179,7 +246,7 @@ def _by_selectors(
                 url=f"{page_url.split('#', 1)[0]}#{quote(bid)}" if raw_id else page_url,
                 title=title,
                 body=body,
-                published_at=when,
+                published=when,
                 fetched_at=fetched_at,
                 liveblog={"page_url": page_url, "block_id": bid},
             )

@@ -41,6 +41,7 @@ from wirewatch.pollers.http import (
     FetchPolicy,
     decode_text,
 )
+from wirewatch.pollers.items import describe, one_per_id
 from wirewatch.pollers.liveblog import parse_liveblog
 from wirewatch.pollers.state import StateStore
 
@@ -85,20 +86,38 @@ def make_fetcher(settings: FetchSettings, user_agent: str) -> Fetcher:
 
 
 class StdoutPublisher:
-    """A Publisher writing each value as one JSON line (the ``poll --once`` contract)."""
+    """A Publisher writing each value as one JSON line (the ``poll --once`` contract).
 
-    def __init__(self, stream: IO[str] | None = None) -> None:
+    Only ``raw_topic``'s messages go to ``stream`` (stdout: raw items and nothing else);
+    dead letters go to ``dead_letters`` when given (``--dead-letters FILE``), else only
+    the poller's one warning line on stderr says what was dropped and why.
+    """
+
+    def __init__(
+        self,
+        stream: IO[str] | None = None,
+        *,
+        raw_topic: str,
+        dead_letters: IO[str] | None = None,
+    ) -> None:
         self.stream = stream or sys.stdout
+        self.raw_topic = raw_topic
+        self.dead_letters = dead_letters
 
     async def start(self) -> None:
         return None
 
     async def stop(self) -> None:
         self.stream.flush()
+        if self.dead_letters is not None:
+            self.dead_letters.flush()
 
     async def publish(self, topic: str, value: Any, key: str | None = None) -> None:
-        self.stream.write(json.dumps(value, ensure_ascii=False, separators=(",", ":")) + "\n")
-        self.stream.flush()
+        out = self.stream if topic == self.raw_topic else self.dead_letters
+        if out is None:
+            return
+        out.write(json.dumps(value, ensure_ascii=False, separators=(",", ":")) + "\n")
+        out.flush()
 
     async def publish_many(self, topic: str, messages: Iterable[tuple[str | None, Any]]) -> None:
         for key, value in messages:
@@ -108,7 +127,19 @@ class StdoutPublisher:
 def parse_document(
     source: Source, fetched: FetchOutcome, fetched_at: str
 ) -> tuple[list[dict[str, Any]], str | None, str, list[str]]:
-    """Items of a fetched document, or ``(.., error, kind, ..)``; picks feed vs live blog."""
+    """Items of a fetched document, or ``(.., error, kind, ..)``; picks feed vs live blog.
+
+    Items come out with unique ids (:func:`~wirewatch.pollers.items.one_per_id`).
+    """
+    items, error, kind, warnings = _parse_document(source, fetched, fetched_at)
+    items, repeated = one_per_id(items)
+    return items, error, kind, warnings + ([repeated] if repeated else [])
+
+
+def _parse_document(
+    source: Source, fetched: FetchOutcome, fetched_at: str
+) -> tuple[list[dict[str, Any]], str | None, str, list[str]]:
+    """:func:`parse_document` before ids are made unique."""
     page_url = fetched.final_url or source.url
     content_type = fetched.content_type.lower()
     is_html = "html" in content_type and "xhtml+xml" not in content_type
@@ -126,7 +157,12 @@ def parse_document(
         )
         if feed.error is None:
             return feed.items, None, "ok", feed.warnings
-        if source.kind == "rss" or feed.error_kind != "parse" or feed.is_feed:
+        if (
+            source.kind == "rss"
+            or feed.error_kind != "parse"
+            or feed.is_feed
+            or looks_like_json(fetched.content)  # JSON is no web page: its own error says more
+        ):
             return [], feed.error, feed.error_kind, feed.warnings
         warnings = feed.warnings
     decoded = decode_text(fetched.content, fetched.content_type)
@@ -184,9 +220,14 @@ class Poller:
         if not fetched.ok:
             return self._failed(source, fetched.kind, fetched.reason, fetched.retry_after)
         try:
-            items, error, kind, warnings = parse_document(source, fetched, fetched_at)
+            # In a thread: parsing a 6,000-item feed takes seconds of CPU, during which the
+            # event loop (other sources, the processor, the web page) would otherwise stand
+            # still (tests/pollers/test_large_feeds.py).
+            items, error, kind, warnings = await asyncio.to_thread(
+                parse_document, source, fetched, fetched_at
+            )
         except Exception as exc:  # a parser bug must cost one poll of one source, not the run
-            items, error, kind, warnings = [], f"{type(exc).__name__}: {exc}", "parse", []
+            items, error, kind, warnings = [], describe(exc), "parse", []
         for warning in warnings:
             log.warning("source_warning", source=source.id, reason=warning)
         if error is not None:

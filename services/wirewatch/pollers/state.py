@@ -9,7 +9,12 @@ Semantics (the poller's contract):
 * an id missing from the latest fetch (removed post, or one that scrolled out
   of the feed) emits nothing: the raw-item contract has no deletion. Its
   entry is kept for :data:`RETAIN_SECONDS` so a post that flaps back is not
-  re-sent, then pruned; at most :data:`MAX_ENTRIES` per source.
+  re-sent, then pruned.
+
+Forgetting is by last-seen time: every id present in the latest fetch is kept,
+whatever the feed's size (so an unchanged item is never emitted twice; the
+fetch's ``max_bytes`` bounds the feed), and of the ids no longer in the feed at
+most :data:`MAX_ABSENT` are kept, the least recently seen forgotten first.
 
 State is planned (:meth:`SourceState.plan`) as a new value and only saved
 after the items were durably published, so a crash re-emits, never skips.
@@ -30,10 +35,13 @@ Where it lives, behind one small :class:`StateStore` protocol:
 from __future__ import annotations
 
 import asyncio
+import base64
+import heapq
 import json
 import os
 import tempfile
 import time
+import zlib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -45,8 +53,13 @@ from wirewatch.core.logging import get_logger
 log = get_logger("pollers.state")
 
 RETAIN_SECONDS = 30 * 86400.0
-MAX_ENTRIES = 5000
+MAX_ABSENT = 5000
+"""Entries of ids gone from the feed kept per source (on top of every id in the feed)."""
 FORMAT_VERSION = 1
+HASH_CHARS = 16
+"""Hex digits of ``content_hash`` kept: 64 bits tell an edit apart; the compressed state is 2.4x smaller."""
+MAX_MESSAGE_BYTES = 1_000_000
+"""A state must fit one Kafka message (the broker's default limit is 1,048,588 bytes)."""
 
 
 @dataclass(frozen=True)
@@ -86,7 +99,7 @@ class SourceState:
                 continue  # a document repeating an id: the first one wins
             seen_now.add(item_id)
             known = entries.get(item_id)
-            digest = item["content_hash"]
+            digest = item["content_hash"][:HASH_CHARS]
             if known is not None and known.hash == digest:
                 entries[item_id] = replace(known, seen=now)
                 continue
@@ -94,7 +107,7 @@ class SourceState:
             emitted.append({**item, "revision": revision})
             entries[item_id] = EntryState(digest, revision, now)
         return emitted, SourceState(
-            self.source_id, etag, last_modified, _prune(entries, now), saved_at=now
+            self.source_id, etag, last_modified, _prune(entries, seen_now, now), saved_at=now
         )
 
     def with_validators(self, etag: str | None, last_modified: str | None) -> SourceState:
@@ -107,18 +120,29 @@ class SourceState:
         if known is not None and known.revision >= revision:
             return self
         entries = dict(self.entries)
-        entries[item["id"]] = EntryState(item.get("content_hash", ""), revision, time.time())
+        digest = str(item.get("content_hash", ""))[:HASH_CHARS]
+        entries[item["id"]] = EntryState(digest, revision, time.time())
         return replace(self, entries=entries)
 
-    def to_json(self) -> dict[str, Any]:
-        return {
+    def to_json(self, *, compress: bool = False) -> dict[str, Any]:
+        """The stored form; ``compress`` puts the entries in ``entries_z`` (base64 of zlib JSON).
+
+        Compressed, about 32,000 entries with 80-character URL ids fit one Kafka message.
+        """
+        entries = {k: [e.hash, e.revision, e.seen] for k, e in self.entries.items()}
+        data: dict[str, Any] = {
             "v": FORMAT_VERSION,
             "source": self.source_id,
             "etag": self.etag,
             "last_modified": self.last_modified,
             "saved_at": self.saved_at,
-            "entries": {k: [e.hash, e.revision, e.seen] for k, e in self.entries.items()},
         }
+        if compress:
+            packed = zlib.compress(json.dumps(entries, separators=(",", ":")).encode(), 6)
+            data["entries_z"] = base64.b64encode(packed).decode("ascii")
+        else:
+            data["entries"] = entries
+        return data
 
     @classmethod
     def from_json(cls, data: Any, source_id: str) -> SourceState:
@@ -126,9 +150,12 @@ class SourceState:
         if not isinstance(data, dict) or data.get("v") != FORMAT_VERSION:
             raise ValueError("not a poller state (unknown format)")
         try:
+            stored = data.get("entries")
+            if "entries_z" in data:
+                stored = json.loads(zlib.decompress(base64.b64decode(data["entries_z"])))
             entries = {
-                str(k): EntryState(str(v[0]), int(v[1]), float(v[2]))
-                for k, v in (data.get("entries") or {}).items()
+                str(k): EntryState(str(v[0])[:HASH_CHARS], int(v[1]), float(v[2]))
+                for k, v in (stored or {}).items()
             }
             return cls(
                 source_id,
@@ -137,15 +164,23 @@ class SourceState:
                 entries,
                 float(data.get("saved_at") or 0.0),
             )
-        except (TypeError, ValueError, IndexError, AttributeError) as exc:
+        except (TypeError, ValueError, IndexError, AttributeError, zlib.error) as exc:
             raise ValueError(f"corrupt poller state: {exc}") from None
 
 
-def _prune(entries: dict[str, EntryState], now: float) -> dict[str, EntryState]:
-    kept = {k: e for k, e in entries.items() if now - e.seen <= RETAIN_SECONDS}
-    if len(kept) > MAX_ENTRIES:
-        newest = sorted(kept.items(), key=lambda kv: kv[1].seen, reverse=True)[:MAX_ENTRIES]
-        kept = dict(newest)
+def _prune(
+    entries: dict[str, EntryState], present: set[str], now: float
+) -> dict[str, EntryState]:
+    """Keep every id in the feed; of the others, the :data:`MAX_ABSENT` most recently seen."""
+    absent = [
+        (key, entry)
+        for key, entry in entries.items()
+        if key not in present and now - entry.seen <= RETAIN_SECONDS
+    ]
+    if len(absent) > MAX_ABSENT:
+        absent = heapq.nlargest(MAX_ABSENT, absent, key=lambda kv: kv[1].seen)
+    kept = {key: entry for key, entry in entries.items() if key in present}
+    kept.update(absent)
     return kept
 
 
@@ -239,5 +274,45 @@ class KafkaStateStore:
         return self._cache.get(source_id) or SourceState(source_id)
 
     async def save(self, state: SourceState) -> None:
-        await self.publisher.publish(self.topic, state.to_json(), key=state.source_id)
+        # compressing a large state takes a fraction of a second: off the event loop
+        state, value = await asyncio.to_thread(fit_message, state)
+        await self.publisher.publish(self.topic, value, key=state.source_id)
         self._cache[state.source_id] = state
+
+
+def fit_message(
+    state: SourceState, limit: int = MAX_MESSAGE_BYTES
+) -> tuple[SourceState, dict[str, Any]]:
+    """``state`` and its compressed form, or as much of it as fits one Kafka message.
+
+    The least recently seen entries go first. Without this a state over the limit would
+    fail to publish for ever (the source stuck); trimmed, the ids dropped may be emitted
+    again, and one warning says so.
+    """
+    value = state.to_json(compress=True)
+    size = _size(value, state)
+    if size <= limit:
+        return state, value
+    ranked = sorted(state.entries.items(), key=lambda kv: kv[1].seen, reverse=True)
+    # entries compress alike: start from the proportional share, step down until it fits
+    kept = int(len(ranked) * limit / size * 0.95)
+    while True:
+        trimmed = replace(state, entries=dict(ranked[:kept]))
+        value = trimmed.to_json(compress=True)
+        if kept == 0 or _size(value, trimmed) <= limit:
+            break
+        kept = int(kept * 0.9)
+    log.warning(
+        "state_trimmed",
+        source=state.source_id,
+        entries=len(ranked),
+        kept=kept,
+        reason=f"the state does not fit one Kafka message ({limit:,} bytes): the {len(ranked) - kept:,} "
+        "least recently seen ids are forgotten and may be emitted again",
+    )
+    return trimmed, value
+
+
+def _size(value: dict[str, Any], state: SourceState) -> int:
+    """Bytes of the message: the JSON value and the key."""
+    return len(json.dumps(value, separators=(",", ":"))) + len(state.source_id.encode())

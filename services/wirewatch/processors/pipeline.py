@@ -20,6 +20,7 @@ from wirewatch.core import metrics
 from wirewatch.core.deadletter import utc_now
 from wirewatch.core.errors import SchemaError
 from wirewatch.core.schemas import validate, validator
+from wirewatch.core.times import rfc3339
 from wirewatch.processors.dedupe import Deduper, Fingerprint, Verdict, fingerprints
 from wirewatch.processors.entities import EntityTagger, NerModel, load_watchlist, resolve_ner
 from wirewatch.processors.language import load as load_language_model
@@ -42,7 +43,7 @@ def validate_raw(obj: Any) -> dict[str, Any]:
 
 def _time_str(now: datetime) -> str:
     """RFC 3339 UTC with milliseconds (one per batch: every item of a batch shares it)."""
-    return now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+    return rfc3339(now, millis=True)
 
 
 def make_alert(item: dict[str, Any], rule: Rule, matched_at: str | None = None) -> dict[str, Any]:
