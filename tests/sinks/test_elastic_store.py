@@ -97,3 +97,13 @@ async def test_bodies_are_serialised_with_orjson(elasticsearch_url: str, index_p
     finally:
         await drop_prefix(store.client, index_prefix)
         await store.close()
+
+
+def test_every_field_of_a_processed_item_is_mapped() -> None:
+    """The item mapping is not dynamic: a schema field without a mapping would be stored but never searchable."""
+    from wirewatch.core.schemas import load_schema
+    from wirewatch.sinks.elasticsearch import ITEM_PROPERTIES
+
+    fields = set(load_schema("raw_item")["$defs"]["fields"]["properties"]) | set(load_schema("processed_item")["properties"])
+    assert sorted(fields - set(ITEM_PROPERTIES)) == []
+    assert sorted(set(ITEM_PROPERTIES) - fields) == ["is_story", "search"]  # what the store adds

@@ -81,6 +81,8 @@ ITEM_PROPERTIES: dict[str, Any] = {
     "liveblog": {"properties": {"page_url": _KEYWORD, "block_id": _KEYWORD}},
     "revision": {"type": "integer"},
     "content_hash": _KEYWORD,
+    "date_note": {"type": "text"},
+    "truncated": _KEYWORD,
     "dedupe": {
         "properties": {
             "status": _KEYWORD,
