@@ -34,7 +34,7 @@ import ahocorasick_rs
 from pydantic import BaseModel, Field
 
 from wirewatch.core.config import load_yaml
-from wirewatch.processors.catalogue import Entry, cached, cities, countries
+from wirewatch.processors.catalogue import Entry, cached, cities, countries, is_latin
 from wirewatch.search.analysis import normalize
 
 EntityType = Literal[
@@ -46,6 +46,8 @@ NER_TYPES = frozenset(EntityType.__args__)  # type: ignore[attr-defined]
 COMMON_WORDS = frozenset(
     ["a", "an", "the", "of", "and", "or", "in", "on", "at", "to", "by", "for", "as", "is", "it", "us", "we", "he", "she", "his", "her", "who", "what", "may", "march", "will", "can", "nice", "split", "reading", "bath", "mobile", "orange", "victoria", "jersey", "chad", "turkey", "china", "japan", "guinea", "jordan", "georgia", "trump", "fed", "un", "eu", "xi", "lula", "harris", "modi", "wall", "street", "kim"]
 )
+#: Words before a person's name that are not part of it (NER spans often include them).
+PERSON_TITLES = frozenset(["President", "Chair", "Chairman", "Chairwoman", "Vice", "King", "Queen", "Prince", "Princess", "Prime", "Minister", "Governor", "Gov", "Senator", "Sen", "Rep", "Mr", "Mrs", "Ms", "Dr", "Judge", "Justice", "General", "Gen", "Chancellor", "Secretary", "Sheikh", "Sir", "Mayor", "Coach", "Captain", "Spokesman", "Spokeswoman", "CEO"])
 #: Lowercase words that open a title-case headline without being capitalised.
 HEADLINE_SMALL_WORDS = frozenset(["a", "an", "and", "as", "at", "but", "by", "for", "from", "in", "into", "of", "on", "or", "over", "the", "to", "up", "vs", "with"])
 
@@ -66,6 +68,7 @@ class _Pattern:
     entry: Entry
     surfaces: set[str] = field(default_factory=set)  # case-sensitive forms, when guarded
     guarded: bool = False
+    loose: bool = False  # guarded against lowercase only: any text, a headline too, is evidence
 
 
 def load_watchlist(path: Path | str) -> list[WatchEntity]:
@@ -121,15 +124,26 @@ def _spaced(normalised: str) -> str:
 
 
 def add_alias(
-    patterns: dict[str, _Pattern], alias: str, entry: Entry, *, variants: bool = False, override: bool = False
+    patterns: dict[str, _Pattern], alias: str, entry: Entry, *, variants: bool = False, override: bool = False,
+    capitalised: bool = False,
 ) -> None:
     """``alias`` (and its near-miss spellings, for a person) as a key of ``entry``; a key that is
-    another entity's already stays that entity's unless ``override``."""
+    another entity's already stays that entity's unless ``override``.
+
+    ``capitalised``: a one-word Latin-script name only counts where the text does not write
+    it in lowercase only (the city of Salé is not a "sale").
+    """
     key = normalize(alias)
     if not key:
         return
     keys = spelling_variants(key) if variants else {key}
     guarded = len(key.replace(" ", "")) <= 3 or all(t in COMMON_WORDS for t in key.split())
+    if capitalised and not guarded and " " not in key and is_latin(key):
+        pattern = patterns.get(key)
+        if pattern is None or (pattern.entry == entry and pattern.loose):
+            pattern = patterns[key] = pattern or _Pattern(entry, guarded=True, loose=True)
+            pattern.surfaces |= {alias.strip(), key.capitalize(), key.upper()}
+        return
     for k in keys:
         existing = patterns.get(k)
         if existing is not None and existing.entry != entry:
@@ -160,7 +174,7 @@ def _catalogue_json() -> dict[str, Any]:
     places = [*countries(), *cities()]
     for place in places:
         for alias in place.names:
-            add_alias(patterns, alias, place.entry)
+            add_alias(patterns, alias, place.entry, capitalised=True)
     for place in places:
         for alias in place.other_scripts:
             add_alias(patterns, alias, place.entry)
@@ -168,13 +182,13 @@ def _catalogue_json() -> dict[str, Any]:
     index = {entry: i for i, entry in enumerate(entries)}
     return {
         "entries": [[e.name, e.type, e.origin, e.ref] for e in entries],
-        "keys": [[key, index[p.entry], p.guarded, sorted(p.surfaces)] for key, p in patterns.items()],
+        "keys": [[key, index[p.entry], p.guarded, p.loose, sorted(p.surfaces)] for key, p in patterns.items()],
     }
 
 
 def _patterns_from_json(data: dict[str, Any]) -> dict[str, _Pattern]:
     entries = [Entry(*row) for row in data["entries"]]
-    return {key: _Pattern(entries[i], set(surfaces), guarded) for key, i, guarded, surfaces in data["keys"]}
+    return {key: _Pattern(entries[i], set(surfaces), guarded, loose) for key, i, guarded, loose, surfaces in data["keys"]}
 
 
 def _catalogue_version() -> str:
@@ -268,7 +282,7 @@ class EntityTagger:
         hits = Counter(map(self._keys.__getitem__, self._automaton.find_matches_as_strings(spaced)))
         for key, n in hits.items():
             pattern = self._patterns[key]
-            if pattern.guarded and not _confirmed(pattern, evidence.text):
+            if pattern.guarded and not _confirmed(pattern, evidence.full if pattern.loose else evidence.text):
                 continue
             slot = found.get(id(pattern.entry))
             if slot is None:
@@ -291,16 +305,14 @@ class EntityTagger:
         for mention, label in ner_mentions:
             if label not in NER_TYPES:
                 continue
-            name = _clean_mention(mention)
-            key = normalize(name)
-            if not key or not any(c.isalpha() for c in key):
-                continue
-            entry = self.lookup(name)
-            if entry is not None:
-                names[key] = entry
-                continue
-            labels.setdefault(key, Counter())[label] += 1
-            shown.setdefault(key, name)
+            for name in mention_names(mention, label):
+                entry = self.lookup(name)
+                key = normalize(name)
+                if entry is not None:
+                    names[key] = entry
+                elif any(c.isalpha() for c in key):
+                    labels.setdefault(key, Counter())[label] += 1
+                    shown.setdefault(key, name)
         surnames: dict[str, Entry] = {}
         for key, votes in labels.items():
             if key in names:
@@ -322,7 +334,7 @@ class EntityTagger:
         for index, start, end in self._automaton.find_matches_as_indexes(spaced):
             key = self._key_list[index]
             pattern = self._patterns[key]
-            if not pattern.guarded or _confirmed(pattern, evidence.text):
+            if not pattern.guarded or _confirmed(pattern, evidence.full if pattern.loose else evidence.text):
                 spans.append((start, start - end, 0, key, pattern.entry))
         for key, entry in names.items():
             needle = _spaced(key)
@@ -376,12 +388,28 @@ def headline_case(title: str) -> bool:
 
 _WORD = re.compile(r"[^\W\d_][^\W_]*(?:['’][^\W\d_]+)?")
 _LEADING_ARTICLE = re.compile(r"^(?:the|The|THE)\s+")
+_SPAN_BREAK = re.compile(r"\s*(?:[:;|•]|(?<!\w)\d[\d.,/-]*(?!\w))\s*")
 
 
-def _clean_mention(mention: str) -> str:
-    """A NER span as a name: whitespace collapsed, no possessive, no leading article."""
-    name = " ".join(mention.split()).removesuffix("'s").removesuffix("’s")
-    return _LEADING_ARTICLE.sub("", name)
+def mention_names(mention: str, label: str) -> list[str]:
+    """The names in a NER span, as the text writes them.
+
+    A span is cut at numbers and colons (a results line "Liverpool 3 Brighton 1" is two
+    teams, "Champions League: Real Madrid" two names) and loses a possessive and a leading
+    article; a person's loses the titles before the name ("Chair Jerome Powell"). Parts
+    written in lowercase only are not names.
+    """
+    out = []
+    for part in _SPAN_BREAK.split(mention):
+        name = _LEADING_ARTICLE.sub("", " ".join(part.split()).removesuffix("'s").removesuffix("’s"))
+        if label == "PERSON":
+            words = name.split()
+            while len(words) > 1 and words[0].rstrip(".") in PERSON_TITLES:
+                words.pop(0)
+            name = " ".join(words)
+        if (name and name != name.lower()) or (name and not any(c.isupper() or c.islower() for c in name)):
+            out.append(name)
+    return out
 
 
 def _may_be_surname(word: str) -> bool:

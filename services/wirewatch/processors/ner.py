@@ -34,6 +34,8 @@ LATIN_SHARE = 0.9
 #: Letters looked at to judge the script of an item without a language.
 SCRIPT_SAMPLE = 2000
 
+# a wire service's keyword before a title: capitals (and an update number) and a hyphen
+_SLUG = re.compile(r"^[A-Z][A-Z ]{1,24}(?: \d+)?-(?=[A-Z0-9\"'])")
 _LETTER = re.compile(r"[^\W\d_]")
 _LATIN_LETTER = re.compile(r"[A-Za-z\u00c0-\u024f\u1e00-\u1eff]")
 
@@ -59,8 +61,9 @@ def latin_dominant(text: str) -> bool:
 
 def ner_text(item: Mapping[str, Any]) -> str:
     """What NER reads: the title unless it is in headline case (capitals there say nothing
-    about names), then the summary and the body."""
-    title = item.get("title") or ""
+    about names), less a wire slug ("EXCLUSIVE-", "SOCCER-", "UPDATE 2-"), then the summary
+    and the body."""
+    title = _SLUG.sub("", item.get("title") or "")
     parts = [] if headline_case(title) else [title + "."]
     parts.extend(p for p in (item.get("summary"), item.get("body")) if p)
     return "\n".join(parts)

@@ -1,6 +1,7 @@
 """Precision and recall per type of the entity tagger on the labelled English wire copy.
 
-``python tests/processors/ner_quality.py`` prints the table the README quotes, for the
+The tests below hold the tagger to thresholds; ``python tests/processors/test_ner_quality.py``
+(``--errors`` for each miss and false hit) prints the table the README quotes, for the
 catalogue alone and with NER (when a spaCy model is installed). What is compared, per item:
 the distinct (normalised surface, type) pairs of the gold spans of
 ``tests/fixtures/processors/ner_en.jsonl`` against those of the tagger's entities (each
@@ -16,8 +17,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from wirewatch.processors.entities import EntityTagger
-from wirewatch.processors.ner import NerModels, resolve_ner
+from wirewatch.processors.ner import NerModels, installed_ner_model, resolve_ner
 from wirewatch.search.analysis import normalize
 
 LABELLED = Path(__file__).resolve().parent.parent / "fixtures" / "processors" / "ner_en.jsonl"
@@ -84,6 +87,32 @@ def table(tagger: EntityTagger, ner: NerModels | None) -> str:
     rows = [f"| {kind} | {s['precision']:.3f} | {s['recall']:.3f} | {s['f1']:.3f} | {s['tp']:.0f} / {s['fp']:.0f} / {s['fn']:.0f} |"
             for kind, s in scores(tagger, ner).items()]
     return "\n".join(["| type | precision | recall | F1 | tp / fp / fn |", "| --- | --- | --- | --- | --- |", *rows])
+
+
+def test_the_labelled_english_set_is_big_enough() -> None:
+    items = labelled_items()
+    kinds = [span[3] for item in items for span in item["spans"]]
+    assert len(kinds) >= 300 and min(kinds.count(k) for k in ("PERSON", "ORG", "GPE")) >= 150
+    assert any(i["title"].isupper() for i in items) and any(i["body"].startswith(("LONDON", "KYIV")) for i in items)
+
+
+def test_catalogue_precision_and_recall_on_labelled_english() -> None:
+    """Without NER only the catalogue tags: its places must be right and found."""
+    got = scores(EntityTagger())
+    assert got["GPE"]["precision"] >= 0.88 and got["GPE"]["recall"] >= 0.83
+    assert got["all"]["precision"] >= 0.90
+
+
+@pytest.mark.skipif(installed_ner_model() is None, reason="no spaCy model installed (extra `ner`)")
+def test_ner_precision_and_recall_per_type_on_labelled_english() -> None:
+    """Measured 2026-12-04 with en_core_web_sm 3.8 (before this work: ORG P 0.48 R 0.51, PERSON
+    R 0.76, all F1 0.71); the thresholds sit a little under what this build measures."""
+    ner = resolve_ner("on")
+    got = scores(EntityTagger(), ner)
+    assert got["PERSON"]["precision"] >= 0.90 and got["PERSON"]["recall"] >= 0.90
+    assert got["ORG"]["precision"] >= 0.83 and got["ORG"]["recall"] >= 0.72
+    assert got["GPE"]["precision"] >= 0.86 and got["GPE"]["recall"] >= 0.93
+    assert got["all"]["f1"] >= 0.86
 
 
 if __name__ == "__main__":
