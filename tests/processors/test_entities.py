@@ -249,9 +249,12 @@ def test_the_english_model_does_not_run_on_russian_ukrainian_or_greek(tagger: En
     english = ner.by_language["en"]
     # the English model does return junk on these texts...
     assert all(english.mentions([f"{i['title']}.\n{i['body']}" for i in NON_ENGLISH]))
-    # ...but the processor's NER does not run it there: the catalogue and watchlist alone tag them
+    # ...but the processor's NER does not run it there: Russian goes to natasha when it is
+    # installed, the others to no model; the catalogue and watchlist tag them
     mentions = ner.item_mentions(NON_ENGLISH)
-    assert mentions == [[], [], [], []]
+    assert mentions[1:] == [[], [], []]
+    russian = {m[0] for m in mentions[0]}
+    assert russian == ({"Владимир Путин", "Кремле", "Китая", "Китай", "Россия", "Москва"} if "ru" in ner.by_language else set())
     tagged = {i["id"]: sorted((e["name"], e["origin"]) for e in tagger.tag(i, m)) for i, m in zip(NON_ENGLISH, mentions, strict=True)}
     assert tagged == {
         "ru": [("China", "gazetteer"), ("Kremlin", "watchlist"), ("Moscow", "gazetteer"), ("Russia", "gazetteer"), ("Vladimir Putin", "watchlist")],
@@ -259,6 +262,19 @@ def test_the_english_model_does_not_run_on_russian_ukrainian_or_greek(tagger: En
         "el": [("China", "gazetteer"), ("Moscow", "gazetteer"), ("Russia", "gazetteer")],
         "ru-undeclared": [("China", "gazetteer"), ("Kremlin", "watchlist"), ("Russia", "gazetteer"), ("Vladimir Putin", "watchlist")],
     }
+
+
+@pytest.mark.skipif(installed_ner_model("ru") is None, reason="natasha not installed (extra `ner`)")
+def test_russian_ner_finds_inflected_names_and_names_the_catalogue_does_not_know(tagger: EntityTagger) -> None:
+    ner = resolve_ner("on")
+    assert ner is not None
+    item = {"language": "ru", "title": "Путина поддержали в Москве",
+            "body": "Путина поддержали в Москве. Министр обороны Андрей Белоусов встретился с главой «Роснефти» в Китае."}
+    [mentions] = ner.item_mentions([item])
+    tagged = sorted((e["name"], e["type"], e["origin"]) for e in tagger.tag(item, mentions))
+    # Москве, Путина, Китае: inflected, found through natasha's dictionary forms
+    assert tagged == [("China", "GPE", "gazetteer"), ("Moscow", "GPE", "gazetteer"), ("Vladimir Putin", "PERSON", "watchlist"),
+                      ("Андрей Белоусов", "PERSON", "ner"), ("Роснефть", "ORG", "ner")]
 
 
 @pytest.mark.parametrize(

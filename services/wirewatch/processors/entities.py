@@ -41,6 +41,8 @@ EntityType = Literal[
     "PERSON", "NORP", "FAC", "ORG", "GPE", "LOC", "PRODUCT", "EVENT", "WORK_OF_ART", "LAW", "LANGUAGE", "MISC"
 ]
 NER_TYPES = frozenset(EntityType.__args__)  # type: ignore[attr-defined]
+#: A NER mention: (text as written, label), or (text, label, its dictionary form) for inflected languages.
+Mention = tuple[str, ...]
 
 # Aliases that are also ordinary English words: they need the catalogue's case.
 COMMON_WORDS = frozenset(
@@ -255,7 +257,7 @@ class EntityTagger:
     def tag(
         self,
         item: Mapping[str, Any],
-        ner_mentions: Sequence[tuple[str, str]] = (),
+        ner_mentions: Sequence[Mention] = (),
         tokens: Sequence[str] | None = None,
     ) -> list[dict[str, Any]]:
         """Entities of one item (``schemas/processed_item.json`` shape), most mentioned first.
@@ -292,7 +294,7 @@ class EntityTagger:
                 slot[2].append(key)  # keys are distinct: no duplicate mentions
         return found
 
-    def _item_names(self, ner_mentions: Sequence[tuple[str, str]]) -> dict[str, Entry]:
+    def _item_names(self, ner_mentions: Sequence[Mention]) -> dict[str, Entry]:
         """Key -> entity for the names NER found in an item, as the item itself says them.
 
         A mention the catalogue knows is the catalogue's entity. Otherwise one name is one
@@ -302,10 +304,20 @@ class EntityTagger:
         labels: dict[str, Counter[str]] = {}
         shown: dict[str, str] = {}
         names: dict[str, Entry] = {}
-        for mention, label in ner_mentions:
+        for mention in ner_mentions:
+            label = mention[1]
             if label not in NER_TYPES:
                 continue
-            for name in mention_names(mention, label):
+            if len(mention) > 2:  # an inflected form: the catalogue knows the dictionary form
+                key, base = normalize(_clean(mention[0])), _clean(mention[2])
+                entry = self.lookup(base) or self.lookup(mention[0])
+                if entry is not None:
+                    names[key] = entry
+                elif any(c.isalpha() for c in key):
+                    labels.setdefault(key, Counter())[label] += 1
+                    shown.setdefault(key, base)
+                continue
+            for name in mention_names(mention[0], label):
                 entry = self.lookup(name)
                 key = normalize(name)
                 if entry is not None:
@@ -401,7 +413,7 @@ def mention_names(mention: str, label: str) -> list[str]:
     """
     out = []
     for part in _SPAN_BREAK.split(mention):
-        name = _LEADING_ARTICLE.sub("", " ".join(part.split()).removesuffix("'s").removesuffix("’s"))
+        name = _clean(part)
         if label == "PERSON":
             words = name.split()
             while len(words) > 1 and words[0].rstrip(".") in PERSON_TITLES:
@@ -410,6 +422,11 @@ def mention_names(mention: str, label: str) -> list[str]:
         if (name and name != name.lower()) or (name and not any(c.isupper() or c.islower() for c in name)):
             out.append(name)
     return out
+
+
+def _clean(name: str) -> str:
+    """Whitespace collapsed, no possessive, no leading article."""
+    return _LEADING_ARTICLE.sub("", " ".join(name.split()).removesuffix("'s").removesuffix("’s"))
 
 
 def _may_be_surname(word: str) -> bool:

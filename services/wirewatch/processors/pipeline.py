@@ -21,7 +21,7 @@ from wirewatch.core.deadletter import utc_now
 from wirewatch.core.errors import SchemaError
 from wirewatch.core.schemas import validate, validator
 from wirewatch.processors.dedupe import Deduper, Fingerprint, Verdict, fingerprints
-from wirewatch.processors.entities import EntityTagger, load_watchlist
+from wirewatch.processors.entities import EntityTagger, Mention, load_watchlist
 from wirewatch.processors.ner import NerModels, resolve_ner
 from wirewatch.processors.rules import MatchDocument, Rule, RuleSet, load_rules
 from wirewatch.search.analysis import entity_tokens, shared_search_tokens, tokenize
@@ -165,12 +165,12 @@ class Processor:
         metrics.RULES_LOADED.set(len(self._by_id))
 
     # -- stage 1: no shared state -----------------------------------------
-    def enrich(self, raw: dict[str, Any], ner_mentions: list[tuple[str, str]] | None = None) -> Enriched:
+    def enrich(self, raw: dict[str, Any], ner_mentions: list[Mention] | None = None) -> Enriched:
         """Entities, matching rules and the dedupe fingerprint of a valid raw item."""
         return self.enrich_batch([raw], None if ner_mentions is None else [ner_mentions])[0]
 
     def enrich_batch(
-        self, raws: list[dict[str, Any]], ner_mentions: Sequence[Sequence[tuple[str, str]]] | None = None
+        self, raws: list[dict[str, Any]], ner_mentions: Sequence[Sequence[Mention]] | None = None
     ) -> list[Enriched]:
         """:meth:`enrich` for many items: one batched NER pass per language with a model (when
         there is one and no ``ner_mentions``) and one batched signature pass (:func:`fingerprints`)."""
@@ -186,7 +186,7 @@ class Processor:
         return [Enriched(item, rules, fp) for (item, rules, _), fp in zip(tagged, prints, strict=True)]
 
     def _tag_and_match(
-        self, raw: dict[str, Any], ner_mentions: Sequence[tuple[str, str]]
+        self, raw: dict[str, Any], ner_mentions: Sequence[Mention]
     ) -> tuple[dict[str, Any], list[Rule], list[str]]:
         """The item with entities and alerts, its matching rules, and the tokens dedupe compares."""
         # tokenised once, shared by the gazetteer, the rule matcher and dedupe
