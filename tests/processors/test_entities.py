@@ -195,13 +195,15 @@ def plain_tag(tagger: EntityTagger, text: str) -> list[dict[str, Any]]:
 
 
 def test_tag_agrees_with_a_plain_leftmost_longest_scan(tagger: EntityTagger) -> None:
-    """ahocorasick-rs's DFA over spaced keys and the grouping of interned entries by id()
-    give what the plain scan gives, on the labelled snippets and on texts made for it."""
+    """ahocorasick-rs's two automata (ASCII keys, keys in other scripts) over spaced keys and the
+    grouping of interned entries by id() give what the plain scan gives, on the labelled
+    snippets and on texts made for it."""
     made = [
         "Zelenskiy met Zelensky in Lagos; the Lagos Times said so. Lagosians agreed.",
         "The US and the U.S. and USA: the us of it. South Korea, North Korea, Korea.",
         "Abu Mohammed al-Jolani, al-Sharaa and Ahmed Al-Sharaa are one man; Mohamed is not.",
         "WHO said; who said? Turkey, turkey and Türkiye. Lagos Lagos Lagos Paris Paris.",
+        "Зеленский и Зеленський, NATO и НАТО: 习近平访问莫斯科 (Moscow, Москва, موسكو), Lagos/Лагос/拉哥斯.",
         "",
     ]
     texts = [json.loads(line)["text"] for line in GOLD.read_text("utf-8").splitlines()] + made

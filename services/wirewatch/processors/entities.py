@@ -221,18 +221,7 @@ class EntityTagger:
         interned: dict[Entry, Entry] = {}
         for pattern in self._patterns.values():
             pattern.entry = interned.setdefault(pattern.entry, pattern.entry)
-        # Matches come back as the spaced keys they are.
-        self._keys = {_spaced(key): key for key in self._patterns}
-        self._key_list = list(self._keys.values())
-        # ahocorasick-rs, not pyahocorasick: 52k fewer instructions an item (4% of the processor); tests/processors/test_entities.py::test_tag_agrees_with_a_plain_leftmost_longest_scan
-        # its contiguous NFA, not its DFA: with names in every script (7,500+ keys) the DFA took
-        # 93 ms to build against 21 ms, for 0.8 us an item less (of ~140); same test
-        self._automaton = ahocorasick_rs.AhoCorasick(
-            self._keys,
-            matchkind=ahocorasick_rs.MatchKind.LeftmostLongest,
-            implementation=ahocorasick_rs.Implementation.ContiguousNFA,
-            store_patterns=True,
-        )
+        self._scanner = _Scanner(self._patterns)
 
     # -- building -------------------------------------------------------
     def _add(self, alias: str, entry: Entry, *, variants: bool = False, override: bool = False) -> None:
@@ -281,7 +270,7 @@ class EntityTagger:
         """The catalogue's hits alone: id(entry) -> [entry, count, mentions]."""
         # a key's occurrences are counted first: its guard depends on the key and the text only
         found: dict[int, list[Any]] = {}
-        hits = Counter(map(self._keys.__getitem__, self._automaton.find_matches_as_strings(spaced)))
+        hits = Counter(self._scanner.keys(spaced))
         for key, n in hits.items():
             pattern = self._patterns[key]
             if pattern.guarded and not _confirmed(pattern, evidence.full if pattern.loose else evidence.text):
@@ -343,8 +332,7 @@ class EntityTagger:
         """Catalogue hits and every occurrence of the item's own names, leftmost-longest
         (a catalogue hit wins a tie): ``Bank of Japan`` is one organisation, not Japan."""
         spans: list[tuple[int, int, int, str, Entry]] = []  # start, -length, rank, key, entry
-        for index, start, end in self._automaton.find_matches_as_indexes(spaced):
-            key = self._key_list[index]
+        for start, end, key in self._scanner.spans(spaced):
             pattern = self._patterns[key]
             if not pattern.guarded or _confirmed(pattern, evidence.full if pattern.loose else evidence.text):
                 spans.append((start, start - end, 0, key, pattern.entry))
@@ -366,6 +354,70 @@ class EntityTagger:
             if key not in slot[2]:
                 slot[2].append(key)
         return {id(entry): slot for entry, slot in found.items()}
+
+
+class _Scanner:
+    """Leftmost-longest matches of the catalogue's keys in a spaced token string.
+
+    Two automata: one for keys written in ASCII (Latin names fold to ASCII), built at
+    start, and one for keys in other scripts, built for the first text that holds a
+    character outside ASCII. The second holds ~30,000 of the ~33,000 keys: a stream in
+    English never pays for it, and an ASCII text is scanned by the small automaton only.
+    """
+
+    # two automata, the big one built on first use: 0.10 s of every start (33,000 keys in one automaton
+    # took 0.097 CPU-s to build) saved for English streams; tests/processors/test_entities.py::test_tag_agrees_with_a_plain_leftmost_longest_scan
+    def __init__(self, keys: Iterable[str]) -> None:
+        ascii_keys: list[str] = []
+        self._other_keys: list[str] = []
+        for key in keys:
+            (ascii_keys if key.isascii() else self._other_keys).append(key)
+        self._ascii_keys = ascii_keys
+        self._unspace = {_spaced(key): key for key in ascii_keys}
+        self._ascii = _automaton(self._unspace)
+        self._other: ahocorasick_rs.AhoCorasick | None = None
+
+    def _other_spans(self, spaced: str) -> list[tuple[int, int, str]]:
+        if spaced.isascii() or not self._other_keys:
+            return []
+        if self._other is None:
+            self._other = _automaton(_spaced(key) for key in self._other_keys)
+        return [(start, end, self._other_keys[i]) for i, start, end in self._other.find_matches_as_indexes(spaced)]
+
+    def spans(self, spaced: str) -> list[tuple[int, int, str]]:
+        """``(start, end, key)`` of each match, in order, none overlapping."""
+        found = [(start, end, self._ascii_keys[i]) for i, start, end in self._ascii.find_matches_as_indexes(spaced)]
+        other = self._other_spans(spaced)
+        if not other:
+            return found
+        if not found:
+            return other
+        merged = sorted(found + other, key=lambda span: (span[0], span[0] - span[1]))
+        out: list[tuple[int, int, str]] = []
+        end = 0
+        for span in merged:
+            if span[0] >= end:
+                out.append(span)
+                end = span[1]
+        return out
+
+    def keys(self, spaced: str) -> list[str]:
+        """The key of each match (:meth:`spans` without the offsets)."""
+        if spaced.isascii():
+            return list(map(self._unspace.__getitem__, self._ascii.find_matches_as_strings(spaced)))
+        return [key for _start, _end, key in self.spans(spaced)]
+
+
+def _automaton(spaced_keys: Iterable[str]) -> ahocorasick_rs.AhoCorasick:
+    # ahocorasick-rs, not pyahocorasick: 52k fewer instructions an item (4% of the processor); tests/processors/test_entities.py::test_tag_agrees_with_a_plain_leftmost_longest_scan
+    # its contiguous NFA, not its DFA: for the 30,000 keys in other scripts the DFA took 0.38 s to
+    # build against 0.10 s; for the 3,000 ASCII keys ~0.8 us an item more (of ~140); same test
+    return ahocorasick_rs.AhoCorasick(
+        list(spaced_keys),
+        matchkind=ahocorasick_rs.MatchKind.LeftmostLongest,
+        implementation=ahocorasick_rs.Implementation.ContiguousNFA,
+        store_patterns=True,
+    )
 
 
 @dataclass
