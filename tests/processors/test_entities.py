@@ -390,3 +390,13 @@ def test_headline_case_is_no_evidence_of_a_name(tagger: EntityTagger) -> None:
 def test_a_one_word_place_written_in_lowercase_only_is_a_word(tagger: EntityTagger) -> None:
     assert names(tagger, "The sale of the company closed.") == []
     assert names(tagger, "Talks in Salé and in SALE.") == [("Salé", "GPE")]
+
+
+@pytest.mark.skipif(installed_ner_model() is None, reason="no spaCy model installed (extra `ner`)")
+def test_english_labels_follow_what_the_words_say() -> None:
+    """An organisation's head noun makes an ORG, a role word before a name a PERSON, whatever
+    the small model said (it calls these two PERSON and ORG)."""
+    ner = resolve_ner("on")
+    assert ner is not None
+    [found] = ner.by_language["en"].mentions(["Activist investor Elliott Management welcomed the move, and Chief executive Guillaume Faury said so."])
+    assert ("Elliott Management", "ORG") in found and ("Guillaume Faury", "PERSON") in found

@@ -99,20 +99,21 @@ def test_the_labelled_english_set_is_big_enough() -> None:
 def test_catalogue_precision_and_recall_on_labelled_english() -> None:
     """Without NER only the catalogue tags: its places must be right and found."""
     got = scores(EntityTagger())
-    assert got["GPE"]["precision"] >= 0.88 and got["GPE"]["recall"] >= 0.83
-    assert got["all"]["precision"] >= 0.90
+    assert got["GPE"]["precision"] >= 0.88 and got["GPE"]["recall"] >= 0.86  # measured 0.898 / 0.885
+    assert got["all"]["precision"] >= 0.90  # measured 0.919
 
 
 @pytest.mark.skipif(installed_ner_model() is None, reason="no spaCy model installed (extra `ner`)")
 def test_ner_precision_and_recall_per_type_on_labelled_english() -> None:
-    """Measured 2026-12-04 with en_core_web_sm 3.8 (before this work: ORG P 0.48 R 0.51, PERSON
-    R 0.76, all F1 0.71); the thresholds sit a little under what this build measures."""
+    """Measured 2026-12-04 with en_core_web_sm 3.8: PERSON P 0.93 R 0.93, ORG P 0.87 R 0.76, GPE
+    P 0.89 R 0.95, all F1 0.89 (before this work: ORG P 0.49 R 0.51, PERSON R 0.76, all F1 0.72);
+    the thresholds sit a little under what this build measures."""
     ner = resolve_ner("on")
     got = scores(EntityTagger(), ner)
-    assert got["PERSON"]["precision"] >= 0.90 and got["PERSON"]["recall"] >= 0.90
-    assert got["ORG"]["precision"] >= 0.83 and got["ORG"]["recall"] >= 0.72
-    assert got["GPE"]["precision"] >= 0.86 and got["GPE"]["recall"] >= 0.93
-    assert got["all"]["f1"] >= 0.86
+    assert got["PERSON"]["precision"] >= 0.91 and got["PERSON"]["recall"] >= 0.91
+    assert got["ORG"]["precision"] >= 0.85 and got["ORG"]["recall"] >= 0.74
+    assert got["GPE"]["precision"] >= 0.87 and got["GPE"]["recall"] >= 0.94
+    assert got["all"]["f1"] >= 0.87
 
 
 if __name__ == "__main__":

@@ -37,6 +37,10 @@ NER_MODELS: dict[str, tuple[str, ...]] = {"en": ("en_core_web_sm", "en_core_web_
 NATASHA_TYPES = {"PER": "PERSON", "ORG": "ORG", "LOC": "LOC"}
 #: pymorphy2's grammemes of proper names: first name, surname, patronymic, place, organisation.
 PROPER_GRAMMEMES = frozenset(["Name", "Surn", "Patr", "Geox", "Orgn"])
+#: Last words that make a name an organisation's (English).
+ORG_HEADS = frozenset(["Management", "Securities", "Capital", "Partners", "Group", "Holdings", "Bank", "Party", "Society", "Council", "Court", "Commission", "Agency", "Ministry", "Department", "Fund", "Association", "Union", "League", "Forces", "Command", "Corps", "Coalition", "Alliance", "Movement", "Corp", "Corporation", "Inc", "Ltd", "Company", "Airlines", "Motors", "Electronics", "Internet", "Exchange", "Institute", "Foundation", "Committee", "Organization", "Organisation", "Federation", "Authority", "University", "Club", "Police"])
+#: Lowercase words right before a person's name: roles and jobs (English).
+ROLE_WORDS = frozenset(["executive", "minister", "president", "chairman", "chairwoman", "chair", "governor", "coach", "manager", "spokesman", "spokeswoman", "spokesperson", "analyst", "economist", "leader", "chief", "secretary", "senator", "director", "founder", "striker", "midfielder", "driver", "captain", "mayor", "commander", "ambassador", "envoy", "lawyer", "judge"])
 #: An item of no declared language goes to the English model when this share of its letters is Latin.
 LATIN_SHARE = 0.9
 #: Letters looked at to judge the script of an item without a language.
@@ -106,7 +110,21 @@ class NerModel:
 
     def mentions(self, texts: Sequence[str], batch_size: int = 64) -> list[list[Mention]]:
         """``(text, label)`` per entity, per input text, in input order."""
-        return [[(e.text, e.label_) for e in doc.ents] for doc in self.nlp.pipe(texts, batch_size=batch_size)]
+        return [[(e.text, english_label(e)) for e in doc.ents] for doc in self.nlp.pipe(texts, batch_size=batch_size)]
+
+
+def english_label(span: Any) -> str:
+    """spaCy's label, corrected by what the words say: a name ending in an organisation's head
+    noun is an organisation (``Elliott Management``), a capitalised name right after a role word
+    is a person (``Chief executive Guillaume Faury``)."""
+    label: str = span.label_
+    words = span.text.split()
+    if label != "ORG" and words and words[-1] in ORG_HEADS:
+        return "ORG"
+    if (label in ("ORG", "GPE", "NORP", "PRODUCT", "FAC") and 2 <= len(words) <= 3 and span.start > 0
+            and all(w[:1].isupper() and w[1:].islower() for w in words) and span.doc[span.start - 1].lower_ in ROLE_WORDS):
+        return "PERSON"
+    return label
 
 
 class NatashaModel(NerModel):
