@@ -400,3 +400,26 @@ def test_english_labels_follow_what_the_words_say() -> None:
     assert ner is not None
     [found] = ner.by_language["en"].mentions(["Activist investor Elliott Management welcomed the move, and Chief executive Guillaume Faury said so."])
     assert ("Elliott Management", "ORG") in found and ("Guillaume Faury", "PERSON") in found
+
+
+@pytest.mark.parametrize(
+    ("text", "expected", "ner_in"),
+    [
+        ("Moscow\u200b talks", ["Moscow"], "en"),  # zero-width space: a boundary
+        ("\u200fموسكو\u200f", ["Moscow"], None),  # right-to-left marks around an Arabic name
+        ("Москва🇷🇺 Kyiv🇺🇦", ["Kyiv", "Moscow"], None),  # emoji flags glued to names; mostly Cyrillic: no English NER
+        ("\ue000Moscow\ue000", ["Moscow"], "en"),  # private-use characters: boundaries
+        ("KYIV\u200e, Ukraine", ["Kyiv", "Ukraine"], "en"),  # a left-to-right mark in a dateline
+        ("Zelen\u200dskyy", [], "en"),  # a zero-width joiner inside a word: one other word, as Elasticsearch sees it
+        ("МоскваMoscow", [], None),  # mixed scripts in one word: one token, no name
+        ("🙂🙂🙂", [], None), ("\u0378\u0379", [], None),  # emoji only, unassigned code points only
+    ],
+)
+def test_hostile_text_has_a_clear_outcome(tagger: EntityTagger, text: str, expected: list[str], ner_in: str | None) -> None:
+    item = {"title": text, "body": text}
+    assert sorted(e["name"] for e in tagger.tag(item)) == expected
+    # the same text as a NER mention: a name with letters, or nothing; never an empty name
+    with_ner = tagger.tag(item, [(text, "ORG")])
+    assert all(e["name"].strip() and e["count"] >= 1 for e in with_ner)
+    assert ner_language(item, ["en"]) == ner_in
+    assert isinstance(ner_text(item), str)
