@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from wirewatch.core.schemas import validate
 from wirewatch.processors.ner import installed_ner_model
 
 FIX = Path(__file__).resolve().parent.parent / "fixtures" / "processors"
@@ -129,7 +130,10 @@ def test_process_ner_on_tags_each_language_with_its_own_model_or_the_catalogue(
                         ensure_ascii=False) for lang, (title, body) in texts.items()]
     done = run(wirewatch_bin, wirewatch_env, "process", "--rules", str(FIX / "rules.yaml"), "--ner", "on", stdin="\n".join(lines) + "\n")
     assert done.returncode == 0, done.stderr
-    got = {item["language"]: sorted((e["name"], e["origin"]) for e in item["entities"]) for item in map(json.loads, done.stdout.splitlines())}
+    items = [json.loads(line) for line in done.stdout.splitlines()]
+    for item in items:
+        validate("processed_item", item)
+    got = {item["language"]: sorted((e["name"], e["origin"]) for e in item["entities"]) for item in items}
     assert got == {
         "en": [("Dick Schoof", "ner"), ("Dutch", "ner"), ("Kyiv", "gazetteer"), ("Volodymyr Zelensky", "watchlist")],
         "uk": [("China", "gazetteer"), ("Ukraine", "gazetteer"), ("Volodymyr Zelensky", "watchlist")],
