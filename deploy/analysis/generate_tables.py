@@ -152,15 +152,6 @@ def merge(ranges: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return merged
 
 
-def char_class(ranges: list[tuple[int, int]]) -> str:
-    """A regular-expression class body (ASCII-escaped) for these code point ranges."""
-    def esc(c: int) -> str:
-        if c < 0x80 and chr(c).isalnum():
-            return chr(c)
-        return f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}" if c < 0x10000 else f"\\U{c:08x}"
-    return "".join(esc(a) if a == b else f"{esc(a)}-{esc(b)}" for a, b in merge(ranges))
-
-
 def lower_exceptions(lower: dict[str, int], table: dict[str, list[tuple[int, int]]]) -> dict[int, int]:
     """Token characters whose Java lowercase differs from Python's ``str.lower`` of that one character."""
     out = {}
@@ -190,14 +181,13 @@ def render(data: dict) -> str:
         f"from {', '.join(data['classpath'])} on Java {data['java']}.",
         '"""',
         "",
-        "# ruff: noqa: E501",
-        "",
-        "#: StandardTokenizer's character classes (regular-expression class bodies), by their role in its grammar.",
-        "CLASSES: dict[str, str] = {",
+        "#: StandardTokenizer's character classes (code point ranges, ends included), by their role in its grammar.",
+        "CLASSES: dict[str, tuple[tuple[int, int], ...]] = {",
     ]
     for role in sorted(table):
         if role != "OTHER":
-            lines.append(f"    {role!r}: {char_class(table[role])!r},")
+            ranges = ", ".join(f"({a:#x}, {b:#x})" for a, b in merge(table[role]))
+            lines.append(f"    {role!r}: ({ranges},),")
     lines.append("}")
     lines.append("")
     lines.append("#: ASCIIFoldingFilter.foldToASCII of each BMP character it changes.")
@@ -213,8 +203,7 @@ def render(data: dict) -> str:
     lines.append("}")
     lines.append("")
     lines.append("#: Token characters whose lowercase plays another role in the tokenizer's grammar.")
-    changes = [(c, c) for c in role_changes(data["lower"], table)]
-    lines.append(f"LOWER_CHANGES_ROLE = {char_class(changes)!r}")
+    lines.append(f"LOWER_CHANGES_ROLE = {''.join(map(chr, role_changes(data['lower'], table)))!a}")
     return "\n".join(lines) + "\n"
 
 

@@ -42,55 +42,101 @@ from wirewatch.search.lucene_tables import CLASSES, FOLD, LOWER, LOWER_CHANGES_R
 MAX_TOKEN_LENGTH = 255
 
 
-def _chars(*roles: str) -> str:
-    return "[" + "".join(CLASSES[role] for role in roles) + "]"
+_EXTEND_ROLES = ("EXTEND", "COMPLEX_CONTEXT_EXTEND", "ZWJ", "KEYCAP", "EMOJI_MODIFIER", "TAG_SPEC", "TAG_TERM")
+_LETTER_ROLES = ("ALETTER", "HANGUL", "ALETTER_EMOJI")  # AHLetter but Hebrew
 
 
-_ZWJ = "\u200d"
-# UAX#29 WB4: Extend, Format and ZWJ stick to the character before them
-_X = _chars("EXTEND", "COMPLEX_CONTEXT_EXTEND", "ZWJ", "KEYCAP", "TEXT_PRESENTATION",
-            "EMOJI_PRESENTATION", "EMOJI_MODIFIER", "TAG_SPEC", "TAG_TERM") + "*"
-# the same without the presentation selectors (emoji sequences place those themselves)
-_XS = _chars("EXTEND", "COMPLEX_CONTEXT_EXTEND", "ZWJ", "KEYCAP", "EMOJI_MODIFIER", "TAG_SPEC", "TAG_TERM") + "*"
-_LETTER = _chars("ALETTER", "HEBREW_LETTER", "HANGUL", "ALETTER_EMOJI") + _X
-_HEBREW = _chars("HEBREW_LETTER") + _X
-_NUMBER = _chars("DIGIT", "NUMERIC") + _X
-_KATAKANA = _chars("KATAKANA") + _X
-_MID_LETTER = _chars("MID_LETTER", "MID_NUM_LET", "SINGLE_QUOTE") + _X
-_MID_NUM = _chars("MID_NUM", "MID_NUM_LET", "SINGLE_QUOTE") + _X
-_SINGLE_QUOTE = _chars("SINGLE_QUOTE") + _X
-_DOUBLE_QUOTE = _chars("DOUBLE_QUOTE") + _X
-_EXTEND_NUM_LET = _chars("EXTEND_NUM_LET") + _X
+def _chars(*roles: str, astral: bool = True, but: str = "") -> str:
+    """A character class of these roles (plus ``but``'s characters): the body only, no brackets."""
+    ranges = sorted(r for role in roles for r in CLASSES[role])
+    if not astral:  # one astral range stays, should the class be empty without them
+        ranges = [(a, min(b, 0xFFFF)) for a, b in ranges if a <= 0xFFFF] or ranges[:1]
+    return but + "".join(re.escape(chr(a)) if a == b else f"{re.escape(chr(a))}-{re.escape(chr(b))}"
+                         for a, b in ranges)
 
-# Lucene's word rule: letters and numbers joined across MidLetter/MidNum (WB6-12),
-# Hebrew quotes (WB7a-c), Katakana runs (WB13) and ExtendNumLet (WB13a/b). Written
-# so that the leftmost alternative that matches is also the longest (JFlex's rule).
-_MIXED = (
-    f"(?:{_HEBREW}{_DOUBLE_QUOTE}{_HEBREW}|{_HEBREW}{_SINGLE_QUOTE}"
-    f"|{_NUMBER}(?:{_MID_NUM}{_NUMBER})*|{_LETTER}(?:{_MID_LETTER}{_LETTER})*)+"
-)
-_UNIT = f"(?:(?:{_KATAKANA})+|{_MIXED})"
-_WORD = f"(?:{_EXTEND_NUM_LET})*{_UNIT}(?:(?:{_EXTEND_NUM_LET})+{_UNIT})*(?:{_EXTEND_NUM_LET})*"
 
-# Lucene's emoji rule (UTS #51 sequences: presentation, modifiers, ZWJ, tags, keycaps, flags)
-_EMOJI_CHAR = _chars("EMOJI", "ALETTER_EMOJI")
-_EMOJI_SEQUENCE = f"{_ZWJ}*{_EMOJI_CHAR}{_XS}(?:\\ufe0f)?"
-_EMOJI_MODIFIED = f"{_chars('EMOJI_MODIFIER')}{_XS}"
-_EMOJI = (
-    # a sequence, then more joined by ZWJ (a ZWJ the sequence's tail took, or one after U+FE0F)
-    f"(?:{_EMOJI_SEQUENCE}|{_EMOJI_MODIFIED})(?:(?<={_ZWJ}){_EMOJI_SEQUENCE}"
-    f"|(?<=\\ufe0f){_ZWJ}(?:{_EMOJI_SEQUENCE}|{_EMOJI_MODIFIED}))*"
-    f"|{_chars('DIGIT', 'KEYCAP_BASE')}{_XS}(?:\\ufe0f)?\\u20e3{_XS}"
-    f"|(?:{_chars('REGIONAL_INDICATOR')}{_X}){{2}}"
-)
-_TOKEN = re.compile(
-    f"{_WORD}|{_EMOJI}"
-    f"|(?:{_chars('COMPLEX_CONTEXT', 'COMPLEX_CONTEXT_EXTEND')}{_X})+"  # Thai, Lao, Khmer, Myanmar runs
-    f"|{_chars('HAN')}{_X}|{_chars('HIRAGANA')}{_X}"  # one token per ideograph / hiragana
-)
-_EMOJI_TOKEN = re.compile(_EMOJI)
+def _grammar(astral: bool) -> tuple[str, str]:
+    """Lucene's word rule and emoji rule as regular expressions: (word, emoji).
+
+    Written for ``re``: runs of letters or digits with their marks are single
+    character-class repeats (a group per character costs 5-10x), and the
+    leftmost alternative that matches is also the longest (JFlex's rule).
+    ``astral=False`` leaves characters beyond U+FFFF out: a class of BMP
+    characters is one bitmap test, astral ranges are scanned one by one.
+    """
+    def c(*roles: str, but: str = "") -> str:
+        return _chars(*roles, astral=astral, but=but)
+
+    x = f"[{c(*_EXTEND_ROLES, but=chr(0xFE0E) + chr(0xFE0F))}]*"  # UAX#29 WB4: marks stick to what precedes
+    xs = f"[{c(*_EXTEND_ROLES)}]*"  # the same without the presentation selectors (emoji place those)
+    letter = c(*_LETTER_ROLES, "HEBREW_LETTER")
+    extend = c(*_EXTEND_ROLES, but=chr(0xFE0E) + chr(0xFE0F))
+    numeric = c("DIGIT", "NUMERIC")
+    # a joiner and the one letter (number) it joins to: that letter takes no Hebrew quote after it
+    mid_letter = f"[{c('MID_LETTER', 'MID_NUM_LET', 'SINGLE_QUOTE')}]{x}[{letter}]{x}"  # WB6/7
+    mid_num = f"[{c('MID_NUM', 'MID_NUM_LET', 'SINGLE_QUOTE')}]{x}[{numeric}]{x}"  # WB11/12
+    other_letters = f"[{c(*_LETTER_ROLES)}][{c(*_LETTER_ROLES)}{extend}]*(?:{mid_letter})*"
+    # Hebrew letters: then a double quote and one Hebrew letter (WB7b/c), or a single quote (WB7a)
+    hebrew = c("HEBREW_LETTER")
+    hebrew_letters = (
+        f"[{hebrew}][{hebrew}{extend}]*"
+        f"(?:[{c('DOUBLE_QUOTE')}]{x}[{hebrew}]{x}|(?:{mid_letter})+|[{c('SINGLE_QUOTE')}]{x})?"
+    )
+    numbers = f"[{numeric}][{numeric}{extend}]*(?:{mid_num})*"  # WB8
+    # letters and numbers side by side (WB9/10); Katakana runs (WB13); ExtendNumLet joins all (WB13a/b)
+    unit = f"(?:[{c('KATAKANA')}][{c('KATAKANA')}{extend}]*|(?:{other_letters}|{hebrew_letters}|{numbers})+)"
+    extend_num_let = f"[{c('EXTEND_NUM_LET')}][{c('EXTEND_NUM_LET')}{extend}]*"
+    word = f"(?:{extend_num_let})?{unit}(?:{extend_num_let}{unit})*(?:{extend_num_let})?"
+
+    # UTS #51 sequences: presentation, modifiers, ZWJ, tags, keycaps, flags
+    sequence = f"\u200d*[{c('EMOJI', 'ALETTER_EMOJI')}]{xs}\ufe0f?"
+    modified = f"[{c('EMOJI_MODIFIER')}]{xs}"
+    emoji = (
+        # a sequence, then more joined by ZWJ (a ZWJ the sequence's tail took, or one after U+FE0F)
+        f"(?:{sequence}|{modified})(?:(?<=\u200d){sequence}|(?<=\ufe0f)\u200d(?:{sequence}|{modified}))*"
+        f"|[{c('DIGIT', 'KEYCAP_BASE')}]{xs}\ufe0f?\u20e3{xs}"
+        f"|(?:[{c('REGIONAL_INDICATOR')}]{x}){{2}}"
+    )
+    other = (
+        f"[{c('COMPLEX_CONTEXT', 'COMPLEX_CONTEXT_EXTEND')}][{c('COMPLEX_CONTEXT', 'COMPLEX_CONTEXT_EXTEND', *_EXTEND_ROLES)}\ufe0e\ufe0f]*"  # Thai, Lao, Khmer, Myanmar runs
+        f"|[{c('HAN')}]{x}|[{c('HIRAGANA')}]{x}"  # one token per ideograph / hiragana
+    )
+    # the common case first: a run of letters, digits and marks that nothing could extend
+    # (no ExtendNumLet, quote, or joiner followed by what it joins). The lookahead also refuses
+    # to end inside a run, so no backtracking finds a shorter one (Python 3.11.2's possessive
+    # repeats of groups are broken: `(?:(?=x)b)*+` matches "x"). With the first-character
+    # guards in front: 594 -> 42 us a bench item; tests/search/test_analysis_reference.py
+    run_roles = (*_LETTER_ROLES, "HEBREW_LETTER", "DIGIT", "NUMERIC", *_EXTEND_ROLES)
+    bmp_run = f"[{_chars(*run_roles, astral=False, but=chr(0xFE0E) + chr(0xFE0F))}]"
+    run, more = f"{bmp_run}*", bmp_run
+    if astral:  # astral letters and marks tested only at astral characters, not at each run's end
+        astral_run = "".join(f"{re.escape(chr(a))}-{re.escape(chr(b))}" for role in run_roles
+                             for a, b in CLASSES[role] if a > 0xFFFF)
+        astral_run = f"(?=[\U00010000-\U0010ffff])[{astral_run}]"
+        run += f"(?:{astral_run}{bmp_run}*)*"
+        more += f"|{astral_run}"
+    fast = (
+        f"[{letter}{numeric}]{run}"
+        f"(?!{more}|[{c('EXTEND_NUM_LET', 'SINGLE_QUOTE', 'DOUBLE_QUOTE')}]"
+        f"|[{c('MID_LETTER', 'MID_NUM_LET')}]{x}[{letter}]|[{c('MID_NUM', 'MID_NUM_LET')}]{x}[{numeric}])"
+    )
+    first = c(*_LETTER_ROLES, "HEBREW_LETTER", "DIGIT", "NUMERIC", "KATAKANA", "EXTEND_NUM_LET", "EMOJI",
+              "EMOJI_MODIFIER", "KEYCAP_BASE", "REGIONAL_INDICATOR", "COMPLEX_CONTEXT", "COMPLEX_CONTEXT_EXTEND",
+              "HAN", "HIRAGANA", but="\u200d")
+    # a bitmap test that rejects most non-token characters before the first astral range scan
+    cheap = _chars(*_LETTER_ROLES, "HEBREW_LETTER", "DIGIT", "NUMERIC", "KATAKANA", "EXTEND_NUM_LET", "EMOJI",
+                   "KEYCAP_BASE", "COMPLEX_CONTEXT", "COMPLEX_CONTEXT_EXTEND", "HAN", "HIRAGANA",
+                   astral=False, but="\u200d") + ("\U00010000-\U0010ffff" if astral else "")
+    return f"(?=[{cheap}])(?:{fast}|(?=[{first}])(?:{word}|{emoji}|{other}))", emoji
+
+
+_FULL, _FULL_EMOJI = _grammar(astral=True)
+_TOKEN = re.compile(_FULL)
+# the same on text without astral characters (most text): 3x faster, tests/search/test_analysis_reference.py
+_BMP_TOKEN = re.compile(_grammar(astral=False)[0])
+_EMOJI_TOKEN = re.compile(_FULL_EMOJI)
 # letters that are also emoji (ℹ Ⓜ 🅰): the emoji rule may match further than the word rule
-_AMBIGUOUS = re.compile(_chars("ALETTER_EMOJI"))
+_AMBIGUOUS = re.compile(f"[{_chars('ALETTER_EMOJI')}]")
 
 _LOWER = {ord(k): v for k, v in LOWER.items()}
 _LOWER_CHARS = tuple(LOWER)
@@ -100,7 +146,8 @@ _FOLDABLE = re.compile("[" + "".join(map(re.escape, FOLD)) + "]+")
 
 
 def _role(char: str) -> str:
-    role = next((r for r in CLASSES if re.fullmatch(_chars(r), char)), "OTHER")
+    code = ord(char)
+    role = next((r for r, ranges in CLASSES.items() if any(a <= code <= b for a, b in ranges)), "OTHER")
     return "NUMERIC" if role == "DIGIT" else role  # keycap bases or not, both are numbers in words
 
 
@@ -109,7 +156,7 @@ _RESPLIT = re.compile("[" + "".join(
     re.escape(chr(k)) for k, v in _FOLD.items() if any(_role(c) != _role(chr(k)) for c in v)
 ) + "]")
 # characters whose lowercase changes their role (Ⓜ is an emoji, ⓜ is not): their tokens are split again too
-_RESPLIT_UPPER = re.compile(f"[{LOWER_CHANGES_ROLE}]")
+_RESPLIT_UPPER = re.compile(f"[{re.escape(LOWER_CHANGES_ROLE)}]")
 _POSSESSIVE = re.compile("'s(?= |$)")
 # Format characters Lucene keeps inside words that are invisible and never typed
 _INVISIBLE = re.compile("[\u00ad\u061c\u180e\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
@@ -160,7 +207,7 @@ def _slow_tokens(text: str) -> list[str]:
 
 def lucene_tokens(text: str) -> list[str]:
     """The tokens Lucene's ``StandardTokenizer`` makes of ``text`` (no lowercasing)."""
-    tokens = _TOKEN.findall(text)
+    tokens = (_BMP_TOKEN if text.isascii() or max(text) <= "\uffff" else _TOKEN).findall(text)
     if (tokens and len(text) > MAX_TOKEN_LENGTH // 2 and max(map(len, tokens)) > MAX_TOKEN_LENGTH // 2) or (
         not text.isascii() and _AMBIGUOUS.search(text)
     ):
