@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench import beats, generate
+from bench import beats, generate, multilingual
 
 REPO = Path(__file__).resolve().parent.parent
 OUT = REPO / "bench" / "out"
@@ -83,7 +83,7 @@ class Context:
     @property
     def _version(self) -> str:
         """Changes with the generator's code and grammar, so a cached data set is never stale."""
-        code = Path(generate.__file__).read_bytes() + Path(beats.__file__).read_bytes()
+        code = b"".join(Path(m.__file__ or "").read_bytes() for m in (generate, beats, multilingual))
         return hashlib.sha256(code).hexdigest()[:8] + f"-{generate.SEED}"
 
     @property

@@ -12,6 +12,10 @@ each item is meant to be, for the dedupe agreement metric. Rules are Lucene
 query strings of the kinds a monitoring desk writes: names and phrases,
 boolean combinations, ``+``/``-``, ``field:``, proximity and prefixes, some
 selective and some broad, so that a realistic share of items alerts.
+
+A quarter of stories (:data:`MULTILINGUAL`) are in a non-Latin script, from the
+templates in ``bench/multilingual.py``; a third of English items and half of the
+others declare no language, so the processor detects it.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from bench import beats
+from bench import beats, multilingual
 from bench.beats import Beat, Fact, FactSlot, Lead
 
 SEED = 20240611
@@ -122,7 +126,12 @@ BLOG_LEADS = (
 MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
           "September", "October", "November", "December")
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-LANGS = ("en",) * 18 + ("en-GB", "en-US")
+#: What an English item declares; None: the feed declares nothing (detected by the processor).
+LANGS = ("en",) * 11 + ("en-GB", "en-US") + (None,) * 7
+#: Share of stories written in a non-Latin script (``bench/multilingual.py``).
+MULTILINGUAL = 0.25
+#: Share of those stories' items whose feed declares their language.
+MULTILINGUAL_DECLARED = 0.5
 
 #: Names that take "the" in running text ("the World Bank", "the Philippines").
 WITH_ARTICLE = frozenset({
@@ -248,6 +257,7 @@ class _Story:
     facts: list[Fact] = field(default_factory=list)
     quotes: list[tuple[str, str]] = field(default_factory=list)  # (speaker slot, fixed text)
     items: list[dict[str, Any]] = field(default_factory=list)
+    foreign: multilingual.Story | None = None  # set: the story is in that language, not English
 
 
 def _cast(rng: random.Random) -> dict[str, tuple[str, str]]:
@@ -511,11 +521,13 @@ def _item(rng: random.Random, story: _Story, n: int, kind: str) -> dict[str, Any
         "published_at": _ts(published),
         "fetched_at": _ts(published + timedelta(seconds=rng.randint(5, 600))),
         "authors": [author] if rng.random() < 0.7 else [],
-        "language": rng.choice(LANGS),
+        "language": rng.choice(LANGS),  # None (not declared) is dropped below
         "tags": [*sorted(set(rng.sample(TOPICS[story.topic], rng.randint(0, 3)))), story.topic],
         "revision": 1,
     }
-    if kind == "mirror" and first:  # wire copy republished with a byline and a tail
+    if story.foreign is not None:
+        _foreign_text(rng, story.foreign, item, first, kind)
+    elif kind == "mirror" and first:  # wire copy republished with a byline and a tail
         item["body"] = f"By {rng.choice(AUTHORS)}\n\n{first['body']}\n\nContinue reading on {source_name}."
     elif kind == "duplicate" and first:  # syndicated verbatim under another id
         item["body"] = first["body"]
@@ -530,7 +542,27 @@ def _item(rng: random.Random, story: _Story, n: int, kind: str) -> dict[str, Any
         item["revision"] = rng.randint(1, 3)
     else:  # an original: the story's first item, or another outlet's own take on it
         item["body"] = writer.body()
+    if item["language"] is None:
+        del item["language"]
     return item
+
+
+def _foreign_text(rng: random.Random, foreign: multilingual.Story, item: dict[str, Any],
+                  first: dict[str, Any] | None, kind: str) -> None:
+    """Title, body and declared language of an item of a non-English story (ids, urls and
+    live-blog fields as for English ones)."""
+    item["language"] = rng.choice(foreign.lang.declared) if rng.random() < MULTILINGUAL_DECLARED else None
+    if kind in ("mirror", "duplicate") and first:
+        item["title"] = first["title"]
+        item["body"] = (first["body"] if kind == "duplicate" else
+                        multilingual.mirror(rng, foreign, first["body"], item["authors"][0] if item["authors"]
+                                            else rng.choice(AUTHORS), item["source"]["name"]))
+    elif kind == "liveblog" and first:
+        item["title"] = multilingual.live_title(foreign, first["title"])
+        item["body"] = multilingual.body(rng, foreign, most=4)
+    else:
+        item["title"] = multilingual.title(rng, foreign)
+        item["body"] = multilingual.body(rng, foreign)
 
 
 def labelled_items(count: int, seed: int = SEED) -> list[tuple[dict[str, Any], dict[str, str]]]:
@@ -550,11 +582,15 @@ def labelled_items(count: int, seed: int = SEED) -> list[tuple[dict[str, Any], d
     while len(out) < count:
         if not stories or rng.random() < 0.55:
             stories.append(_new_story(rng, start + timedelta(minutes=len(out) // 3)))
+            if rng.random() < MULTILINGUAL:
+                stories[-1].foreign = multilingual.new_story(rng)
             stories = stories[-200:]
             kind = "original"
         else:
             kind = rng.choices(("original", "mirror", "duplicate", "liveblog"), (40, 25, 15, 20))[0]
         story = stories[-1] if kind == "original" else rng.choice(stories)
+        if kind == "original" and story.items and story.foreign is not None:
+            kind = "mirror"  # the templates can't write another outlet's own take: it would read as a near-duplicate
         item = _item(rng, story, n, kind)
         label = "rewrite" if kind == "original" and story.items else kind
         if kind == "mirror" and any(i["body"] == item["body"] for i in story.items):

@@ -24,7 +24,14 @@ from pathlib import Path
 from types import FrameType
 
 import wirewatch
-from bench import poller_bench, processor_bench, rules_bench, stream_bench
+from bench import (
+    language,
+    long_line_bench,
+    poller_bench,
+    processor_bench,
+    rules_bench,
+    stream_bench,
+)
 from bench.common import OUT, Context, Result, busy_load, missing
 from wirewatch.core.logging import configure_logging
 
@@ -37,6 +44,8 @@ STEPS: list[tuple[Metrics, Step]] = [
     ((("rules.startup_s_100k", "s"),), rules_bench.run_startup),
     ((("processor.items_per_s", "items/s"), ("processor.cpu_ms_per_item", "ms/item"),
       ("processor.dedupe_agreement", "share"), ("processor.ner_items_per_s", "items/s")), processor_bench.run),
+    ((("process.long_line", "CPU-s/MB"),), long_line_bench.run),
+    ((("language.us_per_item", "µs/item"),), language.run),
     ((("poller.feeds_per_s", "feeds/s"),), poller_bench.run),
     ((("e2e.items_per_s", "items/s"), ("e2e.processor_cpu_ms_per_item", "ms/item")), stream_bench.run_e2e),
     ((("alert.latency_ms_p50", "ms"), ("alert.latency_ms_p99", "ms")), stream_bench.run_latency),

@@ -145,7 +145,7 @@ def dashboard(dash_id: str, title: str, panels: list[tuple[str, int, int, int, i
         "coreMigrationVersion": "8.8.0",
         "attributes": {
             "title": title,
-            "description": "Items over time by source, top entities, alerts per rule, dedupe verdicts.",
+            "description": "Items over time by source, top entities, alerts per rule, dedupe verdicts, languages.",
             "panelsJSON": json.dumps(panels_json),
             "optionsJSON": json.dumps({"useMargins": True, "syncColors": False, "hidePanelTitles": False}),
             "timeRestore": True,
@@ -164,7 +164,7 @@ def saved_objects() -> list[dict[str, Any]]:
         data_view(ITEMS, ITEMS, "Wirewatch items", "published_at"),
         data_view(ALERTS, ALERTS, "Wirewatch alerts", "matched_at"),
         saved_search("wirewatch-new-stories", "Wirewatch: new stories", ITEMS, "is_story:true",
-                     ["source.id", "title", "entities.name", "dedupe.status"], [["published_at", "desc"]],
+                     ["source.id", "language", "title", "entities.name", "dedupe.status"], [["published_at", "desc"]],
                      "One row per story (its first item); duplicates and updates hidden."),
         saved_search("wirewatch-alerts-by-rule", "Wirewatch: alerts by rule", ALERTS, "",
                      ["rule", "title", "source.id", "dedupe_status", "notify"],
@@ -186,11 +186,15 @@ def saved_objects() -> list[dict[str, Any]]:
         lens("wirewatch-lens-dedupe-verdicts", "Dedupe verdicts", ITEMS,
              {"status": _terms("dedupe.status", "Verdict", 5), "count": _count()},
              "lnsPie", donut("status")),
+        lens("wirewatch-lens-items-by-language", "Items by language", ITEMS,
+             {"language": _terms("language", "Language", 20), "count": _count()},
+             "lnsPie", donut("language")),
         dashboard("wirewatch-overview", "Wirewatch overview", [
             ("wirewatch-lens-items-by-source", 0, 0, 48, 15),
-            ("wirewatch-lens-top-entities", 0, 15, 16, 15),
-            ("wirewatch-lens-alerts-per-rule", 16, 15, 16, 15),
-            ("wirewatch-lens-dedupe-verdicts", 32, 15, 16, 15),
+            ("wirewatch-lens-top-entities", 0, 15, 12, 15),
+            ("wirewatch-lens-alerts-per-rule", 12, 15, 12, 15),
+            ("wirewatch-lens-dedupe-verdicts", 24, 15, 12, 15),
+            ("wirewatch-lens-items-by-language", 36, 15, 12, 15),
         ]),
     ]
 

@@ -25,7 +25,8 @@ def wirewatch(bin_: str, env: dict[str, str], *args: str) -> subprocess.Complete
 def test_help_shows_examples(wirewatch_bin: str, wirewatch_env: dict[str, str]) -> None:
     result = wirewatch(wirewatch_bin, wirewatch_env, "run", "--help")
     assert result.returncode == 0
-    for flag in ("--config", "--rules", "--destinations", "--data-dir", "--web"):
+    for flag in ("--config", "--rules", "--destinations", "--data-dir", "--web", "--web-allowed-hosts",
+                 "--fresh-store"):
         assert flag in result.stdout
     assert "examples:" in result.stdout
     assert "WIREWATCH_KAFKA_BOOTSTRAP=" in result.stdout
@@ -55,6 +56,7 @@ def write(path: Path, text: str) -> str:
         ("unknown-destination", "rule urgent: notifies 'hook', which is not defined in --destinations"),
         ("bad-web", "--web: expected HOST:PORT or off (got 'here')"),
         ("bad-setting", "WIREWATCH_TOPIC_PARTITIONS"),
+        ("bad-allowed-hosts", "--web-allowed-hosts: expected NAME or NAME:PORT, comma-separated (got 'http://x')"),
     ],
 )
 def test_config_mistakes_are_one_line_and_exit_2(
@@ -76,6 +78,8 @@ def test_config_mistakes_are_one_line_and_exit_2(
         args[-1] = "here"
     elif case == "bad-setting":
         env["WIREWATCH_TOPIC_PARTITIONS"] = "zero"
+    elif case == "bad-allowed-hosts":
+        args += ["--web-allowed-hosts", "http://x"]
     result = wirewatch(wirewatch_bin, env, *args)
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()

@@ -115,3 +115,9 @@ def test_dead_letter_builder_produces_a_valid_one_line_record() -> None:
     assert record["reason"] == "bad JSON: line 1"
     assert record["payload"] == "{oops \ufffd"
     assert record["offset"] == 7
+
+
+def test_a_lone_surrogate_is_a_schema_error_not_an_encoding_crash() -> None:
+    """Python code can build such a string (JSON decoders refuse it); validation must still say no."""
+    with pytest.raises(SchemaError, match="lone surrogate"):
+        validate("raw_item", {**RAW, "title": ["x\ud800"]})  # the error message quotes the value

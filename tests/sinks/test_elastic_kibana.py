@@ -50,7 +50,7 @@ def test_kibana_saved_objects_are_generated_from_the_builder():
     assert NDJSON.read_text("utf-8") == module.render()
 
 
-def test_kibana_references_resolve_and_the_dashboard_has_the_four_panels():
+def test_kibana_references_resolve_and_the_dashboard_has_the_five_panels():
     objects = saved_objects()
     ids = {(o["type"], o["id"]) for o in objects}
     assert len(ids) == len(objects)
@@ -59,10 +59,10 @@ def test_kibana_references_resolve_and_the_dashboard_has_the_four_panels():
             assert (ref["type"], ref["id"]) in ids, f"{obj['id']} -> {ref}"
     dashboard = next(o for o in objects if o["type"] == "dashboard")
     panels = json.loads(dashboard["attributes"]["panelsJSON"])
-    assert [p["panelRefName"] for p in panels] == ["panel_1", "panel_2", "panel_3", "panel_4"]
+    assert [p["panelRefName"] for p in panels] == ["panel_1", "panel_2", "panel_3", "panel_4", "panel_5"]
     titles = {o["id"]: o["attributes"]["title"] for o in objects}
     assert [titles[r["id"]] for r in dashboard["references"]] == [
-        "Items over time by source", "Top entities", "Alerts per rule", "Dedupe verdicts"]
+        "Items over time by source", "Top entities", "Alerts per rule", "Dedupe verdicts", "Items by language"]
     assert sorted(o["attributes"]["title"] for o in objects if o["type"] == "index-pattern") == [
         "wirewatch-alerts", "wirewatch-items"]
 

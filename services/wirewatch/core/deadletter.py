@@ -6,6 +6,10 @@ from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
 from wirewatch.core.schemas import validate
+from wirewatch.core.text import shorten
+
+#: Characters of a dead letter's reason.
+REASON_MAX = 2000
 
 Stage = Literal["poller", "processor", "indexer", "notifier"]
 
@@ -47,11 +51,12 @@ def as_text(payload: bytes | str | Any) -> str:
 def dead_letter(stage: Stage, reason: str, payload: bytes | str | Any, **meta: Any) -> dict[str, Any]:
     """A dead-letter record (``schemas/dead_letter.json``) for ``payload``.
 
-    ``reason`` is squeezed onto one line: it is read in Kibana and in logs.
+    ``reason`` is squeezed onto one line and cut to 2,000 characters (head and tail kept): it
+    is read in Kibana and in logs. ``payload`` is kept whole, so the record can be replayed.
     """
     record: dict[str, Any] = {
         "stage": stage,
-        "reason": " ".join(str(reason).split())[:2000] or "unknown",
+        "reason": shorten(" ".join(str(reason).split()), REASON_MAX) or "unknown",
         "payload": as_text(payload),
         "at": utc_now(),
     }

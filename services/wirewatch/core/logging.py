@@ -3,17 +3,34 @@
 Logs always go to stderr so that stdout stays free for the JSON-lines
 contracts of ``wirewatch poll --once`` and ``wirewatch process``.
 
-structlog itself is imported when the first message is logged, not at start-up:
-it imports rich (for pretty tracebacks) and asyncio, ~75 ms that a ``wirewatch
-process`` run over clean input, which logs nothing, would pay on every start.
+Every value in a line is cut to :data:`VALUE_MAX` characters (head and tail kept,
+``…[N chars]…`` between them), containers to :data:`ITEMS_MAX` items of :data:`NESTED_MAX`
+characters, each traceback line to :data:`VALUE_MAX`: a hostile 20 MB title must not
+become a 20 MB log line.
+
+structlog itself is imported when the first message is logged, not at start-up: it
+imports rich and asyncio, ~75 ms that a ``wirewatch process`` run over clean input,
+which logs nothing, would pay on every start.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import sys
 from types import ModuleType
 from typing import Any
+
+from wirewatch.core.text import shorten
+
+#: Characters of any one value in a log line (strings, reprs, each line of a traceback).
+VALUE_MAX = 300
+#: Characters of a string inside a container, and items of a list, tuple, set or dict
+#: (the rest counted): a container stays about as short as one value.
+NESTED_MAX = 100
+ITEMS_MAX = 10
+#: Nesting shown in a log line; deeper containers are named, not shown.
+DEPTH_MAX = 4
 
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
 
@@ -37,7 +54,7 @@ def _apply(structlog: ModuleType) -> None:
     renderer: Any = (
         structlog.processors.JSONRenderer()
         if use_json
-        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty(), exception_formatter=_short_traceback)
     )
     structlog.configure(
         processors=[
@@ -45,12 +62,60 @@ def _apply(structlog: ModuleType) -> None:
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info if use_json else structlog.processors.StackInfoRenderer(),
+            shorten_values,
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=False,
     )
+
+
+def _short_traceback(sio: Any, exc_info: Any) -> None:
+    """Console tracebacks, plain, each line cut (rich would wrap a 20 MB message over 250k lines)."""
+    import traceback
+
+    text = "".join(traceback.format_exception(*exc_info)).rstrip("\n")
+    sio.write("\n" + "\n".join(shorten(line, VALUE_MAX) for line in text.split("\n")))
+
+
+def shorten_values(logger: Any, method: str, event: dict[str, Any]) -> dict[str, Any]:
+    """structlog processor: every value of the line cut to a few hundred characters."""
+    for key, value in event.items():
+        if key in ("exception", "stack") and isinstance(value, str):
+            event[key] = "\n".join(shorten(line, VALUE_MAX) for line in value.split("\n"))
+        else:
+            event[key] = _short(value, 0)
+    return event
+
+
+def _short(value: Any, depth: int) -> Any:
+    if isinstance(value, str):
+        return shorten(value, VALUE_MAX if depth == 0 else NESTED_MAX)
+    if value is None or isinstance(value, bool | float):
+        return value
+    if isinstance(value, int):
+        return value if value.bit_length() <= 256 else f"<int of {value.bit_length():,} bits>"
+    if isinstance(value, bytes | bytearray):
+        return value if len(value) <= VALUE_MAX // 4 else f"{bytes(value[:VALUE_MAX // 4])!r}…[{len(value):,} bytes]"
+    if isinstance(value, dict | list | tuple | set | frozenset):
+        if depth >= DEPTH_MAX:
+            return f"<{type(value).__name__} of {len(value):,} items>"
+        if isinstance(value, dict):
+            pairs = itertools.islice(value.items(), ITEMS_MAX)
+            short: dict[Any, Any] = {_short(k, depth + 1): _short(v, depth + 1) for k, v in pairs}
+            if len(value) > ITEMS_MAX:
+                short["…"] = f"[{len(value):,} items]"
+            return short
+        items = [_short(v, depth + 1) for v in itertools.islice(value, ITEMS_MAX)]
+        if len(value) > ITEMS_MAX:
+            items.append(f"…[{len(value):,} items]")
+        return items
+    try:
+        text = repr(value)  # what the renderers print for other objects
+    except Exception:  # a broken __repr__ must not cost the log line
+        return f"<{type(value).__name__}>"
+    return value if len(text) <= VALUE_MAX else shorten(text, VALUE_MAX)
 
 
 def _loaded() -> ModuleType:

@@ -19,9 +19,14 @@ from typing import Any, Literal
 import jsonschema_rs
 
 from wirewatch.core.errors import SchemaError
+from wirewatch.core.text import shorten
 
 SchemaName = Literal["raw_item", "processed_item", "alert", "dead_letter"]
 SCHEMA_NAMES: tuple[SchemaName, ...] = ("raw_item", "processed_item", "alert", "dead_letter")
+#: Characters of a validation error's message and path: the message quotes the offending value
+#: (a 20 MB string would make a 20 MB dead-letter reason and log line); head and tail are kept.
+MESSAGE_MAX = 240
+PATH_MAX = 100
 
 
 @cache
@@ -63,14 +68,23 @@ def validator(name: SchemaName) -> jsonschema_rs.Validator:
 
 
 def validate(name: SchemaName, message: Any) -> None:
-    """Raise :class:`SchemaError` with the first problem if ``message`` breaks ``name``."""
+    """Raise :class:`SchemaError` with the first problem if ``message`` breaks ``name``.
+
+    The problem is cut to a few hundred characters (``…[N chars]…`` where the value was).
+    """
     check = validator(name)
-    if check.is_valid(message):
-        return
-    error = min(check.iter_errors(message), key=lambda e: len(e.instance_path))
+    try:
+        if check.is_valid(message):
+            return
+        error = min(check.iter_errors(message), key=lambda e: len(e.instance_path))
+    except UnicodeEncodeError:  # jsonschema-rs reads strings as UTF-8: a lone surrogate can't be
+        raise SchemaError(name, "", "a string holds a lone surrogate (not valid Unicode text)") from None
     path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.instance_path)
-    raise SchemaError(name, path.lstrip("."), error.message)
+    raise SchemaError(name, shorten(path.lstrip("."), PATH_MAX), shorten(error.message, MESSAGE_MAX))
 
 
 def is_valid(name: SchemaName, message: Any) -> bool:
-    return bool(validator(name).is_valid(message))
+    try:
+        return bool(validator(name).is_valid(message))
+    except UnicodeEncodeError:  # a lone surrogate: see validate
+        return False

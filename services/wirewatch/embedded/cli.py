@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import sqlite3
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -52,7 +53,15 @@ def register(subparsers: Any) -> None:
     run.add_argument("--data-dir", type=Path, metavar="DIR",
                      help="where everything persists (default: WIREWATCH_DATA_DIR or ./.wirewatch)")
     run.add_argument("--web", default="127.0.0.1:8750", metavar="HOST:PORT|off",
-                     help="serve the web page here (default 127.0.0.1:8750; off = no page)")
+                     help="serve the web page here (default 127.0.0.1:8750; off = no page); an address "
+                     "beyond loopback is warned about: the page has no login")
+    run.add_argument("--web-allowed-hosts", metavar="NAME[,NAME...]",
+                     help="more Host names the page answers to (e.g. news.example.org behind a proxy, "
+                     "or wire.lan:8750); by default only the address it listens on and localhost")
+    run.add_argument("--fresh-store", action="store_true",
+                     help="if a data file (wirewatch.db, delivered.db) is empty or damaged, move it aside "
+                     "to <name>.damaged-<time> and start a new one (without this, run refuses: exit 2); "
+                     "delivered alerts are not sent again")
     run.add_argument("--ner", choices=("auto", "on", "off"), default="auto",
                      help="spaCy NER: auto = when a model is installed (default), on, off")
     run.set_defaults(func=run_command)
@@ -65,7 +74,7 @@ def settings_for(args: argparse.Namespace) -> Settings:
 def run_command(args: argparse.Namespace) -> int:
     """Load and check every file first (errors: one line, exit 2), then run until signalled."""
     from wirewatch.embedded.runner import Runner, RunOptions, load_config
-    from wirewatch.embedded.web import parse_bind
+    from wirewatch.embedded.web import parse_allowed_hosts, parse_bind
 
     settings = settings_for(args)
     live = sys.stderr.isatty() and settings.log_format != "json"
@@ -73,7 +82,8 @@ def run_command(args: argparse.Namespace) -> int:
                       settings.log_format)
     options = RunOptions(
         sources=args.config, rules=args.rules, destinations=args.destinations,
-        watchlist=args.watchlist, ner=args.ner, web=parse_bind(args.web),
+        watchlist=args.watchlist, ner=args.ner, web=parse_bind(args.web), fresh_store=args.fresh_store,
+        allowed_hosts=parse_allowed_hosts(args.web_allowed_hosts),
     )
     runner = Runner(options, settings, load_config(options))
     if settings.metrics_port:
@@ -101,7 +111,10 @@ def summary_line(runner: Any) -> Iterator[None]:
     def render() -> Text:
         stats = runner.stats
         store = runner.store
-        stories = store.story_count() if hasattr(store, "story_count") else stats.verdicts.get("new", 0)
+        try:
+            stories = store.story_count() if hasattr(store, "story_count") else stats.verdicts.get("new", 0)
+        except sqlite3.DatabaseError:  # damage: the runner or the page reports it, the line goes on
+            stories = "?"
         text = Text()
         text.append("wirewatch run ", style="bold")
         if not runner.ready.is_set():

@@ -2,14 +2,19 @@
 
 Server-rendered with Jinja2 (autoescaping on: feed content is hostile), a
 few lines of JS that poll ``/api/alerts`` every 2 s, and a strict
-Content-Security-Policy. It binds 127.0.0.1 unless told otherwise.
+Content-Security-Policy. It binds 127.0.0.1 unless told otherwise, answers only
+requests whose ``Host`` names the address it listens on (:class:`HostCheck`: a page on
+loopback can't be read through DNS rebinding), and reports the store's state on
+``/healthz`` (503 once damage was met).
 """
 
 from __future__ import annotations
 
 import collections
+import ipaddress
 import itertools
-from collections.abc import Awaitable, Callable
+import sqlite3
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -20,6 +25,7 @@ from aiohttp import web
 
 from wirewatch.core.errors import ConfigError, WirewatchError
 from wirewatch.core.logging import get_logger
+from wirewatch.core.sqlite import Database, is_damage
 from wirewatch.sinks.store import ItemStore
 
 HERE = Path(__file__).resolve().parent
@@ -67,6 +73,99 @@ def href(url: Any) -> str:
     return url if scheme in ("http", "https") else "#"
 
 
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
+_WILDCARDS = ("0.0.0.0", "::", "")
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _split_host(value: str) -> tuple[str, int | None]:
+    """``Host`` header value -> (lower-case name, port or None); IPv6 keeps its brackets."""
+    value = value.strip().lower()
+    if value.startswith("["):
+        name, _, rest = value.partition("]")
+        name += "]"
+        port_text = rest[1:] if rest.startswith(":") else ""
+    else:
+        name, _, port_text = value.partition(":")
+    try:
+        return name, int(port_text) if port_text else None
+    except ValueError:
+        return name, -1
+
+
+class HostCheck:
+    """Which ``Host`` headers the page answers (DNS rebinding: a hostile name pointed at 127.0.0.1).
+
+    * bound to loopback: ``127.0.0.1:PORT``, ``localhost:PORT``, ``[::1]:PORT``;
+    * bound to one address: that address with the port, and the loopback names;
+    * bound to every interface (``0.0.0.0``, ``::``): any IP literal with the port (an IP
+      in the address bar is no rebinding: the browser's origin is that IP), and localhost;
+    * plus each ``--web-allowed-hosts`` name: ``name`` (any port, as behind a proxy) or ``name:port``.
+
+    The port is known once the socket is bound (``--web 127.0.0.1:0``): :meth:`bind` sets it.
+    """
+
+    def __init__(self, extra: Iterable[str] = ()) -> None:
+        self.extra = tuple(e.strip().lower() for e in extra if e.strip())
+        self.host = "127.0.0.1"
+        self.port = 0
+
+    def bind(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+
+    def allowed(self) -> list[str]:
+        """What the refusal line lists."""
+        names = list(LOOPBACK_NAMES)
+        bound = f"[{self.host}]" if ":" in self.host else self.host
+        if self.host in _WILDCARDS:
+            names.append("<any IP address>")
+        elif bound.lower() not in names:
+            names.insert(0, bound)
+        return [f"{n}:{self.port}" for n in names] + list(self.extra)
+
+    def accepts(self, header: str | None) -> bool:
+        if not header:
+            return False
+        name, port = _split_host(header)
+        for entry in self.extra:
+            entry_name, entry_port = _split_host(entry)
+            if name == entry_name and (entry_port is None or entry_port == port):
+                return True
+        if port not in (self.port, None if self.port == 80 else self.port):
+            return False
+        if name in LOOPBACK_NAMES:
+            return True
+        if self.host in _WILDCARDS:
+            return _is_ip(name)
+        bound = f"[{self.host}]" if ":" in self.host else self.host
+        return name == bound.lower()
+
+
+def parse_allowed_hosts(value: str | None) -> tuple[str, ...]:
+    """``--web-allowed-hosts news.example.org,wire.lan:8750`` -> the names; a bad one is a ConfigError."""
+    names = tuple(n.strip() for n in (value or "").split(",") if n.strip())
+    for name in names:
+        if any(c in name for c in "/ @?#") or _split_host(name)[1] == -1:
+            raise ConfigError("--web-allowed-hosts", f"expected NAME or NAME:PORT, comma-separated (got {name!r})")
+    return names
+
+
 def parse_bind(value: str) -> tuple[str, int] | None:
     """``--web 127.0.0.1:8750`` -> (host, port); ``off`` -> None; mistakes -> ConfigError."""
     if value.strip().lower() in ("off", "no", "none", "false", "0"):
@@ -110,8 +209,23 @@ class Page:
         return [{"story_id": h.id, "lead": h.document, "items": [h.document]} for h in hits]
 
 
-def create_app(store: ItemStore, alerts: AlertSource) -> web.Application:
-    """The aiohttp application (no socket yet: tests and the runner bind it)."""
+HOST_CHECK = web.AppKey("host_check", HostCheck)
+
+
+def create_app(
+    store: ItemStore,
+    alerts: AlertSource,
+    *,
+    database: Database | None = None,
+    allowed_hosts: Iterable[str] = (),
+) -> web.Application:
+    """The aiohttp application (no socket yet: tests and the runner bind it).
+
+    ``database`` is the SQLite file whose state ``/healthz`` reports (the SQLite store's own
+    by default); ``allowed_hosts`` are extra ``Host`` names (:class:`HostCheck`).
+    """
+    db = database if database is not None else getattr(store, "db", None)
+    hosts = HostCheck(allowed_hosts)
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(HERE / "templates"),
         autoescape=True,
@@ -156,7 +270,34 @@ def create_app(store: ItemStore, alerts: AlertSource) -> web.Application:
         return web.json_response({"hits": [h.document for h in hits]})
 
     async def health(_request: web.Request) -> web.Response:
-        return web.json_response({"ok": True})
+        state = db.state if isinstance(db, Database) else "ok"
+        healthy = state == "ok"
+        return web.json_response({"ok": healthy, "store": state}, status=200 if healthy else 503)
+
+    @web.middleware
+    async def host_check(
+        request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        header = request.headers.get("Host")
+        if not hosts.accepts(header):
+            return web.Response(
+                status=421, text=f"wirewatch: Host {header!r} is not served here (allowed: "
+                f"{', '.join(hosts.allowed())}; add names with --web-allowed-hosts)\n")
+        return await handler(request)
+
+    @web.middleware
+    async def store_damage(
+        request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        """Damage met while answering: one line, 503, and ``/healthz`` says so from now on."""
+        try:
+            return await handler(request)
+        except sqlite3.DatabaseError as exc:
+            if not is_damage(exc) or not isinstance(db, Database):
+                raise
+            error = db.damaged(exc)
+            log.error("store damaged", path=str(db.path), state=db.state)
+            return web.Response(status=503, text=f"wirewatch: {error}\n")
 
     @web.middleware
     async def security_headers(
@@ -168,7 +309,8 @@ def create_app(store: ItemStore, alerts: AlertSource) -> web.Application:
         response.headers["Referrer-Policy"] = "no-referrer"
         return response
 
-    app = web.Application(middlewares=[security_headers])
+    app = web.Application(middlewares=[host_check, security_headers, store_damage])
+    app[HOST_CHECK] = hosts
     app.router.add_get("/", index)
     app.router.add_get("/api/alerts", api_alerts)
     app.router.add_get("/api/search", api_search)
@@ -190,5 +332,12 @@ async def start_web(app: web.Application, host: str, port: int) -> tuple[web.App
     server = getattr(site, "_server", None)
     sockets = getattr(server, "sockets", None) or []
     bound = sockets[0].getsockname()[1] if sockets else port
+    check = app.get(HOST_CHECK)
+    if check is not None:
+        check.bind(host, bound)
+    if not _is_loopback(host):
+        log.warning("the web page listens beyond this machine: anyone who can reach it can read it "
+                    "(no login)", address=f"{host}:{bound}",
+                    allowed_hosts=", ".join(check.allowed()) if check else None)
     shown = f"[{host}]" if ":" in host else host
     return runner, f"http://{shown}:{bound}/"

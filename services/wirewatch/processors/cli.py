@@ -20,6 +20,24 @@ if TYPE_CHECKING:
     from wirewatch.processors.pipeline import ProcessorConfig
 
 
+#: Default ``--max-line-bytes``: above what a poller can emit (it reads at most 10 MB a response).
+MAX_LINE_BYTES = 16 << 20
+#: Bytes asked of stdin at a time. 64 KB reads: 1 MB chunks were copied twice more while cold
+#: (14k more instructions an item, cachegrind); tests/processors/test_process_cli.py feeds lines
+#: across chunk borders.
+READ_BYTES = 1 << 16
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
 def register(subparsers: Any) -> None:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--rules", required=True, type=Path, metavar="FILE", help="rules.yaml with alert rules")
@@ -38,8 +56,9 @@ def register(subparsers: Any) -> None:
             "Read raw items (schemas/raw_item.json) as JSON lines on stdin and write processed items\n"
             "(schemas/processed_item.json) on stdout, in input order: each keeps its id and gains\n"
             "dedupe {status, of}, story_id, entities [...] and alerts [{rule, notify}].\n"
-            "A broken line or an invalid item becomes a dead letter (schemas/dead_letter.json):\n"
-            "one warning line on stderr, and the record in --dead-letters FILE when given.\n"
+            "A broken line, an invalid item or a line over --max-line-bytes becomes a dead letter\n"
+            "(schemas/dead_letter.json, the whole line as its payload): one warning line on stderr,\n"
+            "and the record in --dead-letters FILE when given.\n"
             "Rules are re-read within 2 s of a change to --rules, as in every long-running path."
         ),
         epilog=(
@@ -47,13 +66,17 @@ def register(subparsers: Any) -> None:
             "  wirewatch process --rules rules.yaml --ner off < raw.jsonl > processed.jsonl\n"
             "  wirewatch poll --once --config sources.yaml | wirewatch process --rules rules.yaml\n"
             "  wirewatch process --rules rules.yaml --watchlist watchlist.yaml --ner on < raw.jsonl\n"
-            "  wirewatch process --rules rules.yaml --alerts alerts.jsonl --dead-letters bad.jsonl < raw.jsonl"
+            "  wirewatch process --rules rules.yaml --alerts alerts.jsonl --dead-letters bad.jsonl < raw.jsonl\n"
+            "  wirewatch process --rules rules.yaml --max-line-bytes 67108864 < raw.jsonl   # lines up to 64 MiB"
         ),
     )
     process.add_argument("--alerts", type=Path, metavar="FILE",
                          help="also write the alerts (schemas/alert.json) as JSON lines to FILE")
     process.add_argument("--dead-letters", type=Path, metavar="FILE",
                          help="also write dead letters (schemas/dead_letter.json) as JSON lines to FILE")
+    process.add_argument("--max-line-bytes", type=_positive, default=MAX_LINE_BYTES, metavar="N",
+                         help="a longer input line is a dead letter (reason 'too large', the whole line kept) "
+                              f"instead of being processed (default {MAX_LINE_BYTES:,} = 16 MiB)")
     process.set_defaults(func=run_process)
 
     worker = subparsers.add_parser(
@@ -82,6 +105,36 @@ def processor_config(args: argparse.Namespace) -> ProcessorConfig:
     return ProcessorConfig(rules=args.rules, watchlist=args.watchlist, ner=args.ner)
 
 
+def _lines(fd: int) -> Iterator[tuple[bytes, bool]]:
+    """``(line, more_waiting)`` for each line of ``fd`` (newline removed), in time linear in the input.
+
+    A line longer than one read is kept as a list of its pieces and joined once at its end;
+    ``rest + chunk`` at every read copied the line so far each time: a 40 MB line 10.0 -> 0.54
+    CPU-s (bench ``process.long_line``; tests/processors/test_process_cli.py and
+    test_process_huge_lines.py guard the lines). ``more_waiting`` is False for the last line
+    of a read when no more input is waiting yet.
+    """
+    pending: list[bytes] = []  # pieces of a line not ended yet
+    while True:
+        chunk = os.read(fd, READ_BYTES)
+        if not chunk:
+            break
+        lines = chunk.split(b"\n")
+        if len(lines) == 1:  # no newline: the line goes on
+            pending.append(chunk)
+            continue
+        if pending:
+            pending.append(lines[0])
+            lines[0] = b"".join(pending)
+        tail = lines.pop()
+        pending = [tail] if tail else []
+        last = len(lines) - 1
+        for index, line in enumerate(lines):
+            yield line, index < last or bool(select.select([fd], [], [], 0)[0])
+    if pending:
+        yield b"".join(pending), False
+
+
 def _line_batches(fd: int, size: int) -> Iterator[list[tuple[int, bytes]]]:
     """Numbered non-blank input lines, up to ``size`` at a time.
 
@@ -89,28 +142,12 @@ def _line_batches(fd: int, size: int) -> Iterator[list[tuple[int, bytes]]]:
     producer (``wirewatch poll | wirewatch process``) are never held back to fill it.
     """
     batch: list[tuple[int, bytes]] = []
-    number = 0
-    rest = b""
-    while True:
-        # 64 KB reads: 1 MB chunks were copied twice more while cold (14k more instructions an
-        # item, cachegrind); tests/processors/test_process_cli.py feeds lines across chunk borders
-        chunk = os.read(fd, 1 << 16)
-        if not chunk:
-            break
-        lines = (rest + chunk).split(b"\n")
-        rest = lines.pop()
-        for line in lines:
-            number += 1
-            if line.strip():
-                batch.append((number, line))
-                if len(batch) >= size:
-                    yield batch
-                    batch = []
-        if batch and not select.select([fd], [], [], 0)[0]:
+    for number, (line, more) in enumerate(_lines(fd), start=1):
+        if line.strip():
+            batch.append((number, line))
+        if batch and (len(batch) >= size or not more):
             yield batch
             batch = []
-    if rest.strip():
-        batch.append((number + 1, rest))
     if batch:
         yield batch
 
@@ -125,7 +162,7 @@ def run_process(args: argparse.Namespace) -> int:
     from wirewatch.processors.stage import RulesWatcher, Stage
 
     processor = Processor.from_config(processor_config(args), {})
-    stage = Stage(processor)
+    stage = Stage(processor, max_message_bytes=args.max_line_bytes)
     watcher = RulesWatcher(args.rules, processor)
     # rules and gazetteer live as long as the process, and the dedupe memory holds no cycles:
     # frozen start-up objects, rare young collections: 20,000 bench items 3.05-3.12 -> 2.84-2.94

@@ -1,6 +1,6 @@
 """THE processing core: valid raw items -> processed items + alerts, as plain functions.
 
-Order: entities -> rule match (rules may use ``entity:``) -> dedupe (needs the
+Order: language -> entities -> rule match (rules may use ``entity:``) -> dedupe (needs the
 shared store) -> alerts. :meth:`Processor.enrich_batch` needs no shared state,
 :meth:`Processor.finish_batch` reads and writes the dedupe store. Messages,
 dead letters, keys and metrics around them are :mod:`wirewatch.processors.stage`'s,
@@ -22,6 +22,8 @@ from wirewatch.core.errors import SchemaError
 from wirewatch.core.schemas import validate, validator
 from wirewatch.processors.dedupe import Deduper, Fingerprint, Verdict, fingerprints
 from wirewatch.processors.entities import EntityTagger, Mention, load_watchlist
+from wirewatch.processors.language import load as load_language_model
+from wirewatch.processors.language import with_languages
 from wirewatch.processors.ner import NerModels, resolve_ner
 from wirewatch.processors.rules import MatchDocument, Rule, RuleSet, load_rules
 from wirewatch.search.analysis import entity_tokens, shared_search_tokens, tokenize
@@ -141,6 +143,7 @@ class Processor:
         self.tagger = tagger
         self.deduper = deduper
         self.ner = ner
+        load_language_model()  # here, so a broken install fails at start, not on the first item
         self._by_id = {r.id: r for r in _rule_list(rules)}
         metrics.RULES_LOADED.set(len(self._by_id))
 
@@ -174,6 +177,8 @@ class Processor:
     ) -> list[Enriched]:
         """:meth:`enrich` for many items: one batched NER pass per language with a model (when
         there is one and no ``ner_mentions``) and one batched signature pass (:func:`fingerprints`)."""
+        # first: rules match ``language:`` and NER picks its model by it
+        raws = with_languages(raws)
         if ner_mentions is None:
             if self.ner is not None and raws:
                 ner_mentions = self.ner.item_mentions(raws)

@@ -69,8 +69,10 @@ class StageOutput:
 class Stage:
     """The one batch function around a :class:`Processor` (see the module docstring)."""
 
-    def __init__(self, processor: Processor) -> None:
+    def __init__(self, processor: Processor, max_message_bytes: int | None = None) -> None:
         self.processor = processor
+        #: A bigger message is a dead letter before decoding (``wirewatch process --max-line-bytes``).
+        self.max_message_bytes = max_message_bytes
         self._stage_items = metrics.STAGE_ITEMS.labels("processor")
         self._dead_letters = metrics.DEAD_LETTERS.labels("processor")
 
@@ -117,17 +119,21 @@ class Stage:
         return out
 
     def _valid_raw(self, message: Message, dead_letters: list[Keyed]) -> dict[str, Any] | None:
-        try:
-            value = message.value if message.value is not None else decode(message.raw)
-            return validate_raw(value)
-        except ValueError as exc:
-            reason = f"invalid JSON: {exc}"
-        except SchemaError as exc:
-            reason = str(exc)
+        limit = self.max_message_bytes
+        if limit is not None and len(message.raw) > limit:
+            reason = f"too large: {len(message.raw):,} bytes, over the limit of {limit:,} bytes"
+        else:
+            try:
+                value = message.value if message.value is not None else decode(message.raw)
+                return validate_raw(value)
+            except ValueError as exc:
+                reason = f"invalid JSON: {exc}"
+            except SchemaError as exc:
+                reason = str(exc)
         record = dead_letter_for("processor", reason, message)
         self._dead_letters.inc()
         log.warning("bad raw item sent to dead letters", topic=message.topic, partition=message.partition,
-                    offset=message.offset, reason=record["reason"][:300])
+                    offset=message.offset, reason=record["reason"])
         dead_letters.append((message.key, record))
         return None
 

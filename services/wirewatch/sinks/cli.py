@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import signal
+import sqlite3
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -21,6 +22,7 @@ from wirewatch.core.config import Settings, load_settings, parse_duration
 from wirewatch.core.errors import ConfigError, WirewatchError
 from wirewatch.core.logging import configure_logging
 from wirewatch.core.metrics import serve_metrics
+from wirewatch.core.sqlite import is_damage
 from wirewatch.sinks.store import ItemStore, SearchHit
 
 
@@ -107,6 +109,11 @@ async def _search(settings: Settings, query: str, since: timedelta | None, limit
         return await store.search(query, since=since, limit=limit, stories_only=stories_only)
     except QuerySyntaxError as exc:
         raise WirewatchError(f"bad query {query!r}: {exc}") from None
+    except sqlite3.DatabaseError as exc:  # a damaged SQLite store: one line and exit 2, not a traceback
+        db = getattr(store, "db", None)
+        if db is None or not is_damage(exc):
+            raise
+        raise db.damaged(exc) from None
     finally:
         await store.close()
 

@@ -17,7 +17,8 @@ File format::
 
 Signature scheme (same idea as Stripe/Slack signing): every request carries
 
-* ``Idempotency-Key: <alert id>`` (stable across retries and replays),
+* ``Idempotency-Key: <alert id>`` (stable across retries and replays; percent-encoded
+  where the id is not printable ASCII, see :func:`idempotency_key`),
 * ``X-Wirewatch-Timestamp: <unix seconds>`` (fresh on each attempt),
 * ``X-Wirewatch-Signature: sha256=<hex HMAC-SHA256(secret, f"{timestamp}.{body}")>``
   where ``body`` is the exact request body bytes.
@@ -39,12 +40,14 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from wirewatch.core.config import Duration, load_yaml
 from wirewatch.core.errors import ConfigError
 from wirewatch.core.retry import Backoff, RateLimiter
+from wirewatch.sinks import slack
 
 _RATE = re.compile(r"^\s*(\d+)\s*/\s*(s|sec|second|m|min|minute|h|hour)\s*$")
 _PERIODS = {"s": 1.0, "sec": 1.0, "second": 1.0, "m": 60.0, "min": 60.0, "minute": 60.0,
@@ -130,51 +133,72 @@ def load_destinations(path: Path | str, environ: dict[str, str] | None = None) -
 def render_body(alert: dict[str, Any], fmt: Literal["json", "slack"]) -> bytes:
     """The request body: the alert itself, or a Slack incoming-webhook message."""
     if fmt == "slack":
-        return json.dumps(slack_message(alert), ensure_ascii=False, separators=(",", ":")).encode()
+        return json.dumps(slack.message(alert), ensure_ascii=False, separators=(",", ":")).encode()
     return json.dumps(alert, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def _slack_escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def slack_message(alert: dict[str, Any]) -> dict[str, Any]:
-    """Slack ``text`` (fallback, notifications) + ``blocks`` (rich layout)."""
-    source = alert["source"].get("name") or alert["source"]["id"]
-    title = _slack_escape(alert["title"])
-    headline = f"[{alert['rule']}] {alert['title']} ({source})"
-    context = f"rule *{_slack_escape(alert['rule'])}* · {_slack_escape(source)} · {alert['published_at']}"
-    if alert.get("dedupe_status") == "update":
-        context += f" · update (revision {alert.get('revision', 1)})"
-    blocks: list[dict[str, Any]] = [
-        {"type": "section", "text": {"type": "mrkdwn", "text": f"*<{alert['url']}|{title}>*"}},
-    ]
-    if alert.get("summary"):
-        blocks.append({"type": "section", "text": {"type": "plain_text", "text": alert["summary"][:2900]}})
-    if alert.get("entities"):
-        context += " · " + ", ".join(_slack_escape(e) for e in alert["entities"][:10])
-    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": context}]})
-    return {"text": headline, "blocks": blocks}
+def _hmac_hex(secret: bytes, stamp: bytes, body: bytes) -> str:
+    return hmac.new(secret, stamp + b"." + body, hashlib.sha256).hexdigest()
 
 
 def signature(secret: bytes, timestamp: int, body: bytes) -> str:
     """``sha256=<hex>`` of HMAC-SHA256(secret, ``f"{timestamp}.".encode() + body``)."""
-    digest = hmac.new(secret, f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
-    return f"sha256={digest}"
+    return f"sha256={_hmac_hex(secret, str(timestamp).encode(), body)}"
+
+
+#: What the notifier sends, exactly: ASCII digits, and ``sha256=`` with 64 lower-case hex digits.
+_TIMESTAMP = re.compile(rb"[0-9]{1,15}")
+_SIGNATURE = re.compile(rb"sha256=[0-9a-f]{64}")
+
+
+def _header_bytes(value: object) -> bytes | None:
+    """A header value as ASCII bytes (from text or raw bytes), or None when it cannot be one."""
+    if isinstance(value, str):
+        return value.encode("ascii") if value.isascii() else None
+    if isinstance(value, bytes | bytearray):
+        return bytes(value)
+    return None
 
 
 def verify_signature(
-    secret: bytes, timestamp: str, body: bytes, header: str, *, tolerance: float = 300.0,
-    now: float | None = None,
+    secret: bytes | str, timestamp: object, body: bytes | bytearray | memoryview, header: object, *,
+    tolerance: float = 300.0, now: float | None = None,
 ) -> bool:
-    """What a receiver does: constant-time compare, and reject stale timestamps."""
-    try:
-        ts = int(timestamp)
-    except ValueError:
+    """What a receiver does: True only for the exact signature of ``timestamp`` and ``body``, fresh.
+
+    ``timestamp`` and ``header`` are the ``X-Wirewatch-Timestamp`` and
+    ``X-Wirewatch-Signature`` values as the request carried them (text or bytes; ``None``
+    when missing). Any malformed input (missing, not text, non-ASCII, not digits, another
+    length, not hex, a body that is not bytes) is False, never an exception, so a receiver
+    can pass hostile requests straight in. The HMAC covers the timestamp as sent (``+17...``
+    or Arabic-Indic digits are not the number the notifier signed), is compared in constant
+    time, and a timestamp more than ``tolerance`` seconds from ``now`` is stale.
+    """
+    stamp, sent = _header_bytes(timestamp), _header_bytes(header)
+    if stamp is None or sent is None or not _TIMESTAMP.fullmatch(stamp) or not _SIGNATURE.fullmatch(sent):
         return False
-    if abs((time.time() if now is None else now) - ts) > tolerance:
+    key = secret.encode("utf-8") if isinstance(secret, str) else secret  # the env text the notifier encodes
+    if not isinstance(key, bytes | bytearray) or not isinstance(body, bytes | bytearray | memoryview):
         return False
-    return hmac.compare_digest(signature(secret, ts, body), header)
+    age = (time.time() if now is None else now) - int(stamp)
+    if not abs(age) <= tolerance:  # "not <=": a NaN tolerance or clock rejects too
+        return False
+    expected = _hmac_hex(bytes(key), stamp, bytes(body)).encode("ascii")
+    return hmac.compare_digest(b"sha256=" + expected, sent)
+
+
+#: What an Idempotency-Key keeps as it is: printable ASCII but "%" (the escape itself).
+_KEY_SAFE = "".join(chr(code) for code in range(0x21, 0x7F) if chr(code) != "%")
+
+
+def idempotency_key(alert_id: str) -> str:
+    """The alert id as a header value: percent-encoded (UTF-8) where it is not printable ASCII.
+
+    Ids carry feed text (``<rule>:<source>:<entry id>``); a Chinese entry id made httpx
+    raise UnicodeEncodeError and stop the notifier, a CR/LF would split the header. Plain
+    ids are unchanged; ``unquote(key) == alert id`` for every id.
+    """
+    return quote(alert_id, safe=_KEY_SAFE)
 
 
 def request_headers(destination: Destination, alert_id: str, body: bytes, now: float | None = None) -> dict[str, str]:
@@ -184,7 +208,7 @@ def request_headers(destination: Destination, alert_id: str, body: bytes, now: f
         **destination.headers,
         "Content-Type": "application/json",
         "User-Agent": "Wirewatch-Notifier/0.1",
-        "Idempotency-Key": alert_id,
+        "Idempotency-Key": idempotency_key(alert_id),
         "X-Wirewatch-Timestamp": str(ts),
     }
     if destination.secret is not None:

@@ -24,13 +24,13 @@ Index design (see the README section "Elasticsearch index design"):
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from elastic_transport import ConnectionError as TransportConnectionError
-from elastic_transport import ConnectionTimeout
+from elastic_transport import ConnectionTimeout, SerializationError
 from elasticsearch import (
     ApiError,
     AsyncElasticsearch,
@@ -45,7 +45,14 @@ from wirewatch.core.logging import get_logger
 from wirewatch.core.metrics import BULK_SECONDS
 from wirewatch.core.retry import Backoff
 from wirewatch.search.analysis import search_fields
-from wirewatch.sinks.store import IndexOutcome, SearchHit, StoreUnavailable
+from wirewatch.sinks.store import (
+    ALERT_TIMES,
+    ITEM_TIMES,
+    IndexOutcome,
+    SearchHit,
+    StoreUnavailable,
+    unstorable_reason,
+)
 
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 
@@ -68,6 +75,8 @@ ITEM_PROPERTIES: dict[str, Any] = {
     "processed_at": _DATE,
     "authors": _KEYWORD,
     "language": _KEYWORD,
+    "language_source": _KEYWORD,
+    "language_score": {"type": "float"},
     "tags": _KEYWORD,
     "liveblog": {"properties": {"page_url": _KEYWORD, "block_id": _KEYWORD}},
     "revision": {"type": "integer"},
@@ -319,10 +328,42 @@ class ElasticsearchStore:
         }
 
     async def index_items(self, items: Sequence[dict[str, Any]]) -> list[IndexOutcome]:
-        return await self._bulk([self.item_action(i) for i in items])
+        return await self._bulk_each(items, ITEM_TIMES, self.item_action)
 
     async def index_alerts(self, alerts: Sequence[dict[str, Any]]) -> list[IndexOutcome]:
-        return await self._bulk([self.alert_action(a) for a in alerts])
+        return await self._bulk_each(alerts, ALERT_TIMES, self.alert_action)
+
+    async def _bulk_each(
+        self, docs: Sequence[dict[str, Any]], times: Sequence[str],
+        action_for: Callable[[dict[str, Any]], dict[str, Any]],
+    ) -> list[IndexOutcome]:
+        """One outcome per document: what can't be sent is rejected here, the rest goes in one bulk.
+
+        A bulk request is all-or-nothing for what breaks its framing: a version beyond a long
+        (a 400 for the whole request) or a value the serialiser refuses (an exception before
+        sending). So each ``_source`` is serialised here, one document at a time, with the
+        client's own serialiser (the bulk helper sends bytes as they are: no second pass).
+        """
+        serializer = self.client.transport.serializers.get_serializer("application/json")
+        to_json = getattr(serializer, "json_dumps", serializer.dumps)  # the bare error, not the doc's repr
+        early: list[IndexOutcome | None] = []
+        actions: list[dict[str, Any]] = []
+        for doc in docs:
+            doc_id = str(doc.get("id", ""))
+            reason = unstorable_reason(doc, times)
+            if reason is None:
+                try:
+                    action = action_for(doc)
+                    action["_source"] = to_json(action["_source"])
+                except (TypeError, ValueError, SerializationError) as exc:
+                    reason = f"cannot be written as JSON: {exc}"
+            if reason is not None:
+                early.append(IndexOutcome(doc_id, "rejected", reason))
+                continue
+            early.append(None)
+            actions.append(action)
+        sent = iter(await self._bulk(actions))
+        return [outcome or next(sent) for outcome in early]
 
     async def _bulk(self, actions: list[dict[str, Any]]) -> list[IndexOutcome]:
         """Bulk with per-document retries on 429/5xx; 409 = stale; other errors = rejected.

@@ -11,8 +11,10 @@ the candidates to items holding a required term, and the rule matcher
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
+import sqlite3
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,7 +23,14 @@ from typing import Any
 from wirewatch.core.errors import SchemaError
 from wirewatch.core.schemas import SchemaName, validate
 from wirewatch.core.sqlite import Database
-from wirewatch.sinks.store import IndexOutcome, SearchHit
+from wirewatch.sinks.store import (
+    ALERT_TIMES,
+    ITEM_TIMES,
+    IndexOutcome,
+    SearchHit,
+    parse_utc,
+    unstorable_reason,
+)
 
 _FTS_WORD = re.compile(r"[a-z0-9]+")
 
@@ -51,16 +60,20 @@ CREATE TABLE IF NOT EXISTS alerts (
 """
 
 
+#: What one document's values can raise while being written (a value SQLite can't bind, text
+#: that is no UTF-8): that document is rejected. Damage (``sqlite3.DatabaseError``) is not here.
+_DOCUMENT_ERRORS = (ValueError, OverflowError, TypeError, sqlite3.InterfaceError, sqlite3.DataError)
+
+
 def to_millis(stamp: str) -> int:
     """RFC 3339 UTC (``...Z``) to epoch milliseconds: a sort key independent of precision."""
-    text = stamp.replace("Z", "+00:00")
-    # fromisoformat takes at most 6 fractional digits; the schema allows 9.
-    text = re.sub(r"(\.\d{6})\d+", r"\1", text)
-    return int(datetime.fromisoformat(text).timestamp() * 1000)
+    return int(parse_utc(stamp).timestamp() * 1000)
 
 
-def _valid(schema: SchemaName, docs: Sequence[Any], outcomes: list[IndexOutcome]) -> Iterator[tuple[str, Any]]:
-    """Each document valid against ``schema`` with its id; the others get a ``rejected`` outcome."""
+def _valid(
+    schema: SchemaName, times: Sequence[str], docs: Sequence[Any], outcomes: list[IndexOutcome]
+) -> Iterator[tuple[str, Any]]:
+    """Each storable document valid against ``schema`` with its id; the others get a ``rejected`` outcome."""
     for doc in docs:
         doc_id = str(doc.get("id", "")) if isinstance(doc, dict) else ""
         try:
@@ -68,7 +81,27 @@ def _valid(schema: SchemaName, docs: Sequence[Any], outcomes: list[IndexOutcome]
         except SchemaError as exc:
             outcomes.append(IndexOutcome(doc_id, "rejected", str(exc)))
             continue
+        except UnicodeError as exc:  # jsonschema-rs reporting an error in text with a lone surrogate
+            outcomes.append(IndexOutcome(doc_id, "rejected", f"not a valid {schema}: {exc}"))
+            continue
+        reason = unstorable_reason(doc, times)
+        if reason is not None:
+            outcomes.append(IndexOutcome(doc_id, "rejected", reason))
+            continue
         yield doc_id, doc
+
+
+@contextlib.contextmanager
+def _one_document(conn: sqlite3.Connection) -> Iterator[None]:
+    """A savepoint: a document that fails half-written leaves nothing, the batch goes on."""
+    conn.execute("SAVEPOINT document")
+    try:
+        yield
+    except BaseException:
+        conn.execute("ROLLBACK TO document")
+        conn.execute("RELEASE document")
+        raise
+    conn.execute("RELEASE document")
 
 
 class SqliteStore:
@@ -78,7 +111,9 @@ class SqliteStore:
         if db is None:
             if data_dir is None:
                 raise ValueError("SqliteStore needs data_dir or db")
-            db = Database.in_dir(data_dir)
+            # header and schema only: a full quick_check is ~1 s per 700 MB, too slow for each
+            # `wirewatch search`; damage met while reading is caught where the command ends
+            db = Database.in_dir(data_dir, check="quick")
             self._owns_db = True
         else:
             self._owns_db = False
@@ -108,42 +143,49 @@ class SqliteStore:
 
         outcomes: list[IndexOutcome] = []
         with self.db.transaction() as conn:
-            for item_id, item in _valid("processed_item", items, outcomes):
-                revision = int(item.get("revision", 1))
-                row = conn.execute("SELECT seq, revision FROM items WHERE id = ?", (item_id,)).fetchone()
-                # As Elasticsearch's external versions: only a newer revision replaces.
-                if row is not None and row[1] >= revision:
-                    outcomes.append(IndexOutcome(item_id, "stale"))
-                    continue
-                story_id = item.get("story_id") or item["dedupe"].get("of") or item_id
-                values = (
-                    story_id,
-                    item["dedupe"]["status"],
-                    int(story_id == item_id),
-                    revision,
-                    to_millis(item["published_at"]),
-                    item["published_at"],
-                    json.dumps(item, ensure_ascii=False),
-                )
-                text = fts_text(search_fields(item))
-                if row is None:
-                    cur = conn.execute(
-                        "INSERT INTO items (story_id, status, is_story, revision, published_ms, published_at, doc, id) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                        (*values, item_id),
-                    )
-                    seq = cur.lastrowid
-                else:
-                    seq = row[0]
-                    conn.execute(
-                        "UPDATE items SET story_id = ?, status = ?, is_story = ?, revision = ?, published_ms = ?, "
-                        "published_at = ?, doc = ? WHERE seq = ?",
-                        (*values, seq),
-                    )
-                    conn.execute("DELETE FROM items_fts WHERE rowid = ?", (seq,))
-                conn.execute("INSERT INTO items_fts (rowid, text) VALUES (?, ?)", (seq, text))
-                outcomes.append(IndexOutcome(item_id, "indexed"))
+            for item_id, item in _valid("processed_item", ITEM_TIMES, items, outcomes):
+                try:
+                    with _one_document(conn):
+                        outcomes.append(self._upsert_item(conn, item_id, item, search_fields))
+                except _DOCUMENT_ERRORS as exc:
+                    outcomes.append(IndexOutcome(item_id, "rejected", f"cannot be stored: {exc}"))
         return outcomes
+
+    @staticmethod
+    def _upsert_item(conn: sqlite3.Connection, item_id: str, item: dict[str, Any], search_fields: Any) -> IndexOutcome:
+        revision = int(item.get("revision", 1))
+        row = conn.execute("SELECT seq, revision FROM items WHERE id = ?", (item_id,)).fetchone()
+        # As Elasticsearch's external versions: only a newer revision replaces.
+        if row is not None and row[1] >= revision:
+            return IndexOutcome(item_id, "stale")
+        story_id = item.get("story_id") or item["dedupe"].get("of") or item_id
+        values = (
+            story_id,
+            item["dedupe"]["status"],
+            int(story_id == item_id),
+            revision,
+            to_millis(item["published_at"]),
+            item["published_at"],
+            json.dumps(item, ensure_ascii=False),
+        )
+        text = fts_text(search_fields(item))
+        if row is None:
+            cur = conn.execute(
+                "INSERT INTO items (story_id, status, is_story, revision, published_ms, published_at, doc, id) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (*values, item_id),
+            )
+            seq = cur.lastrowid
+        else:
+            seq = row[0]
+            conn.execute(
+                "UPDATE items SET story_id = ?, status = ?, is_story = ?, revision = ?, published_ms = ?, "
+                "published_at = ?, doc = ? WHERE seq = ?",
+                (*values, seq),
+            )
+            conn.execute("DELETE FROM items_fts WHERE rowid = ?", (seq,))
+        conn.execute("INSERT INTO items_fts (rowid, text) VALUES (?, ?)", (seq, text))
+        return IndexOutcome(item_id, "indexed")
 
     async def index_alerts(self, alerts: Sequence[dict[str, Any]]) -> list[IndexOutcome]:
         return self.index_alerts_sync(alerts)
@@ -153,12 +195,16 @@ class SqliteStore:
         self.setup_sync()
         outcomes: list[IndexOutcome] = []
         with self.db.transaction() as conn:
-            for alert_id, alert in _valid("alert", alerts, outcomes):
-                conn.execute(
-                    "INSERT INTO alerts (id, rule, story_id, matched_at, doc) VALUES (?, ?, ?, ?, ?) "
-                    "ON CONFLICT (id) DO UPDATE SET doc = excluded.doc",
-                    (alert_id, alert["rule"], alert["story_id"], alert["matched_at"], json.dumps(alert)),
-                )
+            for alert_id, alert in _valid("alert", ALERT_TIMES, alerts, outcomes):
+                try:
+                    conn.execute(
+                        "INSERT INTO alerts (id, rule, story_id, matched_at, doc) VALUES (?, ?, ?, ?, ?) "
+                        "ON CONFLICT (id) DO UPDATE SET doc = excluded.doc",
+                        (alert_id, alert["rule"], alert["story_id"], alert["matched_at"], json.dumps(alert)),
+                    )
+                except _DOCUMENT_ERRORS as exc:  # one statement: nothing half-written to undo
+                    outcomes.append(IndexOutcome(alert_id, "rejected", f"cannot be stored: {exc}"))
+                    continue
                 outcomes.append(IndexOutcome(alert_id, "indexed"))
         return outcomes
 

@@ -6,10 +6,20 @@ this protocol only, so both stores answer the same Lucene query syntax.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
+
+#: Elasticsearch maps ``revision`` as ``integer`` (and uses it as the external version): the
+#: largest revision either store keeps, so both reject the same documents.
+MAX_REVISION = 2**31 - 1
+#: the timestamps each store turns into dates (sort keys, monthly indices, ``date`` fields)
+ITEM_TIMES = ("published_at", "updated_at", "fetched_at", "processed_at")
+ALERT_TIMES = ("published_at", "matched_at")
+
+_NANOS = re.compile(r"(\.\d{6})\d+")
 
 
 class StoreUnavailable(Exception):
@@ -23,6 +33,38 @@ class IndexOutcome:
     id: str
     status: Literal["indexed", "stale", "rejected"]
     reason: str | None = None
+
+
+def parse_utc(stamp: str) -> datetime:
+    """An RFC 3339 UTC timestamp (the contracts' ``utc_time``) as a datetime; ValueError if no real date.
+
+    ``2025-02-30T25:61:61Z`` matches the contract's pattern but is no date; neither is a leap
+    second (``:60``), which Python and Elasticsearch both refuse.
+    """
+    # fromisoformat takes at most 6 fractional digits; the schema allows 9.
+    return datetime.fromisoformat(_NANOS.sub(r"\1", stamp.replace("Z", "+00:00")))
+
+
+def unstorable_reason(doc: Mapping[str, Any], times: Sequence[str]) -> str | None:
+    """Why a schema-valid document can't be stored (one line), or None.
+
+    The store boundary's own check, shared by both stores so they reject the same documents
+    per document instead of failing the batch: timestamps that are no real date, and a
+    revision beyond :data:`MAX_REVISION` (the contract only says ``>= 1``).
+    """
+    for name in times:
+        stamp = doc.get(name)
+        if isinstance(stamp, str):
+            try:
+                parse_utc(stamp)
+            except ValueError as exc:
+                return f"{name} {stamp[:40]} is not a real date ({exc})"
+    revision = doc.get("revision", 1)
+    # a JSON decoder may hand a huge integer over as a float (orjson: 1e+30); the schema still calls it an integer
+    if isinstance(revision, int | float) and not isinstance(revision, bool) and not 1 <= revision <= MAX_REVISION:
+        shown = str(revision) if len(str(revision)) <= 40 else f"{str(revision)[:37]}..."
+        return f"revision {shown} is out of range (1 to {MAX_REVISION})"
+    return None
 
 
 @dataclass(frozen=True)

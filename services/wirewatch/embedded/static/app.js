@@ -24,9 +24,11 @@
     const link = document.createElement("a");
     link.href = safeHref(alert.url);
     link.rel = "noopener noreferrer nofollow";
+    link.dir = "auto";  // right-to-left titles (Arabic, Hebrew, Persian) read right-to-left
     link.textContent = alert.title;
     const source = document.createElement("span");
     source.className = "source";
+    source.dir = "auto";
     source.textContent = (alert.source && (alert.source.name || alert.source.id)) || "";
     const time = document.createElement("time");
     time.textContent = alert.matched_at || "";

@@ -1,0 +1,75 @@
+"""Delivered alerts of ``wirewatch run`` in their own file, so a damaged store can't resend them.
+
+On the embedded bus the notifier's delivered set is the topic ``<prefix>.notifier-delivered``
+inside ``wirewatch.db``, with everything else. When that file is empty or damaged and the user
+starts afresh (``--fresh-store``), the pipeline polls every feed again and raises the same
+alerts; the webhooks must not get them twice. So each finished delivery is also written to
+``<data_dir>/delivered.db`` (written first: a crash in between leaves it known), and the
+notifier starts knowing the keys of both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from wirewatch.core.sqlite import Database
+
+DELIVERED_FILE = "delivered.db"
+
+
+class DeliveredFile:
+    """The set of finished delivery keys (``destination|alert id``) in one small SQLite file."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.db = Database(path)
+        self.db.conn.execute(
+            "CREATE TABLE IF NOT EXISTS delivered (key TEXT PRIMARY KEY, outcome TEXT NOT NULL, "
+            "at TEXT NOT NULL) WITHOUT ROWID"
+        )
+
+    def keys(self) -> list[str]:
+        return [row[0] for row in self.db.conn.execute("SELECT key FROM delivered")]
+
+    def add(self, key: str, outcome: str, at: str) -> None:
+        self.db.conn.execute(
+            "INSERT INTO delivered (key, outcome, at) VALUES (?, ?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET outcome = excluded.outcome, at = excluded.at",
+            (key, outcome, at),
+        )
+
+    def add_known(self, keys: Iterable[str]) -> None:
+        """Keys delivered before this file existed (a data folder from an older version)."""
+        with self.db.transaction() as conn:
+            conn.executemany(
+                "INSERT INTO delivered (key, outcome, at) VALUES (?, 'delivered', '') ON CONFLICT (key) DO NOTHING",
+                [(k,) for k in keys],
+            )
+
+    def close(self) -> None:
+        self.db.close()
+
+
+class AlsoToFile:
+    """A :class:`~wirewatch.bus.base.Publisher` for the delivered topic: the file first, then the bus."""
+
+    def __init__(self, file: DeliveredFile, bus: Any) -> None:
+        self.file = file
+        self.bus = bus
+
+    async def start(self) -> None:
+        await self.bus.start()
+
+    async def stop(self) -> None:
+        await self.bus.stop()
+
+    async def publish(self, topic: str, value: Any, key: str | None = None) -> None:
+        if key is not None:
+            record = value if isinstance(value, dict) else {}
+            self.file.add(key, str(record.get("outcome", "delivered")), str(record.get("at", "")))
+        await self.bus.publish(topic, value, key)
+
+    async def publish_many(self, topic: str, messages: Iterable[tuple[str | None, Any]]) -> None:
+        for key, value in messages:
+            await self.publish(topic, value, key)

@@ -1,0 +1,103 @@
+"""Slack incoming-webhook messages built from alerts, safe against what a feed writes.
+
+Slack reads ``&``, ``<`` and ``>`` as control characters in every text object:
+``<@U123>`` mentions a user, ``<!channel>`` the whole channel, ``<url|text>`` is a
+link. A feed's title, URL, summary or source name could hold any of these, so:
+
+* every value is escaped (``&amp;``, ``&lt;``, ``&gt;``: the three Slack decodes), rule
+  ids and dates too, although they come from config and the processor;
+* the one link is built here: only an ``http(s)`` URL with a clean host is linked, with
+  ``|``, ``<``, ``>``, spaces, controls and non-ASCII percent-encoded (``&`` escaped), so
+  nothing in it can end the link or start another sequence; any other URL is left out;
+* ``mrkdwn`` text objects are ``verbatim`` (Slack does not turn bare ``@channel`` or
+  channel names into mentions or links);
+* values are cut to stay inside Slack's 3,000-character text limit (never inside an
+  escape), since Slack refuses the whole message otherwise.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+#: Cuts, in escaped characters: a section or context text may hold at most 3,000.
+TITLE_MAX = 500
+URL_MAX = 2000  # a longer link is not linked: with the title it must fit in one section
+SUMMARY_MAX = 2900
+VALUE_MAX = 200  # rule id, source name, each entity in the context line
+ENTITIES_SHOWN = 10
+
+_ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+#: RFC 3986 reserved and unreserved characters plus "%" (already-encoded URLs stay as they are),
+#: without "|", "<" and ">": everything else (spaces, controls, non-ASCII) is percent-encoded
+_URL_SAFE = "!#$%&'()*+,/:;=?@[]~"
+_HOST = re.compile(r"[A-Za-z0-9.\-:\[\]@_%!$&'()*+,;=~]+")
+
+
+def escape(text: str, limit: int | None = None, *, one_line: bool = True) -> str:
+    """``text`` with Slack's three control characters escaped, cut to ``limit`` escaped characters.
+
+    ``one_line`` makes whitespace runs one space (a newline would end the bold title).
+    """
+    if one_line:
+        text = " ".join(text.split())
+    escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    if limit is None or len(escaped) <= limit:
+        return escaped
+    out: list[str] = []
+    size = 0
+    for char in text:  # cut the text, not the escaped text: never half an escape
+        piece = _ESCAPES.get(char, char)
+        if size + len(piece) > limit - 1:
+            break
+        out.append(piece)
+        size += len(piece)
+    return "".join(out) + "…"
+
+
+def safe_link(url: str) -> str | None:
+    """The URL as it can sit inside ``<...|...>``, or None when it should not be linked.
+
+    urlsplit drops tabs and newlines, as browsers do (WHATWG URL).
+    """
+    try:
+        parts = urlsplit(url.strip())
+        host = parts.netloc
+        if not host.isascii():
+            host = host.encode("idna").decode("ascii")  # an IDN host stays a host
+    except (ValueError, UnicodeError):
+        return None
+    if parts.scheme not in ("http", "https") or not _HOST.fullmatch(host):
+        return None
+    link = f"{parts.scheme}://{host}{quote(parts.path, safe=_URL_SAFE)}"
+    if parts.query:
+        link += "?" + quote(parts.query, safe=_URL_SAFE)
+    if parts.fragment:
+        link += "#" + quote(parts.fragment, safe=_URL_SAFE)
+    link = link.replace("&", "&amp;")
+    return link if len(link) <= URL_MAX else None
+
+
+def message(alert: dict[str, Any]) -> dict[str, Any]:
+    """Slack ``text`` (fallback, notifications) + ``blocks`` (rich layout)."""
+    rule = escape(alert["rule"], VALUE_MAX)
+    source = escape(alert["source"].get("name") or alert["source"]["id"], VALUE_MAX)
+    title = escape(alert["title"], TITLE_MAX)
+    link = safe_link(alert["url"])
+    context = f"rule *{rule}* · {source} · {escape(alert['published_at'], VALUE_MAX)}"
+    if alert.get("dedupe_status") == "update":
+        context += f" · update (revision {int(alert.get('revision', 1))})"
+    if alert.get("entities"):
+        context += " · " + ", ".join(escape(e, VALUE_MAX) for e in alert["entities"][:ENTITIES_SHOWN])
+    heading = f"*<{link}|{title}>*" if link else f"*{title}*"
+    blocks: list[dict[str, Any]] = [{"type": "section", "text": _mrkdwn(heading)}]
+    if alert.get("summary"):
+        blocks.append({"type": "section",
+                       "text": {"type": "plain_text", "text": escape(alert["summary"], SUMMARY_MAX, one_line=False)}})
+    blocks.append({"type": "context", "elements": [_mrkdwn(context)]})
+    return {"text": f"[{rule}] {title} ({source})", "blocks": blocks}
+
+
+def _mrkdwn(text: str) -> dict[str, Any]:
+    return {"type": "mrkdwn", "text": text, "verbatim": True}
