@@ -38,6 +38,7 @@ import re
 import unicodedata
 from bisect import bisect_right
 from collections.abc import Callable, Mapping
+from functools import cache
 from typing import Any
 
 from wirewatch.search.lucene_tables import (
@@ -141,11 +142,16 @@ def _grammar(astral: bool) -> tuple[str, str]:
     return f"(?=[{cheap}])(?:{fast}|(?=[{first}])(?:{word}|{emoji}|{other}))", emoji
 
 
-_FULL, _FULL_EMOJI = _grammar(astral=True)
-_TOKEN = re.compile(_FULL)
+@cache
+def _full() -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """(token, emoji) patterns of the full grammar, astral characters included: compiled the
+    first time a text needs them (most never do; 31 of the 64 ms of this module's import)."""
+    token, emoji = _grammar(astral=True)
+    return re.compile(token), re.compile(emoji)
+
+
 # the same on text without astral characters (most text): 3x faster, tests/search/test_analysis_reference.py
 _BMP_TOKEN = re.compile(_grammar(astral=False)[0])
-_EMOJI_TOKEN = re.compile(_FULL_EMOJI)
 #: One character of a script Lucene makes one token per character of (Han, Hiragana).
 CHARACTER_TOKEN = re.compile(f"[{_chars('HAN', 'HIRAGANA')}]")
 # letters that are also emoji (ℹ Ⓜ 🅰): the emoji rule may match further than the word rule
@@ -205,10 +211,11 @@ def _cut(text: str, start: int) -> int:
 
 
 def _longest(text: str, start: int, limit: int) -> int:
-    match = _TOKEN.match(text, start, limit)
+    token, emoji_token = _full()
+    match = token.match(text, start, limit)
     end = match.end() if match else start + 1
     if _AMBIGUOUS.match(text, start):
-        emoji = _EMOJI_TOKEN.match(text, start, limit)
+        emoji = emoji_token.match(text, start, limit)
         if emoji and emoji.end() > end:
             end = emoji.end()
     return end
@@ -218,7 +225,8 @@ def _slow_tokens(text: str) -> list[str]:
     """Token by token: the longest of the word and emoji rules, long tokens cut."""
     out: list[str] = []
     pos = 0
-    while match := _TOKEN.search(text, pos):
+    token = _full()[0]
+    while match := token.search(text, pos):
         start = match.start()
         end = _longest(text, start, len(text))
         if end - start > MAX_TOKEN_LENGTH // 2 and _utf16_len(text[start:end]) > MAX_TOKEN_LENGTH:
@@ -246,7 +254,7 @@ def _tokens(text: str, rare: bool) -> list[str]:
     if not rare:
         tokens = _BMP_TOKEN.findall(text)
     elif _ASTRAL.search(text):
-        tokens, longest = _TOKEN.findall(text), MAX_TOKEN_LENGTH // 2  # astral ones are two
+        tokens, longest = _full()[0].findall(text), MAX_TOKEN_LENGTH // 2  # astral ones are two
     else:
         tokens = _BMP_TOKEN.findall(text)
     if rare and _AMBIGUOUS.search(text):
