@@ -159,6 +159,7 @@ def test_resolved_tree_has_explicit_occurrences() -> None:
         ("putin~2", 6, 'fuzzy terms (~) are not supported; use "a b"~N for proximity'),
         ('"a b"~', 6, 'proximity needs a whole number, e.g. "a b"~3'),
         ('"a b"~1.5', 6, 'proximity needs a whole number, e.g. "a b"~3'),
+        ('"a b"~٣', 6, 'proximity needs a whole number, e.g. "a b"~3'),  # Lucene's slop takes ASCII digits only
         ("(a b)~2", 6, "~ applies to phrases only"),
         ("a^2", 2, "boosts (^) are not supported"),
         ("[a TO b]", 1, "ranges are not supported"),

@@ -193,7 +193,7 @@ def _lex(query: str) -> list[_Tok]:
             i = j + 1
         elif c == "~":
             j = i + 1
-            while j < n and (query[j].isdigit() or query[j] == "."):
+            while j < n and query[j] in "0123456789.":  # ASCII digits only, as Lucene's lexer
                 j += 1
             toks.append(_Tok(_TILDE, i, query[i + 1 : j]))
             i = j
