@@ -226,11 +226,6 @@ def test_all_cities_read_with_orjson_equal_geonamescaches_own() -> None:
 
 # -- every language -------------------------------------------------------------------------
 
-#: Han and Arabic words are tokens only with the tokenizer of branch ``analysis`` (UAX #29):
-#: until then the tests that need them are expected to fail, and do run once it is in.
-HAN_AND_ARABIC_TOKENS = bool(normalize("泽连斯基")) and bool(normalize("روسيا"))
-needs_new_tokenizer = pytest.mark.xfail(not HAN_AND_ARABIC_TOKENS, reason="Han/Arabic tokens come with the new tokenizer", strict=True)
-
 #: The English model's junk on these texts (issue 15): every one of them is a NER mention it returns.
 NON_ENGLISH = [
     {"id": "ru", "language": "ru", "title": "Путин провёл встречу в Кремле",
@@ -297,7 +292,7 @@ def test_ner_runs_in_the_items_language_or_on_latin_script_when_it_has_none(item
 @pytest.mark.parametrize(
     "spelling",
     ["Зеленський", "Зеленский", "Володимир Зеленський",
-     pytest.param("泽连斯基", marks=needs_new_tokenizer), pytest.param("زيلينسكي", marks=needs_new_tokenizer)],
+     "泽连斯基", "زيلينسكي"],
 )
 def test_watchlist_aliases_in_any_script_resolve_to_one_canonical_entity(tagger: EntityTagger, spelling: str) -> None:
     assert names(tagger, f"{spelling} ") == [("Volodymyr Zelensky", "PERSON")]
@@ -308,10 +303,10 @@ def test_watchlist_aliases_in_any_script_resolve_to_one_canonical_entity(tagger:
     [
         ("Россия", "Russia", "iso3166:RU"), ("Україна", "Ukraine", "iso3166:UA"), ("Ελλάδα", "Greece", "iso3166:GR"),
         ("Москва", "Moscow", "geonames:524901"), ("Київ", "Kyiv", "geonames:703448"), ("Florida", "Florida", "geonames:4155751"),
-        pytest.param("中国", "China", "iso3166:CN", marks=needs_new_tokenizer),
-        pytest.param("روسيا", "Russia", "iso3166:RU", marks=needs_new_tokenizer),
-        pytest.param("莫斯科", "Moscow", "geonames:524901", marks=needs_new_tokenizer),
-        pytest.param("موسكو", "Moscow", "geonames:524901", marks=needs_new_tokenizer),
+        ("中国", "China", "iso3166:CN"),
+        ("روسيا", "Russia", "iso3166:RU"),
+        ("莫斯科", "Moscow", "geonames:524901"),
+        ("موسكو", "Moscow", "geonames:524901"),
     ],
 )
 def test_countries_cities_and_us_states_from_the_catalogue(tagger: EntityTagger, text: str, name: str, ref: str) -> None:
@@ -319,7 +314,6 @@ def test_countries_cities_and_us_states_from_the_catalogue(tagger: EntityTagger,
     assert (entity["name"], entity["type"], entity["origin"], entity.get("ref")) == (name, "GPE", "gazetteer", ref)
 
 
-@needs_new_tokenizer
 def test_han_names_match_on_consecutive_character_tokens_only(tagger: EntityTagger) -> None:
     ents = tagger.tag({"title": "习近平访问莫斯科", "body": "普京在克里姆林宫会见习近平。"})
     assert sorted(e["name"] for e in ents) == ["Kremlin", "Moscow", "Vladimir Putin", "Xi Jinping"]
