@@ -58,9 +58,10 @@ JSON_FLOOR = (
 
 SPACY_FLOOR = (
     "import sys, json\n"
-    "from wirewatch.processors.entities import resolve_ner\n"
-    "model = resolve_ner('on')\n"
-    "texts = [f\"{d.get('title', '')}.\\n{d.get('body', '')}\" for d in map(json.loads, sys.stdin)]\n"
+    "from wirewatch.processors.ner import ner_text, resolve_ner\n"
+    "models = resolve_ner('on')\n"
+    "model = models.by_language['en']\n"
+    "texts = [ner_text(d) for d in map(json.loads, sys.stdin)]\n"
     "n = sum(len(m) for m in model.mentions(texts))\n"
     "print(n)\n"
 )
@@ -244,7 +245,7 @@ def dedupe_agreement(ctx: Context, processed: Path) -> Result:
 def _ner(ctx: Context) -> Result:
     name = "processor.ner_items_per_s"
     try:
-        from wirewatch.processors.entities import installed_ner_model
+        from wirewatch.processors.ner import installed_ner_model
     except ImportError as exc:
         return missing(name, "items/s", f"wirewatch.processors.entities not available: {exc}")
     model = installed_ner_model()

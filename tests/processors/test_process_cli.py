@@ -8,6 +8,11 @@ import select
 import subprocess
 from pathlib import Path
 
+import pytest
+
+from wirewatch.core.schemas import validate
+from wirewatch.processors.ner import installed_ner_model
+
 FIX = Path(__file__).resolve().parent.parent / "fixtures" / "processors"
 STAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
@@ -103,3 +108,41 @@ def test_process_reads_lines_longer_than_one_read_and_across_read_borders(
     got = [json.loads(line) for line in done.stdout.splitlines()]
     assert [item["id"] for item in got] == ["wire-1", "filler", "mirror-1", "agg-1"]
     assert got[2]["body"] == raw[1]["body"]
+
+
+def test_process_ner_on_tags_each_language_with_its_own_model_or_the_catalogue(
+    wirewatch_bin: str, wirewatch_env: dict[str, str]
+) -> None:
+    """`--ner on` over items in six languages: the English model reads the English item only
+    (no `Китаю діалог`, `Ο Κινέζος` junk), Russian goes to natasha when it is installed, and
+    names in every script resolve to the catalogue's and the watchlist's canonical entities."""
+    if installed_ner_model() is None:
+        pytest.skip("no spaCy model installed (extra `ner`)")
+    texts = {
+        "en": ("SCHOOF AND ZELENSKYY MEET IN KYIV", "Dutch Prime Minister Dick Schoof met Volodymyr Zelenskyy in Kyiv on Monday. Schoof said two more launchers would follow."),
+        "uk": ("Зеленський закликав Китаю діалог", "Президент Володимир Зеленський закликав Китай підтримати формули миру. Україна чекає."),
+        "el": ("Ο Κινέζος πρόεδρος στη Μόσχα", "Ο Κινέζος πρόεδρος συναντήθηκε με τον Ρώσο πρόεδρο στη Μόσχα. Η Κίνα και η Ρωσία υπέγραψαν."),
+        "zh": ("习近平访问莫斯科", "普京在克里姆林宫会见习近平。中国和俄罗斯签署协议。"),
+        "ar": ("بوتين يلتقي شي في موسكو", "التقى بوتين مع الرئيس الصيني في موسكو. روسيا والصين وقعتا اتفاقيات."),
+    }
+    lines = [json.dumps({"id": f"ml-{lang}", "source": {"id": "ml", "name": "ML"}, "url": f"https://ml.example/{lang}",
+                         "title": title, "body": body, "language": lang, "published_at": "2025-03-01T12:00:00Z"},
+                        ensure_ascii=False) for lang, (title, body) in texts.items()]
+    done = run(wirewatch_bin, wirewatch_env, "process", "--rules", str(FIX / "rules.yaml"), "--ner", "on", stdin="\n".join(lines) + "\n")
+    assert done.returncode == 0, done.stderr
+    items = [json.loads(line) for line in done.stdout.splitlines()]
+    for item in items:
+        validate("processed_item", item)
+    got = {item["language"]: sorted((e["name"], e["origin"]) for e in item["entities"]) for item in items}
+    assert got == {
+        "en": [("Dick Schoof", "ner"), ("Dutch", "ner"), ("Kyiv", "gazetteer"), ("Volodymyr Zelensky", "watchlist")],
+        "uk": [("China", "gazetteer"), ("Ukraine", "gazetteer"), ("Volodymyr Zelensky", "watchlist")],
+        "el": [("China", "gazetteer"), ("Moscow", "gazetteer"), ("Russia", "gazetteer")],
+        "zh": [("China", "gazetteer"), ("Kremlin", "watchlist"), ("Moscow", "gazetteer"), ("Russia", "gazetteer"),
+               ("Vladimir Putin", "watchlist"), ("Xi Jinping", "watchlist")],
+        # "والصين" (and China) is one token: Arabic prefixes are not split off, so China is not found there
+        "ar": [("Moscow", "gazetteer"), ("Russia", "gazetteer"), ("Vladimir Putin", "watchlist")],
+    }
+    schoof = next(e for e in map(json.loads, done.stdout.splitlines()) if e["language"] == "en")["entities"]
+    # the ALL CAPS title counts for the name NER found in the body, and the surname alone too
+    assert [(e["count"], e["mentions"]) for e in schoof if e["name"] == "Dick Schoof"] == [(3, ["dick schoof", "schoof"])]

@@ -63,7 +63,7 @@ def register(subparsers: Any) -> None:
                      "to <name>.damaged-<time> and start a new one (without this, run refuses: exit 2); "
                      "delivered alerts are not sent again")
     run.add_argument("--ner", choices=("auto", "on", "off"), default="auto",
-                     help="spaCy NER: auto = when a model is installed (default), on, off")
+                     help="NER per language (English: spaCy, Russian: natasha): auto = the models installed (default), on, off")
     run.set_defaults(func=run_command)
 
 

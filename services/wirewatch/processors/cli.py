@@ -43,7 +43,7 @@ def register(subparsers: Any) -> None:
     common.add_argument("--rules", required=True, type=Path, metavar="FILE", help="rules.yaml with alert rules")
     common.add_argument(
         "--ner", choices=("auto", "on", "off"), default="auto",
-        help="spaCy NER: auto = when a model is installed (default), on = required, off = gazetteer only",
+        help="NER per language (English: spaCy, Russian: natasha; items in other languages get the catalogue only): auto = the models installed (default), on = required, off = gazetteer only",
     )
     common.add_argument("--watchlist", type=Path, metavar="FILE", help="watchlist.yaml with extra entities and aliases")
 

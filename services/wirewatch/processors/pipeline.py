@@ -22,9 +22,10 @@ from wirewatch.core.errors import SchemaError
 from wirewatch.core.schemas import validate, validator
 from wirewatch.core.times import rfc3339
 from wirewatch.processors.dedupe import Deduper, Fingerprint, Verdict, fingerprints
-from wirewatch.processors.entities import EntityTagger, NerModel, load_watchlist, resolve_ner
+from wirewatch.processors.entities import EntityTagger, Mention, load_watchlist
 from wirewatch.processors.language import load as load_language_model
 from wirewatch.processors.language import with_languages
+from wirewatch.processors.ner import NerModels, resolve_ner
 from wirewatch.processors.rules import MatchDocument, Rule, RuleSet, load_rules
 from wirewatch.search.analysis import entity_tokens, shared_search_tokens, tokenize
 
@@ -126,7 +127,7 @@ class ProcessorParts:
 
     rules: RuleSet
     tagger: EntityTagger
-    ner: NerModel | None
+    ner: NerModels | None
 
 
 class Processor:
@@ -137,7 +138,7 @@ class Processor:
         rules: RuleSet,
         tagger: EntityTagger,
         deduper: Deduper,
-        ner: NerModel | None = None,
+        ner: NerModels | None = None,
     ) -> None:
         self.rules = rules
         self.tagger = tagger
@@ -168,20 +169,20 @@ class Processor:
         metrics.RULES_LOADED.set(len(self._by_id))
 
     # -- stage 1: no shared state -----------------------------------------
-    def enrich(self, raw: dict[str, Any], ner_mentions: list[tuple[str, str]] | None = None) -> Enriched:
+    def enrich(self, raw: dict[str, Any], ner_mentions: list[Mention] | None = None) -> Enriched:
         """Entities, matching rules and the dedupe fingerprint of a valid raw item."""
         return self.enrich_batch([raw], None if ner_mentions is None else [ner_mentions])[0]
 
     def enrich_batch(
-        self, raws: list[dict[str, Any]], ner_mentions: Sequence[Sequence[tuple[str, str]]] | None = None
+        self, raws: list[dict[str, Any]], ner_mentions: Sequence[Sequence[Mention]] | None = None
     ) -> list[Enriched]:
-        """:meth:`enrich` for many items: one batched NER pass (when there is a model and no
-        ``ner_mentions``) and one batched signature pass (:func:`fingerprints`)."""
+        """:meth:`enrich` for many items: one batched NER pass per language with a model (when
+        there is one and no ``ner_mentions``) and one batched signature pass (:func:`fingerprints`)."""
         # first: rules match ``language:`` and NER picks its model by it
         raws = with_languages(raws)
         if ner_mentions is None:
             if self.ner is not None and raws:
-                ner_mentions = self.ner.mentions([_ner_text(r) for r in raws])
+                ner_mentions = self.ner.item_mentions(raws)
             else:
                 ner_mentions = [()] * len(raws)
         tagged = [self._tag_and_match(raw, m) for raw, m in zip(raws, ner_mentions, strict=True)]
@@ -191,7 +192,7 @@ class Processor:
         return [Enriched(item, rules, fp) for (item, rules, _), fp in zip(tagged, prints, strict=True)]
 
     def _tag_and_match(
-        self, raw: dict[str, Any], ner_mentions: Sequence[tuple[str, str]]
+        self, raw: dict[str, Any], ner_mentions: Sequence[Mention]
     ) -> tuple[dict[str, Any], list[Rule], list[str]]:
         """The item with entities and alerts, its matching rules, and the tokens dedupe compares."""
         # tokenised once, shared by the gazetteer, the rule matcher and dedupe
@@ -251,10 +252,6 @@ class Processor:
 
 def _rule_list(rules: RuleSet) -> list[Rule]:
     return list(rules.rules)
-
-
-def _ner_text(raw: dict[str, Any]) -> str:
-    return f"{raw.get('title', '')}.\n{raw.get('body', '')}"
 
 
 __all__ = ["Enriched", "ProcessResult", "Processor", "ProcessorConfig", "ProcessorParts", "SchemaError", "make_alert", "validate_raw"]
