@@ -168,8 +168,8 @@ _FOLDABLE = re.compile("[" + "".join(map(re.escape, FOLD)) + "]+")
 _RESPLIT = re.compile(f"[{re.escape(LOWER_CHANGES_ROLE + FOLD_CHANGES_ROLE)}]")
 _POSSESSIVE = re.compile("'s(?= |$)")
 _POSSESSIVE_WORD = re.compile("'s(?![^ ])")
-# Format characters Lucene keeps inside words that are invisible and never typed
 _ASTRAL = re.compile("[\U00010000-\U0010ffff]")
+# Format characters Lucene keeps inside words that are invisible and never typed
 _INVISIBLES = "\u00ad\u061c\u180e\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff"
 _INVISIBLE = re.compile(f"[{_INVISIBLES}]")
 # anything the plain path below does not handle: astral characters (the full grammar), letters
@@ -188,7 +188,6 @@ _ASCII_MAP = bytes(
     b + 32 if 65 <= b <= 90 else b if chr(b).isalnum() or chr(b) in "_:.',;" else ord(" ") for b in range(128)
 ) + b" " * 128
 _NOT_JOINING = re.compile(rb"[:.',;](?!(?<=[a-z][:.'])[a-z]|(?<=[0-9][.',;])[0-9])")
-
 
 
 def _utf16_len(text: str) -> int:
@@ -279,12 +278,8 @@ def _ascii_words(data: bytes) -> str | None:
     return _POSSESSIVE_WORD.sub("", words) if "'" in words else words
 
 
-# the role each ASCII character plays, as Lucene's classes say (digits, joiners, underscore)
-_ROLE_STARTS: list[int] = []
-_ROLE_RANGES: list[tuple[int, int, str]] = []
-for _role_name, _ranges in CLASSES.items():
-    _ROLE_RANGES.extend((a, b, _role_name) for a, b in _ranges)
-_ROLE_RANGES.sort()
+# every character's role in the grammar, as Lucene's classes say: (start, end, role) sorted
+_ROLE_RANGES = sorted((a, b, name) for name, ranges in CLASSES.items() for a, b in ranges)
 _ROLE_STARTS = [a for a, _, _ in _ROLE_RANGES]
 _SAME_ROLE = {"DIGIT": "NUMERIC", "SINGLE_QUOTE": "MID_NUM_LET"}  # alike inside a token
 
@@ -308,10 +303,10 @@ class _LatinTable(dict[int, str | None]):
 
     def __missing__(self, code: int) -> str | None:
         char, role = chr(code), _role(code)
-        if role == "OTHER" or code == 0x202F:
-            out: str | None = " "
-        elif unicodedata.normalize("NFC", char) != char:
-            out = None
+        if unicodedata.normalize("NFC", char) != char:  # NFC first, on the general path
+            out: str | None = None
+        elif role == "OTHER" or code == 0x202F:
+            out = " "
         else:
             lowered = LOWER.get(char) or char.lower()
             folded = "".join(FOLD.get(c, c) for c in lowered).lower()
