@@ -13,17 +13,25 @@ over a dict (CLI), a Faust table (production) or a SQLite key-value table
 (embedded mode). Every record carries its time and is ignored, then purged,
 once it falls out of the window.
 
+Shingles work in every script (:func:`shingle_units`): words where a script spaces its
+words, characters where it does not (Han, Kana, Thai, Lao, Khmer, Myanmar); a shingle is any
+3 consecutive units. A text with no letter (empty, or only numbers, emoji and punctuation)
+has no text identity at all: no exact-text hash and no signature, so it is ``new`` unless
+its id, URL or live-blog block was seen.
+
 Why MinHash/LSH rather than SimHash: on ``tests/fixtures/processors/dedupe_pairs.jsonl``
 MinHash Jaccard over word 3-shingles separates mirrors with bylines and
 "continue reading" tails from same-event-different-text stories better than
 64-bit SimHash, and its banded index needs only exact key look-ups, which
-every key-value store offers (see ``tests/processors/test_dedupe.py``).
+every key-value store offers (see ``tests/processors/test_dedupe.py``). Threshold,
+shingle length and banding are measured on the short items of 14 languages in
+``tests/fixtures/processors/dedupe_pairs_multilingual.jsonl``
+(``tests/processors/test_dedupe_multilingual.py``).
 """
 
 from __future__ import annotations
 
 import hashlib
-import itertools
 import re
 import time
 import zlib
@@ -41,24 +49,33 @@ from wirewatch.search.analysis import tokenize
 
 Status = Literal["new", "duplicate", "near_duplicate", "update"]
 
-#: Measured on the labelled pairs (see the module docstring): best F1.
-NEAR_DUPLICATE_THRESHOLD = 0.5
-NUM_PERM = 64
-# 21 bands x 3 rows (63 of the 64 values; all 64 estimate similarity): P(candidate) =
-# 1 - (1 - J**3)**21 is 0.94 at J = 0.5, 0.994 at 0.6 and 1 - 3e-7 at 0.8, but only 0.16 at
-# J = 0.2 and 0.02 at 0.1 (32 bands of 2 rows: 0.73 and 0.27), so an item meets a few
-# dozen bucket entries instead of ~600. Mirrors with a byline and a tail sit at J >= 0.6.
-# 16 bands of 4 rows meet a third as many but miss 1 pair in 10 at J = 0.6.
-BANDS = 21
-ROWS = 3
-SHINGLE = 3
+#: Measured on the labelled pairs (see the module docstring and the README's dedupe section):
+#: short mirrors whose byline, dateline, tail and editor's tag are as long as the story sit at
+#: J >= 0.41 (exact, word 2-shingles), other stories at J <= 0.35, also under the same outlet's
+#: furniture; 0.40 is the middle of the range where every script meets P and R >= 0.98.
+NEAR_DUPLICATE_THRESHOLD = 0.40
+#: 128 values: the estimate's standard error at J = 0.4 is 0.043 (64 values: 0.061), which the
+#: short items' narrow gap between positives and negatives needs.
+NUM_PERM = 128
+# LSH on the first 64 values, 32 bands x 2 rows: P(candidate) = 1 - (1 - J**2)**32 is 0.996 at
+# J = 0.4, 0.9995 at 0.45 and 1 - 1e-9 at 0.6, and 0.27 at J = 0.1, 0.08 at 0.05 (unrelated
+# news items share almost no shingle). 21 bands of 3 rows (the scheme for threshold 0.5) find
+# only 0.76 of the pairs at J = 0.4.
+BANDS = 32
+ROWS = 2
+#: Shingle lengths: 2 words, 3 characters of an unspaced script (see :func:`shingles`).
+WORD_SHINGLE = 2
+CHAR_SHINGLE = 3
 MAX_TOKENS = 400  # the lead carries the story; long tails must not slow the stream
 MAX_BUCKET = 50
 
+#: Version of the shingle scheme (2: word 2-shingles, character 3-shingles of unspaced scripts,
+#: 128 values).
+_SCHEME = 2
 #: Key prefix of stored signatures: changes with the signature scheme (rensa's algorithm
-#: version included), so a store written by another scheme is never compared with new
-#: signatures. (Banding lives in memory only: changing it needs no new prefix.)
-_SIG_PREFIX = f"h{RMinHash.ALGORITHM_VERSION}:"
+#: version and :data:`_SCHEME` included), so a store written by another scheme is never
+#: compared with new signatures. (Banding lives in memory only: changing it needs no new prefix.)
+_SIG_PREFIX = f"h{RMinHash.ALGORITHM_VERSION}.{_SCHEME}:"
 
 _TRACKING_PARAMS = frozenset(
     {
@@ -123,29 +140,92 @@ def text_hash(text: str) -> str:
     return hashlib.blake2b(text.encode("utf-8"), digest_size=12).hexdigest()
 
 
-# MinHash over word 3-shingles. Each token is hashed once (crc32 of its UTF-8 bytes, stable
-# across processes, unlike ``hash()``); a shingle's 64-bit hash mixes its three token hashes
+def has_text(tokens: Sequence[str]) -> bool:
+    """Does a token list hold any letter? Without one (no tokens, or only numbers) a text has
+    no identity of its own: two datelines' digits or two emoji-only posts are not one story."""
+    return not all(map(str.isnumeric, tokens))
+
+
+#: Scripts written without spaces between words: Han (CJK ideographs and their extensions,
+#: compatibility ideographs, the iteration mark), Hiragana, Katakana (and its phonetic
+#: extensions and half-width forms), Thai, Lao, Myanmar, Khmer (and its symbols), Tai Tham.
+_UNSPACED = re.compile(
+    "[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u19e0-\u19ff\u1a20-\u1aaf\ua9e0-\ua9ff\uaa60-\uaa7f"
+    "\u3005\u3007\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f"
+    "\U00020000-\U0003134f]"
+)
+
+
+def token_units(token: str) -> list[str]:
+    """What one token contributes to shingles: its characters in an unspaced script, else itself.
+
+    The tokenizer gives Han and Hiragana one token a character already, but a Thai, Lao,
+    Khmer, Myanmar or Katakana run as one token (Lucene's StandardTokenizer): a run is a
+    phrase, not a word, so shingling it whole would make two texts differ at every run.
+    """
+    return list(token) if _UNSPACED.search(token) else [token]
+
+
+def shingle_units(tokens: Iterable[str]) -> list[str]:
+    """The units a text is shingled over: :func:`token_units` of each token, in order."""
+    return [unit for token in tokens for unit in token_units(token)]
+
+
+def _is_char_unit(unit: str) -> bool:
+    return _UNSPACED.match(unit) is not None
+
+
+def shingles(tokens: Sequence[str]) -> set[tuple[str, ...]]:
+    """The shingles of the first MAX_TOKENS tokens, the reference of what :func:`signature`
+    estimates the Jaccard similarity of.
+
+    From each unit (:func:`shingle_units`) starts one shingle: WORD_SHINGLE units from a word,
+    CHAR_SHINGLE from a character of an unspaced script (a character says less than a word;
+    on the labelled pairs 2 and 3 separate mirrors from other stories best, see the README).
+    A shingle that would run past the end is not taken; a text with none is one shingle.
+    """
+    units = shingle_units(tokens[:MAX_TOKENS])
+    out = set()
+    for i, unit in enumerate(units):
+        n = CHAR_SHINGLE if _is_char_unit(unit) else WORD_SHINGLE
+        if i + n <= len(units):
+            out.add(tuple(units[i : i + n]))
+    return out or {tuple(units)}
+
+
+# MinHash over :func:`shingles`. Each token's units are hashed once (crc32 of their UTF-8 bytes,
+# stable across processes, unlike ``hash()``; a character unit's hash has bit 32 set, which
+# tells the shingle mix its length); a shingle's 64-bit hash mixes its unit hashes
 # (multiply-add in uint64, vectorised with numpy); the signature of those shingle hashes is
 # rensa's R-MinHash (Rust: each hash picks a slot and a rank in a few seeded rounds instead of
 # being permuted NUM_PERM times; same collision probability per slot, the Jaccard similarity).
-# rensa rather than a numpy port of datasketch's 64 affine permutations: 41 -> 26 us a signature; tests/processors/test_dedupe.py::test_signature_agreement_estimates_jaccard_of_3_shingles
+# rensa rather than a numpy port of datasketch's 64 affine permutations: 41 -> 26 us a signature; tests/processors/test_dedupe.py::test_signature_agreement_estimates_jaccard_of_the_shingles
 _SEED = 1
 _U32 = np.uint32
 _U64 = np.uint64
 _MIX1 = _U64(0x9E3779B97F4A7C15)  # odd 64-bit constants (golden ratio, xxhash prime 2)
 _MIX2 = _U64(0xC2B2AE3D27D4EB4F)
 _S33, _FMIX1, _FMIX2 = _U64(33), _U64(0xFF51AFD7ED558CCD), _U64(0xC4CEB9FE1A85EC53)
+_S32 = _U64(32)
+_CHAR_FLAG = 1 << 32
 _MAX_CACHED = 1 << 18
 _digests = RMinHash.digest_matrix_from_flat_token_hashes
 
 
-def _token_hash(token: str) -> int:
-    return zlib.crc32(token.encode("utf-8"))
+def _unit_hash(unit: str) -> int:
+    """crc32 of a unit, with bit 32 set for a character of an unspaced script."""
+    return zlib.crc32(unit.encode("utf-8")) | (_CHAR_FLAG if _is_char_unit(unit) else 0)
+
+
+def _unit_hashes(token: str) -> bytes:
+    """:func:`_unit_hash` of each of a token's :func:`token_units`, 8 little-endian bytes each."""
+    return b"".join(_unit_hash(unit).to_bytes(8, "little") for unit in token_units(token))
 
 
 # cached token hashes as bytes: 33k fewer instructions an item; tests/processors/test_dedupe.py::test_cached_token_hashes_are_the_plain_crc32
 class _TokenHashes(dict[str, bytes]):
-    """crc32 per token as 8 little-endian bytes, computed on first sight: news vocabulary
+    """:func:`_unit_hashes` per token, computed on first sight (so a token meets the
+    :data:`_UNSPACED` pattern once, not on every item): news vocabulary
     repeats, so a batch's look-ups run in C (``dict.__getitem__``) and only new tokens
     reach Python. Bytes rather than ints: a batch's hashes are then one ``bytes.join``
     that numpy reads as it is, instead of a Python int converted per token."""
@@ -153,7 +233,7 @@ class _TokenHashes(dict[str, bytes]):
     def __missing__(self, token: str) -> bytes:
         if len(self) > _MAX_CACHED:
             self.clear()
-        value = self[token] = _token_hash(token).to_bytes(8, "little")
+        value = self[token] = _unit_hashes(token)
         return value
 
 
@@ -161,12 +241,12 @@ _TOKEN_HASHES = _TokenHashes()
 
 
 def _token_hashes(tokens: Iterable[str]) -> npt.NDArray[np.uint64]:
-    """crc32 of each token, as uint64 (the width the shingle mix works in)."""
+    """:func:`_unit_hash` of each unit of the tokens, as uint64 (the width the shingle mix works in)."""
     return np.frombuffer(b"".join(map(_TOKEN_HASHES.__getitem__, tokens)), dtype="<u8").astype(_U64, copy=False)
 
 
 def _short_text_hash(h: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
-    """The one shingle hash (before :func:`_fmix64`) of a text shorter than SHINGLE tokens."""
+    """The one shingle hash (before :func:`_fmix64`) of a text too short for any shingle."""
     return h.sum(dtype=_U64, keepdims=True) * _MIX2 + _U64(len(h))
 
 
@@ -181,19 +261,29 @@ def _fmix64(mixed: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
     return mixed
 
 
-def _windows(h: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
-    """The mix (before :func:`_fmix64`) of every run of SHINGLE consecutive token hashes."""
-    return (h[:-2] * _MIX1 + h[1:-1]) * _MIX1 + h[2:] if len(h) >= SHINGLE else h[:0]
-
-
-def _shingle_hashes(h: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
-    """One 64-bit hash per run of SHINGLE token hashes (one for the whole text when shorter)."""
-    return _fmix64(_short_text_hash(h) if len(h) < SHINGLE else _windows(h))
+def _windows(h: npt.NDArray[np.uint64]) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.intp]]:
+    """The mix (before :func:`_fmix64`) of the shingle starting at each unit, and each unit's
+    length in excess of a word shingle (1 for a character, 0 for a word). Where a shingle
+    would run past the end of ``h`` the mix is garbage: callers drop it."""
+    n = len(h)
+    extra = (h >> _S32).astype(np.intp)
+    mixed = np.zeros(n, dtype=_U64)
+    if n >= 2:
+        two = h[:-1] * _MIX1 + h[1:]
+        mixed[:-1] = two
+        if n >= 3:
+            three = two[:-1] * _MIX1 + h[2:]
+            np.copyto(mixed[:-2], three, where=extra[:-2].astype(bool))
+    return mixed, extra
 
 
 def shingle_hash(shingle: Sequence[str]) -> int:
-    """The hash :func:`signature` gives one shingle (a tuple of tokens): its scalar reference."""
-    return int(_shingle_hashes(np.array([_token_hash(t) for t in shingle], dtype=_U64))[0])
+    """The hash :func:`signature` gives one shingle (a tuple of units): its scalar reference."""
+    h = np.array([_unit_hash(unit) for unit in shingle], dtype=_U64)
+    mixed = h[:1].copy()
+    for value in h[1:]:
+        mixed = mixed * _MIX1 + value
+    return int(_fmix64(mixed)[0])
 
 
 def signature_matrix(token_lists: Sequence[Sequence[str]]) -> npt.NDArray[np.uint32]:
@@ -204,20 +294,26 @@ def signature_matrix(token_lists: Sequence[Sequence[str]]) -> npt.NDArray[np.uin
     rensa calls cost ~1 µs each before any work.
     """
     # a batch of 16 at once: 18.3 -> 10.0 us an item; tests/processors/test_dedupe.py::test_a_batch_of_signatures_equals_one_at_a_time
-    capped = [tokens[:MAX_TOKENS] for tokens in token_lists]
-    h = _token_hashes(itertools.chain.from_iterable(capped))
-    # every window of three consecutive hashes, also those spanning two texts (dropped below)
-    windows = _windows(h)
+    hashed = _TOKEN_HASHES.__getitem__
+    per_text = [b"".join(map(hashed, tokens[:MAX_TOKENS])) for tokens in token_lists]
+    lengths = np.fromiter(map(len, per_text), dtype=np.intp, count=len(per_text)) // 8
+    h = np.frombuffer(b"".join(per_text), dtype="<u8").astype(_U64, copy=False)
+    # the shingle starting at every unit, also those running into the next text (dropped here)
+    mixed, extra = _windows(h)
+    ends = np.repeat(np.cumsum(lengths), lengths)
+    fits = np.arange(len(h)) + WORD_SHINGLE + extra <= ends
+    kept = mixed[fits]
+    before = np.concatenate(([0], np.cumsum(fits)))  # shingles kept before each unit
     parts = []
     offsets = [0]
     start = 0
-    for tokens in capped:
-        n = len(tokens)
-        parts.append(windows[start : start + n - 2] if n >= SHINGLE else _short_text_hash(h[start : start + n]))
+    for n in lengths.tolist():
+        first, last = before[start], before[start + n]
+        parts.append(kept[first:last] if last > first else _short_text_hash(h[start : start + n]))
         offsets.append(offsets[-1] + len(parts[-1]))
         start += n
-    shingles = _fmix64(np.concatenate(parts)) if parts else h[:0]
-    return np.array(_digests(shingles, offsets, NUM_PERM, _SEED).to_rows(), dtype=_U32)
+    shingle_hashes = _fmix64(np.concatenate(parts)) if parts else h[:0]
+    return np.array(_digests(shingle_hashes, offsets, NUM_PERM, _SEED).to_rows(), dtype=_U32)
 
 
 def signatures(token_lists: Sequence[Sequence[str]]) -> list[list[int]]:
@@ -226,7 +322,7 @@ def signatures(token_lists: Sequence[Sequence[str]]) -> list[list[int]]:
 
 
 def signature(tokens: Sequence[str]) -> list[int]:
-    """MinHash signature of the word 3-shingles of the first MAX_TOKENS normalised tokens."""
+    """MinHash signature of the :func:`shingles` of the first MAX_TOKENS normalised tokens."""
     return signatures([tokens])[0]
 
 
@@ -503,15 +599,16 @@ def fingerprints(items: Sequence[Mapping[str, Any]], token_lists: Sequence[Seque
     """
     if token_lists is None:
         token_lists = [item_tokens(item) for item in items]
-    texts = [tokens for tokens in token_lists if tokens]
+    texted = [has_text(tokens) for tokens in token_lists]
+    texts = [tokens for tokens, text in zip(token_lists, texted, strict=True) if text]
     matrix = signature_matrix(texts) if texts else np.empty((0, NUM_PERM), dtype=_U32)
     packed = iter(packed_rows(matrix))
     bands = iter(band_keys(matrix))
     rows = iter(matrix)
     out = []
-    for item, tokens in zip(items, token_lists, strict=True):
+    for item, tokens, text in zip(items, token_lists, texted, strict=True):
         identity = identity_keys(item)
-        if not tokens:
+        if not text:  # no letter: no text hash, no signature (see :func:`has_text`)
             out.append(Fingerprint(item["id"], identity, None))
             continue
         out.append(Fingerprint(item["id"], identity, text_hash(" ".join(tokens)), next(rows), next(packed), next(bands)))
@@ -528,7 +625,7 @@ class Deduper:
 
     Store layout (values are JSON): identity keys ``b:``/``i:``/``u:`` and
     ``x:<text hash>`` -> ``{"s": story, "h": text hash, "r": revision, "t": epoch s}``;
-    ``h<rensa algorithm version>:<item id>`` -> ``{"s", "sig": packed_signature, "t"}``. About five small
+    ``h<rensa algorithm version>.<shingle scheme>:<item id>`` -> ``{"s", "sig": packed_signature, "t"}``. About five small
     writes per item: in a Faust table each write is also a changelog message.
 
     The LSH index (:class:`LshIndex`: signatures and band buckets) is *derived*
