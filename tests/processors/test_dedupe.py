@@ -16,6 +16,9 @@ from rensa import RMinHash
 from wirewatch.processors import dedupe
 from wirewatch.processors.dedupe import (
     BANDS,
+    FINE_BANDS,
+    FINE_MAX_SHINGLES,
+    FINE_ROWS,
     MAX_TOKENS,
     NUM_PERM,
     ROWS,
@@ -27,6 +30,7 @@ from wirewatch.processors.dedupe import (
     band_keys,
     canonical_url,
     fingerprints,
+    item_tokens,
     packed_rows,
     packed_signature,
     shingle_hash,
@@ -436,17 +440,48 @@ def test_packed_rows_equal_packed_signature_per_row() -> None:
     assert (unpacked_signatures(packed) == matrix).all()
 
 
+def plain_bands(row: list[int], bands: int, rows: int, first_salt: int) -> list[int]:
+    plain = []
+    for band in range(bands):
+        key = 0
+        for r in range(rows):
+            key = ((key + row[band * rows + r]) * MIX1) & M64
+        plain.append((key + (band + first_salt) * MIX2) & M64)
+    return plain
+
+
 def test_band_keys_equal_the_plain_integer_mix() -> None:
+    """Every row gets the coarse bands; rows of texts with 1..FINE_MAX_SHINGLES shingles also
+    the fine ones (size 0: unknown, coarse only)."""
     matrix = signature_matrix(token_lists())
-    for row, keys in zip(matrix.tolist(), band_keys(matrix), strict=True):
-        plain = []
-        for band in range(BANDS):
-            key = 0
-            for r in range(ROWS):
-                key = ((key + row[band * ROWS + r]) * MIX1) & M64
-            plain.append((key + (band + 1) * MIX2) & M64)
+    sizes = [(0, 1, FINE_MAX_SHINGLES, FINE_MAX_SHINGLES + 1)[i % 4] for i in range(len(matrix))]
+    for row, size, keys in zip(matrix.tolist(), sizes, band_keys(matrix, sizes), strict=True):
+        plain = plain_bands(row, BANDS, ROWS, 1)
+        if 0 < size <= FINE_MAX_SHINGLES:
+            plain += plain_bands(row, FINE_BANDS, FINE_ROWS, BANDS + 1)
         assert keys == plain
+    assert band_keys(matrix) == [plain_bands(row, BANDS, ROWS, 1) for row in matrix.tolist()]
     assert band_keys(np.zeros((1, NUM_PERM), dtype=np.uint32))[0] == [(b + 1) * MIX2 & M64 for b in range(BANDS)]
+
+
+def test_short_texts_meet_their_mirrors_through_the_fine_bands() -> None:
+    """A short story whose mirror adds furniture as long as itself (J 0.4-0.5, where the coarse
+    bands miss 1 pair in 4 to 1 in 16) shares fine bands with it; a long text stays coarse only."""
+    story = "Protesters broke into the parliament building on Tuesday after lawmakers passed a finance bill raising taxes"
+    furniture = "By Anna Kowalski Updated 14:32 GMT NAIROBI Kenya Sign up for our morning newsletter Continue reading"
+    a, b = item_tokens({"title": "", "body": story}), item_tokens({"title": "", "body": f"{furniture} {story}"})
+    exact = len(shingles(a) & shingles(b)) / len(shingles(a) | shingles(b))
+    assert 0.4 <= exact <= 0.5
+    (fa, fb) = fingerprints([item("a", story, title=""), item("b", f"{furniture} {story}", title="")])
+    assert fa.size == len(shingles(a)) and fb.size == len(shingles(b))
+    assert len(fa.bands) == len(fb.bands) == BANDS + FINE_BANDS
+    assert set(fa.bands[BANDS:]) & set(fb.bands[BANDS:])
+    assert verdict(Deduper({}), item("a", story, title="")) == ("new", None)
+    d = Deduper({})
+    verdict(d, item("a", story, title=""))
+    assert verdict(d, item("b", f"{furniture} {story}", title="", source="mirror")) == ("near_duplicate", "a")
+    long = fingerprints([item("long", " ".join(f"w{i}" for i in range(FINE_MAX_SHINGLES + 2)), title="")])[0]
+    assert long.size == FINE_MAX_SHINGLES + 1 and len(long.bands) == BANDS
 
 
 def test_few_and_many_candidates_give_the_same_nearest(monkeypatch: pytest.MonkeyPatch) -> None:

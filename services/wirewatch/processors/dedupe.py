@@ -32,6 +32,7 @@ shingle length and banding are measured on the short items of 14 languages in
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
 import time
 import zlib
@@ -57,12 +58,20 @@ NEAR_DUPLICATE_THRESHOLD = 0.40
 #: 128 values: the estimate's standard error at J = 0.4 is 0.043 (64 values: 0.061), which the
 #: short items' narrow gap between positives and negatives needs.
 NUM_PERM = 128
-# LSH on the first 64 values, 32 bands x 2 rows: P(candidate) = 1 - (1 - J**2)**32 is 0.996 at
-# J = 0.4, 0.9995 at 0.45 and 1 - 1e-9 at 0.6, and 0.27 at J = 0.1, 0.08 at 0.05 (unrelated
-# news items share almost no shingle). 21 bands of 3 rows (the scheme for threshold 0.5) find
-# only 0.76 of the pairs at J = 0.4.
-BANDS = 32
-ROWS = 2
+# Two tiers of LSH bands. Every text: 21 bands x 3 rows of the first 63 values, P(candidate) =
+# 1 - (1 - J**3)**21: 0.94 at J = 0.5, 0.994 at 0.6, 0.16 at 0.2 (a few candidates an item).
+# Mirrors of long texts sit at J >= 0.6 (their furniture is a small share of them). Texts of at
+# most FINE_MAX_SHINGLES shingles also get 32 bands x 2 rows of the first 64 values, shared
+# only among such texts: 1 - (1 - J**2)**32 is 0.996 at J = 0.4 and 0.9995 at 0.45, for the
+# short mirrors whose furniture is as long as the story (J 0.41-0.5). The fine bands for every
+# text would meet 0.27 of the pairs at J = 0.1: ~250 candidates an item on the bench's stream
+# instead of ~3, doubling dedupe's cost. A pair at J >= 0.4 is at most 2.5 times apart in size,
+# so a story of up to 60 shingles and its mirror both have the fine bands.
+BANDS = 21
+ROWS = 3
+FINE_BANDS = 32
+FINE_ROWS = 2
+FINE_MAX_SHINGLES = 150
 #: Shingle lengths: 2 words, 3 characters of an unspaced script (see :func:`shingles`).
 WORD_SHINGLE = 2
 CHAR_SHINGLE = 3
@@ -288,7 +297,12 @@ def shingle_hash(shingle: Sequence[str]) -> int:
 
 def signature_matrix(token_lists: Sequence[Sequence[str]]) -> npt.NDArray[np.uint32]:
     """:func:`signature` of each (non-empty) token list, as the rows of one matrix, for a whole
-    batch at once.
+    batch at once."""
+    return signatures_and_sizes(token_lists)[0]
+
+
+def signatures_and_sizes(token_lists: Sequence[Sequence[str]]) -> tuple[npt.NDArray[np.uint32], list[int]]:
+    """:func:`signature_matrix` and the number of shingles of each text (which LSH tier it is in).
 
     The token hashes, the shingle mix and rensa each run once over the batch: numpy and
     rensa calls cost ~1 µs each before any work.
@@ -313,7 +327,8 @@ def signature_matrix(token_lists: Sequence[Sequence[str]]) -> npt.NDArray[np.uin
         offsets.append(offsets[-1] + len(parts[-1]))
         start += n
     shingle_hashes = _fmix64(np.concatenate(parts)) if parts else h[:0]
-    return np.array(_digests(shingle_hashes, offsets, NUM_PERM, _SEED).to_rows(), dtype=_U32)
+    matrix = np.array(_digests(shingle_hashes, offsets, NUM_PERM, _SEED).to_rows(), dtype=_U32)
+    return matrix, [b - a for a, b in itertools.pairwise(offsets)]
 
 
 def signatures(token_lists: Sequence[Sequence[str]]) -> list[list[int]]:
@@ -353,23 +368,39 @@ def unpacked_signatures(packed: Sequence[str]) -> npt.NDArray[np.uint32]:
 
 
 _BAND_SALT = (np.arange(BANDS, dtype=_U64) + _U64(1)) * _MIX2  # equal values in two bands: two keys
+_FINE_SALT = (np.arange(FINE_BANDS, dtype=_U64) + _U64(BANDS + 1)) * _MIX2
 
 
-def band_keys(sigs: npt.NDArray[np.uint32]) -> list[list[int]]:
+def is_fine(size: int) -> bool:
+    """Does a text of ``size`` shingles get the fine LSH bands (see FINE_MAX_SHINGLES)?"""
+    return 0 < size <= FINE_MAX_SHINGLES
+
+
+def _mixed_bands(sigs: npt.NDArray[np.uint32], bands: int, rows: int, salt: npt.NDArray[np.uint64]) -> list[list[int]]:
+    values = sigs[:, : bands * rows].astype(_U64).reshape(len(sigs), bands, rows)
+    mixed = values[:, :, 0] * _MIX1
+    for r in range(1, rows):
+        mixed += values[:, :, r]
+        mixed *= _MIX1
+    mixed += salt
+    return mixed.tolist()  # type: ignore[no-any-return]
+
+
+def band_keys(sigs: npt.NDArray[np.uint32], sizes: Sequence[int] = ()) -> list[list[int]]:
     """LSH band keys of each row of a signature matrix: two texts sharing any band are candidates.
 
-    A key mixes the band's ROWS values and the band's number into 64 bits. The keys only
-    live in memory and are rebuilt from the store; a collision would only add a candidate
-    that verification rejects.
+    A key mixes the band's values and the band's number into 64 bits: BANDS keys for every
+    row, then FINE_BANDS more for the rows whose text's size (shingles, ``sizes``; unknown
+    when missing) :func:`is_fine`. The keys only live in memory and are rebuilt from the
+    store; a collision would only add a candidate that verification rejects.
     """
     # a batch in numpy: 11.0 (Python ints) / 5.3 (numpy a row) -> 1.0 us an item; tests/processors/test_dedupe.py::test_band_keys_equal_the_plain_integer_mix
-    rows = sigs[:, : BANDS * ROWS].astype(_U64).reshape(len(sigs), BANDS, ROWS)
-    mixed = rows[:, :, 0] * _MIX1
-    for r in range(1, ROWS):
-        mixed += rows[:, :, r]
-        mixed *= _MIX1
-    mixed += _BAND_SALT
-    return mixed.tolist()  # type: ignore[no-any-return]
+    keys = _mixed_bands(sigs, BANDS, ROWS, _BAND_SALT)
+    fine = [row for row, size in enumerate(sizes) if is_fine(size)]
+    if fine:
+        for row, more in zip(fine, _mixed_bands(sigs[fine], FINE_BANDS, FINE_ROWS, _FINE_SALT), strict=True):
+            keys[row] += more
+    return keys
 
 
 #: Up to this many candidates are compared one row at a time (numpy's per-call cost is the
@@ -392,6 +423,7 @@ class LshIndex:
         self.times = np.empty(capacity, dtype=np.float64)
         self.ids: list[str] = []
         self.stories: list[str] = []
+        self.sizes: list[int] = []  # shingles of each row's text (its LSH tier, for compaction)
         self.row_of: dict[str, int] = {}  # item id -> its newest row
         # band key -> its row, or a list of rows once a second one shares the band (most keys hold one)
         # one-row buckets as ints: 148M fewer instructions over 20,000 items; tests/processors/test_dedupe.py::test_few_and_many_candidates_give_the_same_nearest
@@ -408,8 +440,11 @@ class LshIndex:
         times[: len(self.ids)] = self.times[: len(self.ids)]
         self.sigs, self.times = sigs, times
 
-    def add(self, item_id: str, story: str, sig: npt.NDArray[np.uint32], bands: Sequence[int], ts: float) -> None:
-        """Remember one signature; a re-committed id's earlier row stops counting."""
+    def add(
+        self, item_id: str, story: str, sig: npt.NDArray[np.uint32], bands: Sequence[int], ts: float, size: int = 0
+    ) -> None:
+        """Remember one signature (``bands``: its :func:`band_keys` for ``size`` shingles); a
+        re-committed id's earlier row stops counting."""
         row = len(self.ids)
         if row == len(self.times):
             self._grow(row + 1)
@@ -417,6 +452,7 @@ class LshIndex:
         self.times[row] = ts
         self.ids.append(item_id)
         self.stories.append(story)
+        self.sizes.append(size)
         earlier = self.row_of.get(item_id)
         if earlier is not None:
             self.times[earlier] = -np.inf
@@ -434,10 +470,11 @@ class LshIndex:
                     del bucket[0]
 
     def extend(
-        self, ids: Sequence[str], stories: Sequence[str], packed: Sequence[str], times: Sequence[float]
+        self, ids: Sequence[str], stories: Sequence[str], packed: Sequence[str], times: Sequence[float],
+        sizes: Sequence[int],
     ) -> None:
         """Many :func:`packed_signature` rows at once, in commit order (one unpacking pass)."""
-        self._append(ids, stories, unpacked_signatures(packed), times)
+        self._append(ids, stories, unpacked_signatures(packed), times, sizes)
 
     def _append(
         self,
@@ -445,12 +482,14 @@ class LshIndex:
         stories: Sequence[str],
         sigs: npt.NDArray[np.uint32],
         times: Sequence[float],
+        sizes: Sequence[int],
     ) -> None:
         """Rows of a signature matrix, their band keys computed in one pass."""
         if len(self.ids) + len(ids) > len(self.times):
             self._grow(len(self.ids) + len(ids))
-        for item_id, story, sig, bands, ts in zip(ids, stories, sigs, band_keys(sigs), times, strict=True):
-            self.add(item_id, story, sig, bands, ts)
+        rows = zip(ids, stories, sigs, band_keys(sigs, sizes), times, sizes, strict=True)
+        for item_id, story, sig, bands, ts, size in rows:
+            self.add(item_id, story, sig, bands, ts, size)
 
     def nearest(self, sig: npt.NDArray[np.uint32], bands: Sequence[int], oldest: float, item_id: str) -> tuple[float, str] | None:
         """(similarity, story) of the most similar fresh candidate other than ``item_id``.
@@ -494,7 +533,8 @@ class LshIndex:
         fresh = LshIndex(max(1024, len(live)))
         keep = live.tolist()
         fresh._append(
-            [self.ids[i] for i in keep], [self.stories[i] for i in keep], self.sigs[live], self.times[live].tolist()
+            [self.ids[i] for i in keep], [self.stories[i] for i in keep], self.sigs[live], self.times[live].tolist(),
+            [self.sizes[i] for i in keep],
         )
         return fresh
 
@@ -544,13 +584,17 @@ class Fingerprint:
     vector: npt.NDArray[np.uint32] | None = None  # the MinHash signature
     packed: str | None = None  # :func:`packed_signature` of it: the form the store keeps
     bands: Sequence[int] = ()  # its LSH band keys (check and commit both need them)
+    size: int = 0  # number of shingles (0: no text), which decides the LSH tier
 
     @classmethod
-    def of(cls, item_id: str, identity: tuple[str, ...], text_hash: str | None, vector: npt.NDArray[np.uint32] | None) -> Fingerprint:
-        """A fingerprint with its packed form and band keys derived from ``vector``."""
+    def of(
+        cls, item_id: str, identity: tuple[str, ...], text_hash: str | None, vector: npt.NDArray[np.uint32] | None,
+        size: int = 0,
+    ) -> Fingerprint:
+        """A fingerprint with its packed form and band keys derived from ``vector`` and ``size``."""
         if vector is None:
             return cls(item_id, identity, text_hash)
-        return cls(item_id, identity, text_hash, vector, packed_signature(vector), band_keys(vector[None])[0])
+        return cls(item_id, identity, text_hash, vector, packed_signature(vector), band_keys(vector[None], [size])[0], size)
 
     @property
     def signature(self) -> list[int] | None:
@@ -558,23 +602,25 @@ class Fingerprint:
 
     def as_dict(self) -> dict[str, Any]:
         """JSON form (the signature packed as the store keeps it), to cross the Faust stage hop."""
-        return {"id": self.item_id, "identity": list(self.identity), "h": self.text_hash, "sig": self.packed}
+        return {"id": self.item_id, "identity": list(self.identity), "h": self.text_hash, "sig": self.packed, "n": self.size}
 
     @classmethod
     def from_dicts(cls, datas: Sequence[Mapping[str, Any]]) -> list[Fingerprint]:
         """:meth:`as_dict` read back, a batch at once: one unpacking and one band-key pass (per
         item, numpy's call overhead was 8% of the Faust worker's CPU, py-spy); guarded by
         tests/processors/test_dedupe.py::test_fingerprints_survive_their_json_form."""
-        packed = [data["sig"] for data in datas if data.get("sig") is not None]
+        signed = [data for data in datas if data.get("sig") is not None]
+        packed = [data["sig"] for data in signed]
+        sizes = [data.get("n", 0) for data in signed]
         matrix = unpacked_signatures(packed) if packed else np.empty((0, NUM_PERM), dtype=_U32)
-        rows, bands, sigs = iter(matrix), iter(band_keys(matrix)), iter(packed)
+        rows, bands, sigs, sized = iter(matrix), iter(band_keys(matrix, sizes)), iter(packed), iter(sizes)
         out = []
         for data in datas:
             identity = tuple(data["identity"])
             if data.get("sig") is None:
                 out.append(cls(data["id"], identity, data.get("h")))
             else:
-                out.append(cls(data["id"], identity, data.get("h"), next(rows), next(sigs), next(bands)))
+                out.append(cls(data["id"], identity, data.get("h"), next(rows), next(sigs), next(bands), next(sized)))
         return out
 
 
@@ -601,17 +647,19 @@ def fingerprints(items: Sequence[Mapping[str, Any]], token_lists: Sequence[Seque
         token_lists = [item_tokens(item) for item in items]
     texted = [has_text(tokens) for tokens in token_lists]
     texts = [tokens for tokens, text in zip(token_lists, texted, strict=True) if text]
-    matrix = signature_matrix(texts) if texts else np.empty((0, NUM_PERM), dtype=_U32)
+    matrix, sizes = signatures_and_sizes(texts) if texts else (np.empty((0, NUM_PERM), dtype=_U32), [])
     packed = iter(packed_rows(matrix))
-    bands = iter(band_keys(matrix))
+    bands = iter(band_keys(matrix, sizes))
     rows = iter(matrix)
+    sized = iter(sizes)
     out = []
     for item, tokens, text in zip(items, token_lists, texted, strict=True):
         identity = identity_keys(item)
         if not text:  # no letter: no text hash, no signature (see :func:`has_text`)
             out.append(Fingerprint(item["id"], identity, None))
             continue
-        out.append(Fingerprint(item["id"], identity, text_hash(" ".join(tokens)), next(rows), next(packed), next(bands)))
+        out.append(Fingerprint(
+            item["id"], identity, text_hash(" ".join(tokens)), next(rows), next(packed), next(bands), next(sized)))
     return out
 
 
@@ -625,7 +673,7 @@ class Deduper:
 
     Store layout (values are JSON): identity keys ``b:``/``i:``/``u:`` and
     ``x:<text hash>`` -> ``{"s": story, "h": text hash, "r": revision, "t": epoch s}``;
-    ``h<rensa algorithm version>.<shingle scheme>:<item id>`` -> ``{"s", "sig": packed_signature, "t"}``. About five small
+    ``h<rensa algorithm version>.<shingle scheme>:<item id>`` -> ``{"s", "sig": packed_signature, "t", "n": shingles}``. About five small
     writes per item: in a Faust table each write is also a changelog message.
 
     The LSH index (:class:`LshIndex`: signatures and band buckets) is *derived*
@@ -668,6 +716,7 @@ class Deduper:
                 [record["s"] for _, record in records],
                 [record["sig"] for _, record in records],
                 [record["t"] for _, record in records],
+                [record.get("n", 0) for _, record in records],
             )
         return index
 
@@ -726,8 +775,8 @@ class Deduper:
         xkey = f"x:{fp.text_hash}"
         if self._fresh(xkey, ts) is None:
             self.store[xkey] = {"s": story, "t": ts}
-        self.store[f"{_SIG_PREFIX}{fp.item_id}"] = {"s": story, "sig": fp.packed, "t": ts}
-        self.index.add(fp.item_id, story, fp.vector, fp.bands, ts)
+        self.store[f"{_SIG_PREFIX}{fp.item_id}"] = {"s": story, "sig": fp.packed, "t": ts, "n": fp.size}
+        self.index.add(fp.item_id, story, fp.vector, fp.bands, ts, fp.size)
 
     def observe(self, item: Mapping[str, Any] | Fingerprint, now: datetime | float | None = None) -> Verdict:
         """:meth:`check` then :meth:`commit`: the usual single-writer path."""
