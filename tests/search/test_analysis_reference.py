@@ -1,48 +1,59 @@
-"""analysis fast paths (ASCII bytes, fold-while-encoding, token cache) agree with the plain specification.
+"""analysis fast paths (findall, whole-string lowercasing and folding, re-splitting only
+when folding may need it, token cache) agree with the plain specification.
 
-The reference below is the normalisation written as its docstring says: fold
-each character (the same per-character table), lowercase, drop the English
-possessive, split into runs of letters and digits, cut tokens at Lucene's
-maximum length. Random Unicode-heavy strings (fixed seed) go through both.
+The reference below is the normalisation written as its docstring says, token by
+token: NFC, Lucene's tokens (longest match, cut at 255 units), invisible marks
+dropped, each character lowercased as Java and folded as ASCIIFoldingFilter,
+always split again, possessive dropped. Random Unicode-heavy strings (fixed
+seed) go through both.
 """
 
 from __future__ import annotations
 
 import itertools
 import random
-import re
+import unicodedata
 from typing import Any
 
 import pytest
 
 from wirewatch.search.analysis import (
-    MAX_TOKEN_LENGTH,
-    _fold_char,
+    _INVISIBLE,
+    _slow_tokens,
+    lucene_tokens,
     normalize,
     search_fields,
     search_tokens,
     shared_search_tokens,
     tokenize,
 )
+from wirewatch.search.lucene_tables import FOLD, LOWER
 
-POSSESSIVE = re.compile(r"(?<=[^\W\d_])'s(?![^\W_])")
-WORD = re.compile(r"[^\W_]+")
-
-# characters the fast paths treat specially, plus the scripts and marks the folding knows
+# characters the fast paths treat specially, plus the scripts, joiners and marks the grammar knows
 ALPHABET = [
-    *"aAbBsSxXzZ0159  \n\t.,-_/'",
+    *"aAbBsSxXzZ0159  \n\t.,:;-_/'\"",
     *"’‘ʼ＇′",  # apostrophes
-    *"éÉüñçøØßẞæœłđþıİſK",
-    "\u0301", "\u0308", "\u00ad", "\u200d", "\u00a0", "\u2014",  # marks, soft hyphen, ZWJ, nbsp, dash
-    *"ΣσςάΩΐЖжЁї",  # Greek and Cyrillic stay
-    "北", "東", "ا", "٣", "①", "Ⅻ", "ﬁ", "ＦＵ", "𝟗", "😀", "\ud800",  # other scripts, compat forms
+    *"éÉüñçøØßẞæœłđþıİſKᴀ",
+    "\u0301", "\u0308", "\u00ad", "\u200d", "\u200c", "\u200e", "\u00a0", "\u202f", "\u2014",
+    *"ΣσςάΩΐЖжЁїй",  # Greek and Cyrillic
+    *"北京東とう카한国カターทยั้אב״׳٣۱ا",  # Han, kana, Hangul, Thai, Hebrew, Arabic digits
+    "①", "⑴", "⒈", "Ⅻ", "ﬁ", "ＦＵ", "１", "𝟗", "😀", "👍", "🏽", "\ufe0f", "\u20e3", "#", "🇺", "🇦", "ℹ", "Ⓜ",
+    "\U000e0067", "\U000e007f", "\ue000", "\u0378", "𠀀",
 ]
 
 
+def java_lower(text: str) -> str:
+    return "".join(LOWER.get(c, c.lower()) for c in text)
+
+
 def reference_tokens(text: str) -> list[str]:
-    folded = "".join(c if ord(c) < 128 else _fold_char(c) for c in text).lower()
-    words = WORD.findall(POSSESSIVE.sub("", folded))
-    return [w[i : i + MAX_TOKEN_LENGTH] for w in words for i in range(0, len(w), MAX_TOKEN_LENGTH)]
+    out = []
+    for token in _slow_tokens(unicodedata.normalize("NFC", text)):
+        folded = "".join(FOLD.get(c, c) for c in java_lower(_INVISIBLE.sub("", token)))
+        for piece in _slow_tokens(folded):
+            piece = java_lower(piece)
+            out.append(piece[:-2] if piece.endswith("'s") else piece)
+    return out
 
 
 def random_text(rng: random.Random) -> str:
@@ -54,7 +65,7 @@ def random_text(rng: random.Random) -> str:
     text = "".join(chars)
     if rng.random() < 0.1:  # a word longer than Lucene's limit, somewhere in the text
         cut = rng.randrange(len(text) + 1)
-        text = text[:cut] + rng.choice("aé") * rng.randrange(200, 700) + text[cut:]
+        text = text[:cut] + rng.choice(["a", "é", "1", "ﬁ", "北", "ท", "😀", "𝟗"]) * rng.randrange(100, 700) + text[cut:]
     return text
 
 
@@ -69,6 +80,13 @@ def test_tokenize_and_normalize_equal_the_reference_on_random_unicode_text(texts
         expected = reference_tokens(text)
         assert tokenize(text) == expected, text
         assert normalize(text) == " ".join(expected), text
+
+
+def test_normalized_text_tokenises_back_into_its_own_tokens(texts: list[str]) -> None:
+    """What the index relies on: the standard analyzer re-reading ``normalize(text)`` finds its tokens."""
+    for text in texts:
+        normalized = normalize(text)
+        assert [java_lower(t) for t in lucene_tokens(normalized)] == tokenize(text), text
 
 
 def test_pure_ascii_text_takes_the_same_path_to_the_same_tokens(texts: list[str]) -> None:
@@ -89,6 +107,12 @@ def test_long_tokens_are_cut_wherever_they_sit_in_the_text() -> None:
             text = "x " * offset + "a" * size + " y"
             cut = ["a" * 255] * (size // 255) + (["a" * (size % 255)] if size % 255 else [])
             assert tokenize(text) == ["x"] * offset + cut + ["y"], (offset, size)
+
+
+def test_long_tokens_are_cut_at_255_utf16_units_and_the_rest_read_afresh() -> None:
+    assert tokenize("𝐀" * 200) == ["𝐀" * 127, "𝐀" * 73]  # astral letters count two units
+    assert tokenize("a" * 254 + "'b") == ["a" * 254, "b"]  # the cut falls after the last whole token
+    assert tokenize("ﬁ" * 200) == ["fi" * 127 + "f", "i" + "fi" * 72]  # folding lengthens: cut again
 
 
 def test_cached_short_texts_hand_out_fresh_lists() -> None:
