@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import Context
-from wirewatch.processors.dedupe import NEAR_DUPLICATE_THRESHOLD, item_tokens, shingles as dedupe_shingles
+from wirewatch.processors.dedupe import NEAR_DUPLICATE_THRESHOLD, item_tokens
+from wirewatch.processors.dedupe import shingles as dedupe_shingles
 
 PAIRS = 2000
 

@@ -13,14 +13,14 @@ over a dict (CLI), a Faust table (production) or a SQLite key-value table
 (embedded mode). Every record carries its time and is ignored, then purged,
 once it falls out of the window.
 
-Shingles work in every script (:func:`shingle_units`): words where a script spaces its
-words, characters where it does not (Han, Kana, Thai, Lao, Khmer, Myanmar); a shingle is any
-3 consecutive units. A text with no letter (empty, or only numbers, emoji and punctuation)
-has no text identity at all: no exact-text hash and no signature, so it is ``new`` unless
-its id, URL or live-blog block was seen.
+Shingles work in every script (:func:`shingles`): words where a script spaces its words,
+characters where it does not (Han, Kana, Thai, Lao, Khmer, Myanmar); a shingle is 2
+consecutive words or 3 consecutive characters. A text with no letter (empty, or only
+numbers, emoji and punctuation) has no text identity at all: no exact-text hash and no
+signature, so it is ``new`` unless its id, URL or live-blog block was seen.
 
 Why MinHash/LSH rather than SimHash: on ``tests/fixtures/processors/dedupe_pairs.jsonl``
-MinHash Jaccard over word 3-shingles separates mirrors with bylines and
+MinHash Jaccard over word shingles separates mirrors with bylines and
 "continue reading" tails from same-event-different-text stories better than
 64-bit SimHash, and its banded index needs only exact key look-ups, which
 every key-value store offers (see ``tests/processors/test_dedupe.py``). Threshold,
@@ -51,10 +51,11 @@ from wirewatch.search.analysis import tokenize
 Status = Literal["new", "duplicate", "near_duplicate", "update"]
 
 #: Measured on the labelled pairs (see the module docstring and the README's dedupe section):
-#: short mirrors whose byline, dateline, tail and editor's tag are as long as the story sit at
-#: J >= 0.41 (exact, word 2-shingles), other stories at J <= 0.35, also under the same outlet's
-#: furniture; 0.40 is the middle of the range where every script meets P and R >= 0.98.
-NEAR_DUPLICATE_THRESHOLD = 0.40
+#: mirrors sit at exact J >= 0.44 (short items under a byline, dateline, tail and editor's tag
+#: as long as the story), other stories at J <= 0.30 (short, also under the same outlet's
+#: furniture) and 0.35 (long, sharing a sentence). Every script and language meets precision
+#: and recall >= 0.98 from 0.39 to 0.45 (all 1.0 from 0.425 to 0.44): 0.42 is the middle.
+NEAR_DUPLICATE_THRESHOLD = 0.42
 #: 128 values: the estimate's standard error at J = 0.4 is 0.043 (64 values: 0.061), which the
 #: short items' narrow gap between positives and negatives needs.
 NUM_PERM = 128
@@ -62,11 +63,11 @@ NUM_PERM = 128
 # 1 - (1 - J**3)**21: 0.94 at J = 0.5, 0.994 at 0.6, 0.16 at 0.2 (a few candidates an item).
 # Mirrors of long texts sit at J >= 0.6 (their furniture is a small share of them). Texts of at
 # most FINE_MAX_SHINGLES shingles also get 32 bands x 2 rows of the first 64 values, shared
-# only among such texts: 1 - (1 - J**2)**32 is 0.996 at J = 0.4 and 0.9995 at 0.45, for the
-# short mirrors whose furniture is as long as the story (J 0.41-0.5). The fine bands for every
-# text would meet 0.27 of the pairs at J = 0.1: ~250 candidates an item on the bench's stream
-# instead of ~3, doubling dedupe's cost. A pair at J >= 0.4 is at most 2.5 times apart in size,
-# so a story of up to 60 shingles and its mirror both have the fine bands.
+# only among such texts: 1 - (1 - J**2)**32 is 0.998 at J = 0.42 and 0.9993 at 0.45, for the
+# short mirrors whose furniture is as long as the story (J 0.44-0.5; the coarse bands find
+# 0.85-0.94 of those). The fine bands for every text would meet 0.27 of the pairs at J = 0.1:
+# ~250 candidates an item on the bench's stream instead of ~3, doubling dedupe's cost. A pair at J >= 0.42 is at most 2.4 times apart in
+# size, so a story of up to 60 shingles and its mirror both have the fine bands.
 BANDS = 21
 ROWS = 3
 FINE_BANDS = 32
@@ -149,10 +150,13 @@ def text_hash(text: str) -> str:
     return hashlib.blake2b(text.encode("utf-8"), digest_size=12).hexdigest()
 
 
+_LETTER = re.compile(r"[^\W\d_]")
+
+
 def has_text(tokens: Sequence[str]) -> bool:
-    """Does a token list hold any letter? Without one (no tokens, or only numbers) a text has
-    no identity of its own: two datelines' digits or two emoji-only posts are not one story."""
-    return not all(map(str.isnumeric, tokens))
+    """Does a token list hold any letter? Without one (no tokens, or only numbers and emoji)
+    a text has no identity of its own: two score lines or two emoji-only posts are not one story."""
+    return any(map(_LETTER.search, tokens))
 
 
 #: Scripts written without spaces between words: Han (CJK ideographs and their extensions,
