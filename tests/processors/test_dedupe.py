@@ -537,3 +537,16 @@ def test_fingerprints_survive_their_json_form() -> None:
         else:
             assert np.array_equal(one.vector, two.vector)
     assert after[1].vector is None and after[1].bands == ()
+
+
+def test_a_fingerprint_of_an_earlier_scheme_on_the_stage_hop_is_judged_by_identity_only() -> None:
+    """During an upgrade the stage hop may still carry a 64-value signature: it is dropped
+    (no crash, no comparison with 128-value signatures) and identity still decides."""
+    d = Deduper({})
+    first = item("a", url="https://news.example/a")
+    verdict(d, first)
+    old_scheme = {"id": "b", "identity": ["i:b", "u:news.example/a"], "h": "0" * 24, "sig": "ab" * 4 * 64}
+    mirror_old = {"id": "c", "identity": ["i:c"], "h": "1" * 24, "sig": "cd" * 4 * 64}
+    b, c = Fingerprint.from_dicts([old_scheme, mirror_old])
+    assert b.vector is None and b.bands == () and c.vector is None
+    assert (d.observe(b, T0).status, d.observe(c, T0).status) == ("update", "new")

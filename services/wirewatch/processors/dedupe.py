@@ -613,8 +613,13 @@ class Fingerprint:
     def from_dicts(cls, datas: Sequence[Mapping[str, Any]]) -> list[Fingerprint]:
         """:meth:`as_dict` read back, a batch at once: one unpacking and one band-key pass (per
         item, numpy's call overhead was 8% of the Faust worker's CPU, py-spy); guarded by
-        tests/processors/test_dedupe.py::test_fingerprints_survive_their_json_form."""
-        signed = [data for data in datas if data.get("sig") is not None]
+        tests/processors/test_dedupe.py::test_fingerprints_survive_their_json_form.
+
+        A signature of another width (written by a worker of an earlier scheme, still in
+        flight on the stage hop during an upgrade) is dropped: that item is judged by identity
+        only, rather than compared with signatures it does not estimate anything with."""
+        width = NUM_PERM * _HEX_PER_VALUE
+        signed = [data for data in datas if data.get("sig") is not None and len(data["sig"]) == width]
         packed = [data["sig"] for data in signed]
         sizes = [data.get("n", 0) for data in signed]
         matrix = unpacked_signatures(packed) if packed else np.empty((0, NUM_PERM), dtype=_U32)
@@ -622,7 +627,7 @@ class Fingerprint:
         out = []
         for data in datas:
             identity = tuple(data["identity"])
-            if data.get("sig") is None:
+            if data.get("sig") is None or len(data["sig"]) != width:
                 out.append(cls(data["id"], identity, data.get("h")))
             else:
                 out.append(cls(data["id"], identity, data.get("h"), next(rows), next(sigs), next(bands), next(sized)))
