@@ -66,7 +66,7 @@ NUM_PERM = 128
 # only among such texts: 1 - (1 - J**2)**32 is 0.998 at J = 0.42 and 0.9993 at 0.45, for the
 # short mirrors whose furniture is as long as the story (J 0.44-0.5; the coarse bands find
 # 0.85-0.94 of those). The fine bands for every text would meet 0.27 of the pairs at J = 0.1:
-# ~250 candidates an item on the bench's stream instead of ~11, doubling dedupe's cost. A pair
+# ~250 candidates an item on the bench's stream instead of ~29, doubling dedupe's cost. A pair
 # at J >= 0.42 is at most 2.4 times apart in size, so a story of up to 60 shingles and its
 # mirror both have the fine bands.
 BANDS = 21
