@@ -172,6 +172,28 @@ def role_changes(lower: dict[str, int], table: dict[str, list[tuple[int, int]]])
     return sorted(c for c, role in role_of.items() if role_of.get(lower.get(str(c), c), "OTHER") != role)
 
 
+def fold_changes(data: dict, table: dict[str, list[tuple[int, int]]]) -> list[int]:
+    """Token characters whose lowercase folds to characters of another role (Ⓜ -> ⓜ -> m, ⑴ -> (1)).
+
+    Roles as they act inside a token: ASCII and other digits are both numbers; a MidNumLet
+    inside a token sits between two letters or digits, where a single quote joins alike (’ -> ').
+    """
+    role_of = {c: role for role, ranges in table.items() if role != "OTHER" for a, b in ranges for c in range(a, b + 1)}
+    same = {"DIGIT": "NUMERIC", "SINGLE_QUOTE": "MID_NUM_LET"}
+
+    def role(c: int) -> str:
+        found = role_of.get(c, "OTHER")
+        return same.get(found, found)
+
+    out = []
+    for code in role_of:
+        lower = data["lower"].get(str(code), code)
+        folded = data["fold"].get(str(lower))
+        if folded is not None and any(role(ord(c)) != role(code) for c in folded.lower()):
+            out.append(code)
+    return sorted(out)
+
+
 def render(data: dict) -> str:
     table = roles(data["cmap"])
     lines = [
@@ -204,6 +226,9 @@ def render(data: dict) -> str:
     lines.append("")
     lines.append("#: Token characters whose lowercase plays another role in the tokenizer's grammar.")
     lines.append(f"LOWER_CHANGES_ROLE = {''.join(map(chr, role_changes(data['lower'], table)))!a}")
+    lines.append("")
+    lines.append("#: Token characters whose lowercase folds to characters of another role in the grammar.")
+    lines.append(f"FOLD_CHANGES_ROLE = {''.join(map(chr, fold_changes(data, table)))!a}")
     return "\n".join(lines) + "\n"
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import gc
 import json
 import random
+import subprocess
+import sys
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -91,6 +93,61 @@ def test_repeated_phrase_words_need_distinct_positions() -> None:
 def test_multi_word_term_matches_any_of_its_words_as_elasticsearch_does() -> None:
     assert matches("covid-19", {"title": "19 killed", "body": "", "source": {"id": "x"}})
     assert not matches('"covid-19"', {"title": "19 killed", "body": "", "source": {"id": "x"}})
+
+
+XI_MOSCOW = {
+    "id": "xi-1",
+    "title": "习近平抵达莫斯科 与普京举行会谈",
+    "body": "بوتين يلتقي شي جينبينغ في موسكو. Зеленський: «Переговори тривають». นายกรัฐมนตรีเดินทางเยือนจีน",
+    "source": {"id": "xinhua", "name": "新华社"},
+    "tags": ["中国"],
+    "entities": [{"name": "习近平"}],
+}
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ('"习近平" AND 莫斯科', True),  # the rule
+        ('"习近平"', True),  # a CJK phrase: consecutive one-character tokens
+        ('"近习平"', False),
+        ('"习近平 莫斯科"~2', True),  # 抵达 between them: two moves
+        ('"习近平 莫斯科"~1', False),
+        ("title:普京 AND source:新华社 AND tags:中国 AND entity:习近平", True),
+        ("莫斯科", True),
+        ("科学", True),  # unquoted: any one of 科 学 (as in Elasticsearch)
+        ('"科学"', False),
+        ("بوتين AND موسك*", True),
+        ('"شي جينبينغ"', True),
+        ("Зеленськ*", True),
+        ("body:переговори", True),
+        ("นายก*", True),  # a Thai run is one token: prefixes work
+        ("นายกรัฐมนตรี", False),  # ...but not a word inside the run
+        ("body:莫斯科", False),
+    ],
+)
+def test_rules_in_any_script_match_as_elasticsearch_does(query: str, expected: bool) -> None:
+    assert matches(query, XI_MOSCOW) is expected
+
+
+def test_unquoted_chinese_word_loads_with_one_warning_to_quote_it(tmp_path: Path) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        "rules:\n"
+        "  - {id: xi-moscow, query: '\"习近平\" AND 莫斯科'}\n"
+        "  - {id: quoted, query: '\"莫斯科\" OR covid-19'}\n",
+        "utf-8",
+    )
+    script = (
+        "import sys; from wirewatch.processors.rules import load_rules\n"
+        "from wirewatch.search.matcher import prepare\n"
+        f"rules = load_rules(sys.argv[1]); print([r.id for r in rules.match(prepare({XI_MOSCOW!r}))])"
+    )
+    done = subprocess.run([sys.executable, "-c", script, str(rules)], capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.strip() == "['xi-moscow', 'quoted']"
+    assert [(e["level"], e["event"]) for e in map(json.loads, done.stderr.splitlines())] == [
+        ("warning", 'rule xi-moscow: 莫斯科 matches any one of 莫 斯 科 (as in Elasticsearch); write "莫斯科" to match the word'),
+    ]
 
 
 def test_load_rules_reads_every_field() -> None:

@@ -33,6 +33,7 @@ from wirewatch.search.lucene_tables import FOLD, LOWER
 ALPHABET = [
     *"aAbBsSxXzZ0159  \n\t.,:;-_/'\"",
     *"’‘ʼ＇′",  # apostrophes
+    *"“”„‚–—…«»·．，：；＿\u00a0",  # separators and joiners that fold to ASCII punctuation
     *"éÉüñçøØßẞæœłđþıİſKᴀ",
     "\u0301", "\u0308", "\u00ad", "\u200d", "\u200c", "\u200e", "\u00a0", "\u202f", "\u2014",
     *"ΣσςάΩΐЖжЁїй",  # Greek and Cyrillic
@@ -48,7 +49,7 @@ def java_lower(text: str) -> str:
 
 def reference_tokens(text: str) -> list[str]:
     out = []
-    for token in _slow_tokens(unicodedata.normalize("NFC", text)):
+    for token in _slow_tokens(unicodedata.normalize("NFC", text).replace("\u202f", " ")):
         folded = "".join(FOLD.get(c, c) for c in java_lower(_INVISIBLE.sub("", token)))
         for piece in _slow_tokens(folded):
             piece = java_lower(piece)

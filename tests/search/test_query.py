@@ -17,6 +17,7 @@ from wirewatch.search.query import (
     QuerySyntaxError,
     Term,
     Wildcard,
+    character_split_words,
     parse,
     to_es_query,
     to_query_string,
@@ -37,6 +38,32 @@ def test_term_of_several_words_keeps_them_all() -> None:
     assert parse("covid-19") == Term("covid-19", ("covid", "19"))
     assert to_query_string(parse("covid-19")) == "covid\\ 19"  # one clause, like Elasticsearch
     assert parse("O'Neill") == Term("O'Neill", ("o'neill",))  # an apostrophe inside a word joins (UAX#29)
+
+
+def test_words_in_any_script() -> None:
+    assert parse('"习近平" AND 莫斯科') == BooleanNode((
+        Clause(MUST, Phrase("习近平", ("习", "近", "平"))),
+        Clause(MUST, Term("莫斯科", ("莫", "斯", "科"))),
+    ))
+    assert parse("Зеленський") == Term("Зеленський", ("зеленський",))
+    assert parse("title:بوتين*") == Prefix("بوتين", "title")
+    assert parse("นายก*") == Prefix("นายก")
+    assert parse("カタカナ") == Term("カタカナ", ("カタカナ",))
+
+
+def test_tokens_holding_query_syntax_are_escaped_for_elasticsearch() -> None:
+    assert to_query_string(parse('צה\\"ל')) == 'צה\\"ל'  # Hebrew gershayim typed as a double quote
+    assert to_query_string(parse('"צה\\"ל תקף"')) == '"צה\\"ל תקף"'
+    assert to_query_string(parse("a\\:b")) == "a\\:b"  # a colon inside a word (UAX#29 MidLetter)
+    assert to_query_string(parse('"习近平" AND 莫斯科')) == '+"习 近 平" +莫\\ 斯\\ 科'
+
+
+def test_unquoted_words_split_into_characters_are_found_for_a_warning() -> None:
+    found = character_split_words('"习近平" AND 莫斯科 OR title:(東京 OR ウクライナ) covid-19 とうきょう')
+    assert [(t.text, t.tokens) for t in found] == [
+        ("莫斯科", ("莫", "斯", "科")), ("東京", ("東", "京")), ("とうきょう", ("と", "う", "き", "ょ", "う")),
+    ]
+    assert character_split_words("covid-19 OR 北") == []
 
 
 def test_phrase_and_proximity() -> None:
@@ -139,6 +166,9 @@ def test_resolved_tree_has_explicit_occurrences() -> None:
         ('""', 1, "empty phrase"),
         ("a\\", 2, "escape character \\ at the end"),
         ("— ’", 1, "no searchable words (every word normalises to nothing)"),
+        ("。、「」 ・", 1, "no searchable words (every word normalises to nothing)"),  # CJK punctuation only
+        ("\u200f\u0301 ①", 1, "no searchable words (every word normalises to nothing)"),
+        ("東京*", 1, "wildcard term '東京*' must be a single word, e.g. zelensk*"),  # two Han tokens
     ],
 )
 def test_bad_queries_name_position_and_reason(query: str, position: int, reason: str) -> None:

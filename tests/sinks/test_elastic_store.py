@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from wirewatch.sinks.elasticsearch import ElasticsearchStore
+from wirewatch.sinks.elasticsearch import ClusterFeatures, ElasticsearchStore, item_analysis
 
 from .helpers import drop_prefix
 
@@ -79,7 +79,24 @@ async def test_elastic_alerts_indexed_once_by_alert_id(es_store: ElasticsearchSt
 
 async def test_elastic_core_node_has_neither_ilm_nor_data_streams(es_store: ElasticsearchStore):
     features = await es_store.detect_features()
-    assert (features.ilm, features.data_streams) == (False, False)
+    assert (features.ilm, features.data_streams, features.ascii_folding) == (False, False, False)
+
+
+def test_typed_words_are_folded_where_the_cluster_has_asciifolding() -> None:
+    """The production image (analysis-common): Kibana's ``café`` searches ``cafe``. The test node has
+    no asciifolding filter, so this checks the template Wirewatch would install, not the analyzer."""
+    settings, mappings = item_analysis(ClusterFeatures(ilm=False, data_streams=False))
+    assert settings == {}
+    assert mappings["properties"]["search"]["properties"]["title"] == {"type": "text", "analyzer": "standard"}
+    settings, mappings = item_analysis(ClusterFeatures(ilm=True, data_streams=True, ascii_folding=True))
+    assert settings == {"analysis": {"analyzer": {"wirewatch_search": {
+        "type": "custom", "tokenizer": "standard", "filter": ["lowercase", "asciifolding", "lowercase"],
+    }}}}
+    folded = {"type": "text", "analyzer": "standard", "search_analyzer": "wirewatch_search"}
+    assert mappings["properties"]["search"]["properties"] == {
+        field: folded for field in ("title", "body", "source", "entity", "tags", "language")
+    }
+    assert mappings["properties"]["title"] == {"type": "text", "fields": {"keyword": {"type": "keyword", "ignore_above": 512}}}
 
 
 async def test_bodies_are_serialised_with_orjson(elasticsearch_url: str, index_prefix: str, processed_items):

@@ -39,6 +39,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from wirewatch.core.config import Duration, load_yaml, unique_ids
 from wirewatch.core.errors import ConfigError
+from wirewatch.core.logging import get_logger
 from wirewatch.search.matcher import (
     FactsAnalyser,
     MatchDocument,
@@ -46,7 +47,9 @@ from wirewatch.search.matcher import (
     QueryFacts,
     compile_query,
 )
-from wirewatch.search.query import QuerySyntaxError
+from wirewatch.search.query import QuerySyntaxError, character_split_words
+
+log = get_logger("rules")
 
 #: Prefix anchors are indexed by at most this many leading characters.
 _PREFIX_KEY = 3
@@ -240,6 +243,11 @@ class RuleSet:
                         f"{where}: rules[{i}] ({rule.id}).query" if where else f"rules[{i}] ({rule.id}).query",
                         str(exc),
                     ) from None
+                for word in character_split_words(rule.query):
+                    log.warning(
+                        f"rule {rule.id}: {word.text} matches any one of {' '.join(word.tokens)} (as in Elasticsearch);"
+                        f' write "{word.text}" to match the word', rule=rule.id,
+                    )
             return cls(rules, facts)
 
     def __len__(self) -> int:

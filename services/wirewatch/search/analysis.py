@@ -5,7 +5,9 @@ same normalised text under ``search.*`` in Elasticsearch, analysed there by the
 core ``standard`` analyzer. Steps:
 
 0. compose the text to Unicode NFC, as typed text is (a decomposed ``e`` +
-   U+0301 becomes ``é``, which folds to ``e``);
+   U+0301 becomes ``é``, which folds to ``e``), and read U+202F (narrow
+   no-break space, French typography's ``Macron\u202f:``) as the space it is,
+   not as the ExtendNumLet joiner UAX #29 makes it;
 1. split the text as Lucene's ``StandardTokenizer`` (UAX #29 word
    boundaries in Lucene's JFlex grammar): words and numbers with their inner
    joiners (``u.s.a``, ``don't``, ``3.14``, ``1,000``, ``foo_bar``); one token
@@ -31,12 +33,21 @@ Lucene's Unicode data whatever Unicode version Python ships.
 
 from __future__ import annotations
 
+import codecs
 import re
 import unicodedata
+from bisect import bisect_right
 from collections.abc import Callable, Mapping
+from functools import cache
 from typing import Any
 
-from wirewatch.search.lucene_tables import CLASSES, FOLD, LOWER, LOWER_CHANGES_ROLE
+from wirewatch.search.lucene_tables import (
+    CLASSES,
+    FOLD,
+    FOLD_CHANGES_ROLE,
+    LOWER,
+    LOWER_CHANGES_ROLE,
+)
 
 #: Lucene's standard tokenizer cuts longer tokens at this many UTF-16 units.
 MAX_TOKEN_LENGTH = 255
@@ -105,7 +116,8 @@ def _grammar(astral: bool) -> tuple[str, str]:
     # (no ExtendNumLet, quote, or joiner followed by what it joins). The lookahead also refuses
     # to end inside a run, so no backtracking finds a shorter one (Python 3.11.2's possessive
     # repeats of groups are broken: `(?:(?=x)b)*+` matches "x"). With the first-character
-    # guards in front: 594 -> 42 us a bench item; tests/search/test_analysis_reference.py
+    # guards in front: 1,530 -> 45 us wall-clock a bench text (title + body, 1.3 KB) against the first
+    # version's group per character; tests/search/test_elastic_analysis.py, test_analysis_reference.py
     run_roles = (*_LETTER_ROLES, "HEBREW_LETTER", "DIGIT", "NUMERIC", *_EXTEND_ROLES)
     bmp_run = f"[{_chars(*run_roles, astral=False, but=chr(0xFE0E) + chr(0xFE0F))}]"
     run, more = f"{bmp_run}*", bmp_run
@@ -130,36 +142,53 @@ def _grammar(astral: bool) -> tuple[str, str]:
     return f"(?=[{cheap}])(?:{fast}|(?=[{first}])(?:{word}|{emoji}|{other}))", emoji
 
 
-_FULL, _FULL_EMOJI = _grammar(astral=True)
-_TOKEN = re.compile(_FULL)
+@cache
+def _full() -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """(token, emoji) patterns of the full grammar, astral characters included: compiled the
+    first time a text needs them (most never do; 31 of the 64 ms of this module's import)."""
+    token, emoji = _grammar(astral=True)
+    return re.compile(token), re.compile(emoji)
+
+
 # the same on text without astral characters (most text): 3x faster, tests/search/test_analysis_reference.py
 _BMP_TOKEN = re.compile(_grammar(astral=False)[0])
-_EMOJI_TOKEN = re.compile(_FULL_EMOJI)
+#: One character of a script Lucene makes one token per character of (Han, Hiragana).
+CHARACTER_TOKEN = re.compile(f"[{_chars('HAN', 'HIRAGANA')}]")
 # letters that are also emoji (ℹ Ⓜ 🅰): the emoji rule may match further than the word rule
 _AMBIGUOUS = re.compile(f"[{_chars('ALETTER_EMOJI')}]")
 
 _LOWER = {ord(k): v for k, v in LOWER.items()}
-_LOWER_CHARS = tuple(LOWER)
 # folded output lowercased again (ᴀ folds to A): the standard analyzer must read it back unchanged
 _FOLD = {ord(k): v.lower() for k, v in FOLD.items()}
 _FOLDABLE = re.compile("[" + "".join(map(re.escape, FOLD)) + "]+")
 
 
-def _role(char: str) -> str:
-    code = ord(char)
-    role = next((r for r, ranges in CLASSES.items() if any(a <= code <= b for a, b in ranges)), "OTHER")
-    return "NUMERIC" if role == "DIGIT" else role  # keycap bases or not, both are numbers in words
-
-
-# characters whose folding changes their role in the grammar (⑴ -> (1), Ⓜ -> m): their tokens are split again
-_RESPLIT = re.compile("[" + "".join(
-    re.escape(chr(k)) for k, v in _FOLD.items() if any(_role(c) != _role(chr(k)) for c in v)
-) + "]")
-# characters whose lowercase changes their role (Ⓜ is an emoji, ⓜ is not): their tokens are split again too
-_RESPLIT_UPPER = re.compile(f"[{re.escape(LOWER_CHANGES_ROLE)}]")
+# characters whose lowercase or folding changes their role in the grammar (Ⓜ is an emoji, ⓜ
+# a letter; ⁄ joins numbers, / does not): their tokens are read again after folding
+_RESPLIT = re.compile(f"[{re.escape(LOWER_CHANGES_ROLE + FOLD_CHANGES_ROLE)}]")
 _POSSESSIVE = re.compile("'s(?= |$)")
+_POSSESSIVE_WORD = re.compile("'s(?![^ ])")
 # Format characters Lucene keeps inside words that are invisible and never typed
-_INVISIBLE = re.compile("[\u00ad\u061c\u180e\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
+_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
+_INVISIBLES = "\u00ad\u061c\u180e\u200e\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff"
+_INVISIBLE = re.compile(f"[{_INVISIBLES}]")
+# anything the plain path below does not handle: astral characters (the full grammar), letters
+# that are emoji, invisible marks, Java's own lowercase, role changes. One scan instead of five
+# (general path 73 -> 49 us CPU a bench text with non-ASCII characters); tests/search/test_analysis_reference.py
+_RARE = re.compile(
+    f"[\U00010000-\U0010ffff{_chars('ALETTER_EMOJI', astral=False)}{_INVISIBLES}"
+    f"{re.escape(''.join(LOWER) + LOWER_CHANGES_ROLE + FOLD_CHANGES_ROLE)}]"
+)
+
+# ASCII text in one bytes.translate and one substitution: letters lowercased, digits, _ and the
+# joiners kept, the rest a space; then the joiners that join nothing (UAX#29 WB6/7, WB11/12:
+# `: . '` between letters, `. ' , ;` between digits) become spaces too. As the grammar on
+# ASCII: 27.5 -> 15.2 us CPU a bench text; tests/search/test_analysis_reference.py::test_pure_ascii_text_takes_the_same_path_to_the_same_tokens
+_ASCII_MAP = bytes(
+    b + 32 if 65 <= b <= 90 else b if chr(b).isalnum() or chr(b) in "_:.',;" else ord(" ") for b in range(128)
+) + b" " * 128
+_NOT_JOINING = re.compile(rb"[:.',;](?!(?<=[a-z][:.'])[a-z]|(?<=[0-9][.',;])[0-9])")
+
 
 
 def _utf16_len(text: str) -> int:
@@ -182,10 +211,11 @@ def _cut(text: str, start: int) -> int:
 
 
 def _longest(text: str, start: int, limit: int) -> int:
-    match = _TOKEN.match(text, start, limit)
+    token, emoji_token = _full()
+    match = token.match(text, start, limit)
     end = match.end() if match else start + 1
     if _AMBIGUOUS.match(text, start):
-        emoji = _EMOJI_TOKEN.match(text, start, limit)
+        emoji = emoji_token.match(text, start, limit)
         if emoji and emoji.end() > end:
             end = emoji.end()
     return end
@@ -195,7 +225,8 @@ def _slow_tokens(text: str) -> list[str]:
     """Token by token: the longest of the word and emoji rules, long tokens cut."""
     out: list[str] = []
     pos = 0
-    while match := _TOKEN.search(text, pos):
+    token = _full()[0]
+    while match := token.search(text, pos):
         start = match.start()
         end = _longest(text, start, len(text))
         if end - start > MAX_TOKEN_LENGTH // 2 and _utf16_len(text[start:end]) > MAX_TOKEN_LENGTH:
@@ -205,46 +236,164 @@ def _slow_tokens(text: str) -> list[str]:
     return out
 
 
-def lucene_tokens(text: str) -> list[str]:
-    """The tokens Lucene's ``StandardTokenizer`` makes of ``text`` (no lowercasing)."""
-    tokens = (_BMP_TOKEN if text.isascii() or max(text) <= "\uffff" else _TOKEN).findall(text)
-    if (tokens and len(text) > MAX_TOKEN_LENGTH // 2 and max(map(len, tokens)) > MAX_TOKEN_LENGTH // 2) or (
-        not text.isascii() and _AMBIGUOUS.search(text)
-    ):
+def _may_hold_long_token(words: str, longest: int = MAX_TOKEN_LENGTH) -> bool:
+    """Could space-separated ``words`` hold a token longer than ``longest`` characters?
+
+    Such a token covers a whole aligned block of half that length, so blocks
+    without a space are the only suspects: a dozen ``find`` calls for a
+    1.5 KB body instead of measuring every token (1 us instead of 3).
+    """
+    half = (longest + 2) // 2
+    find = words.find
+    return any(find(" ", start, start + half) < 0 for start in range(0, len(words) - half + 1, half))
+
+
+def _tokens(text: str, rare: bool) -> list[str]:
+    """Lucene's tokens of ``text``; ``rare``: it holds a character :data:`_RARE` finds."""
+    longest = MAX_TOKEN_LENGTH  # characters: a BMP character is one UTF-16 unit
+    if not rare:
+        tokens = _BMP_TOKEN.findall(text)
+    elif _ASTRAL.search(text):
+        tokens, longest = _full()[0].findall(text), MAX_TOKEN_LENGTH // 2  # astral ones are two
+    else:
+        tokens = _BMP_TOKEN.findall(text)
+    if rare and _AMBIGUOUS.search(text):
+        return _slow_tokens(text)
+    if len(text) > longest and _may_hold_long_token(" ".join(tokens), longest):
         return _slow_tokens(text)
     return tokens
+
+
+def lucene_tokens(text: str) -> list[str]:
+    """The tokens Lucene's ``StandardTokenizer`` makes of ``text`` (no lowercasing)."""
+    return _tokens(text, not text.isascii() and _RARE.search(text) is not None)
+
+
+def _ascii_words(data: bytes) -> str | None:
+    """The tokens of ASCII text separated by whitespace (possessives dropped), or None if
+    it may hold a token beyond Lucene's limit: the general path cuts those."""
+    data = data.translate(_ASCII_MAP)
+    words = _NOT_JOINING.sub(b" ", data).decode("ascii")
+    if len(words) > MAX_TOKEN_LENGTH and _may_hold_long_token(words):
+        return None
+    return _POSSESSIVE_WORD.sub("", words) if "'" in words else words
+
+
+# the role each ASCII character plays, as Lucene's classes say (digits, joiners, underscore)
+_ROLE_STARTS: list[int] = []
+_ROLE_RANGES: list[tuple[int, int, str]] = []
+for _role_name, _ranges in CLASSES.items():
+    _ROLE_RANGES.extend((a, b, _role_name) for a, b in _ranges)
+_ROLE_RANGES.sort()
+_ROLE_STARTS = [a for a, _, _ in _ROLE_RANGES]
+_SAME_ROLE = {"DIGIT": "NUMERIC", "SINGLE_QUOTE": "MID_NUM_LET"}  # alike inside a token
+
+
+def _role(code: int) -> str:
+    at = bisect_right(_ROLE_STARTS, code) - 1
+    if at >= 0 and _ROLE_RANGES[at][1] >= code:
+        role = _ROLE_RANGES[at][2]
+        return _SAME_ROLE.get(role, role)
+    return "OTHER"
+
+
+class _NotLatin(Exception):
+    """A character the Latin fast path can't fold to ASCII of the same role: take the general path."""
+
+
+class _LatinTable(dict[int, str | None]):
+    """What each non-ASCII character becomes on the Latin fast path, filled lazily: a separator
+    (any character Lucene never puts in a token) becomes a space; a letter, digit or joiner
+    whose lowercase folds to ASCII characters of the same role becomes those; else None."""
+
+    def __missing__(self, code: int) -> str | None:
+        char, role = chr(code), _role(code)
+        if role == "OTHER" or code == 0x202F:
+            out: str | None = " "
+        elif unicodedata.normalize("NFC", char) != char:
+            out = None
+        else:
+            lowered = LOWER.get(char) or char.lower()
+            folded = "".join(FOLD.get(c, c) for c in lowered).lower()
+            out = folded if folded.isascii() and all(_role(ord(c)) == role for c in folded) else None
+        self[code] = out
+        return out
+
+
+_LATIN = _LatinTable()
+
+
+def _fold_latin(exc: UnicodeError) -> tuple[str, int]:
+    """``str.encode`` error handler: each run of non-ASCII characters as the Latin fast path maps it."""
+    if not isinstance(exc, UnicodeEncodeError):
+        raise exc
+    out = []
+    for char in exc.object[exc.start : exc.end]:
+        mapped = _LATIN[ord(char)]
+        if mapped is None:
+            raise _NotLatin
+        out.append(mapped)
+    return "".join(out), exc.end
+
+
+_FOLD_LATIN = "wirewatch.fold-latin"
+codecs.register_error(_FOLD_LATIN, _fold_latin)
+
+
+def _latin_words(text: str) -> str | None:
+    """:func:`_ascii_words` of text whose non-ASCII characters are separators or fold to ASCII
+    of their own role (accented Latin, typographic quotes and dashes): tokenising after such a
+    folding splits where Lucene splits before it. None if the text holds anything else.
+    Folding while encoding, then the ASCII path: 49 -> 18 us CPU a bench text with non-ASCII characters;
+    tests/search/test_analysis_reference.py::test_tokenize_and_normalize_equal_the_reference_on_random_unicode_text
+    """
+    try:
+        return _ascii_words(text.encode("ascii", _FOLD_LATIN))
+    except _NotLatin:
+        return None
 
 
 def _fold_run(match: re.Match[str]) -> str:
     return match.group().translate(_FOLD)
 
 
-def _compute_normalized(text: str) -> str:
-    if not text.isascii() and not unicodedata.is_normalized("NFC", text):
-        text = unicodedata.normalize("NFC", text)
-    joined = " ".join(lucene_tokens(text))
+def _general_normalized(text: str) -> str:
+    """Any text: NFC, Lucene's tokens, invisible marks, Java's lowercase, folding, possessive."""
+    if not text.isascii():
+        if not unicodedata.is_normalized("NFC", text):
+            text = unicodedata.normalize("NFC", text)
+        if "\u202f" in text:
+            text = text.replace("\u202f", " ")
+    rare = not text.isascii() and _RARE.search(text) is not None
+    joined = " ".join(_tokens(text, rare))
     if joined.isascii():
         joined = joined.lower()
     else:
-        if _INVISIBLE.search(joined):
+        resplit = False
+        if rare:
             joined = _INVISIBLE.sub("", joined)
-        resplit = _RESPLIT_UPPER.search(joined) is not None
-        if any(c in joined for c in _LOWER_CHARS):
+            resplit = _RESPLIT.search(joined) is not None
             joined = joined.translate(_LOWER)
         joined = joined.lower()
-        resplit = resplit or _RESPLIT.search(joined) is not None
         length = len(joined)
         joined = _FOLDABLE.sub(_fold_run, joined)
         if resplit or (len(joined) != length and _holds_long_token(joined)):
             joined = " ".join(lucene_tokens(joined)).lower()
-    if "'" in joined:
-        joined = _POSSESSIVE.sub("", joined)
-    return joined
+    return _POSSESSIVE.sub("", joined) if "'" in joined else joined
 
 
 def _compute_tokens(text: str) -> list[str]:
-    normalized = _compute_normalized(text)
+    words = _ascii_words(text.encode("ascii")) if text.isascii() else _latin_words(text)
+    if words is not None:
+        tokens = words.split()
+        # ExtendNumLet (_) joins words but is no word by itself
+        return [t for t in tokens if t.strip("_")] if "_" in words else tokens
+    normalized = _general_normalized(text)
     return normalized.split(" ") if normalized else []
+
+
+def _compute_normalized(text: str) -> str:
+    return " ".join(_compute_tokens(text))
 
 
 #: Texts at most this long (source names, tags, entity names) have their tokens cached: they repeat a lot.
@@ -271,8 +420,8 @@ def tokenize(text: str) -> list[str]:
 
     Tokenising is compositional over separators: ``tokenize(a + "\\n" + b) ==
     tokenize(a) + tokenize(b)``, so a caller holding the tokens of the title and
-    of the body need not tokenise their concatenation again. Split on ``" "``
-    only: a token may hold U+202F (an ExtendNumLet joiner, as in Lucene).
+    of the body need not tokenise their concatenation again. No token holds
+    whitespace.
     """
     if not text:
         return []

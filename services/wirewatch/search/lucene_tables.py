@@ -1290,3 +1290,6 @@ LOWER: dict[str, str] = {
 
 #: Token characters whose lowercase plays another role in the tokenizer's grammar.
 LOWER_CHANGES_ROLE = '\u24c2'
+
+#: Token characters whose lowercase folds to characters of another role in the grammar.
+FOLD_CHANGES_ROLE = '\u203c\u2044\u2049\u24c2'

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from wirewatch.search.analysis import tokenize
+from wirewatch.search.analysis import CHARACTER_TOKEN, tokenize
 
 #: Field names usable in a query -> the normalised field they search.
 FIELDS = {
@@ -411,24 +411,55 @@ def parse(query: str) -> Node:
     return _Parser(query).parse()
 
 
+def character_split_words(query: str) -> list[Term]:
+    """Unquoted words of ``query`` that split into single Han/Hiragana characters (``莫斯科``).
+
+    Lucene makes one token per such character and ``query_string`` turns the
+    word into "any of these characters" (default operator OR), here as in
+    Elasticsearch: nearly always a phrase (``"莫斯科"``) was meant. For a warning.
+    """
+    if not CHARACTER_TOKEN.search(query):
+        return []
+    found: list[Term] = []
+
+    def walk(node: Node) -> None:
+        if isinstance(node, BooleanNode):
+            for clause in node.clauses:
+                walk(clause.node)
+        elif isinstance(node, Term) and sum(1 for t in node.tokens if CHARACTER_TOKEN.fullmatch(t)) > 1:
+            found.append(node)
+
+    walk(parse(query))
+    return found
+
+
 # ----------------------------------------------------------------- rendering
 
 def _field(field: str | None) -> str:
     return f"{INDEX_FIELD_PREFIX}{field}:" if field else ""
 
 
+# Lucene's QueryParser.escape: tokens may hold query syntax (a:b, Hebrew צה"ל, don't is fine)
+_QUERY_SYNTAX = re.compile(r'([\\+\-!():^\[\]"{}~*?|&/])')
+
+
+def _escape(token: str, keep: str = "") -> str:
+    return _QUERY_SYNTAX.sub(lambda m: m.group() if m.group() in keep else "\\" + m.group(), token)
+
+
 def to_query_string(node: Node) -> str:
     """Render for Elasticsearch ``query_string``: ``search.*`` fields, normalised words,
     explicit ``+``/``-`` per clause (so no operator quirk is applied twice)."""
     if isinstance(node, Term):
-        return _field(node.field) + "\\ ".join(node.tokens)
+        return _field(node.field) + "\\ ".join(map(_escape, node.tokens))
     if isinstance(node, Phrase):
         slop = f"~{node.slop}" if node.slop and len(node.tokens) > 1 else ""
-        return f'{_field(node.field)}"{" ".join(node.tokens)}"{slop}'
+        words = " ".join(node.tokens).replace("\\", "\\\\").replace('"', '\\"')
+        return f'{_field(node.field)}"{words}"{slop}'
     if isinstance(node, Prefix):
-        return f"{_field(node.field)}{node.prefix}*"
+        return f"{_field(node.field)}{_escape(node.prefix)}*"
     if isinstance(node, Wildcard):
-        return _field(node.field) + node.pattern
+        return _field(node.field) + _escape(node.pattern, keep="*?")
     parts = []
     for clause in node.clauses:
         inner = to_query_string(clause.node)

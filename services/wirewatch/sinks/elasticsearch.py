@@ -52,6 +52,12 @@ RETRY_STATUSES = (429, 500, 502, 503, 504)
 _KEYWORD = {"type": "keyword", "ignore_above": 1024}
 _TEXT_KW = {"type": "text", "fields": {"keyword": {"type": "keyword", "ignore_above": 512}}}
 _SEARCH_TEXT = {"type": "text", "analyzer": "standard"}
+_SEARCH_FIELDS = ("title", "body", "source", "entity", "tags", "language")
+#: Where analysis-common is installed (the production image), the search analyzer of ``search.*``:
+#: words typed in Kibana are folded as search_fields() folded the text (``café`` finds ``cafe``).
+#: Lowercase again after folding: ``ᴀ`` folds to ``A``. Identity on already normalised words, so
+#: queries Wirewatch renders (to_es_query) mean the same on both nodes.
+SEARCH_ANALYZER = {"type": "custom", "tokenizer": "standard", "filter": ["lowercase", "asciifolding", "lowercase"]}
 _DATE = {"type": "date"}
 _SOURCE = {"properties": {"id": _KEYWORD, "name": _TEXT_KW}}
 
@@ -93,11 +99,7 @@ ITEM_PROPERTIES: dict[str, Any] = {
         }
     },
     "alerts": {"properties": {"rule": _KEYWORD, "notify": _KEYWORD}},
-    "search": {
-        "properties": {
-            name: _SEARCH_TEXT for name in ("title", "body", "source", "entity", "tags", "language")
-        }
-    },
+    "search": {"properties": dict.fromkeys(_SEARCH_FIELDS, _SEARCH_TEXT)},
 }
 
 ALERT_PROPERTIES: dict[str, Any] = {
@@ -127,6 +129,18 @@ class ClusterFeatures:
 
     ilm: bool
     data_streams: bool
+    ascii_folding: bool = False  # analysis-common's asciifolding filter
+
+
+def item_analysis(features: ClusterFeatures) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(index settings, mappings) of item indices: with asciifolding, ``search.*`` folds typed words."""
+    if not features.ascii_folding:
+        return {}, {"dynamic": False, "properties": ITEM_PROPERTIES}
+    folded = {**_SEARCH_TEXT, "search_analyzer": "wirewatch_search"}
+    return (
+        {"analysis": {"analyzer": {"wirewatch_search": SEARCH_ANALYZER}}},
+        {"dynamic": False, "properties": {**ITEM_PROPERTIES, "search": {"properties": dict.fromkeys(_SEARCH_FIELDS, folded)}}},
+    )
 
 
 def item_document(item: dict[str, Any]) -> dict[str, Any]:
@@ -193,10 +207,14 @@ class ElasticsearchStore:
     # -- set-up -------------------------------------------------------------
 
     async def detect_features(self) -> ClusterFeatures:
-        """ILM and data streams are x-pack features: a core node answers 4xx to both probes."""
+        """ILM and data streams are x-pack features, asciifolding is analysis-common's: a core
+        node answers 4xx to the three probes."""
         return ClusterFeatures(
             ilm=await self._probe(self.client.ilm.get_status),
             data_streams=await self._probe(self.client.indices.get_data_stream, name="*"),
+            ascii_folding=await self._probe(
+                self.client.indices.analyze, tokenizer="standard", filter=["asciifolding"], text="café"
+            ),
         )
 
     @staticmethod
@@ -221,13 +239,14 @@ class ElasticsearchStore:
                 await self._put_ilm_policies()
                 items_settings["index.lifecycle.name"] = f"{self.prefix}-items"
                 alerts_settings["index.lifecycle.name"] = f"{self.prefix}-alerts"
+            analysis, items_mappings = item_analysis(self.features)
             await self.client.indices.put_index_template(
                 name=f"{self.prefix}-items",
                 index_patterns=[f"{self.prefix}-items-*"],
                 priority=200,
                 template={
-                    "settings": items_settings,
-                    "mappings": {"dynamic": False, "properties": ITEM_PROPERTIES},
+                    "settings": {**items_settings, **analysis},
+                    "mappings": items_mappings,
                     "aliases": {self.items_alias: {}},
                 },
                 meta={"managed_by": "wirewatch"},
@@ -257,7 +276,7 @@ class ElasticsearchStore:
         except (TransportConnectionError, ConnectionTimeout) as exc:
             raise StoreUnavailable(f"Elasticsearch unreachable: {exc}") from exc
         self._log.info("templates installed", prefix=self.prefix, ilm=self.features.ilm,
-                       data_streams=self.features.data_streams)
+                       data_streams=self.features.data_streams, ascii_folding=self.features.ascii_folding)
 
     async def _put_ilm_policies(self) -> None:
         delete = (
