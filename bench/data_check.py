@@ -1,13 +1,13 @@
 """How alike the data set's items are, measured the way dedupe sees them.
 
-``python -m bench.data_check`` prints the exact Jaccard similarity of word
-3-shingles (over the first ``MAX_TOKENS`` of ``item_tokens``, as dedupe's
-MinHash estimates it) for pairs the generator means to be different (first
+``python -m bench.data_check`` prints the exact Jaccard similarity of dedupe's
+shingles (``dedupe.shingles`` of ``item_tokens``, what dedupe's MinHash
+estimates) for pairs the generator means to be different (first
 items of two stories, all beats and same beat), for other outlets' own
 write-ups, mirrors and live-blog posts against their story's first item, and
 the word counts of bodies. Why: the benchmark is only realistic if unrelated
 stories share little text and a rewrite stays well below the near-duplicate
-threshold (0.5); this checks the data, not the processor.
+threshold (``NEAR_DUPLICATE_THRESHOLD``); this checks the data, not the processor.
 """
 
 from __future__ import annotations
@@ -20,14 +20,14 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import Context
-from wirewatch.processors.dedupe import MAX_TOKENS, NEAR_DUPLICATE_THRESHOLD, SHINGLE, item_tokens
+from wirewatch.processors.dedupe import NEAR_DUPLICATE_THRESHOLD, item_tokens
+from wirewatch.processors.dedupe import shingles as dedupe_shingles
 
 PAIRS = 2000
 
 
 def shingles(item: dict[str, Any]) -> frozenset[tuple[str, ...]]:
-    tokens = item_tokens(item)[:MAX_TOKENS]
-    return frozenset(tuple(tokens[i : i + SHINGLE]) for i in range(len(tokens) - SHINGLE + 1))
+    return frozenset(dedupe_shingles(item_tokens(item)))
 
 
 def jaccard(a: frozenset[tuple[str, ...]], b: frozenset[tuple[str, ...]]) -> float:

@@ -16,6 +16,9 @@ from rensa import RMinHash
 from wirewatch.processors import dedupe
 from wirewatch.processors.dedupe import (
     BANDS,
+    FINE_BANDS,
+    FINE_MAX_SHINGLES,
+    FINE_ROWS,
     MAX_TOKENS,
     NUM_PERM,
     ROWS,
@@ -27,9 +30,11 @@ from wirewatch.processors.dedupe import (
     band_keys,
     canonical_url,
     fingerprints,
+    item_tokens,
     packed_rows,
     packed_signature,
     shingle_hash,
+    shingles,
     signature,
     signature_matrix,
     unpacked_signatures,
@@ -196,8 +201,8 @@ def test_store_holds_a_few_small_records_per_item_and_no_buckets() -> None:
     store: dict[str, Any] = {}
     d = Deduper(store)
     verdict(d, item("a", url="https://news.example/a"))
-    assert sorted(key.split(":", 1)[0] for key in store) == ["h2", "i", "u", "x"]
-    # Another worker takes over the same store (a rebalance): its index comes from h2: records.
+    assert sorted(key.split(":", 1)[0] for key in store) == ["h2.2", "i", "u", "x"]
+    # Another worker takes over the same store (a rebalance): its index comes from h2.2: records.
     other = Deduper(store)
     assert verdict(other, item("b", f"{STORY} Read more.", source="m")) == ("near_duplicate", "a")
     d.reset_index()
@@ -220,7 +225,7 @@ def test_near_duplicate_names_the_most_similar_earlier_story() -> None:
     # then go their own way, and one that is the same text
     lead = STORY.split(". ")[0] + ". "
     for n in range(10):
-        tail = " ".join(f"Paragraph {n} word{n}x{k} about a different matter entirely." for k in range(12))
+        tail = " ".join(f"Paragraph {n} word{n}x{k} about matter{n} number{n}x{k} of story{n}." for k in range(12))
         assert verdict(d, item(f"other-{n}", lead + tail)) == ("new", None)
     assert verdict(d, item("closest", STORY)) == ("new", None)
     status, of = verdict(d, item("probe", f"By A. Reporter. {STORY} Continue reading.", source="m"))
@@ -264,30 +269,35 @@ def evaluate(threshold: float | None = None) -> dict[str, float]:
 
 def _overlapping(shared: int, own: int, tag: str) -> tuple[list[str], list[str]]:
     """Two token lists with ``shared`` common tokens and ``own`` of their own each: the
-    exact Jaccard of their 3-shingles is known without MinHash."""
+    exact Jaccard of their shingles is known without MinHash."""
     common = [f"w{i}" for i in range(shared)]
     return common + [f"{tag}a{i}" for i in range(own)], common + [f"{tag}b{i}" for i in range(own)]
 
 
 def _jaccard(a: list[str], b: list[str]) -> float:
-    a, b = a[:MAX_TOKENS], b[:MAX_TOKENS]
-    sa, sb = set(zip(a, a[1:], a[2:], strict=False)), set(zip(b, b[1:], b[2:], strict=False))
+    sa, sb = shingles(a), shingles(b)
     return len(sa & sb) / len(sa | sb)
 
 
-def test_signature_agreement_estimates_jaccard_of_3_shingles() -> None:
-    """The share of equal signature values estimates the Jaccard similarity of the 3-shingles:
-    unbiased over many pairs, and within a few standard errors for each."""
+THAI = ["การ", "ประชุม", "สภา", "ผู้แทน", "ราษฎร", "ลงมติ", "เลือก", "นายก", "รัฐมนตรี", "คน", "ใหม่", "วันนี้"]
+
+
+def test_signature_agreement_estimates_jaccard_of_the_shingles() -> None:
+    """The share of equal signature values estimates the Jaccard similarity of the shingles
+    (word 2-shingles, character 3-shingles of unspaced scripts): unbiased over many pairs,
+    and within a few standard errors for each."""
     errors = []
     for shared in range(20, 400, 20):
         for own in (10, 60, 150):
             a, b = _overlapping(shared, own, f"{shared}-{own}-")
+            if own == 60:  # Thai runs in the middle: characters are shingled, three at a time
+                a, b = a[:10] + THAI + a[10:], b[:10] + THAI + b[10:]
             exact = _jaccard(a, b)
             estimate = sum(x == y for x, y in zip(signature(a), signature(b), strict=True)) / NUM_PERM
             errors.append(estimate - exact)
-            assert abs(estimate - exact) < 0.25, (shared, own, exact, estimate)
+            assert abs(estimate - exact) < 0.2, (shared, own, exact, estimate)
     assert abs(sum(errors) / len(errors)) < 0.02
-    assert sum(e * e for e in errors) / len(errors) < 0.07**2
+    assert sum(e * e for e in errors) / len(errors) < 0.05**2
 
 
 def test_signature_covers_the_first_max_tokens_only() -> None:
@@ -360,13 +370,28 @@ def plain_fmix64(x: int) -> int:
     return x ^ (x >> 33)
 
 
+UNSPACED = ("ไ", "ท", "ย", "ロ", "シ", "ア", "東", "と")
+
+
+def plain_unit_hash(unit: str) -> int:
+    return zlib.crc32(unit.encode("utf-8")) | ((1 << 32) if unit in UNSPACED else 0)
+
+
 def plain_signature(tokens: list[str]) -> list[int]:
-    """The signature in Python ints, one item, no cache: crc32 per token, the shingle mix, rensa."""
-    h = [zlib.crc32(t.encode("utf-8")) for t in tokens[:MAX_TOKENS]]
-    if len(h) < 3:
+    """The signature in Python ints, one item, no cache: units, crc32 per unit (bit 32 for a
+    character), 2 words or 3 characters a shingle, the shingle mix, rensa."""
+    units = [u for t in tokens[:MAX_TOKENS] for u in (list(t) if t[:1] in UNSPACED else [t])]
+    h = [plain_unit_hash(u) for u in units]
+    mixed = []
+    for i, u in enumerate(units):
+        n = 3 if u in UNSPACED else 2
+        if i + n <= len(units):
+            key = 0
+            for value in h[i : i + n]:
+                key = (key * MIX1 + value) & M64
+            mixed.append(key)
+    if not mixed:
         mixed = [(sum(h) * MIX2 + len(h)) & M64]
-    else:
-        mixed = [(((a * MIX1 + b) * MIX1) + c) & M64 for a, b, c in zip(h, h[1:], h[2:], strict=False)]
     shingles = np.array([plain_fmix64(x) for x in mixed], dtype=np.uint64)
     rows = RMinHash.digest_matrix_from_flat_token_hashes(shingles, [0, len(shingles)], NUM_PERM, 1).to_rows()
     return [int(v) for v in rows[0]]
@@ -374,19 +399,23 @@ def plain_signature(tokens: list[str]) -> list[int]:
 
 def token_lists() -> list[list[str]]:
     rng = random.Random(7)
-    vocab = ["the", "court", "warrant", "zürich", "ünited", "москва", "", "a", "x" * 300, *(f"w{i}" for i in range(60))]
+    vocab = ["the", "court", "warrant", "zürich", "ünited", "москва", "", "a", "x" * 300, *(f"w{i}" for i in range(60)),
+             "ไทย", "ロシア", "東", "と", "東", "と"]
     lengths = [1, 2, 3, 4, 5, 17, 120, MAX_TOKENS - 1, MAX_TOKENS, MAX_TOKENS + 40, 1, 3]
-    return [[rng.choice(vocab) for _ in range(n)] for n in lengths]
+    lists = [[rng.choice(vocab) for _ in range(n)] for n in lengths]
+    # texts too short for a shingle, and texts ending in a character that starts none
+    return [*lists, ["東"], ["東", "と"], ["東", "と", "w1"], ["w1", "東"], ["ไทย"], ["w1", "w2", "ไทย"], ["ロシア", "w1"]]
 
 
 def test_cached_token_hashes_are_the_plain_crc32(monkeypatch: pytest.MonkeyPatch) -> None:
-    tokens = ["arrest", "warrant", "arrest", "zürich", "москва", "", "w1" * 200]
-    plain = [zlib.crc32(t.encode("utf-8")) for t in tokens]
+    tokens = ["arrest", "warrant", "arrest", "zürich", "москва", "", "w1" * 200, "ไทย", "東"]
+    plain = [plain_unit_hash(u) for t in tokens for u in (list(t) if t[:1] in UNSPACED else [t])]
     assert plain[:2] == [zlib.crc32(b"arrest"), zlib.crc32(b"warrant")]
     assert _token_hashes(tokens).tolist() == plain  # first sight
     assert _token_hashes(tokens).tolist() == plain  # from the cache
     monkeypatch.setattr(dedupe, "_MAX_CACHED", 2)
-    assert _token_hashes(reversed(tokens)).tolist() == plain[::-1]  # through the cache's clearing
+    plain_reversed = [plain_unit_hash(u) for t in reversed(tokens) for u in (list(t) if t[:1] in UNSPACED else [t])]
+    assert _token_hashes(reversed(tokens)).tolist() == plain_reversed  # through the cache's clearing
 
 
 def test_a_batch_of_signatures_equals_one_at_a_time() -> None:
@@ -399,6 +428,7 @@ def test_a_batch_of_signatures_equals_one_at_a_time() -> None:
         assert row == plain_signature(tokens) == signature(tokens)
     assert shingle_hash(("arrest", "warrant", "for")) == plain_fmix64(
         ((zlib.crc32(b"arrest") * MIX1 + zlib.crc32(b"warrant")) * MIX1 + zlib.crc32(b"for")) & M64)
+    assert shingle_hash(("arrest", "warrant")) == plain_fmix64((zlib.crc32(b"arrest") * MIX1 + zlib.crc32(b"warrant")) & M64)
 
 
 def test_packed_rows_equal_packed_signature_per_row() -> None:
@@ -410,17 +440,48 @@ def test_packed_rows_equal_packed_signature_per_row() -> None:
     assert (unpacked_signatures(packed) == matrix).all()
 
 
+def plain_bands(row: list[int], bands: int, rows: int, first_salt: int) -> list[int]:
+    plain = []
+    for band in range(bands):
+        key = 0
+        for r in range(rows):
+            key = ((key + row[band * rows + r]) * MIX1) & M64
+        plain.append((key + (band + first_salt) * MIX2) & M64)
+    return plain
+
+
 def test_band_keys_equal_the_plain_integer_mix() -> None:
+    """Every row gets the coarse bands; rows of texts with 1..FINE_MAX_SHINGLES shingles also
+    the fine ones (size 0: unknown, coarse only)."""
     matrix = signature_matrix(token_lists())
-    for row, keys in zip(matrix.tolist(), band_keys(matrix), strict=True):
-        plain = []
-        for band in range(BANDS):
-            key = 0
-            for r in range(ROWS):
-                key = ((key + row[band * ROWS + r]) * MIX1) & M64
-            plain.append((key + (band + 1) * MIX2) & M64)
+    sizes = [(0, 1, FINE_MAX_SHINGLES, FINE_MAX_SHINGLES + 1)[i % 4] for i in range(len(matrix))]
+    for row, size, keys in zip(matrix.tolist(), sizes, band_keys(matrix, sizes), strict=True):
+        plain = plain_bands(row, BANDS, ROWS, 1)
+        if 0 < size <= FINE_MAX_SHINGLES:
+            plain += plain_bands(row, FINE_BANDS, FINE_ROWS, BANDS + 1)
         assert keys == plain
+    assert band_keys(matrix) == [plain_bands(row, BANDS, ROWS, 1) for row in matrix.tolist()]
     assert band_keys(np.zeros((1, NUM_PERM), dtype=np.uint32))[0] == [(b + 1) * MIX2 & M64 for b in range(BANDS)]
+
+
+def test_short_texts_meet_their_mirrors_through_the_fine_bands() -> None:
+    """A short story whose mirror adds furniture as long as itself (J 0.4-0.5, where the coarse
+    bands miss 1 pair in 4 to 1 in 16) shares fine bands with it; a long text stays coarse only."""
+    story = "Protesters broke into the parliament building on Tuesday after lawmakers passed a finance bill raising taxes"
+    furniture = "By Anna Kowalski Updated 14:32 GMT NAIROBI Kenya Sign up for our morning newsletter Continue reading"
+    a, b = item_tokens({"title": "", "body": story}), item_tokens({"title": "", "body": f"{furniture} {story}"})
+    exact = len(shingles(a) & shingles(b)) / len(shingles(a) | shingles(b))
+    assert 0.4 <= exact <= 0.5
+    (fa, fb) = fingerprints([item("a", story, title=""), item("b", f"{furniture} {story}", title="")])
+    assert fa.size == len(shingles(a)) and fb.size == len(shingles(b))
+    assert len(fa.bands) == len(fb.bands) == BANDS + FINE_BANDS
+    assert set(fa.bands[BANDS:]) & set(fb.bands[BANDS:])
+    assert verdict(Deduper({}), item("a", story, title="")) == ("new", None)
+    d = Deduper({})
+    verdict(d, item("a", story, title=""))
+    assert verdict(d, item("b", f"{furniture} {story}", title="", source="mirror")) == ("near_duplicate", "a")
+    long = fingerprints([item("long", " ".join(f"w{i}" for i in range(FINE_MAX_SHINGLES + 2)), title="")])[0]
+    assert long.size == FINE_MAX_SHINGLES + 1 and len(long.bands) == BANDS
 
 
 def test_few_and_many_candidates_give_the_same_nearest(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -476,3 +537,16 @@ def test_fingerprints_survive_their_json_form() -> None:
         else:
             assert np.array_equal(one.vector, two.vector)
     assert after[1].vector is None and after[1].bands == ()
+
+
+def test_a_fingerprint_of_an_earlier_scheme_on_the_stage_hop_is_judged_by_identity_only() -> None:
+    """During an upgrade the stage hop may still carry a 64-value signature: it is dropped
+    (no crash, no comparison with 128-value signatures) and identity still decides."""
+    d = Deduper({})
+    first = item("a", url="https://news.example/a")
+    verdict(d, first)
+    old_scheme = {"id": "b", "identity": ["i:b", "u:news.example/a"], "h": "0" * 24, "sig": "ab" * 4 * 64}
+    mirror_old = {"id": "c", "identity": ["i:c"], "h": "1" * 24, "sig": "cd" * 4 * 64}
+    b, c = Fingerprint.from_dicts([old_scheme, mirror_old])
+    assert b.vector is None and b.bands == () and c.vector is None
+    assert (d.observe(b, T0).status, d.observe(c, T0).status) == ("update", "new")

@@ -13,11 +13,20 @@ over a dict (CLI), a Faust table (production) or a SQLite key-value table
 (embedded mode). Every record carries its time and is ignored, then purged,
 once it falls out of the window.
 
+Shingles work in every script (:func:`shingles`): words where a script spaces its words,
+characters where it does not (Han, Kana, Thai, Lao, Khmer, Myanmar); a shingle is 2
+consecutive words or 3 consecutive characters. A text with no letter (empty, or only
+numbers, emoji and punctuation) has no text identity at all: no exact-text hash and no
+signature, so it is ``new`` unless its id, URL or live-blog block was seen.
+
 Why MinHash/LSH rather than SimHash: on ``tests/fixtures/processors/dedupe_pairs.jsonl``
-MinHash Jaccard over word 3-shingles separates mirrors with bylines and
+MinHash Jaccard over word shingles separates mirrors with bylines and
 "continue reading" tails from same-event-different-text stories better than
 64-bit SimHash, and its banded index needs only exact key look-ups, which
-every key-value store offers (see ``tests/processors/test_dedupe.py``).
+every key-value store offers (see ``tests/processors/test_dedupe.py``). Threshold,
+shingle length and banding are measured on the short items of 14 languages in
+``tests/fixtures/processors/dedupe_pairs_multilingual.jsonl``
+(``tests/processors/test_dedupe_multilingual.py``).
 """
 
 from __future__ import annotations
@@ -41,24 +50,44 @@ from wirewatch.search.analysis import tokenize
 
 Status = Literal["new", "duplicate", "near_duplicate", "update"]
 
-#: Measured on the labelled pairs (see the module docstring): best F1.
-NEAR_DUPLICATE_THRESHOLD = 0.5
-NUM_PERM = 64
-# 21 bands x 3 rows (63 of the 64 values; all 64 estimate similarity): P(candidate) =
-# 1 - (1 - J**3)**21 is 0.94 at J = 0.5, 0.994 at 0.6 and 1 - 3e-7 at 0.8, but only 0.16 at
-# J = 0.2 and 0.02 at 0.1 (32 bands of 2 rows: 0.73 and 0.27), so an item meets a few
-# dozen bucket entries instead of ~600. Mirrors with a byline and a tail sit at J >= 0.6.
-# 16 bands of 4 rows meet a third as many but miss 1 pair in 10 at J = 0.6.
+#: Measured on the labelled pairs (see the module docstring and the README's dedupe section):
+#: mirrors sit at exact J >= 0.44 (short items under a byline, dateline, tail and editor's tag
+#: as long as the story), other stories at J <= 0.30 (short, also under the same outlet's
+#: furniture) and 0.35 (long, sharing a sentence). Every script and language meets precision
+#: and recall >= 0.98 from 0.39 to 0.45 (all 1.0 from 0.425 to 0.44): 0.42 is the middle.
+NEAR_DUPLICATE_THRESHOLD = 0.42
+#: 128 values: the estimate's standard error at J = 0.4 is 0.043 (64 values: 0.061). Under six
+#: rensa seeds every script and language keeps P and R >= 0.98 at 0.40-0.42 with 128 values,
+#: with 64 two or three seeds of six fall below (``test_dedupe_multilingual.py --seeds``).
+NUM_PERM = 128
+# Two tiers of LSH bands. Every text: 21 bands x 3 rows of the first 63 values, P(candidate) =
+# 1 - (1 - J**3)**21: 0.94 at J = 0.5, 0.994 at 0.6, 0.16 at 0.2 (a few candidates an item).
+# Mirrors of long texts sit at J >= 0.6 (their furniture is a small share of them). Texts of at
+# most FINE_MAX_SHINGLES shingles also get 32 bands x 2 rows of the first 64 values, shared
+# only among such texts: 1 - (1 - J**2)**32 is 0.998 at J = 0.42 and 0.9993 at 0.45, for the
+# short mirrors whose furniture is as long as the story (J 0.44-0.5; the coarse bands find
+# 0.85-0.94 of those). The fine bands for every text would meet 0.27 of the pairs at J = 0.1:
+# ~250 candidates an item on the bench's stream instead of ~29, doubling dedupe's cost. A pair
+# at J >= 0.42 is at most 2.4 times apart in size, so a story of up to 60 shingles and its
+# mirror both have the fine bands.
 BANDS = 21
 ROWS = 3
-SHINGLE = 3
+FINE_BANDS = 32
+FINE_ROWS = 2
+FINE_MAX_SHINGLES = 150
+#: Shingle lengths: 2 words, 3 characters of an unspaced script (see :func:`shingles`).
+WORD_SHINGLE = 2
+CHAR_SHINGLE = 3
 MAX_TOKENS = 400  # the lead carries the story; long tails must not slow the stream
 MAX_BUCKET = 50
 
+#: Version of the shingle scheme (2: word 2-shingles, character 3-shingles of unspaced scripts,
+#: 128 values).
+_SCHEME = 2
 #: Key prefix of stored signatures: changes with the signature scheme (rensa's algorithm
-#: version included), so a store written by another scheme is never compared with new
-#: signatures. (Banding lives in memory only: changing it needs no new prefix.)
-_SIG_PREFIX = f"h{RMinHash.ALGORITHM_VERSION}:"
+#: version and :data:`_SCHEME` included), so a store written by another scheme is never
+#: compared with new signatures. (Banding lives in memory only: changing it needs no new prefix.)
+_SIG_PREFIX = f"h{RMinHash.ALGORITHM_VERSION}.{_SCHEME}:"
 
 _TRACKING_PARAMS = frozenset(
     {
@@ -123,29 +152,95 @@ def text_hash(text: str) -> str:
     return hashlib.blake2b(text.encode("utf-8"), digest_size=12).hexdigest()
 
 
-# MinHash over word 3-shingles. Each token is hashed once (crc32 of its UTF-8 bytes, stable
-# across processes, unlike ``hash()``); a shingle's 64-bit hash mixes its three token hashes
+_LETTER = re.compile(r"[^\W\d_]")
+
+
+def has_text(tokens: Sequence[str]) -> bool:
+    """Does a token list hold any letter? Without one (no tokens, or only numbers and emoji)
+    a text has no identity of its own: two score lines or two emoji-only posts are not one story."""
+    return any(map(_LETTER.search, tokens))
+
+
+#: Scripts written without spaces between words: Han (CJK ideographs and their extensions,
+#: compatibility ideographs, the iteration mark), Hiragana, Katakana (and its phonetic
+#: extensions and half-width forms), Thai, Lao, Myanmar, Khmer (and its symbols), Tai Tham.
+_UNSPACED = re.compile(
+    "[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u19e0-\u19ff\u1a20-\u1aaf\ua9e0-\ua9ff\uaa60-\uaa7f"
+    "\u3005\u3007\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f"
+    "\U00020000-\U0003134f]"
+)
+
+
+def token_units(token: str) -> list[str]:
+    """What one token contributes to shingles: its characters in an unspaced script, else itself.
+
+    The tokenizer gives Han and Hiragana one token a character already, but a Thai, Lao,
+    Khmer, Myanmar or Katakana run as one token (Lucene's StandardTokenizer): a run is a
+    phrase, not a word, so shingling it whole would make two texts differ at every run.
+    """
+    return list(token) if _UNSPACED.search(token) else [token]
+
+
+def shingle_units(tokens: Iterable[str]) -> list[str]:
+    """The units a text is shingled over: :func:`token_units` of each token, in order."""
+    return [unit for token in tokens for unit in token_units(token)]
+
+
+def _is_char_unit(unit: str) -> bool:
+    return _UNSPACED.match(unit) is not None
+
+
+def shingles(tokens: Sequence[str]) -> set[tuple[str, ...]]:
+    """The shingles of the first MAX_TOKENS tokens, the reference of what :func:`signature`
+    estimates the Jaccard similarity of.
+
+    From each unit (:func:`shingle_units`) starts one shingle: WORD_SHINGLE units from a word,
+    CHAR_SHINGLE from a character of an unspaced script (a character says less than a word;
+    on the labelled pairs 2 and 3 separate mirrors from other stories best, see the README).
+    A shingle that would run past the end is not taken; a text with none is one shingle.
+    """
+    units = shingle_units(tokens[:MAX_TOKENS])
+    out = set()
+    for i, unit in enumerate(units):
+        n = CHAR_SHINGLE if _is_char_unit(unit) else WORD_SHINGLE
+        if i + n <= len(units):
+            out.add(tuple(units[i : i + n]))
+    return out or {tuple(units)}
+
+
+# MinHash over :func:`shingles`. Each token's units are hashed once (crc32 of their UTF-8 bytes,
+# stable across processes, unlike ``hash()``; a character unit's hash has bit 32 set, which
+# tells the shingle mix its length); a shingle's 64-bit hash mixes its unit hashes
 # (multiply-add in uint64, vectorised with numpy); the signature of those shingle hashes is
 # rensa's R-MinHash (Rust: each hash picks a slot and a rank in a few seeded rounds instead of
 # being permuted NUM_PERM times; same collision probability per slot, the Jaccard similarity).
-# rensa rather than a numpy port of datasketch's 64 affine permutations: 41 -> 26 us a signature; tests/processors/test_dedupe.py::test_signature_agreement_estimates_jaccard_of_3_shingles
+# rensa rather than a numpy port of datasketch's 64 affine permutations: 41 -> 26 us a signature; tests/processors/test_dedupe.py::test_signature_agreement_estimates_jaccard_of_the_shingles
 _SEED = 1
 _U32 = np.uint32
 _U64 = np.uint64
 _MIX1 = _U64(0x9E3779B97F4A7C15)  # odd 64-bit constants (golden ratio, xxhash prime 2)
 _MIX2 = _U64(0xC2B2AE3D27D4EB4F)
 _S33, _FMIX1, _FMIX2 = _U64(33), _U64(0xFF51AFD7ED558CCD), _U64(0xC4CEB9FE1A85EC53)
+_S32 = _U64(32)
+_CHAR_FLAG = 1 << 32
 _MAX_CACHED = 1 << 18
 _digests = RMinHash.digest_matrix_from_flat_token_hashes
 
 
-def _token_hash(token: str) -> int:
-    return zlib.crc32(token.encode("utf-8"))
+def _unit_hash(unit: str) -> int:
+    """crc32 of a unit, with bit 32 set for a character of an unspaced script."""
+    return zlib.crc32(unit.encode("utf-8")) | (_CHAR_FLAG if _is_char_unit(unit) else 0)
+
+
+def _unit_hashes(token: str) -> bytes:
+    """:func:`_unit_hash` of each of a token's :func:`token_units`, 8 little-endian bytes each."""
+    return b"".join(_unit_hash(unit).to_bytes(8, "little") for unit in token_units(token))
 
 
 # cached token hashes as bytes: 33k fewer instructions an item; tests/processors/test_dedupe.py::test_cached_token_hashes_are_the_plain_crc32
 class _TokenHashes(dict[str, bytes]):
-    """crc32 per token as 8 little-endian bytes, computed on first sight: news vocabulary
+    """:func:`_unit_hashes` per token, computed on first sight (so a token meets the
+    :data:`_UNSPACED` pattern once, not on every item): news vocabulary
     repeats, so a batch's look-ups run in C (``dict.__getitem__``) and only new tokens
     reach Python. Bytes rather than ints: a batch's hashes are then one ``bytes.join``
     that numpy reads as it is, instead of a Python int converted per token."""
@@ -153,7 +248,7 @@ class _TokenHashes(dict[str, bytes]):
     def __missing__(self, token: str) -> bytes:
         if len(self) > _MAX_CACHED:
             self.clear()
-        value = self[token] = _token_hash(token).to_bytes(8, "little")
+        value = self[token] = _unit_hashes(token)
         return value
 
 
@@ -161,12 +256,12 @@ _TOKEN_HASHES = _TokenHashes()
 
 
 def _token_hashes(tokens: Iterable[str]) -> npt.NDArray[np.uint64]:
-    """crc32 of each token, as uint64 (the width the shingle mix works in)."""
+    """:func:`_unit_hash` of each unit of the tokens, as uint64 (the width the shingle mix works in)."""
     return np.frombuffer(b"".join(map(_TOKEN_HASHES.__getitem__, tokens)), dtype="<u8").astype(_U64, copy=False)
 
 
 def _short_text_hash(h: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
-    """The one shingle hash (before :func:`_fmix64`) of a text shorter than SHINGLE tokens."""
+    """The one shingle hash (before :func:`_fmix64`) of a text too short for any shingle."""
     return h.sum(dtype=_U64, keepdims=True) * _MIX2 + _U64(len(h))
 
 
@@ -181,43 +276,65 @@ def _fmix64(mixed: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
     return mixed
 
 
-def _windows(h: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
-    """The mix (before :func:`_fmix64`) of every run of SHINGLE consecutive token hashes."""
-    return (h[:-2] * _MIX1 + h[1:-1]) * _MIX1 + h[2:] if len(h) >= SHINGLE else h[:0]
-
-
-def _shingle_hashes(h: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
-    """One 64-bit hash per run of SHINGLE token hashes (one for the whole text when shorter)."""
-    return _fmix64(_short_text_hash(h) if len(h) < SHINGLE else _windows(h))
+def _windows(h: npt.NDArray[np.uint64]) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.intp]]:
+    """The mix (before :func:`_fmix64`) of the shingle starting at each unit, and each unit's
+    length in excess of a word shingle (1 for a character, 0 for a word). Where a shingle
+    would run past the end of ``h`` the mix is garbage: callers drop it."""
+    n = len(h)
+    extra = (h >> _S32).astype(np.intp)
+    mixed = np.zeros(n, dtype=_U64)
+    if n >= 2:
+        two = h[:-1] * _MIX1 + h[1:]
+        mixed[:-1] = two
+        if n >= 3:
+            three = two[:-1] * _MIX1 + h[2:]
+            np.copyto(mixed[:-2], three, where=extra[:-2].astype(bool))
+    return mixed, extra
 
 
 def shingle_hash(shingle: Sequence[str]) -> int:
-    """The hash :func:`signature` gives one shingle (a tuple of tokens): its scalar reference."""
-    return int(_shingle_hashes(np.array([_token_hash(t) for t in shingle], dtype=_U64))[0])
+    """The hash :func:`signature` gives one shingle (a tuple of units): its scalar reference."""
+    h = np.array([_unit_hash(unit) for unit in shingle], dtype=_U64)
+    mixed = h[:1].copy()
+    for value in h[1:]:
+        mixed = mixed * _MIX1 + value
+    return int(_fmix64(mixed)[0])
 
 
 def signature_matrix(token_lists: Sequence[Sequence[str]]) -> npt.NDArray[np.uint32]:
     """:func:`signature` of each (non-empty) token list, as the rows of one matrix, for a whole
-    batch at once.
+    batch at once."""
+    return signatures_and_sizes(token_lists)[0]
+
+
+def signatures_and_sizes(token_lists: Sequence[Sequence[str]]) -> tuple[npt.NDArray[np.uint32], list[int]]:
+    """:func:`signature_matrix` and the number of shingles of each text (which LSH tier it is in).
 
     The token hashes, the shingle mix and rensa each run once over the batch: numpy and
     rensa calls cost ~1 µs each before any work.
     """
     # a batch of 16 at once: 18.3 -> 10.0 us an item; tests/processors/test_dedupe.py::test_a_batch_of_signatures_equals_one_at_a_time
-    capped = [tokens[:MAX_TOKENS] for tokens in token_lists]
-    h = _token_hashes(itertools.chain.from_iterable(capped))
-    # every window of three consecutive hashes, also those spanning two texts (dropped below)
-    windows = _windows(h)
+    hashed = _TOKEN_HASHES.__getitem__
+    per_text = [b"".join(map(hashed, tokens[:MAX_TOKENS])) for tokens in token_lists]
+    lengths = np.fromiter(map(len, per_text), dtype=np.intp, count=len(per_text)) // 8
+    h = np.frombuffer(b"".join(per_text), dtype="<u8").astype(_U64, copy=False)
+    # the shingle starting at every unit, also those running into the next text (dropped here)
+    mixed, extra = _windows(h)
+    ends = np.repeat(np.cumsum(lengths), lengths)
+    fits = np.arange(len(h)) + WORD_SHINGLE + extra <= ends
+    kept = mixed[fits]
+    before = np.concatenate(([0], np.cumsum(fits)))  # shingles kept before each unit
     parts = []
     offsets = [0]
     start = 0
-    for tokens in capped:
-        n = len(tokens)
-        parts.append(windows[start : start + n - 2] if n >= SHINGLE else _short_text_hash(h[start : start + n]))
+    for n in lengths.tolist():
+        first, last = before[start], before[start + n]
+        parts.append(kept[first:last] if last > first else _short_text_hash(h[start : start + n]))
         offsets.append(offsets[-1] + len(parts[-1]))
         start += n
-    shingles = _fmix64(np.concatenate(parts)) if parts else h[:0]
-    return np.array(_digests(shingles, offsets, NUM_PERM, _SEED).to_rows(), dtype=_U32)
+    shingle_hashes = _fmix64(np.concatenate(parts)) if parts else h[:0]
+    matrix = np.array(_digests(shingle_hashes, offsets, NUM_PERM, _SEED).to_rows(), dtype=_U32)
+    return matrix, [b - a for a, b in itertools.pairwise(offsets)]
 
 
 def signatures(token_lists: Sequence[Sequence[str]]) -> list[list[int]]:
@@ -226,7 +343,7 @@ def signatures(token_lists: Sequence[Sequence[str]]) -> list[list[int]]:
 
 
 def signature(tokens: Sequence[str]) -> list[int]:
-    """MinHash signature of the word 3-shingles of the first MAX_TOKENS normalised tokens."""
+    """MinHash signature of the :func:`shingles` of the first MAX_TOKENS normalised tokens."""
     return signatures([tokens])[0]
 
 
@@ -257,23 +374,39 @@ def unpacked_signatures(packed: Sequence[str]) -> npt.NDArray[np.uint32]:
 
 
 _BAND_SALT = (np.arange(BANDS, dtype=_U64) + _U64(1)) * _MIX2  # equal values in two bands: two keys
+_FINE_SALT = (np.arange(FINE_BANDS, dtype=_U64) + _U64(BANDS + 1)) * _MIX2
 
 
-def band_keys(sigs: npt.NDArray[np.uint32]) -> list[list[int]]:
+def is_fine(size: int) -> bool:
+    """Does a text of ``size`` shingles get the fine LSH bands (see FINE_MAX_SHINGLES)?"""
+    return 0 < size <= FINE_MAX_SHINGLES
+
+
+def _mixed_bands(sigs: npt.NDArray[np.uint32], bands: int, rows: int, salt: npt.NDArray[np.uint64]) -> list[list[int]]:
+    values = sigs[:, : bands * rows].astype(_U64).reshape(len(sigs), bands, rows)
+    mixed = values[:, :, 0] * _MIX1
+    for r in range(1, rows):
+        mixed += values[:, :, r]
+        mixed *= _MIX1
+    mixed += salt
+    return mixed.tolist()  # type: ignore[no-any-return]
+
+
+def band_keys(sigs: npt.NDArray[np.uint32], sizes: Sequence[int] = ()) -> list[list[int]]:
     """LSH band keys of each row of a signature matrix: two texts sharing any band are candidates.
 
-    A key mixes the band's ROWS values and the band's number into 64 bits. The keys only
-    live in memory and are rebuilt from the store; a collision would only add a candidate
-    that verification rejects.
+    A key mixes the band's values and the band's number into 64 bits: BANDS keys for every
+    row, then FINE_BANDS more for the rows whose text's size (shingles, ``sizes``; unknown
+    when missing) :func:`is_fine`. The keys only live in memory and are rebuilt from the
+    store; a collision would only add a candidate that verification rejects.
     """
     # a batch in numpy: 11.0 (Python ints) / 5.3 (numpy a row) -> 1.0 us an item; tests/processors/test_dedupe.py::test_band_keys_equal_the_plain_integer_mix
-    rows = sigs[:, : BANDS * ROWS].astype(_U64).reshape(len(sigs), BANDS, ROWS)
-    mixed = rows[:, :, 0] * _MIX1
-    for r in range(1, ROWS):
-        mixed += rows[:, :, r]
-        mixed *= _MIX1
-    mixed += _BAND_SALT
-    return mixed.tolist()  # type: ignore[no-any-return]
+    keys = _mixed_bands(sigs, BANDS, ROWS, _BAND_SALT)
+    fine = [row for row, size in enumerate(sizes) if is_fine(size)]
+    if fine:
+        for row, more in zip(fine, _mixed_bands(sigs[fine], FINE_BANDS, FINE_ROWS, _FINE_SALT), strict=True):
+            keys[row] += more
+    return keys
 
 
 #: Up to this many candidates are compared one row at a time (numpy's per-call cost is the
@@ -296,6 +429,7 @@ class LshIndex:
         self.times = np.empty(capacity, dtype=np.float64)
         self.ids: list[str] = []
         self.stories: list[str] = []
+        self.sizes: list[int] = []  # shingles of each row's text (its LSH tier, for compaction)
         self.row_of: dict[str, int] = {}  # item id -> its newest row
         # band key -> its row, or a list of rows once a second one shares the band (most keys hold one)
         # one-row buckets as ints: 148M fewer instructions over 20,000 items; tests/processors/test_dedupe.py::test_few_and_many_candidates_give_the_same_nearest
@@ -312,8 +446,11 @@ class LshIndex:
         times[: len(self.ids)] = self.times[: len(self.ids)]
         self.sigs, self.times = sigs, times
 
-    def add(self, item_id: str, story: str, sig: npt.NDArray[np.uint32], bands: Sequence[int], ts: float) -> None:
-        """Remember one signature; a re-committed id's earlier row stops counting."""
+    def add(
+        self, item_id: str, story: str, sig: npt.NDArray[np.uint32], bands: Sequence[int], ts: float, size: int = 0
+    ) -> None:
+        """Remember one signature (``bands``: its :func:`band_keys` for ``size`` shingles); a
+        re-committed id's earlier row stops counting."""
         row = len(self.ids)
         if row == len(self.times):
             self._grow(row + 1)
@@ -321,6 +458,7 @@ class LshIndex:
         self.times[row] = ts
         self.ids.append(item_id)
         self.stories.append(story)
+        self.sizes.append(size)
         earlier = self.row_of.get(item_id)
         if earlier is not None:
             self.times[earlier] = -np.inf
@@ -338,10 +476,11 @@ class LshIndex:
                     del bucket[0]
 
     def extend(
-        self, ids: Sequence[str], stories: Sequence[str], packed: Sequence[str], times: Sequence[float]
+        self, ids: Sequence[str], stories: Sequence[str], packed: Sequence[str], times: Sequence[float],
+        sizes: Sequence[int],
     ) -> None:
         """Many :func:`packed_signature` rows at once, in commit order (one unpacking pass)."""
-        self._append(ids, stories, unpacked_signatures(packed), times)
+        self._append(ids, stories, unpacked_signatures(packed), times, sizes)
 
     def _append(
         self,
@@ -349,12 +488,14 @@ class LshIndex:
         stories: Sequence[str],
         sigs: npt.NDArray[np.uint32],
         times: Sequence[float],
+        sizes: Sequence[int],
     ) -> None:
         """Rows of a signature matrix, their band keys computed in one pass."""
         if len(self.ids) + len(ids) > len(self.times):
             self._grow(len(self.ids) + len(ids))
-        for item_id, story, sig, bands, ts in zip(ids, stories, sigs, band_keys(sigs), times, strict=True):
-            self.add(item_id, story, sig, bands, ts)
+        rows = zip(ids, stories, sigs, band_keys(sigs, sizes), times, sizes, strict=True)
+        for item_id, story, sig, bands, ts, size in rows:
+            self.add(item_id, story, sig, bands, ts, size)
 
     def nearest(self, sig: npt.NDArray[np.uint32], bands: Sequence[int], oldest: float, item_id: str) -> tuple[float, str] | None:
         """(similarity, story) of the most similar fresh candidate other than ``item_id``.
@@ -398,7 +539,8 @@ class LshIndex:
         fresh = LshIndex(max(1024, len(live)))
         keep = live.tolist()
         fresh._append(
-            [self.ids[i] for i in keep], [self.stories[i] for i in keep], self.sigs[live], self.times[live].tolist()
+            [self.ids[i] for i in keep], [self.stories[i] for i in keep], self.sigs[live], self.times[live].tolist(),
+            [self.sizes[i] for i in keep],
         )
         return fresh
 
@@ -448,13 +590,17 @@ class Fingerprint:
     vector: npt.NDArray[np.uint32] | None = None  # the MinHash signature
     packed: str | None = None  # :func:`packed_signature` of it: the form the store keeps
     bands: Sequence[int] = ()  # its LSH band keys (check and commit both need them)
+    size: int = 0  # number of shingles (0: no text), which decides the LSH tier
 
     @classmethod
-    def of(cls, item_id: str, identity: tuple[str, ...], text_hash: str | None, vector: npt.NDArray[np.uint32] | None) -> Fingerprint:
-        """A fingerprint with its packed form and band keys derived from ``vector``."""
+    def of(
+        cls, item_id: str, identity: tuple[str, ...], text_hash: str | None, vector: npt.NDArray[np.uint32] | None,
+        size: int = 0,
+    ) -> Fingerprint:
+        """A fingerprint with its packed form and band keys derived from ``vector`` and ``size``."""
         if vector is None:
             return cls(item_id, identity, text_hash)
-        return cls(item_id, identity, text_hash, vector, packed_signature(vector), band_keys(vector[None])[0])
+        return cls(item_id, identity, text_hash, vector, packed_signature(vector), band_keys(vector[None], [size])[0], size)
 
     @property
     def signature(self) -> list[int] | None:
@@ -462,23 +608,30 @@ class Fingerprint:
 
     def as_dict(self) -> dict[str, Any]:
         """JSON form (the signature packed as the store keeps it), to cross the Faust stage hop."""
-        return {"id": self.item_id, "identity": list(self.identity), "h": self.text_hash, "sig": self.packed}
+        return {"id": self.item_id, "identity": list(self.identity), "h": self.text_hash, "sig": self.packed, "n": self.size}
 
     @classmethod
     def from_dicts(cls, datas: Sequence[Mapping[str, Any]]) -> list[Fingerprint]:
         """:meth:`as_dict` read back, a batch at once: one unpacking and one band-key pass (per
         item, numpy's call overhead was 8% of the Faust worker's CPU, py-spy); guarded by
-        tests/processors/test_dedupe.py::test_fingerprints_survive_their_json_form."""
-        packed = [data["sig"] for data in datas if data.get("sig") is not None]
+        tests/processors/test_dedupe.py::test_fingerprints_survive_their_json_form.
+
+        A signature of another width (written by a worker of an earlier scheme, still in
+        flight on the stage hop during an upgrade) is dropped: that item is judged by identity
+        only, rather than compared with signatures it does not estimate anything with."""
+        width = NUM_PERM * _HEX_PER_VALUE
+        signed = [data for data in datas if data.get("sig") is not None and len(data["sig"]) == width]
+        packed = [data["sig"] for data in signed]
+        sizes = [data.get("n", 0) for data in signed]
         matrix = unpacked_signatures(packed) if packed else np.empty((0, NUM_PERM), dtype=_U32)
-        rows, bands, sigs = iter(matrix), iter(band_keys(matrix)), iter(packed)
+        rows, bands, sigs, sized = iter(matrix), iter(band_keys(matrix, sizes)), iter(packed), iter(sizes)
         out = []
         for data in datas:
             identity = tuple(data["identity"])
-            if data.get("sig") is None:
+            if data.get("sig") is None or len(data["sig"]) != width:
                 out.append(cls(data["id"], identity, data.get("h")))
             else:
-                out.append(cls(data["id"], identity, data.get("h"), next(rows), next(sigs), next(bands)))
+                out.append(cls(data["id"], identity, data.get("h"), next(rows), next(sigs), next(bands), next(sized)))
         return out
 
 
@@ -503,18 +656,21 @@ def fingerprints(items: Sequence[Mapping[str, Any]], token_lists: Sequence[Seque
     """
     if token_lists is None:
         token_lists = [item_tokens(item) for item in items]
-    texts = [tokens for tokens in token_lists if tokens]
-    matrix = signature_matrix(texts) if texts else np.empty((0, NUM_PERM), dtype=_U32)
+    texted = [has_text(tokens) for tokens in token_lists]
+    texts = [tokens for tokens, text in zip(token_lists, texted, strict=True) if text]
+    matrix, sizes = signatures_and_sizes(texts) if texts else (np.empty((0, NUM_PERM), dtype=_U32), [])
     packed = iter(packed_rows(matrix))
-    bands = iter(band_keys(matrix))
+    bands = iter(band_keys(matrix, sizes))
     rows = iter(matrix)
+    sized = iter(sizes)
     out = []
-    for item, tokens in zip(items, token_lists, strict=True):
+    for item, tokens, text in zip(items, token_lists, texted, strict=True):
         identity = identity_keys(item)
-        if not tokens:
+        if not text:  # no letter: no text hash, no signature (see :func:`has_text`)
             out.append(Fingerprint(item["id"], identity, None))
             continue
-        out.append(Fingerprint(item["id"], identity, text_hash(" ".join(tokens)), next(rows), next(packed), next(bands)))
+        out.append(Fingerprint(
+            item["id"], identity, text_hash(" ".join(tokens)), next(rows), next(packed), next(bands), next(sized)))
     return out
 
 
@@ -528,7 +684,7 @@ class Deduper:
 
     Store layout (values are JSON): identity keys ``b:``/``i:``/``u:`` and
     ``x:<text hash>`` -> ``{"s": story, "h": text hash, "r": revision, "t": epoch s}``;
-    ``h<rensa algorithm version>:<item id>`` -> ``{"s", "sig": packed_signature, "t"}``. About five small
+    ``h<rensa algorithm version>.<shingle scheme>:<item id>`` -> ``{"s", "sig": packed_signature, "t", "n": shingles}``. About five small
     writes per item: in a Faust table each write is also a changelog message.
 
     The LSH index (:class:`LshIndex`: signatures and band buckets) is *derived*
@@ -571,6 +727,7 @@ class Deduper:
                 [record["s"] for _, record in records],
                 [record["sig"] for _, record in records],
                 [record["t"] for _, record in records],
+                [record.get("n", 0) for _, record in records],
             )
         return index
 
@@ -629,8 +786,8 @@ class Deduper:
         xkey = f"x:{fp.text_hash}"
         if self._fresh(xkey, ts) is None:
             self.store[xkey] = {"s": story, "t": ts}
-        self.store[f"{_SIG_PREFIX}{fp.item_id}"] = {"s": story, "sig": fp.packed, "t": ts}
-        self.index.add(fp.item_id, story, fp.vector, fp.bands, ts)
+        self.store[f"{_SIG_PREFIX}{fp.item_id}"] = {"s": story, "sig": fp.packed, "t": ts, "n": fp.size}
+        self.index.add(fp.item_id, story, fp.vector, fp.bands, ts, fp.size)
 
     def observe(self, item: Mapping[str, Any] | Fingerprint, now: datetime | float | None = None) -> Verdict:
         """:meth:`check` then :meth:`commit`: the usual single-writer path."""
