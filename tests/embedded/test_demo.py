@@ -20,6 +20,7 @@ EXPECTED_VERDICTS = {
     ("northgate-daily:urn:northgate:3001", 1): ("near_duplicate", "meridian-wire:mw-1002"),
     ("northgate-daily:urn:northgate:3002", 1): ("new", None),
     ("meridian-live:post-103", 1): ("new", None),
+    ("kyiv-visnyk:kv-5001", 1): ("new", None),  # the same deal in Ukrainian: its own story (events are #19)
     # stage 2: a tracking-tagged copy, a different story on the same event, a correction
     ("morning-digest:digest-4001", 1): ("duplicate", "meridian-wire:mw-1001"),
     ("meridian-wire:mw-1003", 1): ("new", None),
@@ -28,6 +29,7 @@ EXPECTED_VERDICTS = {
 
 EXPECTED_ALERTS = [
     "boj-watch:northgate-daily:urn:northgate:3002",
+    "grain-corridor-uk:kyiv-visnyk:kv-5001",
     "grain-corridor:meridian-wire:mw-1001",
     "kharkiv-blast:meridian-live:post-103",
     "kharkiv-blast:meridian-live:post-103:r2",
@@ -63,6 +65,9 @@ async def test_demo_day_gives_the_expected_verdicts_alerts_and_search_results(tm
         assert entities["meridian-wire:mw-1001"] == ["Poland", "Ukraine", "Warsaw"]
         assert entities["northgate-daily:urn:northgate:3002"] == ["Bank of Japan", "Kazuo Ueda", "Tokyo"]
         assert entities["meridian-live:post-103"] == ["Kharkiv"]
+        # Україна and Польща are catalogue names; "у Варшаві" (locative) is not: no Ukrainian model or stemming
+        assert entities["kyiv-visnyk:kv-5001"] == ["Poland", "Ukraine"]
+        assert next(r.item for r in results if r.item["id"] == "kyiv-visnyk:kv-5001")["language"] == "uk"
 
         # Each alert reached the webhook exactly once, signed with its idempotency key.
         bodies = demo.receiver.alerts()
@@ -76,8 +81,8 @@ async def test_demo_day_gives_the_expected_verdicts_alerts_and_search_results(tm
         assert demo.runner is not None
         store = demo.runner.store
         assert isinstance(store, SqliteStore)
-        assert await store.count() == 10  # the correction replaced its first revision
-        assert store.story_count() == 7
+        assert await store.count() == 11  # the correction replaced its first revision
+        assert store.story_count() == 8
 
         async def ids(query: str, **kwargs: object) -> list[str]:
             return [h.id for h in await store.search(query, **kwargs)]  # type: ignore[arg-type]
@@ -86,6 +91,8 @@ async def test_demo_day_gives_the_expected_verdicts_alerts_and_search_results(tm
             "morning-digest:digest-4001", "harbour-post:hp-2001", "meridian-wire:mw-1001",
         ]
         assert await ids('"grain corridor" AND Ukraine', stories_only=True) == ["meridian-wire:mw-1001"]
+        assert await ids('"зерновий коридор"') == ["kyiv-visnyk:kv-5001"]
+        assert await ids("Варшаві AND entity:Poland") == ["kyiv-visnyk:kv-5001"]
         assert await ids("entity:Japan") == ["northgate-daily:urn:northgate:3002"]
         assert await ids("Kharkiv AND (explosion OR blast)") == ["meridian-live:post-103"]
         assert await ids("substation") == ["meridian-live:post-103"]  # the corrected text is indexed

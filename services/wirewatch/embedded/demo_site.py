@@ -106,6 +106,7 @@ class DemoSite:
             '<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0"><channel>'
             f"<title>{escape(outlet['name'])}</title><link>{escape(self.base_url)}/</link>"
             f"<description>{escape(outlet['name'])} (Wirewatch demo)</description>"
+            + (f"<language>{escape(outlet['language'])}</language>" if outlet.get("language") else "")
             + "".join(items)
             + "</channel></rss>\n"
         )
