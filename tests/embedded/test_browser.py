@@ -101,13 +101,13 @@ async def test_browser_search_and_live_alerts(browser: Any, demo: Demo) -> None:
 
     await page.goto(demo.runner.web_url)
     alerts = page.locator("#alerts li.alert")
-    assert await alerts.count() == 4
+    assert await alerts.count() == 5
     demo.advance()  # the live blog corrects post-103: kharkiv-blast fires again
     await demo.settle()
     correction = page.locator('#alerts li.alert:has-text("Correction: explosion near Kharkiv hit a substation")')
     await correction.wait_for(timeout=10_000)
     assert await correction.locator(".rule").inner_text() == "kharkiv-blast"
-    assert await alerts.count() == 5
+    assert await alerts.count() == 6
 
     assert await page.evaluate("window.pwned") is None
     assert errors == []

@@ -63,13 +63,13 @@ async def test_kafka_elastic_run_gives_the_demo_results(
 
         await eventually(lambda: count_is(4), "stage 0 indexed")
         demo.advance()
-        await eventually(lambda: count_is(8), "stage 1 indexed")
+        await eventually(lambda: count_is(9), "stage 1 indexed")
         demo.advance()
 
         async def all_in() -> bool:
             # the live-blog correction (revision 2 of a post already counted) lands on its own time
             corrected = [h.document["revision"] for h in await es.search("substation")] == [2]
-            return await count_is(10) and len(demo.receiver.deliveries) == 5 and corrected
+            return await count_is(11) and len(demo.receiver.deliveries) == 6 and corrected
 
         await eventually(all_in, "stage 2 indexed and alerts delivered")
         hits = await es.search('"grain corridor" AND Ukraine')
@@ -79,8 +79,11 @@ async def test_kafka_elastic_run_gives_the_demo_results(
             ("meridian-wire:mw-1001", "new"),
         ]
         assert [h.document["revision"] for h in await es.search("substation")] == [2]
+        # the Ukrainian item, found in Elasticsearch by its Cyrillic words and detected/declared language
+        assert [h.id for h in await es.search('"зерновий коридор" AND language:uk')] == ["kyiv-visnyk:kv-5001"]
         assert sorted(d["headers"]["Idempotency-Key"] for d in demo.receiver.deliveries) == [
             "boj-watch:northgate-daily:urn:northgate:3002",
+            "grain-corridor-uk:kyiv-visnyk:kv-5001",
             "grain-corridor:meridian-wire:mw-1001",
             "kharkiv-blast:meridian-live:post-103",
             "kharkiv-blast:meridian-live:post-103:r2",

@@ -9,8 +9,11 @@ from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
+from aiohttp import web
+
 from wirewatch.bus.base import decode
 from wirewatch.bus.kafka import topic_partitions
+from wirewatch.bus.memory import MemoryBus, MemorySubscriber
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "sinks"
 
@@ -111,3 +114,29 @@ async def produce(bootstrap: str, topic: str, values: list[Any], raw: bool = Fal
             await producer.send_and_wait(topic, value if raw else encode(value))
     finally:
         await producer.stop()
+
+
+async def start_receiver(
+    path: str, handle: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> tuple[web.AppRunner, str]:
+    """A webhook receiver answering ``POST path`` on loopback: its runner (cleanup()) and URL."""
+    app = web.Application()
+    app.router.add_post(path, handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    return runner, f"http://127.0.0.1:{port}{path}"
+
+
+async def alert_bus(alerts: list[dict[str, Any]]) -> tuple[MemoryBus, MemorySubscriber]:
+    """An in-process bus holding ``alerts`` (keyed by rule) and the notifier's started subscriber."""
+    bus = MemoryBus()
+    for topic in ("alerts", "dead-letter"):
+        bus.create_topic(topic)
+    for record in alerts:
+        await bus.publish("alerts", record, key=record["rule"])
+    subscriber = bus.subscriber("alerts", "notifier")
+    await subscriber.start()
+    return bus, subscriber

@@ -14,12 +14,11 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
-from wirewatch.bus.memory import MemoryBus
 from wirewatch.core.schemas import validate
 from wirewatch.sinks.destinations import Destination, verify_signature
 from wirewatch.sinks.notifier import DeliveredLog, Notifier
 
-from .helpers import wait_for
+from .helpers import alert_bus, start_receiver, wait_for
 
 SECRET = b"desk-secret"
 IDS = ["quake:xinhua:新闻-2026", "quake:wire:a\r\nX-Injected: 1", "quake:wire:100%-sure", "quake:wire:plain-1"]
@@ -42,21 +41,9 @@ async def test_every_alert_id_is_sent_as_an_ascii_idempotency_key_and_nothing_st
         received.append((dict(request.headers), await request.read()))
         return web.Response(status=204)
 
-    app = web.Application()
-    app.router.add_post("/desk", handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    bus = MemoryBus()
-    for topic in ("alerts", "dead-letter"):
-        bus.create_topic(topic)
-    for alert_id in IDS:
-        await bus.publish("alerts", alert(alert_id), key="quake")
-    subscriber = bus.subscriber("alerts", "notifier")
-    await subscriber.start()
-    desk = Destination(name="desk", url=f"http://127.0.0.1:{port}/desk", secret=SECRET, retries=0)
+    runner, url = await start_receiver("/desk", handle)
+    bus, subscriber = await alert_bus([alert(alert_id) for alert_id in IDS])
+    desk = Destination(name="desk", url=url, secret=SECRET, retries=0)
     notifier = Notifier(subscriber, {"desk": desk}, bus, DeliveredLog(), dead_letter_topic="dead-letter")
     stop = asyncio.Event()
     task = asyncio.create_task(notifier.run(stop))

@@ -17,13 +17,12 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from wirewatch.bus.memory import MemoryBus
 from wirewatch.core.schemas import validate
 from wirewatch.sinks.destinations import Destination
 from wirewatch.sinks.notifier import DeliveredLog, Notifier
 from wirewatch.sinks.slack import message as slack_message
 
-from .helpers import wait_for
+from .helpers import alert_bus, start_receiver, wait_for
 
 #: the only ``<...>`` a message may hold: our link, an http(s) URL without ``|<>`` or spaces
 OUR_LINK = re.compile(r"<(https?://[^|<>\s]+)\|([^<>]*)>")
@@ -89,21 +88,9 @@ async def deliver(alerts: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         received[request.headers["Idempotency-Key"]] = json.loads(await request.read())
         return web.Response(status=200, text="ok")
 
-    app = web.Application()
-    app.router.add_post("/slack", handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    bus = MemoryBus()
-    for topic in ("alerts", "dead-letter"):
-        bus.create_topic(topic)
-    for record in alerts:
-        await bus.publish("alerts", record, key=record["rule"])
-    subscriber = bus.subscriber("alerts", "notifier")
-    await subscriber.start()
-    chat = Destination(name="chat", url=f"http://127.0.0.1:{port}/slack", format="slack")
+    runner, url = await start_receiver("/slack", handle)
+    bus, subscriber = await alert_bus(alerts)
+    chat = Destination(name="chat", url=url, format="slack")
     notifier = Notifier(subscriber, {"chat": chat}, bus, DeliveredLog(), dead_letter_topic="dead-letter")
     stop = asyncio.Event()
     task = asyncio.create_task(notifier.run(stop))

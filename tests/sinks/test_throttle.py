@@ -7,12 +7,11 @@ from typing import Any
 
 from aiohttp import web
 
-from wirewatch.bus.memory import MemoryBus
 from wirewatch.core.schemas import validate
 from wirewatch.sinks.destinations import Destination
 from wirewatch.sinks.notifier import DeliveredLog, Notifier
 
-from .helpers import wait_for
+from .helpers import alert_bus, start_receiver, wait_for
 
 
 def alert(story: str, matched_at: str, throttle: float | None = 600.0, rule: str = "quake") -> dict[str, Any]:
@@ -42,17 +41,6 @@ async def test_throttle_holds_back_alerts_of_a_rule_inside_its_window() -> None:
         received.append(request.headers["Idempotency-Key"])
         return web.Response(status=204)
 
-    app = web.Application()
-    app.router.add_post("/desk", handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-
-    bus = MemoryBus()
-    for topic in ("alerts", "dead-letter"):
-        bus.create_topic(topic)
     alerts = [
         alert("s1", "2026-11-27T10:00:00Z"),
         alert("s2", "2026-11-27T10:05:00Z"),  # 5 min later: held back
@@ -61,14 +49,12 @@ async def test_throttle_holds_back_alerts_of_a_rule_inside_its_window() -> None:
         alert("s5", "2026-11-27T10:12:00Z", throttle=None, rule="plain"),
         alert("s6", "2026-11-27T10:12:30Z", throttle=None, rule="plain"),  # no throttle: sent
     ]
-    for record in alerts:
-        await bus.publish("alerts", record, key=record["rule"])
+    runner, url = await start_receiver("/desk", handle)
+    bus, subscriber = await alert_bus(alerts)
     delivered = DeliveredLog()
-    subscriber = bus.subscriber("alerts", "notifier")
-    await subscriber.start()
     notifier = Notifier(
         subscriber,
-        {"desk": Destination(name="desk", url=f"http://127.0.0.1:{port}/desk")},
+        {"desk": Destination(name="desk", url=url)},
         bus,
         delivered,
         dead_letter_topic="dead-letter",
