@@ -174,3 +174,22 @@ def test_a_language_rule_matches_a_detected_russian_item_in_the_stream() -> None
     uk = processor.process(raw(2, "Нацбанк залишив облікову ставку без змін", texts("uk", "body")[2]))
     assert [a["rule"] for a in ru.alerts] == ["ru-rates"]
     assert [a["rule"] for a in uk.alerts] == ["uk-rates"]
+
+
+def test_one_language_scripts_are_told_without_the_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Thai, Hangul, kana, Greek, Georgian and Armenian letters name their language: no predict call."""
+    import wirewatch.processors.language as language
+
+    def no_model() -> None:
+        raise AssertionError("the model was asked")
+
+    monkeypatch.setattr(language, "_model", no_model)
+    cases = {
+        "ธนาคารแห่งประเทศไทยประกาศมาตรการใหม่": "th",
+        "손흥민 시즌 10호골 폭발, 토트넘 3연승": "ko",
+        "東京で大雪、交通機関に乱れ": "ja",
+        "Απεργία στα μέσα μεταφοράς στην Αθήνα": "el",
+        "თბილისში საპროტესტო აქცია გაიმართა": "ka",
+        "Երևանում բողոքի ակցիա է անցկացվել": "hy",
+    }
+    assert {text: detect(text).code for text in cases} == cases  # type: ignore[union-attr]
