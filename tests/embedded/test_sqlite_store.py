@@ -132,3 +132,41 @@ def test_kv_reads_back_what_it_stored_and_items_reads_everything_at_once(tmp_pat
     kv["k49"] = {"n": 49}
     assert dict(kv.items()) == {f"k{n:02d}": {"n": n} for n in range(50)}
     db.close()
+
+
+async def test_words_in_every_script_use_the_fts_prefilter_and_find_what_the_matcher_finds(tmp_path: Path) -> None:
+    """Cyrillic, Han, Thai, Arabic, Devanagari... anchors narrow the scan through FTS5 (they used to
+    scan every item) and never lose a hit; an emoji anchor, which FTS5 can't read, scans."""
+    import json
+
+    from wirewatch.search.analysis import tokenize
+    from wirewatch.search.matcher import compile_query, prepare
+    from wirewatch.sinks.sqlite import fts_prefilter
+
+    fixture = Path(__file__).resolve().parents[1] / "fixtures" / "search" / "multilingual.jsonl"
+    texts = [json.loads(line)["text"] for line in fixture.read_text("utf-8").splitlines() if line.strip()]
+    docs = [item(n, text[:80], "2026-11-27T10:00:00Z", body=text) for n, text in enumerate(texts)]
+    store = SqliteStore(tmp_path)
+    store.index_items_sync(docs)
+    queries: list[str] = []
+    for text in texts:
+        for token in sorted(set(tokenize(text)))[:6]:
+            quoted = '"' + token.replace("\\", "\\\\").replace('"', '\\"') + '"'
+            queries.append(quoted)
+            if len(token) > 2 and token[:2].isalpha():
+                queries.append(token[:2] + "*")
+    prefiltered = 0
+    try:
+        for query in queries:
+            compiled = compile_query(query)
+            expected = sorted(d["id"] for d in docs if compiled.matches(prepare(d)))
+            found = sorted(hit.id for hit in await store.search(query, limit=1000))
+            assert found == expected, query
+            prefiltered += fts_prefilter(compiled) is not None
+    finally:
+        await store.close()
+    assert prefiltered >= 0.95 * len(queries)
+    assert fts_prefilter(compile_query('"зерновий коридор"')) == '"зерновий"'
+    assert fts_prefilter(compile_query("зерн*")) == '"зерн"*'
+    assert fts_prefilter(compile_query("ขอบคุณ")) == '"ขอบคุณ"'  # a Thai run is one token on both sides
+    assert fts_prefilter(compile_query('"😀"')) is None

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import re
 import sqlite3
@@ -38,6 +39,7 @@ from wirewatch.sinks.store import (
 )
 
 _FTS_WORD = re.compile(r"[a-z0-9]+")
+_FTS_TOKENIZER = "unicode61 remove_diacritics 2"
 
 _STORE_SCHEMA = """
 CREATE TABLE IF NOT EXISTS items (
@@ -53,7 +55,7 @@ CREATE TABLE IF NOT EXISTS items (
 );
 CREATE INDEX IF NOT EXISTS items_published ON items (published_ms DESC, id);
 CREATE INDEX IF NOT EXISTS items_story ON items (story_id);
-CREATE VIRTUAL TABLE IF NOT EXISTS items_fts USING fts5(text, tokenize = 'unicode61 remove_diacritics 2');
+CREATE VIRTUAL TABLE IF NOT EXISTS items_fts USING fts5(text, tokenize = '{tokenizer}');
 CREATE TABLE IF NOT EXISTS alerts (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     id TEXT NOT NULL UNIQUE,
@@ -62,7 +64,7 @@ CREATE TABLE IF NOT EXISTS alerts (
     matched_at TEXT NOT NULL,
     doc TEXT NOT NULL
 );
-"""
+""".replace("{tokenizer}", _FTS_TOKENIZER)
 
 
 #: What one document's values can raise while being written (a value SQLite can't bind, text
@@ -386,16 +388,43 @@ def fts_prefilter(compiled: Any) -> str | None:
 
     It is the rule index's anchor set (:func:`wirewatch.search.matcher.anchors_of`:
     an item can only match holding one of these tokens or prefixes). Only plain
-    ASCII alphanumeric anchors go to FTS5: the indexed text is space-joined
-    normalised tokens, so such a token is exactly an FTS5 token; any other
-    anchor means no pre-filter and the matcher alone decides.
+    ASCII alphanumeric anchors are exactly FTS5 tokens; an anchor in another script
+    goes as a phrase when FTS5 finds tokens in it (:func:`_fts_phrase`); an anchor it
+    can't read (an emoji) means no pre-filter and the matcher alone decides.
     """
     anchors = compiled.anchors
     if anchors is None:
         return None
     alternatives: list[str] = []
     for word, star in [*((t, "") for t in sorted(anchors.tokens)), *((p, "*") for p in sorted(anchors.prefixes))]:
-        if not _FTS_WORD.fullmatch(word):
+        phrase = f'"{word}"{star}' if _FTS_WORD.fullmatch(word) else _fts_phrase(word, star)
+        if phrase is None:
             return None
-        alternatives.append(f'"{word}"{star}')
+        alternatives.append(phrase)
     return " OR ".join(alternatives) if alternatives else None
+
+
+_PROBE = sqlite3.connect(":memory:", check_same_thread=False)
+_PROBE.execute(f"CREATE VIRTUAL TABLE probe USING fts5(text, tokenize = '{_FTS_TOKENIZER}')")
+_PROBE_LOCK = threading.Lock()
+
+
+@functools.lru_cache(maxsize=4096)
+def _fts_phrase(word: str, star: str) -> str | None:
+    """The FTS5 phrase for an anchor in any script (Cyrillic, Han, Thai, ``u.s.a``...), or None.
+
+    In the indexed text every normalised token stands between spaces, so FTS5 splits
+    it there exactly as it splits the anchor alone: the anchor's phrase finds every
+    item holding it, unless FTS5 sees no token in it at all (emoji are separators
+    to unicode61). A probe table tells, with the store's own tokenizer.
+    """
+    phrase = '"' + word.replace('"', '""') + '"' + star
+    with _PROBE_LOCK:
+        _PROBE.execute("INSERT INTO probe (rowid, text) VALUES (1, ?)", (word,))
+        try:
+            found = _PROBE.execute("SELECT 1 FROM probe WHERE probe MATCH ?", (phrase,)).fetchone()
+        except sqlite3.OperationalError:
+            found = None
+        finally:
+            _PROBE.execute("DELETE FROM probe")
+    return phrase if found else None
