@@ -13,6 +13,7 @@ import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import settings
@@ -108,6 +109,23 @@ async def es_client(elasticsearch_url: str) -> AsyncIterator[object]:
         yield client
     finally:
         await client.close()
+
+
+@pytest.fixture
+async def es_store(es_client: Any, index_prefix: str) -> AsyncIterator[Any]:
+    """An ElasticsearchStore on the shared node with this test's prefix; its indices and templates
+    removed after."""
+    from wirewatch.sinks.elasticsearch import ElasticsearchStore
+
+    store = ElasticsearchStore(es_client, index_prefix)
+    await store.setup()
+    try:
+        yield store
+    finally:
+        await es_client.options(ignore_status=404).indices.delete(
+            index=f"{index_prefix}-*", allow_no_indices=True, expand_wildcards="all")
+        for name in (f"{index_prefix}-items", f"{index_prefix}-alerts"):
+            await es_client.options(ignore_status=404).indices.delete_index_template(name=name)
 
 
 @pytest.fixture

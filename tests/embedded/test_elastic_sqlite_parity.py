@@ -7,7 +7,6 @@ real node and by SqliteStore; every query below must return the same ids.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -60,18 +59,6 @@ def processed_items() -> list[dict[str, Any]]:
     raws = [json.loads(line) for line in (FIXTURES / "parity_raw.jsonl").read_text("utf-8").splitlines()]
     return [processor.process(raw).item for raw in raws]
 
-
-@pytest.fixture
-async def es_store(es_client: Any, index_prefix: str) -> AsyncIterator[Any]:
-    from wirewatch.sinks.elasticsearch import ElasticsearchStore
-
-    store = ElasticsearchStore(es_client, index_prefix)
-    await store.setup()
-    try:
-        yield store
-    finally:
-        await es_client.options(ignore_status=404).indices.delete(index=f"{index_prefix}-*")
-        await es_client.options(ignore_status=404).indices.delete_index_template(name=f"{index_prefix}-*")
 
 
 async def test_elastic_sqlite_parity(es_store: Any, tmp_path: Path) -> None:

@@ -6,7 +6,6 @@ Items declare no language (except one, declared ``en-US``); the processor detect
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -49,18 +48,6 @@ def processed() -> tuple[list[dict[str, Any]], list[str]]:
         alerted += [a["item_id"] for a in result.alerts]
     return items, alerted
 
-
-@pytest.fixture
-async def es_store(es_client: Any, index_prefix: str) -> AsyncIterator[Any]:
-    from wirewatch.sinks.elasticsearch import ElasticsearchStore
-
-    store = ElasticsearchStore(es_client, index_prefix)
-    await store.setup()
-    try:
-        yield store
-    finally:
-        await es_client.options(ignore_status=404).indices.delete(index=f"{index_prefix}-*")
-        await es_client.options(ignore_status=404).indices.delete_index_template(name=f"{index_prefix}-*")
 
 
 async def test_language_rule_finds_the_detected_russian_item_in_stream_elasticsearch_and_sqlite(

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
-from .helpers import drop_prefix, load_jsonl
+from .helpers import load_jsonl
 
 
 @pytest.fixture
@@ -21,15 +20,3 @@ def alerts() -> list[dict[str, Any]]:
     """Four alerts to destinations ``desk`` and ``archive`` (one an update, revision 2)."""
     return load_jsonl("alerts.jsonl")
 
-
-@pytest.fixture
-async def es_store(es_client: Any, index_prefix: str) -> AsyncIterator[Any]:
-    """An ElasticsearchStore on the shared node with this test's prefix; indices and templates removed after."""
-    from wirewatch.sinks.elasticsearch import ElasticsearchStore
-
-    store = ElasticsearchStore(es_client, index_prefix)
-    await store.setup()
-    try:
-        yield store
-    finally:
-        await drop_prefix(es_client, index_prefix)
