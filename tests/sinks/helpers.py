@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,9 @@ from aiohttp import web
 
 from wirewatch.bus.base import decode
 from wirewatch.bus.kafka import topic_partitions
-from wirewatch.bus.memory import MemoryBus, MemorySubscriber
+from wirewatch.bus.memory import MemoryBus
+from wirewatch.sinks.destinations import Destination
+from wirewatch.sinks.notifier import DeliveredLog, Notifier
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "sinks"
 
@@ -116,10 +119,17 @@ async def produce(bootstrap: str, topic: str, values: list[Any], raw: bool = Fal
         await producer.stop()
 
 
-async def start_receiver(
-    path: str, handle: Callable[[web.Request], Awaitable[web.StreamResponse]]
-) -> tuple[web.AppRunner, str]:
-    """A webhook receiver answering ``POST path`` on loopback: its runner (cleanup()) and URL."""
+@contextlib.asynccontextmanager
+async def running_notifier(
+    alerts: list[dict[str, Any]],
+    path: str,
+    handle: Callable[[web.Request], Awaitable[web.StreamResponse]],
+    destination: Callable[[str], Destination],
+    delivered: DeliveredLog | None = None,
+) -> AsyncIterator[tuple[MemoryBus, asyncio.Task[None]]]:
+    """A notifier over ``alerts`` (on an in-process bus, keyed by rule) delivering to a loopback
+    receiver answering ``POST path`` with ``handle``; ``destination(url)`` names where. Yields the
+    bus (for its dead letters) and the notifier's task; stopped, with the receiver, on exit."""
     app = web.Application()
     app.router.add_post(path, handle)
     runner = web.AppRunner(app)
@@ -127,11 +137,6 @@ async def start_receiver(
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    return runner, f"http://127.0.0.1:{port}{path}"
-
-
-async def alert_bus(alerts: list[dict[str, Any]]) -> tuple[MemoryBus, MemorySubscriber]:
-    """An in-process bus holding ``alerts`` (keyed by rule) and the notifier's started subscriber."""
     bus = MemoryBus()
     for topic in ("alerts", "dead-letter"):
         bus.create_topic(topic)
@@ -139,4 +144,15 @@ async def alert_bus(alerts: list[dict[str, Any]]) -> tuple[MemoryBus, MemorySubs
         await bus.publish("alerts", record, key=record["rule"])
     subscriber = bus.subscriber("alerts", "notifier")
     await subscriber.start()
-    return bus, subscriber
+    target = destination(f"http://127.0.0.1:{port}{path}")
+    notifier = Notifier(subscriber, {target.name: target}, bus,
+                        DeliveredLog() if delivered is None else delivered, dead_letter_topic="dead-letter")
+    stop = asyncio.Event()
+    task = asyncio.create_task(notifier.run(stop))
+    try:
+        yield bus, task
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)
+        await subscriber.stop()
+        await runner.cleanup()

@@ -16,9 +16,8 @@ from aiohttp import web
 
 from wirewatch.core.schemas import validate
 from wirewatch.sinks.destinations import Destination, verify_signature
-from wirewatch.sinks.notifier import DeliveredLog, Notifier
 
-from .helpers import alert_bus, start_receiver, wait_for
+from .helpers import running_notifier, wait_for
 
 SECRET = b"desk-secret"
 IDS = ["quake:xinhua:新闻-2026", "quake:wire:a\r\nX-Injected: 1", "quake:wire:100%-sure", "quake:wire:plain-1"]
@@ -41,19 +40,11 @@ async def test_every_alert_id_is_sent_as_an_ascii_idempotency_key_and_nothing_st
         received.append((dict(request.headers), await request.read()))
         return web.Response(status=204)
 
-    runner, url = await start_receiver("/desk", handle)
-    bus, subscriber = await alert_bus([alert(alert_id) for alert_id in IDS])
-    desk = Destination(name="desk", url=url, secret=SECRET, retries=0)
-    notifier = Notifier(subscriber, {"desk": desk}, bus, DeliveredLog(), dead_letter_topic="dead-letter")
-    stop = asyncio.Event()
-    task = asyncio.create_task(notifier.run(stop))
-    try:
+    def desk(url: str) -> Destination:
+        return Destination(name="desk", url=url, secret=SECRET, retries=0)
+
+    async with running_notifier([alert(alert_id) for alert_id in IDS], "/desk", handle, desk) as (bus, task):
         await wait_for(lambda: asyncio.sleep(0, len(received) == len(IDS) or task.done()), timeout=15)
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 10)
-        await subscriber.stop()
-        await runner.cleanup()
     assert bus.messages("dead-letter") == []
     keys = {json.loads(body)["id"]: headers["Idempotency-Key"] for headers, body in received}
     assert keys == {

@@ -19,10 +19,9 @@ from aiohttp import web
 
 from wirewatch.core.schemas import validate
 from wirewatch.sinks.destinations import Destination
-from wirewatch.sinks.notifier import DeliveredLog, Notifier
 from wirewatch.sinks.slack import message as slack_message
 
-from .helpers import alert_bus, start_receiver, wait_for
+from .helpers import running_notifier, wait_for
 
 #: the only ``<...>`` a message may hold: our link, an http(s) URL without ``|<>`` or spaces
 OUR_LINK = re.compile(r"<(https?://[^|<>\s]+)\|([^<>]*)>")
@@ -88,19 +87,11 @@ async def deliver(alerts: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
         received[request.headers["Idempotency-Key"]] = json.loads(await request.read())
         return web.Response(status=200, text="ok")
 
-    runner, url = await start_receiver("/slack", handle)
-    bus, subscriber = await alert_bus(alerts)
-    chat = Destination(name="chat", url=url, format="slack")
-    notifier = Notifier(subscriber, {"chat": chat}, bus, DeliveredLog(), dead_letter_topic="dead-letter")
-    stop = asyncio.Event()
-    task = asyncio.create_task(notifier.run(stop))
-    try:
+    def chat(url: str) -> Destination:
+        return Destination(name="chat", url=url, format="slack")
+
+    async with running_notifier(alerts, "/slack", handle, chat) as (bus, _):
         await wait_for(lambda: asyncio.sleep(0, len(received) == len(alerts)), timeout=15)
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 10)
-        await subscriber.stop()
-        await runner.cleanup()
     assert bus.messages("dead-letter") == []
     return received
 

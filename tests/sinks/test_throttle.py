@@ -9,9 +9,9 @@ from aiohttp import web
 
 from wirewatch.core.schemas import validate
 from wirewatch.sinks.destinations import Destination
-from wirewatch.sinks.notifier import DeliveredLog, Notifier
+from wirewatch.sinks.notifier import DeliveredLog
 
-from .helpers import alert_bus, start_receiver, wait_for
+from .helpers import running_notifier, wait_for
 
 
 def alert(story: str, matched_at: str, throttle: float | None = 600.0, rule: str = "quake") -> dict[str, Any]:
@@ -49,26 +49,14 @@ async def test_throttle_holds_back_alerts_of_a_rule_inside_its_window() -> None:
         alert("s5", "2026-11-27T10:12:00Z", throttle=None, rule="plain"),
         alert("s6", "2026-11-27T10:12:30Z", throttle=None, rule="plain"),  # no throttle: sent
     ]
-    runner, url = await start_receiver("/desk", handle)
-    bus, subscriber = await alert_bus(alerts)
     delivered = DeliveredLog()
-    notifier = Notifier(
-        subscriber,
-        {"desk": Destination(name="desk", url=url)},
-        bus,
-        delivered,
-        dead_letter_topic="dead-letter",
-    )
-    stop = asyncio.Event()
-    task = asyncio.create_task(notifier.run(stop))
-    try:
+
+    def desk(url: str) -> Destination:
+        return Destination(name="desk", url=url)
+
+    async with running_notifier(alerts, "/desk", handle, desk, delivered) as (bus, _):
         await wait_for(lambda: asyncio.sleep(0, len(received) >= 5), timeout=10)
         await wait_for(lambda: asyncio.sleep(0, len(delivered) == 6), timeout=10)
-    finally:
-        stop.set()
-        await asyncio.wait_for(task, 10)
-        await subscriber.stop()
-        await runner.cleanup()
     assert sorted(received) == ["other:s4", "plain:s5", "plain:s6", "quake:s1", "quake:s3"]
     assert "desk|quake:s2" in delivered  # recorded, so a replay does not send it either
     assert bus.messages("dead-letter") == []
