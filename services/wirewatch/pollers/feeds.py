@@ -23,7 +23,6 @@ from wirewatch.pollers.config import Source
 from wirewatch.pollers.html import html_to_text, inline_text
 from wirewatch.pollers.items import (
     build_item,
-    content_hash,
     describe,
     from_struct,
     read_time,
@@ -141,21 +140,20 @@ def _entry_item(
     body = _entry_body(entry)
     summary = html_to_text(entry.get("summary"))
     link = safe_url(entry.get("link"))
-    local_id = (entry.get("id") or "").strip() or link or f"hash:{content_hash(title, body)}"
     authors = [
         inline_text(a.get("name")) for a in entry.get("authors") or [] if isinstance(a, dict)
     ]
     return build_item(
         source,
-        local_id=local_id,
+        local_id=(entry.get("id") or "").strip(),
         url=link,
         title=title,
         body=body,
-        summary=summary if summary and summary != body else "",
+        summary=summary,
         published=from_struct(entry.get("published_parsed"), entry.get("published")),
         updated=from_struct(entry.get("updated_parsed"), entry.get("updated")),
         fetched_at=fetched_at,
-        authors=[a for a in authors if a],
+        authors=authors,
         language=language,
     )
 
@@ -199,8 +197,6 @@ def _json_item(
     )
     link = safe_url(entry.get("url"))
     raw_id = entry.get("id")
-    local_id = str(raw_id).strip() if isinstance(raw_id, str | int | float) else ""
-    local_id = local_id or link or f"hash:{content_hash(title, body)}"
     people = entry.get("authors")
     if not isinstance(people, list):
         people = [entry["author"]] if isinstance(entry.get("author"), dict) else []
@@ -208,15 +204,15 @@ def _json_item(
     summary = html_to_text(_str(entry.get("summary")))
     return build_item(
         source,
-        local_id=local_id,
+        local_id=str(raw_id).strip() if isinstance(raw_id, str | int | float) else "",
         url=link,
         title=title,
         body=body,
-        summary=summary if summary != body else "",
+        summary=summary,
         published=read_time(entry.get("date_published")),
         updated=read_time(entry.get("date_modified")),
         fetched_at=fetched_at,
-        authors=[a for a in authors if a],
+        authors=authors,
         language=language,
     )
 

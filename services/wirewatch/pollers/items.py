@@ -214,10 +214,16 @@ def build_item(
 ) -> dict[str, Any]:
     """A raw item without ``revision`` (the state decides that).
 
-    Dates outside the plausible window fall back (published -> updated -> fetch time) and
-    are described in ``date_note``; long texts are cut (:data:`MAX_TITLE`, ...) and named
-    in ``truncated``.
+    An entry without its own id is known by its link, else by a hash of its text; a
+    summary that only repeats the body and empty author names are left out. Dates
+    outside the plausible window fall back (published -> updated -> fetch time) and are
+    described in ``date_note``; long texts are cut (:data:`MAX_TITLE`, ...) and named in
+    ``truncated``.
     """
+    local_id = local_id or url or f"hash:{content_hash(title, body)}"
+    if summary == body:
+        summary = ""
+    authors = [a for a in authors or () if a]
     fetched = parse_rfc3339(fetched_at)
     if updated is not None and published is not None and updated.raw == published.raw:
         updated = None  # feedparser maps a missing updated to published: one date, not two

@@ -155,8 +155,7 @@ def _post_id(post: dict[str, Any], title: str, when: str | None) -> str:
 
 def _authors(value: Any) -> list[str]:
     people = value if isinstance(value, list) else [value]
-    names = [inline_text(_text_value(p.get("name") if isinstance(p, dict) else p)) for p in people]
-    return [n for n in names if n]
+    return [inline_text(_text_value(p.get("name") if isinstance(p, dict) else p)) for p in people]
 
 
 def parse_liveblog(html: str, *, source: Source, page_url: str, fetched_at: str) -> ParsedPage:
