@@ -6,7 +6,10 @@ One helper for all of them (items, dead letters, processed items, alerts), becau
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
+
+_NANOS = re.compile(r"(\.\d{6})\d+")
 
 
 def rfc3339(moment: datetime, *, millis: bool = False) -> str:
@@ -30,5 +33,11 @@ def utc_now() -> str:
 
 
 def parse_rfc3339(text: str) -> datetime:
-    """The aware datetime of a timestamp this module wrote (``ValueError`` if it is not one)."""
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    """The aware datetime of an RFC 3339 timestamp (the contracts' ``utc_time``); ``ValueError``
+    if it is no real date.
+
+    ``2025-02-30T25:61:61Z`` matches the contract's pattern but is no date; neither is a leap
+    second (``:60``), which Python and Elasticsearch both refuse.
+    """
+    # fromisoformat takes at most 6 fractional digits; the schema allows 9.
+    return datetime.fromisoformat(_NANOS.sub(r"\1", text.replace("Z", "+00:00")))

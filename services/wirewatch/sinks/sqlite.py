@@ -29,12 +29,12 @@ from typing import Any
 from wirewatch.core.errors import SchemaError
 from wirewatch.core.schemas import SchemaName, validate
 from wirewatch.core.sqlite import Database
+from wirewatch.core.times import parse_rfc3339
 from wirewatch.sinks.store import (
     ALERT_TIMES,
     ITEM_TIMES,
     IndexOutcome,
     SearchHit,
-    parse_utc,
     unstorable_reason,
 )
 
@@ -74,7 +74,7 @@ _DOCUMENT_ERRORS = (ValueError, OverflowError, TypeError, sqlite3.InterfaceError
 
 def to_millis(stamp: str) -> int:
     """RFC 3339 UTC (``...Z``) to epoch milliseconds: a sort key independent of precision."""
-    return int(parse_utc(stamp).timestamp() * 1000)
+    return int(parse_rfc3339(stamp).timestamp() * 1000)
 
 
 def _valid(

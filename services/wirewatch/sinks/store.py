@@ -6,11 +6,12 @@ this protocol only, so both stores answer the same Lucene query syntax.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
+
+from wirewatch.core.times import parse_rfc3339
 
 #: Elasticsearch maps ``revision`` as ``integer`` (and uses it as the external version): the
 #: largest revision either store keeps, so both reject the same documents.
@@ -19,7 +20,6 @@ MAX_REVISION = 2**31 - 1
 ITEM_TIMES = ("published_at", "updated_at", "fetched_at", "processed_at")
 ALERT_TIMES = ("published_at", "matched_at")
 
-_NANOS = re.compile(r"(\.\d{6})\d+")
 
 
 class StoreUnavailable(Exception):
@@ -35,16 +35,6 @@ class IndexOutcome:
     reason: str | None = None
 
 
-def parse_utc(stamp: str) -> datetime:
-    """An RFC 3339 UTC timestamp (the contracts' ``utc_time``) as a datetime; ValueError if no real date.
-
-    ``2025-02-30T25:61:61Z`` matches the contract's pattern but is no date; neither is a leap
-    second (``:60``), which Python and Elasticsearch both refuse.
-    """
-    # fromisoformat takes at most 6 fractional digits; the schema allows 9.
-    return datetime.fromisoformat(_NANOS.sub(r"\1", stamp.replace("Z", "+00:00")))
-
-
 def unstorable_reason(doc: Mapping[str, Any], times: Sequence[str]) -> str | None:
     """Why a schema-valid document can't be stored (one line), or None.
 
@@ -56,7 +46,7 @@ def unstorable_reason(doc: Mapping[str, Any], times: Sequence[str]) -> str | Non
         stamp = doc.get(name)
         if isinstance(stamp, str):
             try:
-                parse_utc(stamp)
+                parse_rfc3339(stamp)
             except ValueError as exc:
                 return f"{name} {stamp[:40]} is not a real date ({exc})"
     revision = doc.get("revision", 1)
