@@ -194,13 +194,17 @@ class Processor:
     def _tag_and_match(
         self, raw: dict[str, Any], ner_mentions: Sequence[Mention]
     ) -> tuple[dict[str, Any], list[Rule], list[str]]:
-        """The item with entities and alerts, its matching rules, and the tokens dedupe compares."""
+        """The item with entities and alerts, its matching rules, and the tokens dedupe compares.
+
+        ``raw`` is :func:`with_languages`' copy, so it becomes the item itself: the caller's
+        message stays as it was without a second copy.
+        """
         # tokenised once, shared by the gazetteer, the rule matcher and dedupe
         fields = shared_search_tokens(raw)
         title, body = fields["title"][0], fields["body"][0]
         summary = tokenize(raw.get("summary") or "")
         title_body = [*title, *body]
-        item = dict(raw)
+        item = raw
         entities = item["entities"] = self.tagger.tag(
             raw, ner_mentions, [*title, *summary, *body] if summary else title_body
         )
