@@ -15,11 +15,13 @@ which logs nothing, would pay on every start.
 
 from __future__ import annotations
 
+import io
 import itertools
 import logging
 import sys
+from collections.abc import Collection
 from types import ModuleType
-from typing import Any
+from typing import Any, TextIO
 
 from wirewatch.core.text import shorten
 
@@ -36,21 +38,30 @@ _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARN
 
 #: (numeric level, JSON?) of the last :func:`configure_logging`, applied when structlog loads.
 _config: tuple[int, bool] = (logging.INFO, not sys.stderr.isatty())
+#: (where lines go, event names dropped) of the last :func:`configure_logging`
+_output: tuple[TextIO | io.TextIOBase | None, frozenset[str]] = (None, frozenset())
 _structlog: ModuleType | None = None
 
 
-def configure_logging(level: str = "info", fmt: str = "auto") -> None:
-    """Configure structlog and the stdlib root logger (for aiokafka, faust, elasticsearch)."""
-    global _config
+def configure_logging(level: str = "info", fmt: str = "auto", *, stream: TextIO | io.TextIOBase | None = None,
+                      skip: Collection[str] = ()) -> None:
+    """Configure structlog and the stdlib root logger (for aiokafka, faust, elasticsearch).
+
+    ``stream`` replaces stderr (``wirewatch run``'s terminal view prints lines above its status
+    line); events named in ``skip`` are dropped (ones that view shows in its own words).
+    """
+    global _config, _output
     numeric = _LEVELS.get(level, logging.INFO)
     _config = (numeric, fmt == "json" or (fmt == "auto" and not sys.stderr.isatty()))
+    _output = (stream, frozenset(skip))
     if _structlog is not None:  # already logging: re-configure now
         _apply(_structlog)
-    logging.basicConfig(level=max(numeric, logging.WARNING), stream=sys.stderr, force=True)
+    logging.basicConfig(level=max(numeric, logging.WARNING), stream=stream or sys.stderr, force=True)
 
 
 def _apply(structlog: ModuleType) -> None:
     numeric, use_json = _config
+    stream, skip = _output
     renderer: Any = (
         structlog.processors.JSONRenderer()
         if use_json
@@ -62,13 +73,25 @@ def _apply(structlog: ModuleType) -> None:
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info if use_json else structlog.processors.StackInfoRenderer(),
+            *([_skipper(structlog, skip)] if skip else []),
             shorten_values,
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=stream or sys.stderr),
         cache_logger_on_first_use=False,
     )
+
+
+def _skipper(structlog: ModuleType, skip: frozenset[str]) -> Any:
+    """A structlog processor dropping the events named in ``skip``."""
+
+    def drop(logger: Any, method: str, event: dict[str, Any]) -> dict[str, Any]:
+        if event.get("event") in skip:
+            raise structlog.DropEvent
+        return event
+
+    return drop
 
 
 def _short_traceback(sio: Any, exc_info: Any) -> None:

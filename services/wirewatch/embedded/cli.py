@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import sqlite3
+import signal
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from wirewatch.core.config import Settings, load_settings
-from wirewatch.core.logging import configure_logging
+from wirewatch.core.logging import configure_logging, get_logger
 from wirewatch.core.metrics import serve_metrics
+
+log = get_logger("embedded.run")
 
 RUN_EXAMPLES = """\
 examples:
@@ -72,66 +72,63 @@ def settings_for(args: argparse.Namespace) -> Settings:
 
 
 def run_command(args: argparse.Namespace) -> int:
-    """Load and check every file first (errors: one line, exit 2), then run until signalled."""
+    """Load and check every file first (errors: one line, exit 2), then run until signalled.
+
+    Exit status: 130 after Ctrl-C (SIGINT, the shell's convention), 0 after SIGTERM (a service
+    manager's normal stop); either way after a clean shutdown and a one-line summary.
+    """
     from wirewatch.embedded.runner import Runner, RunOptions, load_config
     from wirewatch.embedded.web import parse_allowed_hosts, parse_bind
 
     settings = settings_for(args)
     live = sys.stderr.isatty() and settings.log_format != "json"
-    configure_logging("warning" if live and settings.log_level == "info" else settings.log_level,
-                      settings.log_format)
     options = RunOptions(
         sources=args.config, rules=args.rules, destinations=args.destinations,
         watchlist=args.watchlist, ner=args.ner, web=parse_bind(args.web), fresh_store=args.fresh_store,
         allowed_hosts=parse_allowed_hosts(args.web_allowed_hosts),
     )
+    console = None
+    if live:
+        from rich.console import Console
+        from rich.file_proxy import FileProxy
+
+        from wirewatch.embedded.view import SHOWN_BY_VIEW
+
+        console = Console(stderr=True, highlight=False)
+        # log lines print above the status line; per-poll failures become the view's own lines
+        configure_logging("warning" if settings.log_level == "info" else settings.log_level,
+                          settings.log_format, stream=FileProxy(console, sys.stderr), skip=SHOWN_BY_VIEW)
+    else:
+        configure_logging(settings.log_level, settings.log_format)
     runner = Runner(options, settings, load_config(options))
     if settings.metrics_port:
         serve_metrics(settings.metrics_port, settings.metrics_host)
-    asyncio.run(_main(runner, live))
-    return 0
+    signal_received = asyncio.run(_main(runner, console))
+    return 130 if signal_received == signal.SIGINT else 0
 
 
-async def _main(runner: Any, live: bool) -> None:
+async def _main(runner: Any, console: Any) -> signal.Signals | None:
     from wirewatch.embedded.runner import run_until_signalled
+    from wirewatch.embedded.view import TerminalView, live_status, summary_fields, summary_line
 
-    with summary_line(runner) if live else contextlib.nullcontext():
-        await run_until_signalled(runner)
-
-
-@contextlib.contextmanager
-def summary_line(runner: Any) -> Iterator[None]:
-    """A rich live line on stderr: items/s, stories, alerts, where the page is."""
-    from rich.console import Console
-    from rich.live import Live
-    from rich.text import Text
-
-    console = Console(stderr=True)
-
-    def render() -> Text:
-        stats = runner.stats
-        store = runner.store
+    undelivered = runner.options.destinations is None and bool(runner.config.processor.rules.rules)
+    if console is None:
+        if undelivered:
+            log.info("no --destinations: alerts are stored, not sent anywhere")
+        received = await run_until_signalled(runner)
+        log.info("run stopped", **summary_fields(runner, received.name if received else None))
+        return received
+    view = TerminalView(runner, console)
+    if undelivered:
+        view.note("no --destinations: alerts are shown here and stored, not sent anywhere")
+    runner.listeners.append(view.result)
+    done = asyncio.Event()
+    with live_status(view) as live:
+        drawing = asyncio.create_task(view.run(live, done))
         try:
-            stories = store.story_count() if hasattr(store, "story_count") else stats.verdicts.get("new", 0)
-        except sqlite3.DatabaseError:  # damage: the runner or the page reports it, the line goes on
-            stories = "?"
-        text = Text()
-        text.append("wirewatch run ", style="bold")
-        if not runner.ready.is_set():
-            return text.append("starting…")
-        text.append(f"{stats.processed} items ({stats.rate():.1f}/s) · {stories} stories · "
-                    f"{stats.alerts} alerts")
-        folded = sum(stats.verdicts.get(k, 0) for k in ("duplicate", "near_duplicate"))
-        text.append(f" · {folded} folded · {stats.verdicts.get('update', 0)} updates")
-        if stats.dead_letters:
-            text.append(f" · {stats.dead_letters} dead letters", style="yellow")
-        if runner.web_url:
-            text.append(f" · {runner.web_url}", style="cyan")
-        return text
-
-    class _Line:
-        def __rich__(self) -> Text:
-            return render()
-
-    with Live(_Line(), console=console, refresh_per_second=2, transient=False):
-        yield
+            received = await run_until_signalled(runner)
+        finally:
+            done.set()
+            await drawing
+    console.print(summary_line(runner), soft_wrap=True)
+    return received

@@ -29,7 +29,7 @@ import fcntl
 import signal
 import sqlite3
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,6 +62,7 @@ from wirewatch.processors.pipeline import (
 )
 from wirewatch.processors.rules import RuleSet
 from wirewatch.processors.stage import RulesWatcher, Stage, StageOutput
+from wirewatch.sinks.notifier import DeliveredLog
 from wirewatch.sinks.sqlite import SqliteStore
 from wirewatch.sinks.store import ItemStore
 
@@ -94,7 +95,13 @@ class LoadedConfig:
     destinations: dict[str, Any]
 
     def check_notify(self, rules: RuleSet, path: Path, destinations_path: Path | None) -> None:
-        """Every ``notify:`` of ``rules`` names a destination (ConfigError otherwise)."""
+        """Every ``notify:`` of ``rules`` names a destination (ConfigError otherwise).
+
+        Without ``--destinations`` nothing is checked: alerts are then stored and shown, not sent
+        (``wirewatch run`` says so once at start), so the shipped rules run as they are.
+        """
+        if destinations_path is None:
+            return
         for rule in rules.rules:
             for name in rule.notify:
                 if name not in self.destinations:
@@ -196,16 +203,32 @@ class SqlitePollState:
         self.state[state.source_id] = state.to_json()
 
 
+#: Seconds of the status line's items/s: the current rate, not an average since the start.
+RATE_WINDOW = 30.0
+
+
 @dataclass
 class Stats:
-    """Counters for the summary line and the demo."""
+    """This session's counters (the terminal view, the stop summary, the demo).
 
-    started: float = field(default_factory=time.monotonic)
+    They count what this process did since it started; the store's totals (which include
+    earlier sessions) are asked of the store.
+    """
+
+    clock: Callable[[], float] = time.monotonic
+    started: float = -1.0
     processed: int = 0
     verdicts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     alerts: int = 0
+    delivered: int = 0
+    """Webhook deliveries that got a 2xx (not throttled, not dead-lettered)."""
     dead_letters: int = 0
-    recent: list[tuple[float, int]] = field(default_factory=list)
+    recent: deque[tuple[float, int]] = field(default_factory=deque)
+    """(time, items) of each batch within :data:`RATE_WINDOW`."""
+
+    def __post_init__(self) -> None:
+        if self.started < 0:
+            self.started = self.clock()
 
     def add(self, results: list[ProcessResult], dead: int = 0) -> None:
         self.processed += len(results)
@@ -213,15 +236,32 @@ class Stats:
             self.verdicts[r.item["dedupe"]["status"]] += 1
             self.alerts += len(r.alerts)
         self.dead_letters += dead
-        now = time.monotonic()
+        now = self.clock()
         self.recent.append((now, len(results)))
-        self.recent = [(t, n) for t, n in self.recent if now - t <= 10.0]
+        self._forget(now)
+
+    def _forget(self, now: float) -> None:
+        while self.recent and now - self.recent[0][0] > RATE_WINDOW:
+            self.recent.popleft()
+
+    @property
+    def stories(self) -> int:
+        """New stories this session (items that started one)."""
+        return self.verdicts.get("new", 0)
+
+    @property
+    def folded(self) -> int:
+        return self.verdicts.get("duplicate", 0) + self.verdicts.get("near_duplicate", 0)
 
     def rate(self) -> float:
-        """Items per second over the last 10 s."""
-        now = time.monotonic()
-        window = min(10.0, max(now - self.started, 1.0))
-        return sum(n for t, n in self.recent if now - t <= 10.0) / window
+        """Items per second over the last :data:`RATE_WINDOW` seconds (since the start, before that)."""
+        now = self.clock()
+        self._forget(now)
+        window = min(RATE_WINDOW, max(now - self.started, 1.0))
+        return sum(n for _, n in self.recent) / window
+
+    def runtime(self) -> float:
+        return self.clock() - self.started
 
 
 class ProcessorDriver:
@@ -301,6 +341,10 @@ class Runner:
     poll_sink: EmbeddedPollSink | None = None
     db: Database | None = None
     ready: asyncio.Event = field(default_factory=asyncio.Event)
+    stopping: bool = False
+    """Told to stop: the inputs stop, then the indexer and notifier drain (bounded)."""
+    hurry: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set by a second Ctrl-C: stop without draining (nothing is lost, the rest waits for the next start)."""
 
     @property
     def embedded_bus(self) -> bool:
@@ -311,18 +355,26 @@ class Runner:
         return not self.settings.elasticsearch_url
 
     def groups(self) -> dict[str, list[str]]:
+        """Consumer group -> topics of each stage that runs (no notifier without destinations)."""
         s = self.settings
-        return {
+        groups = {
             s.processor_group: [s.raw_topic],
             s.indexer_group: [s.processed_topic, s.alerts_topic],
-            s.notifier_group: [s.alerts_topic],
         }
+        if self.config is None or self.config.destinations:
+            groups[s.notifier_group] = [s.alerts_topic]
+        return groups
 
     def lag(self) -> int:
         """Messages not yet committed by some stage (embedded bus only)."""
         if self.bus is None:
             return 0
         return sum(self.bus.lag(g, t) for g, topics in self.groups().items() for t in topics)
+
+    def source_health(self) -> list[Any]:
+        """Each source's poll health (consecutive failures, last error), in the sources' order."""
+        health = getattr(self, "health", None)
+        return list(health.snapshot()) if health is not None else []
 
     def delivered_keys(self) -> list[str]:
         if self.bus is None:
@@ -334,7 +386,28 @@ class Runner:
 
         Damage met on the way (at start after the check, or by a stage) ends it with the
         one-line :class:`StoreDamaged` (exit 2): the next start checks the file and refuses.
+        ``stop`` set while starting abandons the start (nothing runs yet, so nothing is lost).
         """
+        running = asyncio.create_task(self._run_checked(stop), name="wirewatch-run")
+        stopped = asyncio.create_task(stop.wait())
+        try:
+            await asyncio.wait([running, stopped], return_when=asyncio.FIRST_COMPLETED)
+            if not running.done() and not self.ready.is_set():
+                running.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await running
+                log.info("stopped while starting")
+                return
+            self.stopping = True
+            await running
+        finally:
+            stopped.cancel()
+            if not running.done():  # cancelled from outside
+                running.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await running
+
+    async def _run_checked(self, stop: asyncio.Event) -> None:
         try:
             await self._run(stop)
         except sqlite3.DatabaseError as exc:
@@ -421,7 +494,7 @@ class Runner:
         if self.bus is None:
             return
         deadline = time.monotonic() + DRAIN_SECONDS
-        while self.lag() and time.monotonic() < deadline:
+        while self.lag() and time.monotonic() < deadline and not self.hurry.is_set():
             await asyncio.sleep(0.05)
 
     # -- wiring --------------------------------------------------------------
@@ -530,7 +603,7 @@ class Runner:
 
     async def _notifier(self, publisher: Publisher, destinations: Mapping[str, Any],
                         stack: contextlib.AsyncExitStack, stop: asyncio.Event) -> None:
-        from wirewatch.sinks.notifier import DeliveredLog, Notifier
+        from wirewatch.sinks.notifier import Notifier
 
         s = self.settings
         topic = s.delivered_topic
@@ -548,9 +621,22 @@ class Runner:
             assert s.kafka_bootstrap
             known = (await read_latest(s.kafka_bootstrap, topic)).keys()
         subscriber = await self._started(stack, self._subscriber([s.alerts_topic], s.notifier_group))
-        notifier = Notifier(subscriber, destinations, publisher, DeliveredLog(record, topic, known),
+        notifier = Notifier(subscriber, destinations, publisher, CountingLog(self.stats, record, topic, known),
                             dead_letter_topic=s.dead_letter_topic)
         await notifier.run(stop)
+
+
+class CountingLog(DeliveredLog):
+    """The notifier's delivered set, also counting this session's deliveries for :class:`Stats`."""
+
+    def __init__(self, stats: Stats, publisher: Publisher, topic: str, known: Iterable[str]) -> None:
+        super().__init__(publisher, topic, known)
+        self.stats = stats
+
+    async def add(self, key: str, outcome: str) -> None:
+        await super().add(key, outcome)
+        if outcome == "delivered":
+            self.stats.delivered += 1
 
 
 def _feed(ring: AlertRing) -> Callable[[ProcessResult], None]:
@@ -563,17 +649,30 @@ def _feed(ring: AlertRing) -> Callable[[ProcessResult], None]:
     return add
 
 
-async def run_until_signalled(runner: Runner, stop: asyncio.Event | None = None) -> None:
-    """Run until SIGINT/SIGTERM (or ``stop``): a clean shutdown, never a traceback."""
+async def run_until_signalled(runner: Runner, stop: asyncio.Event | None = None) -> signal.Signals | None:
+    """Run until SIGINT/SIGTERM (or ``stop``): a clean shutdown, never a traceback.
+
+    Returns the signal that stopped it (None: ``stop`` was set, or a stage ended it). A second
+    SIGINT or SIGTERM while stopping skips the drain (:attr:`Runner.hurry`).
+    """
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
+    received: list[signal.Signals] = []
+
+    def on_signal(sig: signal.Signals) -> None:
+        received.append(sig)
+        if stop.is_set():
+            runner.hurry.set()
+        stop.set()
+
     installed: list[signal.Signals] = []
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, on_signal, sig)
             installed.append(sig)
     try:
         await runner.run(stop)
     finally:
         for sig in installed:
             loop.remove_signal_handler(sig)
+    return received[0] if received else None
