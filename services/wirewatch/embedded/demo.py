@@ -31,12 +31,14 @@ from wirewatch.core.errors import WirewatchError
 from wirewatch.core.logging import configure_logging
 from wirewatch.embedded.demo_site import DEMO_DATA, DemoSite, WebhookReceiver, serve
 from wirewatch.embedded.runner import Runner, RunOptions
+from wirewatch.embedded.view import duration, one_line, plural, source_name
 from wirewatch.embedded.web import parse_bind
 from wirewatch.processors.pipeline import ProcessResult
 
 DEFAULT_DATA_DIR = Path(".wirewatch") / "demo"
 #: Files a demo data folder may hold: only such a folder is wiped at start.
-_OURS = {"wirewatch.db", "wirewatch.db-wal", "wirewatch.db-shm", "run.lock", "config"}
+_OURS = {"wirewatch.db", "wirewatch.db-wal", "wirewatch.db-shm", "delivered.db", "delivered.db-wal",
+         "delivered.db-shm", "run.lock", "config"}
 
 
 def fresh_data_dir(path: Path) -> Path:
@@ -113,18 +115,26 @@ class Demo:
         self.site.stage += 1
         return True
 
+    def polls(self) -> dict[str, int]:
+        """Finished polls per source so far (a mark for :meth:`settled`)."""
+        assert self.runner is not None and self.runner.poll_sink is not None
+        return {s["id"]: self.runner.poll_sink.saves[s["id"]] for s in self.site.sources()}
+
+    def settled(self, mark: dict[str, int]) -> bool:
+        """Every source was fully polled twice since ``mark`` and every stage is idle."""
+        assert self.runner is not None
+        now = self.polls()
+        return all(now[i] >= mark[i] + 2 for i in mark) and self.runner.lag() == 0
+
     async def settle(self, timeout: float = 30.0) -> None:
         """Wait until every source was fully polled twice at this stage and every stage is idle."""
-        assert self.runner is not None and self.runner.poll_sink is not None
-        sink = self.runner.poll_sink
-        ids = [s["id"] for s in self.site.sources()]
-        before = {i: sink.saves[i] for i in ids}
+        mark = self.polls()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._task is not None and self._task.done():
                 await self._task
                 raise RuntimeError("the pipeline stopped")
-            if all(sink.saves[i] >= before[i] + 2 for i in ids) and self.runner.lag() == 0:
+            if self.settled(mark):
                 return
             await asyncio.sleep(0.05)
         raise TimeoutError(f"the pipeline did not settle within {timeout:g}s")
@@ -143,25 +153,52 @@ _LABEL = {"new": "NEW", "duplicate": "DUPLICATE", "near_duplicate": "NEAR-DUP", 
 _STYLE = {"new": "bold green", "duplicate": "dim", "near_duplicate": "yellow", "update": "cyan"}
 
 
-def printer(console: Any) -> Callable[[ProcessResult], None]:
-    """One line per processed item: verdict, outlet, title, entities; folded ones say into what."""
-    from rich.text import Text
+class Printer:
+    """One line per processed item: verdict, outlet, title, entities; a folded one names its story."""
 
-    def show(result: ProcessResult) -> None:
+    def __init__(self, console: Any) -> None:
+        self.console = console
+        self.stories: dict[str, tuple[str, str]] = {}
+        """story id -> (title, outlet) of the items that started a story."""
+
+    def __call__(self, result: ProcessResult) -> None:
+        from rich.text import Text
+
         item = result.item
         status = item["dedupe"]["status"]
+        outlet = source_name(item["source"])
+        if status == "new":
+            self.stories[item["story_id"]] = (one_line(item["title"]), outlet)
         line = Text()
         line.append(f"{_LABEL[status]:<10}", style=_STYLE[status])
-        line.append(f"[{item['source'].get('name') or item['source']['id']}] ", style="bold")
-        line.append(item["title"])
-        if status != "new":
-            line.append(f"  -> story {item['story_id']}", style="dim")
+        line.append(f"[{outlet}] ", style="bold")
+        line.append(one_line(item["title"]))
+        if status in ("duplicate", "near_duplicate"):
+            title, where = self.stories.get(item["story_id"], (item["story_id"], "?"))
+            line.append(f'  -> folded into "{title}" ({where})', style="dim")
         entities = ", ".join(e["name"] for e in item.get("entities", []))
         if entities:
             line.append(f"  ({entities})", style="magenta")
-        console.print(line)
+        self.console.print(line)
 
-    return show
+
+def summary(demo: Demo, seconds: float) -> str:
+    """The closing line: what the demo did, in words."""
+    assert demo.runner is not None
+    stats = demo.runner.stats
+    verdicts = stats.verdicts
+    parts = [f"{stats.processed} items: {plural(stats.stories, 'new story', 'new stories')}",
+             f"{stats.folded} folded into their stories", plural(verdicts.get("update", 0), "update")]
+    return (f"Stopped after {duration(seconds)}. {', '.join(parts)}; {plural(stats.alerts, 'alert')}, "
+            f"{plural(len(demo.receiver.deliveries), 'webhook delivery', 'webhook deliveries')}. "
+            f"Data kept in {demo.data_dir}")
+
+
+def quiet_line(demo: Demo) -> str:
+    """Said once when the scripted news day is over."""
+    assert demo.runner is not None
+    page = f"the page stays up at {demo.runner.web_url}; " if demo.runner.web_url else ""
+    return f"The demo feeds are quiet now (the news day is over); {page}Ctrl-C to stop."
 
 
 def banner(demo: Demo, console: Any) -> None:
@@ -183,14 +220,21 @@ def banner(demo: Demo, console: Any) -> None:
 async def run_demo(args: argparse.Namespace) -> None:
     from rich.console import Console
 
-    console = Console(highlight=False)
+    # soft wrap: a long line is the terminal's to wrap, so a printed command copies as one line
+    console = Console(highlight=False, soft_wrap=True)
     demo = Demo(fresh_data_dir(args.data_dir), web=parse_bind(args.web), interval=args.interval)
 
     def alert_line(body: dict[str, Any]) -> None:
-        console.print(f"[bold red]ALERT[/]     webhook got [bold]{body.get('rule')}[/]: {body.get('title')}")
+        from rich.text import Text
+
+        line = Text("ALERT", style="bold red")
+        line.append(f"     webhook got {body.get('rule')} -> ", style="bold")
+        line.append(one_line(str(body.get("title"))))
+        line.append(f" ({source_name(body.get('source'))})", style="dim")
+        console.print(line)
 
     demo.receiver.on_alert = alert_line
-    demo.on_result = printer(console)
+    demo.on_result = Printer(console)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -199,6 +243,8 @@ async def run_demo(args: argparse.Namespace) -> None:
     banner(demo, console)
     started = time.monotonic()
     next_stage = started + args.step
+    last_stage: dict[str, int] | None = demo.polls() if demo.site.stage >= demo.site.last_stage else None
+    told_quiet = False
     try:
         while not stop.is_set():
             now = time.monotonic()
@@ -207,16 +253,18 @@ async def run_demo(args: argparse.Namespace) -> None:
             if now >= next_stage:
                 if demo.advance():
                     console.print(f"[dim]-- the news moves on (stage {demo.site.stage} of {demo.site.last_stage})[/]")
+                    if demo.site.stage >= demo.site.last_stage:
+                        last_stage = demo.polls()
                 next_stage = now + args.step
+            if last_stage is not None and not told_quiet and demo.settled(last_stage):
+                console.print(f"[dim]-- {quiet_line(demo)}[/]")
+                told_quiet = True
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), 0.2)
     finally:
         await demo.stop()
-    assert demo.runner is not None
-    stats = demo.runner.stats
     console.rule()
-    console.print(f"Stopped. {stats.processed} items, {dict(stats.verdicts)}, "
-                  f"{len(demo.receiver.deliveries)} webhook deliveries. Data kept in {demo.data_dir}")
+    console.print(summary(demo, time.monotonic() - started))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -219,7 +219,8 @@ class Stats:
     started: float = -1.0
     processed: int = 0
     verdicts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
-    alerts: int = 0
+    alert_ids: set[str] = field(default_factory=set)
+    """Alerts raised, by id: a folded copy of an alerted story raises its story's alert again."""
     delivered: int = 0
     """Webhook deliveries that got a 2xx (not throttled, not dead-lettered)."""
     dead_letters: int = 0
@@ -234,7 +235,7 @@ class Stats:
         self.processed += len(results)
         for r in results:
             self.verdicts[r.item["dedupe"]["status"]] += 1
-            self.alerts += len(r.alerts)
+            self.alert_ids.update(a["id"] for a in r.alerts)
         self.dead_letters += dead
         now = self.clock()
         self.recent.append((now, len(results)))
@@ -243,6 +244,10 @@ class Stats:
     def _forget(self, now: float) -> None:
         while self.recent and now - self.recent[0][0] > RATE_WINDOW:
             self.recent.popleft()
+
+    @property
+    def alerts(self) -> int:
+        return len(self.alert_ids)
 
     @property
     def stories(self) -> int:

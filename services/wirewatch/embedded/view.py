@@ -139,6 +139,7 @@ class TerminalView:
         self.totals = Totals()
         self.now = now or (lambda: datetime.now().astimezone())
         self._failing: set[str] = set()
+        self._alerted: set[str] = set()
 
     # -- lines above the status line -------------------------------------------------
     def line(self, text: Text) -> None:
@@ -167,6 +168,9 @@ class TerminalView:
                 text.append("  (updated)", style="cyan")
             self.line(text)
         for alert in result.alerts:
+            if alert["id"] in self._alerted:
+                continue  # a folded copy raising its story's alert again: shown once
+            self._alerted.add(alert["id"])
             text = Text(f"{when} ", style="dim")
             text.append("ALERT", style="bold red")
             text.append(f" {alert['rule']} -> ", style="bold")
