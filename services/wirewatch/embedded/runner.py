@@ -52,6 +52,7 @@ from wirewatch.core.sqlite import (
 from wirewatch.embedded.delivered import DELIVERED_FILE, AlsoToFile, DeliveredFile
 from wirewatch.embedded.web import AlertRing, AlertSource, create_app, start_web
 from wirewatch.pollers.config import SourcesConfig, load_sources
+from wirewatch.pollers.health import SourceHealth
 from wirewatch.pollers.state import SourceState
 from wirewatch.processors.pipeline import (
     NerMode,
@@ -300,6 +301,8 @@ class Runner:
     bus: MemoryBus | None = None
     poll_sink: EmbeddedPollSink | None = None
     db: Database | None = None
+    health: SourceHealth | None = None
+    """Per-source poll health (the console's /sources page, the terminal view, the gauges)."""
     ready: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
@@ -352,6 +355,8 @@ class Runner:
             stack.enter_context(data_dir_lock(s.data_dir))
             self.db = db = self._open_data()
             stack.callback(db.close)
+            # kept in the data file: failures, last success and item times survive a restart
+            self.health = SourceHealth(config.sources.sources, store=SqliteKV(db, "source-health"))
             publisher: Publisher
             poll_publisher: Publisher
             if self.embedded_bus:
@@ -492,7 +497,7 @@ class Runner:
             poller = Poller(
                 state=state, fetcher=fetcher, publisher=publisher, raw_topic=self.settings.raw_topic,
                 dead_letter_topic=self.settings.dead_letter_topic, concurrency=sources.fetch.concurrency,
-                stop=stop,
+                stop=stop, health=self.health,
             )
             await poller.run(sources.sources)
         finally:
