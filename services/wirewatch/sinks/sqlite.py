@@ -35,6 +35,9 @@ from wirewatch.sinks.store import (
     ITEM_TIMES,
     IndexOutcome,
     SearchHit,
+    delivery_id,
+    delivery_problem,
+    delivery_view,
     unstorable_reason,
 )
 
@@ -64,6 +67,15 @@ CREATE TABLE IF NOT EXISTS alerts (
     matched_at TEXT NOT NULL,
     doc TEXT NOT NULL
 );
+CREATE INDEX IF NOT EXISTS alerts_rule ON alerts (rule, seq);
+CREATE TABLE IF NOT EXISTS deliveries (
+    alert_id TEXT NOT NULL,
+    destination TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    at TEXT NOT NULL,
+    doc TEXT NOT NULL,
+    PRIMARY KEY (alert_id, destination, outcome)
+) WITHOUT ROWID;
 """.replace("{tokenizer}", _FTS_TOKENIZER)
 
 
@@ -202,21 +214,51 @@ class SqliteStore:
         return self.index_alerts_sync(alerts)
 
     def index_alerts_sync(self, alerts: Sequence[dict[str, Any]]) -> list[IndexOutcome]:
-        """Keyed by alert id: a replayed alert keeps its first place in the list."""
+        """The first alert with an id is kept as it was (what the notifier delivered); a later
+        one with the same id (a duplicate of the story, a replay) is ``duplicate``, not stored."""
         self.setup_sync()
         outcomes: list[IndexOutcome] = []
         with self.db.transaction() as conn:
             for alert_id, alert in _valid("alert", ALERT_TIMES, alerts, outcomes):
                 try:
-                    conn.execute(
+                    cur = conn.execute(
                         "INSERT INTO alerts (id, rule, story_id, matched_at, doc) VALUES (?, ?, ?, ?, ?) "
-                        "ON CONFLICT (id) DO UPDATE SET doc = excluded.doc",
+                        "ON CONFLICT (id) DO NOTHING",
                         (alert_id, alert["rule"], alert["story_id"], alert["matched_at"], json.dumps(alert)),
                     )
                 except _DOCUMENT_ERRORS as exc:  # one statement: nothing half-written to undo
                     outcomes.append(IndexOutcome(alert_id, "rejected", f"cannot be stored: {exc}"))
                     continue
-                outcomes.append(IndexOutcome(alert_id, "indexed"))
+                outcomes.append(IndexOutcome(alert_id, "indexed" if cur.rowcount else "duplicate"))
+        return outcomes
+
+    async def index_deliveries(self, deliveries: Sequence[dict[str, Any]]) -> list[IndexOutcome]:
+        return self.index_deliveries_sync(deliveries)
+
+    def index_deliveries_sync(self, deliveries: Sequence[dict[str, Any]]) -> list[IndexOutcome]:
+        """One row per (alert, destination, outcome); a later record of the same outcome (a
+        dead letter replayed and failing again) replaces its time and attempts."""
+        self.setup_sync()
+        outcomes: list[IndexOutcome] = []
+        with self.db.transaction() as conn:
+            for record in deliveries:
+                key = delivery_id(record)
+                problem = delivery_problem(record)
+                if problem is not None:
+                    outcomes.append(IndexOutcome(key, "rejected", problem))
+                    continue
+                try:
+                    conn.execute(
+                        "INSERT INTO deliveries (alert_id, destination, outcome, at, doc) VALUES (?, ?, ?, ?, ?) "
+                        "ON CONFLICT (alert_id, destination, outcome) DO UPDATE SET at = excluded.at, "
+                        "doc = excluded.doc",
+                        (record["alert_id"], record["destination"], record["outcome"], record["at"],
+                         json.dumps(record, ensure_ascii=False)),
+                    )
+                except _DOCUMENT_ERRORS as exc:
+                    outcomes.append(IndexOutcome(key, "rejected", f"cannot be stored: {exc}"))
+                    continue
+                outcomes.append(IndexOutcome(key, "indexed"))
         return outcomes
 
     async def search(
@@ -362,6 +404,41 @@ class SqliteStore:
     def alert_count(self) -> int:
         self.setup_sync()
         return int(self.db.conn.execute("SELECT COUNT(*) FROM alerts").fetchone()[0])
+
+    def alert_history(self, limit: int = 50, offset: int = 0, rule: str | None = None) -> list[dict[str, Any]]:
+        """Stored alerts newest first (the order they were stored), each with ``deliveries``:
+        ``[{destination, outcome, at, attempts?}]`` in time order. The alert-history page."""
+        self.setup_sync()
+        where, params = ("WHERE rule = ?", [rule]) if rule is not None else ("", [])
+        rows = self.db.conn.execute(
+            f"SELECT doc FROM alerts {where} ORDER BY seq DESC LIMIT ? OFFSET ?",
+            (*params, max(limit, 0), max(offset, 0)),
+        ).fetchall()
+        alerts = [json.loads(doc) for (doc,) in rows]
+        by_alert: dict[str, list[dict[str, Any]]] = {a["id"]: [] for a in alerts}
+        ids = list(by_alert)
+        for start in range(0, len(ids), 500):  # SQLite's bound-parameter limit
+            chunk = ids[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            for (doc,) in self.db.conn.execute(
+                f"SELECT doc FROM deliveries WHERE alert_id IN ({marks}) ORDER BY at, destination",
+                chunk,
+            ):
+                by_alert[json.loads(doc)["alert_id"]].append(delivery_view(json.loads(doc)))
+        return [{**alert, "deliveries": by_alert[alert["id"]]} for alert in alerts]
+
+    def alert_total(self, rule: str | None = None) -> int:
+        """Alerts stored (of ``rule``): the count the page and the status line show."""
+        self.setup_sync()
+        if rule is None:
+            return self.alert_count()
+        return int(self.db.conn.execute("SELECT COUNT(*) FROM alerts WHERE rule = ?", (rule,)).fetchone()[0])
+
+    def delivery_counts(self) -> dict[str, int]:
+        """Delivery records by outcome (``delivered`` = webhooks the destinations accepted)."""
+        self.setup_sync()
+        rows = self.db.conn.execute("SELECT outcome, COUNT(*) FROM deliveries GROUP BY outcome")
+        return {str(outcome): int(n) for outcome, n in rows}
 
     def story_count(self) -> int:
         self.setup_sync()
