@@ -49,6 +49,7 @@ from wirewatch.core.sqlite import (
     is_damage,
     move_aside,
 )
+from wirewatch.embedded.console import attach
 from wirewatch.embedded.delivered import DELIVERED_FILE, AlsoToFile, DeliveredFile
 from wirewatch.embedded.web import AlertRing, AlertSource, create_app, start_web
 from wirewatch.pollers.config import SourcesConfig, load_sources
@@ -376,6 +377,7 @@ class Runner:
             if self.options.web is not None:
                 host, port = self.options.web
                 app = create_app(store, alerts_view, database=db, allowed_hosts=self.options.allowed_hosts)
+                attach(app, health=self.health, rules=lambda: self.processor.rules.rules if self.processor else [])
                 web_runner, self.web_url = await start_web(app, host, port)
                 stack.push_async_callback(web_runner.cleanup)
 

@@ -32,6 +32,7 @@ from aiohttp import web
 from wirewatch.core.errors import ConfigError, WirewatchError
 from wirewatch.core.logging import get_logger
 from wirewatch.core.sqlite import Database, is_damage
+from wirewatch.embedded.console import add_console
 from wirewatch.sinks.store import ItemStore, SearchHit
 
 HERE = Path(__file__).resolve().parent
@@ -375,6 +376,7 @@ def create_app(
     app.router.add_get("/api/search", api_search)
     app.router.add_get("/healthz", health)
     app.router.add_static("/static/", HERE / "static")
+    add_console(app, env, page, search_deadline)  # /story, /alerts, /rules, /sources
     return app
 
 

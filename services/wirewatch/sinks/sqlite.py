@@ -78,6 +78,21 @@ CREATE TABLE IF NOT EXISTS deliveries (
 ) WITHOUT ROWID;
 """.replace("{tokenizer}", _FTS_TOKENIZER)
 
+#: Every revision of an item, small (title, a body excerpt, its time): the story page lists a
+#: live-blog post's corrections while ``items`` keeps only the newest revision's document.
+_REVISIONS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS item_revisions (
+    item_id TEXT NOT NULL,
+    revision INTEGER NOT NULL,
+    title TEXT NOT NULL,
+    excerpt TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (item_id, revision)
+) WITHOUT ROWID;
+"""
+#: Characters of a revision's body kept in ``item_revisions``.
+EXCERPT_CHARS = 280
+
 
 #: What one document's values can raise while being written (a value SQLite can't bind, text
 #: that is no UTF-8): that document is rejected. Damage (``sqlite3.DatabaseError``) is not here.
@@ -150,6 +165,7 @@ class SqliteStore:
     def setup_sync(self) -> None:
         if not self._ready:
             self.db.conn.executescript(_STORE_SCHEMA)
+            self.db.conn.executescript(_REVISIONS_SCHEMA)
             self._ready = True
 
     async def close(self) -> None:
@@ -177,6 +193,7 @@ class SqliteStore:
     @staticmethod
     def _upsert_item(conn: sqlite3.Connection, item_id: str, item: dict[str, Any], search_fields: Any) -> IndexOutcome:
         revision = int(item.get("revision", 1))
+        _keep_revision(conn, item_id, revision, item)
         row = conn.execute("SELECT seq, revision FROM items WHERE id = ?", (item_id,)).fetchone()
         # As Elasticsearch's external versions: only a newer revision replaces.
         if row is not None and row[1] >= revision:
@@ -388,6 +405,46 @@ class SqliteStore:
             out.append({"story_id": story_id, "lead": lead, "items": docs})
         return out
 
+    def story_items(self, story_id: str) -> list[dict[str, Any]]:
+        """Every item of a story (its lead and all folded into it), oldest first; [] if unknown."""
+        self.setup_sync()
+        rows = self.db.conn.execute(
+            "SELECT doc FROM items WHERE story_id = ? ORDER BY published_ms, seq", (story_id,)
+        )
+        return [json.loads(doc) for (doc,) in rows]
+
+    def revisions(self, item_ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+        """Item id -> its stored revisions (``revision``, ``title``, ``excerpt``, ``updated_at``), in order.
+
+        Items indexed before the revision table existed have none.
+        """
+        self.setup_sync()
+        out: dict[str, list[dict[str, Any]]] = {item_id: [] for item_id in item_ids}
+        ids = list(out)
+        for start in range(0, len(ids), 500):  # SQLite's bound-parameter limit
+            chunk = ids[start:start + 500]
+            rows = self.db.conn.execute(
+                "SELECT item_id, revision, title, excerpt, updated_at FROM item_revisions "
+                f"WHERE item_id IN ({','.join('?' * len(chunk))}) ORDER BY item_id, revision",
+                chunk,
+            )
+            for item_id, revision, title, excerpt, updated_at in rows:
+                out[item_id].append(
+                    {"revision": revision, "title": title, "excerpt": excerpt, "updated_at": updated_at})
+        return out
+
+    def story_alerts(self, story_id: str) -> list[dict[str, Any]]:
+        """The alerts stored for a story, oldest first, each with its ``deliveries`` (as in alert_history)."""
+        self.setup_sync()
+        alerts = [json.loads(doc) for (doc,) in self.db.conn.execute(
+            "SELECT doc FROM alerts WHERE story_id = ? ORDER BY matched_at, seq", (story_id,))]
+        for alert in alerts:
+            alert["deliveries"] = [
+                delivery_view(json.loads(doc)) for (doc,) in self.db.conn.execute(
+                    "SELECT doc FROM deliveries WHERE alert_id = ? ORDER BY at, destination", (alert["id"],))
+            ]
+        return alerts
+
     def alerts_after(self, after_seq: int = 0, limit: int = 50) -> list[tuple[int, dict[str, Any]]]:
         """Alerts stored after ``after_seq``, oldest first: what the page polls for."""
         self.setup_sync()
@@ -443,6 +500,17 @@ class SqliteStore:
     def story_count(self) -> int:
         self.setup_sync()
         return int(self.db.conn.execute("SELECT COUNT(DISTINCT story_id) FROM items").fetchone()[0])
+
+
+def _keep_revision(conn: sqlite3.Connection, item_id: str, revision: int, item: dict[str, Any]) -> None:
+    """Record one revision of an item in ``item_revisions`` (a replay of it changes nothing)."""
+    body = " ".join(str(item.get("body", "")).split())
+    excerpt = body if len(body) <= EXCERPT_CHARS else body[: EXCERPT_CHARS - 1] + "…"
+    conn.execute(
+        "INSERT INTO item_revisions (item_id, revision, title, excerpt, updated_at) VALUES (?, ?, ?, ?, ?) "
+        "ON CONFLICT (item_id, revision) DO NOTHING",
+        (item_id, revision, str(item.get("title", "")), excerpt, item.get("updated_at") or item["published_at"]),
+    )
 
 
 def fts_text(fields: dict[str, Any]) -> str:
