@@ -32,6 +32,7 @@ from aiohttp import web
 from wirewatch.core.errors import ConfigError, WirewatchError
 from wirewatch.core.logging import get_logger
 from wirewatch.core.sqlite import Database, is_damage
+from wirewatch.embedded.console import add_console
 from wirewatch.sinks.store import ItemStore, SearchHit
 
 HERE = Path(__file__).resolve().parent
@@ -225,6 +226,21 @@ class Page:
         return [{"story_id": h.id, "lead": h.document, "items": [h.document]} for h in hits]
 
 
+def counted(n: int, one: str, many: str) -> str:
+    """``1 alert``, ``5 alerts``: a count with its noun."""
+    return f"{n} {one if n == 1 else many}"
+
+
+def stats_text(stats: dict[str, int]) -> str:
+    """The header's stats line, rendered once here for the page and for the poll that refreshes it.
+
+    Subscripts, not ``stats.items``: Jinja reads an attribute first, and a dict's ``items``
+    is its method (#17 item 2 showed ``<built-in method items of dict object ...> items``).
+    """
+    return " · ".join((counted(stats["items"], "item", "items"), counted(stats["stories"], "story", "stories"),
+                       counted(stats["alerts"], "alert", "alerts")))
+
+
 HOST_CHECK = web.AppKey("host_check", HostCheck)
 
 
@@ -269,6 +285,7 @@ def create_app(
         undefined=jinja2.ChainableUndefined,
     )
     env.filters["href"] = href
+    env.filters["stats_text"] = stats_text
     template = env.get_template("index.html")
     page = Page(store, alerts)
 
@@ -295,7 +312,8 @@ def create_app(
         except ValueError:
             raise web.HTTPBadRequest(text="after must be an integer") from None
         entries = [{"seq": seq, "alert": alert} for seq, alert in alerts.alerts_after(after, 50)]
-        return web.json_response({"alerts": entries, "stats": await page.stats()})
+        stats = await page.stats()
+        return web.json_response({"alerts": entries, "stats": stats, "stats_text": stats_text(stats)})
 
     async def api_search(request: web.Request) -> web.Response:
         query = request.query.get("q", "").strip()
@@ -358,6 +376,7 @@ def create_app(
     app.router.add_get("/api/search", api_search)
     app.router.add_get("/healthz", health)
     app.router.add_static("/static/", HERE / "static")
+    add_console(app, env, page, search_deadline)  # /story, /alerts, /rules, /sources
     return app
 
 

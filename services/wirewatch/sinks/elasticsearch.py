@@ -23,11 +23,12 @@ Index design (see the README section "Elasticsearch index design"):
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from elastic_transport import ConnectionError as TransportConnectionError
 from elastic_transport import ConnectionTimeout, SerializationError
@@ -47,10 +48,14 @@ from wirewatch.core.retry import Backoff
 from wirewatch.search.analysis import search_fields
 from wirewatch.sinks.store import (
     ALERT_TIMES,
+    DELIVERY_TIMES,
     ITEM_TIMES,
     IndexOutcome,
     SearchHit,
     StoreUnavailable,
+    delivery_id,
+    delivery_problem,
+    delivery_view,
     unstorable_reason,
 )
 
@@ -134,6 +139,18 @@ ALERT_PROPERTIES: dict[str, Any] = {
 }
 
 
+DELIVERY_PROPERTIES: dict[str, Any] = {
+    "alert_id": _KEYWORD,
+    "destination": _KEYWORD,
+    "outcome": _KEYWORD,
+    "at": _DATE,
+    "attempts": {"type": "integer"},
+    "rule": _KEYWORD,
+    "story_id": _KEYWORD,
+    "reason": {"type": "text"},
+}
+
+
 @dataclass(frozen=True)
 class ClusterFeatures:
     """What the cluster offers beyond a core node, detected once at start."""
@@ -200,6 +217,7 @@ class ElasticsearchStore:
         self.prefix = prefix
         self.items_alias = f"{prefix}-items"
         self.alerts_alias = f"{prefix}-alerts"
+        self.deliveries_index = f"{prefix}-deliveries"
         self.retention = retention
         self.max_retries = max_retries
         self.backoff = backoff or Backoff(base=0.5, cap=30.0)
@@ -284,6 +302,14 @@ class ElasticsearchStore:
                     template=alerts_template,
                     meta={"managed_by": "wirewatch"},
                 )
+            await self.client.indices.put_index_template(
+                name=self.deliveries_index,
+                index_patterns=[self.deliveries_index],
+                priority=200,
+                template={"settings": {"number_of_shards": 1, "auto_expand_replicas": "0-1"},
+                          "mappings": {"dynamic": False, "properties": DELIVERY_PROPERTIES}},
+                meta={"managed_by": "wirewatch"},
+            )
         except (TransportConnectionError, ConnectionTimeout) as exc:
             raise StoreUnavailable(f"Elasticsearch unreachable: {exc}") from exc
         self._log.info("templates installed", prefix=self.prefix, ilm=self.features.ilm,
@@ -335,28 +361,84 @@ class ElasticsearchStore:
         }
 
     def alert_action(self, alert: dict[str, Any]) -> dict[str, Any]:
+        """``create``: an alert is the immutable record of what was sent; a later one with its id
+        answers 409 and is counted ``duplicate``."""
         doc = dict(alert)
         if self.features.data_streams:
             doc["@timestamp"] = alert["matched_at"]
             return {"_op_type": "create", "_index": self.alerts_alias, "_id": alert["id"], "_source": doc}
         return {
-            "_op_type": "index",
+            "_op_type": "create",
             "_index": f"{self.alerts_alias}-{month_suffix(alert['matched_at'])}",
             "_id": alert["id"],
-            "version": int(alert.get("revision", 1)),
-            "version_type": "external",
             "_source": doc,
+        }
+
+    def delivery_action(self, record: dict[str, Any]) -> dict[str, Any]:
+        """``index`` by (destination, alert, outcome): a repeated outcome keeps its latest time.
+
+        The ``_id`` is a hash of that key: alert ids carry feed text of any length (``_id`` <= 512 bytes).
+        """
+        key = delivery_id(record)
+        return {
+            "_op_type": "index",
+            "_index": self.deliveries_index,
+            "_id": hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest(),
+            "_source": dict(record),
         }
 
     async def index_items(self, items: Sequence[dict[str, Any]]) -> list[IndexOutcome]:
         return await self._bulk_each(items, ITEM_TIMES, self.item_action)
 
     async def index_alerts(self, alerts: Sequence[dict[str, Any]]) -> list[IndexOutcome]:
-        return await self._bulk_each(alerts, ALERT_TIMES, self.alert_action)
+        """Create each alert unless its id is stored already (in any monthly index: a story's
+        duplicate may be matched a month later), so the first alert stays the record."""
+        taken = await self._stored_alert_ids([str(a.get("id", "")) for a in alerts])
+        first: list[bool] = []
+        for alert in alerts:  # an id twice in one batch: the first is sent, the second is a duplicate
+            alert_id = str(alert.get("id", ""))
+            first.append(alert_id not in taken)
+            taken.add(alert_id)
+        fresh = [a for a, is_first in zip(alerts, first, strict=True) if is_first]
+        sent = iter(await self._bulk_each(fresh, ALERT_TIMES, self.alert_action, conflict="duplicate"))
+        return [next(sent) if is_first else IndexOutcome(str(a.get("id", "")), "duplicate")
+                for a, is_first in zip(alerts, first, strict=True)]
+
+    async def _stored_alert_ids(self, ids: Sequence[str]) -> set[str]:
+        """Which of ``ids`` an alert index already holds."""
+        wanted = sorted({i for i in ids if i})
+        if not wanted:
+            return set()
+        try:
+            response = await self.client.search(
+                index=self.alerts_alias, query={"ids": {"values": wanted}}, size=len(wanted),
+                source=False, ignore_unavailable=True, allow_no_indices=True,
+            )
+        except (TransportConnectionError, ConnectionTimeout) as exc:
+            raise StoreUnavailable(f"Elasticsearch unreachable: {exc}") from exc
+        except ApiError as exc:
+            if exc.meta.status in RETRY_STATUSES:
+                raise StoreUnavailable(f"Elasticsearch answered {exc.meta.status}") from exc
+            raise
+        return {str(hit["_id"]) for hit in response["hits"]["hits"]}
+
+    async def index_deliveries(self, deliveries: Sequence[dict[str, Any]]) -> list[IndexOutcome]:
+        """Delivery records (schemas/delivery.json) into ``<prefix>-deliveries``."""
+        early: list[IndexOutcome | None] = []
+        valid: list[dict[str, Any]] = []
+        for record in deliveries:
+            problem = delivery_problem(record)
+            early.append(IndexOutcome(delivery_id(record), "rejected", problem) if problem else None)
+            if problem is None:
+                valid.append(record)
+        sent = iter(await self._bulk_each(valid, DELIVERY_TIMES, self.delivery_action))
+        keyed = (IndexOutcome(delivery_id(r), o.status, o.reason) for r, o in zip(valid, sent, strict=True))
+        return [outcome or next(keyed) for outcome in early]
 
     async def _bulk_each(
         self, docs: Sequence[dict[str, Any]], times: Sequence[str],
         action_for: Callable[[dict[str, Any]], dict[str, Any]],
+        conflict: Literal["stale", "duplicate"] = "stale",
     ) -> list[IndexOutcome]:
         """One outcome per document: what can't be sent is rejected here, the rest goes in one bulk.
 
@@ -383,10 +465,11 @@ class ElasticsearchStore:
                 continue
             early.append(None)
             actions.append(action)
-        sent = iter(await self._bulk(actions))
+        sent = iter(await self._bulk(actions, conflict))
         return [outcome or next(sent) for outcome in early]
 
-    async def _bulk(self, actions: list[dict[str, Any]]) -> list[IndexOutcome]:
+    async def _bulk(self, actions: list[dict[str, Any]],
+                    conflict: Literal["stale", "duplicate"] = "stale") -> list[IndexOutcome]:
         """Bulk with per-document retries on 429/5xx; 409 = stale; other errors = rejected.
 
         Documents answered 429/5xx are sent again after :attr:`backoff`, up to
@@ -405,7 +488,7 @@ class ElasticsearchStore:
                     break
                 if attempt:
                     await self.backoff.sleep(attempt - 1)
-                pending, last_error = await self._bulk_once(pending, outcomes)
+                pending, last_error = await self._bulk_once(pending, outcomes, conflict)
             if pending:
                 raise StoreUnavailable(f"Elasticsearch kept answering {last_error}")
         finally:
@@ -414,7 +497,8 @@ class ElasticsearchStore:
                 for a in actions]
 
     async def _bulk_once(
-        self, actions: list[dict[str, Any]], outcomes: dict[str, IndexOutcome]
+        self, actions: list[dict[str, Any]], outcomes: dict[str, IndexOutcome],
+        conflict: Literal["stale", "duplicate"] = "stale",
     ) -> tuple[list[dict[str, Any]], str]:
         """One bulk request: records final outcomes, returns the actions to send again and why."""
         by_id = {str(a["_id"]): a for a in actions}
@@ -436,7 +520,7 @@ class ElasticsearchStore:
                 if ok:
                     outcomes[doc_id] = IndexOutcome(doc_id, "indexed")
                 elif status == 409:
-                    outcomes[doc_id] = IndexOutcome(doc_id, "stale")
+                    outcomes[doc_id] = IndexOutcome(doc_id, conflict)
                 elif status in RETRY_STATUSES and doc_id in by_id:
                     again.append(by_id[doc_id])
                     why = f"{status}: {_reason(info.get('error'))}"
@@ -501,6 +585,51 @@ class ElasticsearchStore:
         response = await self.client.count(index=self.items_alias, ignore_unavailable=True,
                                            allow_no_indices=True)
         return int(response["count"])
+
+    async def alert_history(self, limit: int = 50, offset: int = 0, rule: str | None = None) -> list[dict[str, Any]]:
+        """Stored alerts newest first (by ``matched_at``), each with ``deliveries``:
+        ``[{destination, outcome, at, attempts?}]`` in time order. The alert-history page."""
+        query: dict[str, Any] = {"term": {"rule": rule}} if rule is not None else {"match_all": {}}
+        try:
+            response = await self.client.search(
+                index=self.alerts_alias, query=query, from_=max(offset, 0), size=max(limit, 0),
+                sort=[{"matched_at": {"order": "desc"}}, {"id": {"order": "desc"}}],
+                ignore_unavailable=True, allow_no_indices=True,
+            )
+            alerts = [{k: v for k, v in h["_source"].items() if k != "@timestamp"}
+                      for h in response["hits"]["hits"]]
+            by_alert: dict[str, list[dict[str, Any]]] = {a["id"]: [] for a in alerts}
+            if by_alert:
+                found = await self.client.search(
+                    index=self.deliveries_index, query={"terms": {"alert_id": list(by_alert)}},
+                    sort=[{"at": {"order": "asc"}}, {"destination": {"order": "asc"}}],
+                    size=10_000, ignore_unavailable=True, allow_no_indices=True,
+                )
+                for hit in found["hits"]["hits"]:
+                    record = hit["_source"]
+                    by_alert.get(record.get("alert_id", ""), []).append(delivery_view(record))
+        except (TransportConnectionError, ConnectionTimeout) as exc:
+            raise WirewatchError(f"Elasticsearch unreachable: {exc}") from None
+        return [{**alert, "deliveries": by_alert[alert["id"]]} for alert in alerts]
+
+    async def alert_total(self, rule: str | None = None) -> int:
+        """Alerts stored (of ``rule``): the count the page and the status line show."""
+        query: dict[str, Any] = {"term": {"rule": rule}} if rule is not None else {"match_all": {}}
+        try:
+            response = await self.client.count(index=self.alerts_alias, query=query,
+                                               ignore_unavailable=True, allow_no_indices=True)
+        except (TransportConnectionError, ConnectionTimeout) as exc:
+            raise WirewatchError(f"Elasticsearch unreachable: {exc}") from None
+        return int(response["count"])
+
+    async def delivery_counts(self) -> dict[str, int]:
+        """Delivery records by outcome (``delivered`` = webhooks the destinations accepted)."""
+        response = await self.client.search(
+            index=self.deliveries_index, size=0, ignore_unavailable=True, allow_no_indices=True,
+            aggs={"outcomes": {"terms": {"field": "outcome", "size": 10}}},
+        )
+        buckets = response.get("aggregations", {}).get("outcomes", {}).get("buckets", [])
+        return {str(b["key"]): int(b["doc_count"]) for b in buckets}
 
     async def installed_mapping(self, alias: str) -> dict[str, Any]:
         """Field properties of the indices behind ``alias`` (merged), for checks."""

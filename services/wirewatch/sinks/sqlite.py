@@ -35,6 +35,9 @@ from wirewatch.sinks.store import (
     ITEM_TIMES,
     IndexOutcome,
     SearchHit,
+    delivery_id,
+    delivery_problem,
+    delivery_view,
     unstorable_reason,
 )
 
@@ -64,7 +67,31 @@ CREATE TABLE IF NOT EXISTS alerts (
     matched_at TEXT NOT NULL,
     doc TEXT NOT NULL
 );
+CREATE INDEX IF NOT EXISTS alerts_rule ON alerts (rule, seq);
+CREATE TABLE IF NOT EXISTS deliveries (
+    alert_id TEXT NOT NULL,
+    destination TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    at TEXT NOT NULL,
+    doc TEXT NOT NULL,
+    PRIMARY KEY (alert_id, destination, outcome)
+) WITHOUT ROWID;
 """.replace("{tokenizer}", _FTS_TOKENIZER)
+
+#: Every revision of an item, small (title, a body excerpt, its time): the story page lists a
+#: live-blog post's corrections while ``items`` keeps only the newest revision's document.
+_REVISIONS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS item_revisions (
+    item_id TEXT NOT NULL,
+    revision INTEGER NOT NULL,
+    title TEXT NOT NULL,
+    excerpt TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (item_id, revision)
+) WITHOUT ROWID;
+"""
+#: Characters of a revision's body kept in ``item_revisions``.
+EXCERPT_CHARS = 280
 
 
 #: What one document's values can raise while being written (a value SQLite can't bind, text
@@ -138,6 +165,7 @@ class SqliteStore:
     def setup_sync(self) -> None:
         if not self._ready:
             self.db.conn.executescript(_STORE_SCHEMA)
+            self.db.conn.executescript(_REVISIONS_SCHEMA)
             self._ready = True
 
     async def close(self) -> None:
@@ -165,6 +193,7 @@ class SqliteStore:
     @staticmethod
     def _upsert_item(conn: sqlite3.Connection, item_id: str, item: dict[str, Any], search_fields: Any) -> IndexOutcome:
         revision = int(item.get("revision", 1))
+        _keep_revision(conn, item_id, revision, item)
         row = conn.execute("SELECT seq, revision FROM items WHERE id = ?", (item_id,)).fetchone()
         # As Elasticsearch's external versions: only a newer revision replaces.
         if row is not None and row[1] >= revision:
@@ -202,21 +231,51 @@ class SqliteStore:
         return self.index_alerts_sync(alerts)
 
     def index_alerts_sync(self, alerts: Sequence[dict[str, Any]]) -> list[IndexOutcome]:
-        """Keyed by alert id: a replayed alert keeps its first place in the list."""
+        """The first alert with an id is kept as it was (what the notifier delivered); a later
+        one with the same id (a duplicate of the story, a replay) is ``duplicate``, not stored."""
         self.setup_sync()
         outcomes: list[IndexOutcome] = []
         with self.db.transaction() as conn:
             for alert_id, alert in _valid("alert", ALERT_TIMES, alerts, outcomes):
                 try:
-                    conn.execute(
+                    cur = conn.execute(
                         "INSERT INTO alerts (id, rule, story_id, matched_at, doc) VALUES (?, ?, ?, ?, ?) "
-                        "ON CONFLICT (id) DO UPDATE SET doc = excluded.doc",
+                        "ON CONFLICT (id) DO NOTHING",
                         (alert_id, alert["rule"], alert["story_id"], alert["matched_at"], json.dumps(alert)),
                     )
                 except _DOCUMENT_ERRORS as exc:  # one statement: nothing half-written to undo
                     outcomes.append(IndexOutcome(alert_id, "rejected", f"cannot be stored: {exc}"))
                     continue
-                outcomes.append(IndexOutcome(alert_id, "indexed"))
+                outcomes.append(IndexOutcome(alert_id, "indexed" if cur.rowcount else "duplicate"))
+        return outcomes
+
+    async def index_deliveries(self, deliveries: Sequence[dict[str, Any]]) -> list[IndexOutcome]:
+        return self.index_deliveries_sync(deliveries)
+
+    def index_deliveries_sync(self, deliveries: Sequence[dict[str, Any]]) -> list[IndexOutcome]:
+        """One row per (alert, destination, outcome); a later record of the same outcome (a
+        dead letter replayed and failing again) replaces its time and attempts."""
+        self.setup_sync()
+        outcomes: list[IndexOutcome] = []
+        with self.db.transaction() as conn:
+            for record in deliveries:
+                key = delivery_id(record)
+                problem = delivery_problem(record)
+                if problem is not None:
+                    outcomes.append(IndexOutcome(key, "rejected", problem))
+                    continue
+                try:
+                    conn.execute(
+                        "INSERT INTO deliveries (alert_id, destination, outcome, at, doc) VALUES (?, ?, ?, ?, ?) "
+                        "ON CONFLICT (alert_id, destination, outcome) DO UPDATE SET at = excluded.at, "
+                        "doc = excluded.doc",
+                        (record["alert_id"], record["destination"], record["outcome"], record["at"],
+                         json.dumps(record, ensure_ascii=False)),
+                    )
+                except _DOCUMENT_ERRORS as exc:
+                    outcomes.append(IndexOutcome(key, "rejected", f"cannot be stored: {exc}"))
+                    continue
+                outcomes.append(IndexOutcome(key, "indexed"))
         return outcomes
 
     async def search(
@@ -346,6 +405,46 @@ class SqliteStore:
             out.append({"story_id": story_id, "lead": lead, "items": docs})
         return out
 
+    def story_items(self, story_id: str) -> list[dict[str, Any]]:
+        """Every item of a story (its lead and all folded into it), oldest first; [] if unknown."""
+        self.setup_sync()
+        rows = self.db.conn.execute(
+            "SELECT doc FROM items WHERE story_id = ? ORDER BY published_ms, seq", (story_id,)
+        )
+        return [json.loads(doc) for (doc,) in rows]
+
+    def revisions(self, item_ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+        """Item id -> its stored revisions (``revision``, ``title``, ``excerpt``, ``updated_at``), in order.
+
+        Items indexed before the revision table existed have none.
+        """
+        self.setup_sync()
+        out: dict[str, list[dict[str, Any]]] = {item_id: [] for item_id in item_ids}
+        ids = list(out)
+        for start in range(0, len(ids), 500):  # SQLite's bound-parameter limit
+            chunk = ids[start:start + 500]
+            rows = self.db.conn.execute(
+                "SELECT item_id, revision, title, excerpt, updated_at FROM item_revisions "
+                f"WHERE item_id IN ({','.join('?' * len(chunk))}) ORDER BY item_id, revision",
+                chunk,
+            )
+            for item_id, revision, title, excerpt, updated_at in rows:
+                out[item_id].append(
+                    {"revision": revision, "title": title, "excerpt": excerpt, "updated_at": updated_at})
+        return out
+
+    def story_alerts(self, story_id: str) -> list[dict[str, Any]]:
+        """The alerts stored for a story, oldest first, each with its ``deliveries`` (as in alert_history)."""
+        self.setup_sync()
+        alerts = [json.loads(doc) for (doc,) in self.db.conn.execute(
+            "SELECT doc FROM alerts WHERE story_id = ? ORDER BY matched_at, seq", (story_id,))]
+        for alert in alerts:
+            alert["deliveries"] = [
+                delivery_view(json.loads(doc)) for (doc,) in self.db.conn.execute(
+                    "SELECT doc FROM deliveries WHERE alert_id = ? ORDER BY at, destination", (alert["id"],))
+            ]
+        return alerts
+
     def alerts_after(self, after_seq: int = 0, limit: int = 50) -> list[tuple[int, dict[str, Any]]]:
         """Alerts stored after ``after_seq``, oldest first: what the page polls for."""
         self.setup_sync()
@@ -363,9 +462,55 @@ class SqliteStore:
         self.setup_sync()
         return int(self.db.conn.execute("SELECT COUNT(*) FROM alerts").fetchone()[0])
 
+    def alert_history(self, limit: int = 50, offset: int = 0, rule: str | None = None) -> list[dict[str, Any]]:
+        """Stored alerts newest first (the order they were stored), each with ``deliveries``:
+        ``[{destination, outcome, at, attempts?}]`` in time order. The alert-history page."""
+        self.setup_sync()
+        where, params = ("WHERE rule = ?", [rule]) if rule is not None else ("", [])
+        rows = self.db.conn.execute(
+            f"SELECT doc FROM alerts {where} ORDER BY seq DESC LIMIT ? OFFSET ?",
+            (*params, max(limit, 0), max(offset, 0)),
+        ).fetchall()
+        alerts = [json.loads(doc) for (doc,) in rows]
+        by_alert: dict[str, list[dict[str, Any]]] = {a["id"]: [] for a in alerts}
+        ids = list(by_alert)
+        for start in range(0, len(ids), 500):  # SQLite's bound-parameter limit
+            chunk = ids[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            for (doc,) in self.db.conn.execute(
+                f"SELECT doc FROM deliveries WHERE alert_id IN ({marks}) ORDER BY at, destination",
+                chunk,
+            ):
+                by_alert[json.loads(doc)["alert_id"]].append(delivery_view(json.loads(doc)))
+        return [{**alert, "deliveries": by_alert[alert["id"]]} for alert in alerts]
+
+    def alert_total(self, rule: str | None = None) -> int:
+        """Alerts stored (of ``rule``): the count the page and the status line show."""
+        self.setup_sync()
+        if rule is None:
+            return self.alert_count()
+        return int(self.db.conn.execute("SELECT COUNT(*) FROM alerts WHERE rule = ?", (rule,)).fetchone()[0])
+
+    def delivery_counts(self) -> dict[str, int]:
+        """Delivery records by outcome (``delivered`` = webhooks the destinations accepted)."""
+        self.setup_sync()
+        rows = self.db.conn.execute("SELECT outcome, COUNT(*) FROM deliveries GROUP BY outcome")
+        return {str(outcome): int(n) for outcome, n in rows}
+
     def story_count(self) -> int:
         self.setup_sync()
         return int(self.db.conn.execute("SELECT COUNT(DISTINCT story_id) FROM items").fetchone()[0])
+
+
+def _keep_revision(conn: sqlite3.Connection, item_id: str, revision: int, item: dict[str, Any]) -> None:
+    """Record one revision of an item in ``item_revisions`` (a replay of it changes nothing)."""
+    body = " ".join(str(item.get("body", "")).split())
+    excerpt = body if len(body) <= EXCERPT_CHARS else body[: EXCERPT_CHARS - 1] + "…"
+    conn.execute(
+        "INSERT INTO item_revisions (item_id, revision, title, excerpt, updated_at) VALUES (?, ?, ?, ?, ?) "
+        "ON CONFLICT (item_id, revision) DO NOTHING",
+        (item_id, revision, str(item.get("title", "")), excerpt, item.get("updated_at") or item["published_at"]),
+    )
 
 
 def fts_text(fields: dict[str, Any]) -> str:

@@ -45,9 +45,7 @@
           list.prepend(row(entry.seq, entry.alert));
           last = Math.max(last, entry.seq);
         }
-        if (stats && data.stats) {
-          stats.textContent = data.stats.items + " items · " + data.stats.stories + " stories · " + data.stats.alerts + " alerts";
-        }
+        if (stats && data.stats_text) stats.textContent = data.stats_text;
       }
     } catch (e) { /* server restarting: try again next tick */ }
     setTimeout(tick, 2000);

@@ -1,0 +1,319 @@
+"""The console's desk pages: a story's versions, alert history, rules with a backtest box, sources.
+
+Registered on the web app by :func:`add_console` (one line in
+:func:`wirewatch.embedded.web.create_app`); what only the running pipeline knows (the
+rules loaded right now, :class:`~wirewatch.pollers.health.SourceHealth`) is attached by
+``wirewatch run`` with :func:`attach`. Pages are server-rendered and complete without
+JavaScript; ``static/console.js`` only shows times in the reader's time zone.
+
+Stores: everything works on the SQLite store. On Elasticsearch (``wirewatch run`` with
+``WIREWATCH_ELASTICSEARCH_URL``) the story page searches ``story_id:"..."`` and shows each
+item's latest revision number only (the index keeps no revision history) and no alerts;
+alert history, rules and backtests read the index as on SQLite.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import math
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+from urllib.parse import urlencode
+
+import jinja2
+from aiohttp import web
+
+from wirewatch.core.times import parse_rfc3339, rfc3339
+from wirewatch.pollers.health import QUIET_RATIO, SourceHealth, SourceStatus
+from wirewatch.processors.rules import Rule
+
+ALERTS_PER_PAGE = 50
+RULE_MATCHES_SHOWN = 3
+BACKTEST_HITS_SHOWN = 10
+#: Items a backtest counts before it says "N+" (a store without a paged search counts by reading).
+BACKTEST_COUNT_CAP = 10_000
+#: Items of one story the Elasticsearch story page reads.
+STORY_ITEMS_MAX = 500
+#: The backtest box's periods: label -> window (None: everything stored).
+PERIODS: dict[str, timedelta | None] = {
+    "1h": timedelta(hours=1),
+    "24h": timedelta(hours=24),
+    "7d": timedelta(days=7),
+    "30d": timedelta(days=30),
+    "365d": timedelta(days=365),
+    "all": None,
+}
+DEFAULT_PERIOD = "7d"
+T = TypeVar("T")
+
+
+@dataclass
+class ConsoleState:
+    """What the pages read beyond the store: set by ``wirewatch run`` (:func:`attach`)."""
+
+    health: SourceHealth | None = None
+    rules: Callable[[], Sequence[Rule]] | None = None
+
+
+CONSOLE = web.AppKey("console", ConsoleState)
+
+
+def attach(
+    app: web.Application,
+    *,
+    health: SourceHealth | None = None,
+    rules: Callable[[], Sequence[Rule]] | None = None,
+) -> None:
+    """Give the pages the running pipeline's source health and current rules (they reload)."""
+    state = app[CONSOLE]
+    state.health = health
+    state.rules = rules
+
+
+# --- formatting ----------------------------------------------------------------------------
+
+
+def _moment(value: Any) -> datetime | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, int | float):
+        if math.isnan(value):
+            return None
+        return datetime.fromtimestamp(value, UTC)
+    try:
+        return parse_rfc3339(str(value))
+    except ValueError:
+        return None
+
+
+def iso(value: Any) -> str:
+    """An RFC 3339 string or epoch seconds as RFC 3339 UTC (the ``datetime`` attribute)."""
+    moment = _moment(value)
+    return rfc3339(moment) if moment is not None else ""
+
+
+def utc(value: Any) -> str:
+    """``2026-12-04 22:50:13 UTC``: what the page shows without JavaScript, and on hover."""
+    moment = _moment(value)
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if moment is not None else "never"
+
+
+def span(seconds: Any) -> str:
+    """A duration for people: ``45 s``, ``12 min``, ``3.5 h``, ``4 d``."""
+    if seconds is None:
+        return "unknown"
+    s = float(seconds)
+    if s < 90:
+        return f"{s:.0f} s"
+    if s < 90 * 60:
+        return f"{s / 60:.0f} min"
+    if s < 48 * 3600:
+        return f"{s / 3600:.1f} h".replace(".0 h", " h")
+    return f"{s / 86400:.1f} d".replace(".0 d", " d")
+
+
+def ago(value: Any, now: float | None = None) -> str:
+    """``12 min ago`` for an epoch time (``never`` for None)."""
+    if value is None:
+        return "never"
+    now = time.time() if now is None else now
+    return f"{span(max(0.0, now - float(value)))} ago"
+
+
+def lucene_phrase(text: str) -> str:
+    """``text`` as a quoted Lucene phrase (story ids hold ``:`` and ``/``)."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+async def _maybe(value: Any) -> Any:
+    """A store method's result, awaited when it is a coroutine (Elasticsearch) and not (SQLite)."""
+    return await value if inspect.isawaitable(value) else value
+
+
+# --- data ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StoryView:
+    story_id: str
+    items: list[dict[str, Any]]
+    revisions: dict[str, list[dict[str, Any]]]
+    alerts: list[dict[str, Any]] | None
+    """None: the store cannot list a story's alerts (Elasticsearch)."""
+    entities: list[tuple[str, str, int]]
+    note: str | None = None
+
+    @property
+    def lead(self) -> dict[str, Any]:
+        return next((d for d in self.items if d.get("id") == self.story_id), self.items[0])
+
+    @property
+    def outlets(self) -> int:
+        return len({(d.get("source") or {}).get("id") for d in self.items})
+
+
+def story_entities(items: Sequence[dict[str, Any]]) -> list[tuple[str, str, int]]:
+    """(name, type, items naming it) over a story's items, most named first."""
+    counts: Counter[tuple[str, str]] = Counter()
+    for item in items:
+        counts.update({(str(e.get("name", "")), str(e.get("type", ""))) for e in item.get("entities") or []})
+    return [(name, kind, n) for (name, kind), n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0][0]))]
+
+
+async def load_story(store: Any, story_id: str) -> StoryView | None:
+    """A story's items, revisions, entities and alerts; None when no item belongs to it."""
+    if callable(getattr(store, "story_items", None)):
+        items = store.story_items(story_id)
+        if not items:
+            return None
+        revisions = store.revisions([d["id"] for d in items])
+        return StoryView(story_id, items, revisions, store.story_alerts(story_id), story_entities(items))
+    try:
+        hits = await store.search(f"story_id:{lucene_phrase(story_id)}", limit=STORY_ITEMS_MAX)
+    except Exception as exc:  # the store's query language has no story_id field: say so, once
+        note = f"This store cannot list a story's items ({' '.join(str(exc).split())[:200]})."
+        return StoryView(story_id, [], {}, None, [], note=note)
+    items = sorted((h.document for h in hits), key=lambda d: (str(d.get("published_at", "")), str(d.get("id"))))
+    if not items:
+        return None
+    note = ("Elasticsearch keeps each item's latest revision only: revision numbers are shown, earlier "
+            "texts are not. Alerts of a story are listed on the alerts page.")
+    return StoryView(story_id, items, {}, None, story_entities(items), note=note)
+
+
+def rule_list(state: ConsoleState) -> list[Rule] | None:
+    return list(state.rules()) if state.rules is not None else None
+
+
+# --- pages ---------------------------------------------------------------------------------
+
+
+def add_console(app: web.Application, env: jinja2.Environment, page: Any, search_deadline: float) -> None:
+    """Register ``/story/{id}``, ``/alerts``, ``/rules`` and ``/sources`` on ``app``.
+
+    ``page`` is the web module's :class:`~wirewatch.embedded.web.Page` (store, alerts, stats).
+    """
+    from wirewatch.embedded.web import SearchRefused
+
+    state = ConsoleState()
+    app[CONSOLE] = state
+    store = page.store
+    env.filters.update(iso=iso, utc=utc, span=span, ago=ago)
+    templates = {name: env.get_template(f"{name}.html") for name in ("story", "alerts", "rules", "sources")}
+
+    async def render(name: str, status: int = 200, **context: Any) -> web.Response:
+        recent = page.alerts.recent_alerts(20)
+        base = {"query": "", "nav": name, "stats": await page.stats(), "alerts": recent,
+                "last_alert": max((seq for seq, _ in recent), default=0), "now": time.time()}
+        html = templates[name].render(**base, **context)
+        return web.Response(text=html, content_type="text/html", status=status)
+
+    async def story(request: web.Request) -> web.Response:
+        story_id = request.match_info["story_id"]
+        view = await load_story(store, story_id)
+        if view is None:
+            return await render("story", status=404, story_id=story_id, view=None, nav_story=True)
+        return await render("story", story_id=story_id, view=view)
+
+    async def alerts(request: web.Request) -> web.Response:
+        rule = request.query.get("rule") or None
+        page_no = _page_number(request)
+        history = getattr(store, "alert_history", None)
+        loaded = rule_list(state) or []
+        rule_ids = sorted({r.id for r in loaded} | ({rule} if rule else set()))
+        if not callable(history):
+            return await render("alerts", entries=None, rule=rule, rule_ids=rule_ids, total=0, page_no=1,
+                                pages=1, link=_link("/alerts", rule=rule))
+        total = int(await _maybe(store.alert_total(rule=rule)))
+        pages = max(1, math.ceil(total / ALERTS_PER_PAGE))
+        page_no = min(page_no, pages)
+        entries = await _maybe(history(limit=ALERTS_PER_PAGE, offset=(page_no - 1) * ALERTS_PER_PAGE, rule=rule))
+        first = (page_no - 1) * ALERTS_PER_PAGE + 1 if entries else 0
+        return await render("alerts", entries=entries, rule=rule, rule_ids=rule_ids, total=total,
+                            page_no=page_no, pages=pages, first=first, last=first + len(entries) - 1,
+                            link=_link("/alerts", rule=rule))
+
+    async def rules(request: web.Request) -> web.Response:
+        loaded = rule_list(state)
+        matches: dict[str, tuple[int, list[dict[str, Any]]]] = {}
+        history = getattr(store, "alert_history", None)
+        if loaded is not None and callable(history):
+            for rule in loaded:
+                total = int(await _maybe(store.alert_total(rule=rule.id)))
+                recent = await _maybe(history(limit=RULE_MATCHES_SHOWN, rule=rule.id)) if total else []
+                matches[rule.id] = (total, recent)
+        query = request.query.get("q", "").strip()
+        period = request.query.get("since", DEFAULT_PERIOD)
+        if period not in PERIODS:
+            period = DEFAULT_PERIOD
+        backtest: dict[str, Any] | None = None
+        status = 200
+        if query:
+            try:
+                backtest = await run_backtest(store, query, PERIODS[period], search_deadline)
+            except SearchRefused as exc:
+                backtest, status = {"error": str(exc)}, exc.status
+        return await render("rules", status=status, rules=loaded, matches=matches, q=query, period=period,
+                            periods=list(PERIODS), backtest=backtest, show=RULE_MATCHES_SHOWN)
+
+    async def sources(_request: web.Request) -> web.Response:
+        snapshot: list[SourceStatus] | None = state.health.snapshot() if state.health is not None else None
+        failing = sum(1 for s in snapshot or [] if s.failing)
+        quiet = sum(1 for s in snapshot or [] if s.quiet and not s.failing)
+        return await render("sources", sources=snapshot, failing=failing, quiet=quiet, quiet_ratio=QUIET_RATIO)
+
+    app.router.add_get("/story/{story_id:.+}", story)
+    app.router.add_get("/alerts", alerts)
+    app.router.add_get("/rules", rules)
+    app.router.add_get("/sources", sources)
+
+
+def _page_number(request: web.Request) -> int:
+    try:
+        return max(1, int(request.query.get("page", "1")))
+    except ValueError:
+        return 1
+
+
+def _link(path: str, **params: Any) -> Callable[..., str]:
+    """A URL builder keeping ``params`` (None dropped): ``link(page=2)``."""
+
+    def build(**more: Any) -> str:
+        merged = {k: v for k, v in {**params, **more}.items() if v is not None}
+        return path + ("?" + urlencode(merged) if merged else "")
+
+    return build
+
+
+async def run_backtest(store: Any, query: str, window: timedelta | None, deadline: float) -> dict[str, Any]:
+    """How many stored items ``query`` matches in ``window`` (up to now) and the newest of them.
+
+    Raises :class:`~wirewatch.embedded.web.SearchRefused` for a bad or too expensive query.
+    """
+    paged = getattr(store, "search_page", None)
+    if callable(paged):
+        since = datetime.now(UTC) - window if window is not None else None
+        result = await bounded(paged(query, limit=BACKTEST_HITS_SHOWN, since=since), deadline)
+        return {"count": int(result.total), "capped": False, "hits": [h.document for h in result.hits]}
+    hits = await bounded(store.search(query, since=window, limit=BACKTEST_COUNT_CAP), deadline)
+    return {"count": len(hits), "capped": len(hits) >= BACKTEST_COUNT_CAP,
+            "hits": [h.document for h in hits[:BACKTEST_HITS_SHOWN]]}
+
+
+async def bounded(search: Awaitable[T], deadline: float) -> T:
+    """A store search's answer, or ``SearchRefused`` (400 bad query, 422 no answer within ``deadline``)."""
+    from wirewatch.core.errors import WirewatchError
+    from wirewatch.embedded.web import TOO_EXPENSIVE, SearchRefused
+
+    try:
+        return await asyncio.wait_for(search, deadline)
+    except TimeoutError:
+        raise SearchRefused(TOO_EXPENSIVE, f"query too expensive: no answer within {deadline:g} s; "
+                                           "narrow it (more required words, fewer wildcards)") from None
+    except (WirewatchError, ValueError) as exc:  # QuerySyntaxError is a ValueError
+        raise SearchRefused(400, str(exc)) from None

@@ -1,0 +1,17 @@
+// The console pages work without this file; it shows each <time class="when"> in the
+// reader's own time zone (the UTC time stays on hover, in the title).
+"use strict";
+(function () {
+  function pad(n) { return String(n).padStart(2, "0"); }
+  function local(date) {
+    return date.getFullYear() + "-" + pad(date.getMonth() + 1) + "-" + pad(date.getDate()) + " " +
+      pad(date.getHours()) + ":" + pad(date.getMinutes());
+  }
+  for (const el of document.querySelectorAll("time.when[datetime]")) {
+    const date = new Date(el.getAttribute("datetime"));
+    if (Number.isNaN(date.getTime())) continue;
+    el.title = el.textContent.trim();  // the server's UTC text
+    el.textContent = local(date);
+    el.dataset.local = "1";
+  }
+})();
