@@ -18,18 +18,47 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from xml.sax.saxutils import escape
 
 from .feeds import GrowingFeed, story
 
-ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[()][A-Za-z0-9]|\r")
+CONTROL = re.compile(r"\x1b\[([0-9;?]*)([ -/]*[@-~])|\x1b[()][A-Za-z0-9]|\r|\n|\x07")
 
 
 def plain(text: str) -> str:
-    """Terminal output without colours and cursor moves (the words a user reads)."""
-    return ANSI.sub("", text)
+    """What the terminal shows, scrollback included: colours dropped, and the cursor moves a
+    live status line makes (carriage return, cursor up, erase line) applied, so a line printed
+    above the status line reads as its own line. Enough of a VT100 for rich's output."""
+    rows: list[str] = [""]
+    row = col = 0
+
+    def write(chunk: str) -> None:
+        nonlocal col
+        line = rows[row].ljust(col)
+        rows[row] = line[:col] + chunk + line[col + len(chunk):]
+        col += len(chunk)
+
+    position = 0
+    for match in CONTROL.finditer(text):
+        write(text[position:match.start()])
+        position = match.end()
+        token = match.group(0)
+        if token == "\n":
+            row += 1
+            col = 0
+            if row == len(rows):
+                rows.append("")
+        elif token == "\r":
+            col = 0
+        elif match.group(2) == "A":  # cursor up
+            row = max(0, row - int(match.group(1) or 1))
+        elif match.group(2) == "K":  # erase (2K: the whole line; K: to its end)
+            rows[row] = "" if match.group(1) == "2" else rows[row][:col]
+    write(text[position:])
+    return "\n".join(line.rstrip() for line in rows)
 
 
 @dataclass
@@ -114,14 +143,17 @@ def run_in_terminal(
 
 class FeedServer:
     """``/feed.xml``: a :class:`GrowingFeed` gaining ``per_second`` items a second (from ``start``
-    items); ``/flaky.xml``: HTTP 503 until :attr:`recovered` is set, then a one-item feed."""
+    items); ``/flaky.xml``: HTTP 503 until :attr:`recovered` is set, then a one-item feed;
+    ``POST /hook``: a webhook receiver answering 204, keeping each body."""
 
     def __init__(self, start: int = 3, per_second: float = 2.0, total: int = 240) -> None:
-        self.feed = GrowingFeed(total=total)
+        # items published over the last hours up to now: the view shows them as HH:MM
+        self.feed = GrowingFeed(total=total, start=datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=total))
         self.start = start
         self.per_second = per_second
         self.began = time.monotonic()
         self.recovered = threading.Event()
+        self.hooks: list[bytes] = []
         self.base_url = ""
 
     def visible(self) -> int:
@@ -149,6 +181,15 @@ class FeedServer:
                     self._send(503, "down for maintenance")
                 else:
                     self._send(404, "no such feed")
+
+            def do_POST(self) -> None:  # noqa: N802
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if self.path != "/hook":
+                    self._send(404, "no such hook")
+                    return
+                server.hooks.append(body)
+                self.send_response(204)
+                self.end_headers()
 
             def _send(self, status: int, text: str) -> None:
                 body = text.encode()

@@ -53,7 +53,7 @@ def write(path: Path, text: str) -> str:
         ("missing-sources", "nope.yaml: file not found"),
         ("bad-url", "sources[0].url: Value error, must be an http:// or https:// URL"),
         ("bad-query", "rules.yaml"),
-        ("unknown-destination", "rule urgent: notifies 'hook', which is not defined in --destinations"),
+        ("unknown-destination", "rule urgent: notifies 'hook', which is not defined in "),
         ("bad-web", "--web: expected HOST:PORT or off (got 'here')"),
         ("bad-setting", "WIREWATCH_TOPIC_PARTITIONS"),
         ("bad-allowed-hosts", "--web-allowed-hosts: expected NAME or NAME:PORT, comma-separated (got 'http://x')"),
@@ -72,8 +72,8 @@ def test_config_mistakes_are_one_line_and_exit_2(
         args[2] = write(tmp / "s.yaml", "sources:\n  - id: a\n    url: ftp://x\n")
     elif case == "bad-query":
         args[4] = write(tmp / "rules.yaml", "rules:\n  - id: r\n    query: '\"open'\n")
-    elif case == "unknown-destination":
-        args = [*args[:5], "--web", "off"]
+    elif case == "unknown-destination":  # --destinations given: a name it lacks is a typo
+        args[6] = write(tmp / "d.yaml", "destinations:\n  hook2:\n    url: http://127.0.0.1:9/hook\n")
     elif case == "bad-web":
         args[-1] = "here"
     elif case == "bad-setting":
@@ -104,6 +104,13 @@ def test_one_run_per_data_folder(files: dict[str, Path], wirewatch_bin: str, wir
         first.terminate()
         first.communicate(timeout=30)
     assert first.returncode == 0
+
+
+def test_without_destinations_rules_that_notify_load_and_alerts_stay_home() -> None:
+    """README's first example gives no --destinations: the shipped rules (notify: [desk]) load."""
+    config = load_config(RunOptions(sources=EXAMPLES / "sources.yaml", rules=EXAMPLES / "rules.yaml", ner="off"))
+    assert config.destinations == {}
+    assert "desk" in {name for rule in config.processor.rules.rules for name in rule.notify}
 
 
 def test_shipped_examples_load() -> None:

@@ -103,32 +103,46 @@ def run_command(args: argparse.Namespace) -> int:
     runner = Runner(options, settings, load_config(options))
     if settings.metrics_port:
         serve_metrics(settings.metrics_port, settings.metrics_host)
-    signal_received = asyncio.run(_main(runner, console))
-    return 130 if signal_received == signal.SIGINT else 0
+    try:
+        received = asyncio.run(_main(runner, console))
+    except KeyboardInterrupt:  # Ctrl-C in the instant before the handlers were installed
+        received = signal.SIGINT
+        _stopped(runner, console, received)
+    return 130 if received == signal.SIGINT else 0
+
+
+def _stopped(runner: Any, console: Any, received: signal.Signals | None) -> None:
+    """The one summary of the session: a line on the terminal, else a ``run stopped`` log line."""
+    from wirewatch.embedded.view import summary_fields, summary_line
+
+    if console is None:
+        log.info("run stopped", **summary_fields(runner, received.name if received else None))
+    else:
+        console.print(summary_line(runner), soft_wrap=True)
 
 
 async def _main(runner: Any, console: Any) -> signal.Signals | None:
-    from wirewatch.embedded.runner import run_until_signalled
-    from wirewatch.embedded.view import TerminalView, live_status, summary_fields, summary_line
+    from wirewatch.embedded.runner import Signals, run_until_signalled
+    from wirewatch.embedded.view import TerminalView, live_status
 
     undelivered = runner.options.destinations is None and bool(runner.config.processor.rules.rules)
-    if console is None:
-        if undelivered:
-            log.info("no --destinations: alerts are stored, not sent anywhere")
-        received = await run_until_signalled(runner)
-        log.info("run stopped", **summary_fields(runner, received.name if received else None))
-        return received
-    view = TerminalView(runner, console)
-    if undelivered:
-        view.note("no --destinations: alerts are shown here and stored, not sent anywhere")
-    runner.listeners.append(view.result)
-    done = asyncio.Event()
-    with live_status(view) as live:
-        drawing = asyncio.create_task(view.run(live, done))
-        try:
-            received = await run_until_signalled(runner)
-        finally:
-            done.set()
-            await drawing
-    console.print(summary_line(runner), soft_wrap=True)
+    with Signals(runner, asyncio.Event(), then_ignore=True) as signals:
+        if console is None:
+            if undelivered:
+                log.info("no --destinations: alerts are stored, not sent anywhere")
+            received = await run_until_signalled(runner, signals=signals)
+        else:
+            view = TerminalView(runner, console)
+            if undelivered:
+                view.note("no --destinations: alerts are shown here and stored, not sent anywhere")
+            runner.listeners.append(view.result)
+            done = asyncio.Event()
+            with live_status(view) as live:
+                drawing = asyncio.create_task(view.run(live, done))
+                try:
+                    received = await run_until_signalled(runner, signals=signals)
+                finally:
+                    done.set()
+                    await drawing
+    _stopped(runner, console, received)
     return received

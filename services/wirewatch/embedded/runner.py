@@ -53,7 +53,7 @@ from wirewatch.embedded.console import attach
 from wirewatch.embedded.delivered import DELIVERED_FILE, AlsoToFile, DeliveredFile
 from wirewatch.embedded.web import AlertRing, AlertSource, create_app, start_web
 from wirewatch.pollers.config import SourcesConfig, load_sources
-from wirewatch.pollers.health import SourceHealth
+from wirewatch.pollers.health import SourceHealth, SourceStatus
 from wirewatch.pollers.state import SourceState
 from wirewatch.processors.pipeline import (
     NerMode,
@@ -374,16 +374,19 @@ class Runner:
             groups[s.notifier_group] = [s.alerts_topic]
         return groups
 
-    def lag(self) -> int:
-        """Messages not yet committed by some stage (embedded bus only)."""
+    def lag(self, *, sinks_only: bool = False) -> int:
+        """Messages not yet committed by some stage (embedded bus only); ``sinks_only``: by the
+        indexer and notifier (what a stop drains: the processor has stopped with the inputs)."""
         if self.bus is None:
             return 0
-        return sum(self.bus.lag(g, t) for g, topics in self.groups().items() for t in topics)
+        groups = self.groups()
+        if sinks_only:
+            groups.pop(self.settings.processor_group)
+        return sum(self.bus.lag(g, t) for g, topics in groups.items() for t in topics)
 
-    def source_health(self) -> list[Any]:
+    def source_health(self) -> list[SourceStatus]:
         """Each source's poll health (consecutive failures, last error), in the sources' order."""
-        health = getattr(self, "health", None)
-        return list(health.snapshot()) if health is not None else []
+        return self.health.snapshot() if self.health is not None else []
 
     def delivered_keys(self) -> list[str]:
         if self.bus is None:
@@ -506,7 +509,7 @@ class Runner:
         if self.bus is None:
             return
         deadline = time.monotonic() + DRAIN_SECONDS
-        while self.lag() and time.monotonic() < deadline and not self.hurry.is_set():
+        while self.lag(sinks_only=True) and time.monotonic() < deadline and not self.hurry.is_set():
             await asyncio.sleep(0.05)
 
     # -- wiring --------------------------------------------------------------
@@ -645,8 +648,10 @@ class CountingLog(DeliveredLog):
         super().__init__(publisher, topic, known)
         self.stats = stats
 
-    async def add(self, key: str, outcome: str) -> None:
-        await super().add(key, outcome)
+    async def add(self, key: str, record: Any) -> None:
+        """``record``: the delivery record (``{"outcome": ...}``), or the outcome alone."""
+        await super().add(key, record)
+        outcome = record.get("outcome") if isinstance(record, dict) else record
         if outcome == "delivered":
             self.stats.delivered += 1
 
@@ -661,30 +666,54 @@ def _feed(ring: AlertRing) -> Callable[[ProcessResult], None]:
     return add
 
 
-async def run_until_signalled(runner: Runner, stop: asyncio.Event | None = None) -> signal.Signals | None:
+class Signals:
+    """SIGINT/SIGTERM handled on the loop: the first sets ``stop``, another while stopping hurries."""
+
+    def __init__(self, runner: Runner, stop: asyncio.Event, *, then_ignore: bool = False) -> None:
+        self.runner = runner
+        self.stop = stop
+        self.then_ignore = then_ignore
+        """After the run, ignore them (a command about to exit: one more Ctrl-C is no traceback)."""
+        self.received: list[signal.Signals] = []
+        self._installed: list[signal.Signals] = []
+
+    def __enter__(self) -> Signals:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, self._on_signal, sig)
+                self._installed.append(sig)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in self._installed:
+            loop.remove_signal_handler(sig)
+            if self.then_ignore:
+                signal.signal(sig, signal.SIG_IGN)
+
+    def _on_signal(self, sig: signal.Signals) -> None:
+        self.received.append(sig)
+        if self.stop.is_set():
+            self.runner.hurry.set()
+        self.stop.set()
+
+    @property
+    def first(self) -> signal.Signals | None:
+        return self.received[0] if self.received else None
+
+
+async def run_until_signalled(runner: Runner, stop: asyncio.Event | None = None,
+                              signals: Signals | None = None) -> signal.Signals | None:
     """Run until SIGINT/SIGTERM (or ``stop``): a clean shutdown, never a traceback.
 
     Returns the signal that stopped it (None: ``stop`` was set, or a stage ended it). A second
-    SIGINT or SIGTERM while stopping skips the drain (:attr:`Runner.hurry`).
+    SIGINT or SIGTERM while stopping skips the drain (:attr:`Runner.hurry`). ``signals``: handlers
+    the caller installed earlier (so a Ctrl-C before the run starts is one of them too).
     """
-    stop = stop or asyncio.Event()
-    loop = asyncio.get_running_loop()
-    received: list[signal.Signals] = []
-
-    def on_signal(sig: signal.Signals) -> None:
-        received.append(sig)
-        if stop.is_set():
-            runner.hurry.set()
-        stop.set()
-
-    installed: list[signal.Signals] = []
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, on_signal, sig)
-            installed.append(sig)
-    try:
-        await runner.run(stop)
-    finally:
-        for sig in installed:
-            loop.remove_signal_handler(sig)
-    return received[0] if received else None
+    if signals is not None:
+        await runner.run(signals.stop)
+        return signals.first
+    with Signals(runner, stop or asyncio.Event()) as handled:
+        await runner.run(handled.stop)
+    return handled.first

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from wirewatch.core.times import parse_rfc3339
 
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from rich.text import Text
 
     from wirewatch.embedded.runner import Runner
+    from wirewatch.pollers.health import SourceStatus
     from wirewatch.processors.pipeline import ProcessResult
 
 #: Seconds between two asks of the store's totals (an HTTP request on Elasticsearch).
@@ -38,15 +39,6 @@ REFRESH_EVERY = 0.5
 ERROR_CHARS = 100
 #: Poll log events the terminal view replaces with its own lines (one per change, not per poll).
 SHOWN_BY_VIEW = ("source_failed",)
-
-
-class SourceStatusLike(Protocol):
-    """What the view reads of a source's health (:class:`wirewatch.pollers.health.SourceStatus`)."""
-
-    source_id: str
-    name: str
-    consecutive_failures: int
-    last_error: str | None
 
 
 def clock_time(value: str | None, now: datetime | None = None) -> str:
@@ -88,7 +80,7 @@ def plural(n: int, word: str, words: str | None = None) -> str:
     return f"{n:,} {word}" if n == 1 else f"{n:,} {words or word + 's'}"
 
 
-def failing_sources(runner: Runner) -> list[SourceStatusLike]:
+def failing_sources(runner: Runner) -> list[SourceStatus]:
     return [s for s in runner.source_health() if s.consecutive_failures > 0]
 
 
@@ -149,9 +141,8 @@ class TerminalView:
         self.console.print(text, crop=True)
 
     def note(self, message: str) -> None:
-        from rich.text import Text
-
-        self.line(Text(message, style="dim"))
+        """A line of its own, whole (soft-wrapped by the terminal: an address in it copies as one)."""
+        self.console.print(message, style="dim", soft_wrap=True, markup=False)
 
     def result(self, result: ProcessResult) -> None:
         """A runner listener: new stories and updates get a line, every alert an ALERT line."""
@@ -211,7 +202,8 @@ class TerminalView:
         if not runner.ready.is_set():
             return text.append("wirewatch run starting…")
         text.append(f"{stats.rate():.1f} items/s", style="bold")
-        text.append(f" · session: {stats.processed:,} items, {stats.stories:,} stories, {stats.alerts:,} alerts")
+        text.append(f" · session: {plural(stats.processed, 'item')}, {plural(stats.stories, 'story', 'stories')}, "
+                    f"{plural(stats.alerts, 'alert')}")
         if sends(runner):
             text.append(f", {stats.delivered:,} delivered")
         if stats.dead_letters:
@@ -241,11 +233,24 @@ class TerminalView:
             if type(exc).__module__.split(".")[0] not in ("elasticsearch", "elastic_transport"):
                 raise
 
+    def started(self) -> None:
+        """One line once running: what runs, where the data and the page are."""
+        runner, config = self.runner, self.runner.config
+        parts = [f"page at {runner.web_url}"] if runner.web_url else []
+        if config is not None:
+            parts += [plural(len(config.sources.sources), "source"), plural(len(config.processor.rules.rules), "rule")]
+        parts.append(f"data in {runner.settings.data_dir}")
+        self.note(f"wirewatch run: {', '.join(parts)}; Ctrl-C stops it")
+
     async def run(self, live: Any, done: asyncio.Event) -> None:
         """Redraw the status line and watch the sources until ``done``."""
         last_totals = 0.0
+        told = False
         while not done.is_set():
             if self.runner.ready.is_set():
+                if not told:
+                    self.started()
+                    told = True
                 if time.monotonic() - last_totals >= TOTALS_EVERY:
                     last_totals = time.monotonic()
                     await self.refresh_totals()
