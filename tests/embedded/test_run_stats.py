@@ -29,11 +29,11 @@ def test_the_rate_is_the_last_30_seconds_not_an_average_since_the_start() -> Non
         stats.add([result("new")] * 6)
     assert RATE_WINDOW == 30.0
     assert stats.rate() == pytest.approx(60 / 30)
-    clock.now += 25  # 35 s after the first of those batches: the first five have left the window
+    clock.now += 26  # 35 s after the first of those batches: the first five have left the window
     assert stats.rate() == pytest.approx(30 / 30)
     clock.now += 10
     assert stats.rate() == 0.0  # quiet now, whatever came before
-    assert stats.runtime() == pytest.approx(3600 + 10 + 35)
+    assert stats.runtime() == pytest.approx(3600 + 10 + 26 + 10)
 
 
 def test_right_after_the_start_the_rate_is_over_the_time_run_so_far() -> None:
