@@ -3,11 +3,15 @@ alerts at the webhook receiver, and search results."""
 
 from __future__ import annotations
 
+import re
+import sys
 from pathlib import Path
 
 from wirewatch.embedded.demo import Demo
 from wirewatch.processors.pipeline import ProcessResult
 from wirewatch.sinks.sqlite import SqliteStore
+
+from .terminal import Finished, run_in_terminal
 
 EXPECTED_VERDICTS = {
     # stage 0: the wire and the live blog break stories
@@ -107,3 +111,52 @@ async def test_demo_day_gives_the_expected_verdicts_alerts_and_search_results(tm
         ]
     finally:
         await demo.stop()
+
+
+def run_demo_in_terminal(data_dir: Path, env: dict[str, str]) -> Finished:
+    """`make demo`'s program in an 80-column terminal, a fast news day, Ctrl-C once it is over."""
+    args = [sys.executable, "-m", "wirewatch.embedded.demo", "--step", "1.5", "--interval", "0.3",
+            "--web", "127.0.0.1:0", "--data-dir", str(data_dir)]
+    return run_in_terminal(args, env=env, columns=80, until=lambda text: "Ctrl-C to stop." in text)
+
+
+def test_the_demo_in_a_terminal_reads_well_and_says_when_the_news_day_is_over(
+    tmp_path: Path, wirewatch_env: dict[str, str]
+) -> None:
+    env = {k: v for k, v in wirewatch_env.items() if k != "WIREWATCH_LOG_FORMAT"}
+    done = run_demo_in_terminal(tmp_path / "demo", env)
+    text = done.text
+    assert done.returncode == 0, text
+    assert "Traceback" not in text
+    # printed commands are one line each (the terminal wraps them, rich does not): they copy whole
+    data = tmp_path / "demo"
+    for command in (f"WIREWATCH_DATA_DIR={data} .venv/bin/wirewatch rules backtest 'Kharkiv AND explosion' --since 7d",
+                    f"WIREWATCH_DATA_DIR={data} .venv/bin/wirewatch search '\"grain corridor\" AND Ukraine'"):
+        assert f"  {command}\n" in text
+    # a folded item names its story by title and outlet
+    assert ('[The Harbour Post] Grain corridor deal: Ukraine and Poland sign agreement in Warsaw  '
+            '-> folded into "Ukraine and Poland sign grain corridor deal in Warsaw" (Meridian Wire)') in text
+    assert "-> story " not in text
+    assert re.search(r"ALERT     webhook got grain-corridor -> Ukraine and Poland sign grain corridor deal in "
+                     r"Warsaw \(Meridian Wire\)", text)
+    quiet = re.findall(r"-- The demo feeds are quiet now \(the news day is over\); the page stays up at "
+                       r"http://127\.0\.0\.1:\d+/; Ctrl-C to stop\.", text)
+    assert len(quiet) == 1
+    assert text.index(quiet[0]) > text.index("-- the news moves on (stage 2 of 2)")
+    # the closing line is words, not a Python dict
+    closing = text.rstrip().splitlines()[-1]
+    assert re.fullmatch(
+        r"Stopped after \d+s\. 12 items: 8 new stories, 3 folded into their stories, 1 update; 6 alerts, "
+        rf"6 webhook deliveries\. Data kept in {re.escape(str(data))}", closing), closing
+    assert "{" not in closing
+
+
+def test_the_demo_starts_again_in_its_own_folder(tmp_path: Path, wirewatch_env: dict[str, str]) -> None:
+    """A second `make demo` empties the folder the first one left (delivered.db included)."""
+    env = {k: v for k, v in wirewatch_env.items() if k != "WIREWATCH_LOG_FORMAT"}
+    first = run_demo_in_terminal(tmp_path / "demo", env)
+    assert first.returncode == 0 and (tmp_path / "demo" / "delivered.db").exists()
+    second = run_demo_in_terminal(tmp_path / "demo", env)
+    assert "not a demo data folder" not in second.text
+    assert second.returncode == 0, second.text
+    assert "6 webhook deliveries" in second.text.rstrip().splitlines()[-1]

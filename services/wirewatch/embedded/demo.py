@@ -267,11 +267,16 @@ async def run_demo(args: argparse.Namespace) -> None:
     console.print(summary(demo, time.monotonic() - started))
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m wirewatch.embedded.demo",
         description="Run Wirewatch offline against bundled sample outlets and a live blog.",
-        epilog="example: make demo   (or: python -m wirewatch.embedded.demo --duration 60 --web off)",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n"
+        "  make demo\n"
+        "  # a minute, no web page\n"
+        "  make demo DEMO_ARGS=\"--duration 60 --web off\"\n"
+        "  .venv/bin/python -m wirewatch.embedded.demo --duration 60 --web off\n",
     )
     parser.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this long (default: Ctrl-C)")
     parser.add_argument("--step", type=float, default=15.0, metavar="SECONDS",
@@ -280,7 +285,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--web", default="127.0.0.1:8750", metavar="HOST:PORT|off", help="web page (default 127.0.0.1:8750)")
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, metavar="DIR",
                         help=f"demo data folder, emptied at start (default {DEFAULT_DATA_DIR})")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     configure_logging("warning", "console" if sys.stderr.isatty() else "json")
     try:
         asyncio.run(run_demo(args))
