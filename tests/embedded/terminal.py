@@ -171,7 +171,7 @@ class FeedServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            def do_GET(self) -> None:
                 if self.path == "/feed.xml":
                     server.feed.visible = server.visible()
                     self._send(200, server.feed.rss())
@@ -182,7 +182,7 @@ class FeedServer:
                 else:
                     self._send(404, "no such feed")
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 if self.path != "/hook":
                     self._send(404, "no such hook")

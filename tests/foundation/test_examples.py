@@ -231,15 +231,16 @@ def environment(root: Path, prefix: str) -> dict[str, str]:
     return env
 
 
-@pytest.fixture
-def stack(request: pytest.FixtureRequest, index_prefix: str) -> Iterator[str]:
-    """The local stack for an example that names it (skips or, under CI, fails without it)."""
-    request.getfixturevalue("kafka_bootstrap")
-    request.getfixturevalue("elasticsearch_url")
-    yield index_prefix
-    es = request.getfixturevalue("elasticsearch_url")
-    subprocess.run(["curl", "-s", "-X", "DELETE", f"{es}/{index_prefix}-*?expand_wildcards=all"],
-                   capture_output=True, timeout=30)
+def remove_indices(elasticsearch: str, prefixes: set[str]) -> None:
+    """Indices and index templates an example made under ``prefixes`` (the stack is shared)."""
+    import httpx
+
+    with httpx.Client(base_url=elasticsearch, timeout=30) as es:
+        for prefix in prefixes:
+            es.delete(f"/{prefix}-*", params={"expand_wildcards": "all", "allow_no_indices": "true"})
+            templates = es.get(f"/_index_template/{prefix}-*")
+            for template in templates.json().get("index_templates", []) if templates.is_success else []:
+                es.delete(f"/_index_template/{template['name']}")
 
 
 @pytest.mark.parametrize("example", EXAMPLES, ids=[f"{e.where} {e.command}"[:120] for e in EXAMPLES])
@@ -247,10 +248,14 @@ def test_example_runs_as_written(example: Example, demo_day: Path, tmp_path: Pat
                                  request: pytest.FixtureRequest) -> None:
     if example.command in CANNOT_RUN:
         pytest.skip(f"cannot run in a test: {CANNOT_RUN[example.command]}")
-    prefix = request.getfixturevalue("stack") if example.needs_stack else f"test-{unique}"
+    prefix = f"test-{unique}"
     root = sandbox(tmp_path / "checkout", demo_day)
     script = example.command
-    if example.needs_stack:
+    if example.needs_stack:  # the local stack (skips, or under CI=true fails, when it is not running)
+        request.getfixturevalue("kafka_bootstrap")
+        elasticsearch = request.getfixturevalue("elasticsearch_url")
+        named = set(re.findall(r"WIREWATCH_INDEX_PREFIX=(\S+)", script))
+        request.addfinalizer(lambda: remove_indices(elasticsearch, {prefix, *named}))
         script = f"source deploy/local/env.sh; {script}"
     deadline = time.monotonic() + 30
     while not port_free(8750) and time.monotonic() < deadline:  # the default page address

@@ -39,7 +39,7 @@ examples:
   # continuous polling, publishing raw items to <prefix>.raw
   WIREWATCH_KAFKA_BOOTSTRAP=127.0.0.1:19092 wirewatch poller --config sources.yaml
   # a second instance (same group) shares the sources and takes over if one dies
-  WIREWATCH_KAFKA_BOOTSTRAP=kafka:9092 WIREWATCH_METRICS_PORT=9101 wirewatch poller --config sources.yaml
+  WIREWATCH_KAFKA_BOOTSTRAP=127.0.0.1:19092 WIREWATCH_METRICS_PORT=9101 wirewatch poller --config sources.yaml
 
 state lives in the compacted <prefix>.poller-state topic; /metrics is served on
 WIREWATCH_METRICS_PORT when set.

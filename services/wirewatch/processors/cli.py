@@ -64,7 +64,7 @@ def register(subparsers: Any) -> None:
         epilog=(
             "examples:\n"
             "  wirewatch process --rules rules.yaml --ner off < raw.jsonl > processed.jsonl\n"
-            "  wirewatch poll --once --config sources.yaml | wirewatch process --rules rules.yaml\n"
+            "  wirewatch poll --once --config sources.yaml --state .wirewatch/state | wirewatch process --rules rules.yaml\n"
             "  wirewatch process --rules rules.yaml --watchlist watchlist.yaml --ner on < raw.jsonl\n"
             "  wirewatch process --rules rules.yaml --alerts alerts.jsonl --dead-letters bad.jsonl < raw.jsonl\n"
             "  wirewatch process --rules rules.yaml --max-line-bytes 67108864 < raw.jsonl   # lines up to 64 MiB"
@@ -91,8 +91,10 @@ def register(subparsers: Any) -> None:
         ),
         epilog=(
             "examples:\n"
-            "  WIREWATCH_KAFKA_BOOTSTRAP=127.0.0.1:9092 wirewatch processor --rules rules.yaml\n"
-            "  WIREWATCH_TOPIC_PREFIX=staging WIREWATCH_METRICS_PORT=9102 wirewatch processor --rules rules.yaml --ner off"
+            "  # on the local stack (make stack-up)\n"
+            "  WIREWATCH_KAFKA_BOOTSTRAP=127.0.0.1:19092 wirewatch processor --rules rules.yaml\n"
+            "  WIREWATCH_KAFKA_BOOTSTRAP=127.0.0.1:19092 WIREWATCH_TOPIC_PREFIX=staging WIREWATCH_METRICS_PORT=9102 \\\n"
+            "    wirewatch processor --rules rules.yaml --ner off"
         ),
     )
     worker.set_defaults(func=run_processor)

@@ -183,9 +183,11 @@ def register(subparsers: Any) -> None:
                     "installs the index templates on start.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=("examples:\n"
-                "  WIREWATCH_KAFKA_BOOTSTRAP=127.0.0.1:9092 WIREWATCH_ELASTICSEARCH_URL=http://127.0.0.1:9200 \\\n"
+                "  # on the local stack (make stack-up)\n"
+                "  WIREWATCH_KAFKA_BOOTSTRAP=127.0.0.1:19092 WIREWATCH_ELASTICSEARCH_URL=http://127.0.0.1:19200 \\\n"
                 "    wirewatch indexer\n"
-                "  WIREWATCH_INDEX_PREFIX=staging WIREWATCH_METRICS_PORT=9103 wirewatch indexer --group staging-indexer\n"),
+                "  WIREWATCH_KAFKA_BOOTSTRAP=127.0.0.1:19092 WIREWATCH_ELASTICSEARCH_URL=http://127.0.0.1:19200 \\\n"
+                "    WIREWATCH_INDEX_PREFIX=staging WIREWATCH_METRICS_PORT=9103 wirewatch indexer --group staging-indexer\n"),
     )
     p.add_argument("--group", help="consumer group (default <topic prefix>-indexer)")
     p.set_defaults(func=cmd_indexer)
@@ -195,7 +197,7 @@ def register(subparsers: Any) -> None:
         description="Deliver alerts to the webhook destinations named by the rules, once per rule and story.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=("examples:\n"
-                "  DESK_SLACK_SECRET=... WIREWATCH_KAFKA_BOOTSTRAP=127.0.0.1:9092 \\\n"
+                "  DESK_SLACK_SECRET=... WIREWATCH_KAFKA_BOOTSTRAP=127.0.0.1:19092 \\\n"
                 "    wirewatch notifier --destinations examples/destinations.yaml\n"),
     )
     p.add_argument("--destinations", required=True, type=Path, metavar="FILE",
