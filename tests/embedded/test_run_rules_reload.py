@@ -34,7 +34,9 @@ async def test_run_reloads_rules_and_keeps_them_when_an_edit_is_wrong(tmp_path: 
         {"id": "feed", "kind": "rss", "url": "http://127.0.0.1:9/feed.xml", "interval": "60s"}]}))
     rules = tmp_path / "rules.yaml"
     _write_rules(rules, [{"id": "first", "query": "court"}], 1)
-    options = RunOptions(sources=sources, rules=rules, web=None, ner="off")
+    destinations = tmp_path / "destinations.yaml"
+    destinations.write_text(yaml.safe_dump({"destinations": {"desk": {"url": "http://127.0.0.1:9/hook"}}}))
+    options = RunOptions(sources=sources, rules=rules, destinations=destinations, web=None, ner="off")
     runner = Runner(options, load_settings(data_dir=tmp_path / "data"), load_config(options))
     stop = asyncio.Event()
     task = asyncio.create_task(runner.run(stop))
@@ -46,7 +48,7 @@ async def test_run_reloads_rules_and_keeps_them_when_an_edit_is_wrong(tmp_path: 
         _write_rules(rules, [{"id": "second", "query": "corridor"}], 2)
         assert await _until(lambda: ids() == ["second"], 10)
 
-        # notifies a destination `run` was not given: refused like at start, the rules in force stay
+        # notifies a destination --destinations lacks (a typo): refused like at start, the rules in force stay
         _write_rules(rules, [{"id": "third", "query": "x", "notify": ["nowhere"]}], 3)
         assert not await _until(lambda: ids() != ["second"], 5)
     finally:
