@@ -43,6 +43,9 @@ def explain(model: type[BaseModel], data: Any, error: ErrorDetails) -> tuple[str
             return where, f"missing required key {key!r}"
         fields = field_names(model_at(model, parent))
         return where, f"unknown key {key!r}{_suggestion(key, fields, 'keys')}"
+    if loc and loc[-1] == "[key]":  # pydantic's marker for a mapping key of the wrong type
+        why = reason(error).removesuffix(f" (got {shown(error.get('input'))})")
+        return describe_location(loc[:-2], data), f"key {shown(loc[-2])} {why}"
     return describe_location(loc, data), reason(error, annotation_at(model, loc))
 
 
@@ -51,12 +54,9 @@ def describe_location(loc: tuple[Any, ...], data: Any) -> str:
     out = ""
     node = data
     for part in loc:
-        if part == "[key]":  # pydantic's marker for a bad mapping key
-            out += " (its key)"
-            node = None
-            continue
+        in_mapping = isinstance(node, dict)
         node = _child(node, part)
-        if isinstance(part, int):
+        if isinstance(part, int) and not in_mapping:
             out += f"[{part}]"
             label = _label(node)
             if label:
@@ -81,8 +81,8 @@ def reason(error: ErrorDetails, annotation: Any = None) -> str:
     simple = _SIMPLE.get(kind)
     if simple is not None:
         return simple + got
-    if kind in ("too_short", "too_long"):
-        return _length(kind, ctx, value) + ("" if isinstance(value, list | dict) else got)
+    if kind in ("too_short", "too_long", "string_too_short", "string_too_long"):
+        return _length(kind, ctx, value) + ("" if isinstance(value, list | dict) or value == "" else got)
     bound = _BOUNDS.get(kind)
     if bound is not None:
         word, key = bound
@@ -130,13 +130,14 @@ _BOUNDS = {
 
 
 def _length(kind: str, ctx: dict[str, Any], value: Any) -> str:
-    limit = ctx.get("min_length" if kind == "too_short" else "max_length")
-    bound = "at least" if kind == "too_short" else "at most"
+    short = kind.endswith("too_short")
+    limit = ctx.get("min_length" if short else "max_length")
+    bound = "at least" if short else "at most"
     if isinstance(value, str):
-        if kind == "too_short" and limit == 1:
+        if short and limit == 1:
             return "must not be empty"
         return f"must be {bound} {limit} characters long"
-    if kind == "too_short" and limit == 1:
+    if short and limit == 1:
         return "must have at least one entry"
     return f"must have {bound} {limit} entries"
 

@@ -134,7 +134,10 @@ class Destination:
 def load_destinations(path: Path | str, environ: dict[str, str] | None = None) -> dict[str, Destination]:
     """Parse ``destinations.yaml``; a missing secret variable is a ConfigError naming it."""
     parsed = load_yaml(path, DestinationsFile)
-    return {name: Destination.from_config(name, cfg, environ) for name, cfg in parsed.destinations.items()}
+    try:
+        return {name: Destination.from_config(name, cfg, environ) for name, cfg in parsed.destinations.items()}
+    except ConfigError as exc:  # name the file, as every other mistake in it does
+        raise ConfigError(f"{path}: {exc.where}", exc.reason) from None
 
 
 def render_body(alert: dict[str, Any], fmt: Literal["json", "slack"]) -> bytes:
