@@ -82,7 +82,8 @@ def test_library_records_are_our_json_lines_with_their_own_level_and_logger_as_c
         ("faust.app", "warning", "not a connection logger: kept"),
         ("aiokafka.conn", "error", "Unable connect to node 1 (after the attempt)"),
     ]
-    assert lines[1]["exception"].startswith("Traceback") and lines[1]["exception"].endswith("KeyError: 'missing'")
+    exception = str(lines[1]["exception"])
+    assert exception.startswith("Traceback") and exception.endswith("KeyError: 'missing'")
     assert all(isinstance(e["timestamp"], str) for e in lines)
 
 

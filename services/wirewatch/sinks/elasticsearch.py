@@ -214,7 +214,8 @@ class QuietTransport(AsyncTransport):
     :class:`StoreUnavailable`): the warnings would only say it first, three times over.
     """
 
-    async def perform_request(self, *args: Any, **kwargs: Any) -> Any:
+    # AsyncTransport overrides the sync Transport's method the same way (elastic_transport's own ignore)
+    async def perform_request(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
         with library_failures_muted():
             return await super().perform_request(*args, **kwargs)
 
