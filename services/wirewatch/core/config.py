@@ -68,6 +68,8 @@ class Settings(BaseModel):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["auto", "json", "console"] = "auto"
     user_agent: str = "Wirewatch/0.1 (+https://github.com/wirewatch/wirewatch; news monitoring)"
+    #: longest wait between attempts to reach Kafka or Elasticsearch (core/reach.py); tests shorten it
+    connect_retry_max: Duration = Field(timedelta(seconds=30), description="e.g. 30s")
 
     @model_validator(mode="before")
     @classmethod

@@ -132,26 +132,19 @@ class Indexer:
 
 
 async def run_indexer(settings: Settings, *, group: str | None = None, stop: asyncio.Event | None = None) -> None:
-    """Kafka -> Elasticsearch, as ``wirewatch indexer`` runs it."""
+    """Kafka -> Elasticsearch, as ``wirewatch indexer`` runs it (each waited for until reachable)."""
     from wirewatch.bus.kafka import KafkaPublisher, KafkaSubscriber, ensure_topics, standard_topics
+    from wirewatch.core.reach import until_reachable
     from wirewatch.sinks.elasticsearch import ElasticsearchStore
 
     if not settings.kafka_bootstrap:
         raise ConfigError("WIREWATCH_KAFKA_BOOTSTRAP", "the indexer needs Kafka (set host:port)")
     if not settings.elasticsearch_url:
         raise ConfigError("WIREWATCH_ELASTICSEARCH_URL", "the indexer needs Elasticsearch (set http://host:port)")
-    await ensure_topics(settings.kafka_bootstrap, standard_topics(settings))
+    bootstrap = settings.kafka_bootstrap
+    if not await until_reachable(lambda: ensure_topics(bootstrap, standard_topics(settings)), settings, stop):
+        return
     store = ElasticsearchStore.from_url(settings.elasticsearch_url, settings.index_prefix)
-    attempt = 0
-    backoff = Backoff(base=1.0, cap=30.0)
-    while True:
-        try:
-            await store.setup()
-            break
-        except StoreUnavailable as exc:
-            log.warning("Elasticsearch not ready; retrying set-up", error=str(exc))
-            await backoff.sleep(attempt)
-            attempt += 1
     subscriber = KafkaSubscriber(
         settings.kafka_bootstrap,
         [settings.processed_topic, settings.alerts_topic],
@@ -162,11 +155,14 @@ async def run_indexer(settings: Settings, *, group: str | None = None, stop: asy
         subscriber, store, publisher, items_topic=settings.processed_topic,
         alerts_topic=settings.alerts_topic, dead_letter_topic=settings.dead_letter_topic,
     )
-    await publisher.start()
-    await subscriber.start()
-    try:
+    try:  # everything opened is closed, however it ends (aiokafka and aiohttp warn about the rest)
+        if not await until_reachable(store.setup, settings, stop):
+            return
+        await publisher.start()
+        await subscriber.start()
         await indexer.run(stop)
     finally:
-        await subscriber.stop()
+        with contextlib.suppress(Exception):
+            await subscriber.stop()
         await publisher.stop()
         await store.close()
