@@ -30,9 +30,13 @@
     source.className = "source";
     source.dir = "auto";
     source.textContent = (alert.source && (alert.source.name || alert.source.id)) || "";
+    const story = document.createElement("a");
+    story.className = "story-link";
+    story.href = "/story/" + encodeURIComponent(alert.story_id || "");
+    story.textContent = "story";
     const time = document.createElement("time");
     time.textContent = alert.matched_at || "";
-    li.append(rule, " ", link, " ", source, " ", time);
+    li.append(rule, " ", link, " ", source, " ", story, " ", time);
     return li;
   }
 
