@@ -94,7 +94,7 @@ def _moment(value: Any) -> datetime | None:
 def iso(value: Any) -> str:
     """An RFC 3339 string or epoch seconds as RFC 3339 UTC (the ``datetime`` attribute)."""
     moment = _moment(value)
-    return rfc3339(moment) if moment is not None else ""
+    return rfc3339(moment, millis=True) if moment is not None else ""
 
 
 def utc(value: Any) -> str:
@@ -210,7 +210,7 @@ def add_console(app: web.Application, env: jinja2.Environment, page: Any, search
         recent = page.alerts.recent_alerts(20)
         base = {"query": "", "nav": name, "stats": await page.stats(), "alerts": recent,
                 "last_alert": max((seq for seq, _ in recent), default=0), "now": time.time()}
-        html = templates[name].render(**base, **context)
+        html = templates[name].render({**base, **context})
         return web.Response(text=html, content_type="text/html", status=status)
 
     async def story(request: web.Request) -> web.Response:
@@ -262,10 +262,13 @@ def add_console(app: web.Application, env: jinja2.Environment, page: Any, search
                             periods=list(PERIODS), backtest=backtest, show=RULE_MATCHES_SHOWN)
 
     async def sources(_request: web.Request) -> web.Response:
-        snapshot: list[SourceStatus] | None = state.health.snapshot() if state.health is not None else None
+        health = state.health
+        snapshot: list[SourceStatus] | None = health.snapshot() if health is not None else None
         failing = sum(1 for s in snapshot or [] if s.failing)
         quiet = sum(1 for s in snapshot or [] if s.quiet and not s.failing)
-        return await render("sources", sources=snapshot, failing=failing, quiet=quiet, quiet_ratio=QUIET_RATIO)
+        now = health.clock() if health is not None else time.time()
+        return await render("sources", sources=snapshot, failing=failing, quiet=quiet, quiet_ratio=QUIET_RATIO,
+                            now=now)
 
     app.router.add_get("/story/{story_id:.+}", story)
     app.router.add_get("/alerts", alerts)
