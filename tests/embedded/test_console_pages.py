@@ -171,7 +171,7 @@ async def test_story_page_lists_every_outlet_and_revision_in_time_order(browser:
         alert = page.locator("li.story-alert")
         assert await alert.evaluate_all("els => els.map(e => e.dataset.alert)") == [f"grain-corridor:{GRAIN}"]
         assert await alert.locator(".delivery .destination").all_inner_texts() == ["desk"]
-        await shoot(page, "story")
+        await shoot(page, "console-story")
         await fits(page, 390)
 
         await page.set_viewport_size({"width": 1920, "height": 1080})
@@ -284,7 +284,7 @@ async def test_alert_history_shows_each_delivery_with_its_outcome_and_time(brows
         await rows.first.locator("a.story-link").click()
         await page.wait_for_url(f"**/story/{KHARKIV.replace(':', '%3A')}")
         await page.goto(url_of(demo, "/alerts"))
-        await shoot(page, "alerts")
+        await shoot(page, "console-alerts")
         await fits(page, 390)
         assert errors == []
     finally:
@@ -308,7 +308,7 @@ async def test_rules_page_lists_the_loaded_rules_and_follows_a_reload(browser: A
             "Correction: explosion near Kharkiv hit a substation", "Explosion reported near Kharkiv power station"]
         throttled = page.locator('li.rule-card[data-rule="strikes-and-stocks"] .options dd')
         assert await throttled.all_inner_texts() == ["desk", "60 min", "no"]
-        await shoot(page, "rules")
+        await shoot(page, "console-rules")
         await fits(page, 390)
 
         rules_file = demo.data_dir / "config" / "rules.yaml"
@@ -387,7 +387,7 @@ async def test_sources_page_shows_a_failing_source_and_its_error(browser: Any, d
         assert await ok.locator(".failures").inner_text() == "0"
         assert await ok.locator(".items-seen").inner_text() == "3"  # mw-1001, mw-1002, mw-1003
         assert (await page.locator("#sources-summary").inner_text()).startswith("7 sources · 1 failing")
-        await shoot(page, "sources")
+        await shoot(page, "console-sources")
         await fits(page, 390)
         assert errors == []
     finally:
