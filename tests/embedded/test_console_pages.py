@@ -307,8 +307,7 @@ async def test_rules_page_lists_the_loaded_rules_and_follows_a_reload(browser: A
         assert await kharkiv.locator(".matches li a").all_inner_texts() == [
             "Correction: explosion near Kharkiv hit a substation", "Explosion reported near Kharkiv power station"]
         throttled = page.locator('li.rule-card[data-rule="strikes-and-stocks"] .options dd')
-        assert await throttled.all_inner_texts() == ["desk", "60 min", "no"]
-        await shoot(page, "console-rules")
+        assert await throttled.all_inner_texts() == ["desk", "1 h", "no"]
         await fits(page, 390)
 
         rules_file = demo.data_dir / "config" / "rules.yaml"
@@ -345,6 +344,9 @@ async def test_the_backtest_box_counts_matches_over_the_chosen_period(browser: A
             '4 items match "grain corridor" in everything stored; the newest 4:')
         assert await page.locator("li.backtest-hit").evaluate_all("els => els.map(e => e.dataset.id)") == [
             "morning-digest:digest-4001", "harbour-post:hp-2001", GRAIN, "old-wire:1"]
+        await shoot(page, "console-rules")
+        await fits(page, 390)
+        await page.set_viewport_size({"width": 1920, "height": 1080})
 
         await page.select_option("#bt-since", "7d")
         await page.press("#bt-q", "Enter")
@@ -414,7 +416,7 @@ async def test_a_quiet_source_is_highlighted_with_its_staleness(browser: Any, tm
         card = page.locator('li.source-card[data-source="quiet-wire"]')
         assert await card.get_attribute("class") == "source-card state-quiet"
         assert await card.locator(".staleness").inner_text() == "4.0×"
-        assert await card.locator(".usual-gap").inner_text() == "60 min"
+        assert await card.locator(".usual-gap").inner_text() == "1 h"
         assert (await card.locator(".last-item").inner_text()).startswith("4 h ago · ")
         lively_card = page.locator('li.source-card[data-source="lively-wire"]')
         assert await lively_card.get_attribute("class") == "source-card state-ok"

@@ -110,7 +110,7 @@ def span(seconds: Any) -> str:
     s = float(seconds)
     if s < 90:
         return f"{s:.0f} s"
-    if s < 90 * 60:
+    if s < 3600:
         return f"{s / 60:.0f} min"
     if s < 48 * 3600:
         return f"{s / 3600:.1f} h".replace(".0 h", " h")
