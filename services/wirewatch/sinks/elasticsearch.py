@@ -45,6 +45,8 @@ from wirewatch.core.logging import get_logger
 from wirewatch.core.metrics import BULK_SECONDS
 from wirewatch.core.retry import Backoff
 from wirewatch.search.analysis import search_fields
+from wirewatch.search.matcher import source_name
+from wirewatch.search.query import DEFAULT_FIELDS
 from wirewatch.sinks.store import (
     ALERT_TIMES,
     ITEM_TIMES,
@@ -64,6 +66,12 @@ _KEYWORD = {"type": "keyword", "ignore_above": 1024}
 _TEXT_KW = {"type": "text", "fields": {"keyword": {"type": "keyword", "ignore_above": 512}}}
 _SEARCH_TEXT = {"type": "text", "analyzer": "standard"}
 _SEARCH_FIELDS = ("title", "body", "source", "entity", "tags", "language")
+#: Whole normalised names for ``entity:``/``entities.name:`` (search.entity.exact) and ``source.name:``
+#: (search.source_name): keyword fields holding values normalize() already made.
+_EXACT = {"exact": _KEYWORD}
+#: The fields a query_string without fields searches (Kibana's Lucene bar, a bare query):
+#: the normalised title and body, as ``wirewatch search`` and rules do (DEFAULT_FIELDS).
+DEFAULT_FIELD_SETTING = {"index.query.default_field": [f"search.{f}" for f in DEFAULT_FIELDS]}
 #: Where analysis-common is installed (the production image), the search analyzer of ``search.*``:
 #: words typed in Kibana are folded as search_fields() folded the text (``café`` finds ``cafe``).
 #: Lowercase again after folding: ``ᴀ`` folds to ``A``. Identity on already normalised words, so
@@ -114,7 +122,10 @@ ITEM_PROPERTIES: dict[str, Any] = {
         }
     },
     "alerts": {"properties": {"rule": _KEYWORD, "notify": _KEYWORD}},
-    "search": {"properties": dict.fromkeys(_SEARCH_FIELDS, _SEARCH_TEXT)},
+    "search": {"properties": {
+        **dict.fromkeys(_SEARCH_FIELDS, _SEARCH_TEXT), "entity": {**_SEARCH_TEXT, "fields": _EXACT},
+        "source_name": _KEYWORD,
+    }},
 }
 
 ALERT_PROPERTIES: dict[str, Any] = {
@@ -152,9 +163,10 @@ def item_analysis(features: ClusterFeatures) -> tuple[dict[str, Any], dict[str, 
     if not features.ascii_folding:
         return {}, {"dynamic": False, "properties": ITEM_PROPERTIES}
     folded = {**_SEARCH_TEXT, "search_analyzer": "wirewatch_search"}
+    search = {**dict.fromkeys(_SEARCH_FIELDS, folded), "entity": {**folded, "fields": _EXACT}, "source_name": _KEYWORD}
     return (
         {"analysis": {"analyzer": {"wirewatch_search": SEARCH_ANALYZER}}},
-        {"dynamic": False, "properties": {**ITEM_PROPERTIES, "search": {"properties": dict.fromkeys(_SEARCH_FIELDS, folded)}}},
+        {"dynamic": False, "properties": {**ITEM_PROPERTIES, "search": {"properties": search}}},
     )
 
 
@@ -164,7 +176,12 @@ def item_document(item: dict[str, Any]) -> dict[str, Any]:
     doc.setdefault("revision", 1)
     doc.setdefault("story_id", (item.get("dedupe") or {}).get("of") or item["id"])
     doc["is_story"] = doc["story_id"] == item["id"]
-    doc["search"] = search_fields(item)
+    # no empty strings: Elasticsearch counts "" as a value, so title:* would match an item
+    # without a title where the matcher (and a reader) says it has none
+    doc["search"] = {field: value for field, value in search_fields(item).items() if value}
+    name = source_name(item)
+    if name:
+        doc["search"]["source_name"] = name
     return doc
 
 
@@ -260,7 +277,7 @@ class ElasticsearchStore:
                 index_patterns=[f"{self.prefix}-items-*"],
                 priority=200,
                 template={
-                    "settings": {**items_settings, **analysis},
+                    "settings": {**items_settings, **analysis, **DEFAULT_FIELD_SETTING},
                     "mappings": items_mappings,
                     "aliases": {self.items_alias: {}},
                 },

@@ -29,9 +29,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
-from wirewatch.core.errors import SchemaError
+from wirewatch.core.errors import SchemaError, WirewatchError
 from wirewatch.core.schemas import SchemaName, validate
-from wirewatch.core.sqlite import Database
+from wirewatch.core.sqlite import DB_FILE, Database
 from wirewatch.core.times import parse_rfc3339
 from wirewatch.sinks.store import (
     ALERT_TIMES,
@@ -135,16 +135,36 @@ class SearchStopped(Exception):
     """A search was cancelled (its caller's deadline passed) and stopped before the end."""
 
 
+class NoStore(WirewatchError):
+    """A command that only reads was pointed at a folder holding no store (it creates none)."""
+
+    def __init__(self, data_dir: Path | str) -> None:
+        path = Path(data_dir) / DB_FILE
+        what = "no such folder" if not Path(data_dir).is_dir() else f"no {DB_FILE} in it"
+        super().__init__(
+            f"no Wirewatch store at {path} ({what}): `wirewatch run --data-dir {data_dir} ...` or "
+            f"`wirewatch demo --data-dir {data_dir}` makes one; or give --data-dir (or WIREWATCH_DATA_DIR) "
+            "the folder of an existing one"
+        )
+
+
 class SqliteStore:
     """The :class:`wirewatch.sinks.store.ItemStore` on SQLite + FTS5."""
 
-    def __init__(self, data_dir: Path | str | None = None, *, db: Database | None = None) -> None:
+    def __init__(self, data_dir: Path | str | None = None, *, db: Database | None = None,
+                 read_only: bool = False) -> None:
+        """``read_only``: the store of an existing data folder, opened for reading only
+        (:class:`NoStore` when there is none: a read never creates a folder or a database)."""
+        self._read_only = read_only
         if db is None:
             if data_dir is None:
                 raise ValueError("SqliteStore needs data_dir or db")
+            if read_only and not (Path(data_dir) / DB_FILE).is_file():
+                raise NoStore(data_dir)
             # header and schema only: a full quick_check is ~1 s per 700 MB, too slow for each
             # `wirewatch search`; damage met while reading is caught where the command ends
-            db = Database.in_dir(data_dir, check="quick")
+            db = Database.in_dir(data_dir, check="quick") if not read_only else \
+                Database(Path(data_dir) / DB_FILE, check="quick", read_only=True)
             self._owns_db = True
         else:
             self._owns_db = False
@@ -157,8 +177,14 @@ class SqliteStore:
 
     def setup_sync(self) -> None:
         if not self._ready:
-            self.db.conn.executescript(_STORE_SCHEMA)
+            if not self._read_only:
+                self.db.conn.executescript(_STORE_SCHEMA)
             self._ready = True
+
+    def has_items_table(self) -> bool:
+        """False for a data folder whose database holds no item store yet (read-only use)."""
+        row = self.db.conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'items'").fetchone()
+        return row is not None
 
     async def close(self) -> None:
         if self._owns_db:
@@ -382,6 +408,8 @@ class SqliteStore:
         from wirewatch.search.matcher import compile_query
 
         compiled = compile_query(query)
+        if self._read_only and not self.has_items_table():  # a data folder nothing was stored in yet
+            return []
         where: list[str] = []
         params: list[Any] = []
         if since is not None:
