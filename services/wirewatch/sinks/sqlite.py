@@ -409,7 +409,7 @@ class SqliteStore:
 
         compiled = compile_query(query)
         if self._read_only and not self.has_items_table():  # a data folder nothing was stored in yet
-            return []
+            return
         where: list[str] = []
         params: list[Any] = []
         if since is not None:
