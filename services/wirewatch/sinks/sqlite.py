@@ -420,6 +420,9 @@ class SqliteStore:
             params.append(int(until.timestamp() * 1000))
         if stories_only:
             where.append("items.is_story = 1")
+        columns, values = column_prefilter(compiled.node)
+        where += columns
+        params += values
         fts = fts_prefilter(compiled)
         sql = "SELECT items.id, items.published_at, items.published_ms, items.doc FROM items"
         if fts is not None:
@@ -512,6 +515,54 @@ def matched_tokens(compiled: Any, doc: dict[str, Any]) -> Mapping[str, list[list
 
     tokens = shared_search_tokens(doc)
     return tokens if compiled.matches(MatchDocument(tokens)) else None
+
+
+#: A ``now``-relative bound is read here a moment before the matcher reads it for each row:
+#: the column condition is widened by a minute (and fixed bounds by a millisecond, for the
+#: float rounding of to_millis); it only narrows the rows, the matcher decides.
+_NOW_SLACK_MS, _FIXED_SLACK_MS = 60_000, 1
+#: field key -> the items column holding the same value (computed as the matcher computes it)
+_COLUMNS = {"=id": "id", "=story_id": "story_id", "=dedupe.status": "status", "=is_story": "is_story"}
+
+
+def column_prefilter(node: Any) -> tuple[list[str], list[Any]]:
+    """SQL conditions on indexed columns that every item matching ``node`` meets: its required
+    (MUST) clauses on published_at (a range on ``published_ms``), story_id, id, dedupe.status and
+    is_story. A time filter, a story or a verdict then reads only its rows, not every item.
+
+    20,000 items: ``published_at:[now-1h TO now]`` 292 -> 5 ms, ``story_id:"x"`` 163 -> 0.1 ms
+    (/tmp measurement on the shared 2-core machine, see README "Query fields");
+    tests/sinks/test_sqlite_prefilter.py::test_required_columns_narrow_the_rows_the_matcher_reads
+    """
+    from wirewatch.search.datemath import now_millis
+    from wirewatch.search.query import BooleanNode, Occur, Range, Term, date_bound
+
+    where: list[str] = []
+    params: list[Any] = []
+
+    def required(n: Any) -> None:
+        if isinstance(n, BooleanNode):
+            for clause in n.clauses:  # SHOULD clauses are optional beside a MUST, alone any one does
+                if clause.occur is Occur.MUST:
+                    required(clause.node)
+        elif isinstance(n, Range) and n.field == "=published_at":
+            now = now_millis()
+            if n.lower is not None:
+                bound = date_bound(n.lower)
+                slack = _NOW_SLACK_MS if bound.relative else _FIXED_SLACK_MS
+                where.append("items.published_ms >= ?")
+                params.append(bound.millis(not n.include_lower, now) - slack)
+            if n.upper is not None:
+                bound = date_bound(n.upper)
+                slack = _NOW_SLACK_MS if bound.relative else _FIXED_SLACK_MS
+                where.append("items.published_ms <= ?")
+                params.append(bound.millis(n.include_upper, now) + slack)
+        elif isinstance(n, Term) and n.field in _COLUMNS:
+            where.append(f"items.{_COLUMNS[n.field]} = ?")
+            params.append(int(n.tokens[0] == "true") if n.field == "=is_story" else n.tokens[0])
+
+    required(node)
+    return where, params
 
 
 def fts_prefilter(compiled: Any) -> str | None:
