@@ -14,7 +14,6 @@ alert history, rules and backtests read the index as on SQLite.
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import math
 import time
@@ -22,7 +21,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import urlencode
 
 import jinja2
@@ -35,8 +34,6 @@ from wirewatch.processors.rules import Rule
 ALERTS_PER_PAGE = 50
 RULE_MATCHES_SHOWN = 3
 BACKTEST_HITS_SHOWN = 10
-#: Items a backtest counts before it says "N+" (a store without a paged search counts by reading).
-BACKTEST_COUNT_CAP = 10_000
 #: Items of one story the Elasticsearch story page reads.
 STORY_ITEMS_MAX = 500
 #: The backtest box's periods: label -> window (None: everything stored).
@@ -49,7 +46,6 @@ PERIODS: dict[str, timedelta | None] = {
     "all": None,
 }
 DEFAULT_PERIOD = "7d"
-T = TypeVar("T")
 
 
 @dataclass
@@ -92,15 +88,10 @@ def _moment(value: Any) -> datetime | None:
 
 
 def iso(value: Any) -> str:
-    """An RFC 3339 string or epoch seconds as RFC 3339 UTC (the ``datetime`` attribute)."""
+    """An RFC 3339 string or epoch seconds as RFC 3339 UTC with milliseconds (``datetime`` attributes;
+    the web module's ``utc`` filter makes the text of it)."""
     moment = _moment(value)
     return rfc3339(moment, millis=True) if moment is not None else ""
-
-
-def utc(value: Any) -> str:
-    """``2026-12-04 22:50:13 UTC``: what the page shows without JavaScript, and on hover."""
-    moment = _moment(value)
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if moment is not None else "never"
 
 
 def span(seconds: Any) -> str:
@@ -193,24 +184,26 @@ def rule_list(state: ConsoleState) -> list[Rule] | None:
 # --- pages ---------------------------------------------------------------------------------
 
 
-def add_console(app: web.Application, env: jinja2.Environment, page: Any, search_deadline: float) -> None:
+def add_console(
+    app: web.Application,
+    env: jinja2.Environment,
+    store: Any,
+    frame: Callable[[dict[str, Any]], Awaitable[dict[str, Any]]],
+    search_deadline: float,
+) -> None:
     """Register ``/story/{id}``, ``/alerts``, ``/rules`` and ``/sources`` on ``app``.
 
-    ``page`` is the web module's :class:`~wirewatch.embedded.web.Page` (store, alerts, stats).
+    ``frame`` adds what ``base.html`` shows on every page (stats line, live alerts).
     """
     from wirewatch.embedded.web import SearchRefused
 
     state = ConsoleState()
     app[CONSOLE] = state
-    store = page.store
-    env.filters.update(iso=iso, utc=utc, span=span, ago=ago)
+    env.filters.update(iso=iso, span=span, ago=ago)
     templates = {name: env.get_template(f"{name}.html") for name in ("story", "alerts", "rules", "sources")}
 
     async def render(name: str, status: int = 200, **context: Any) -> web.Response:
-        recent = page.alerts.recent_alerts(20)
-        base = {"query": "", "nav": name, "stats": await page.stats(), "alerts": recent,
-                "last_alert": max((seq for seq, _ in recent), default=0), "now": time.time()}
-        html = templates[name].render({**base, **context})
+        html = templates[name].render(await frame({"nav": name, "now": time.time(), **context}))
         return web.Response(text=html, content_type="text/html", status=status)
 
     async def story(request: web.Request) -> web.Response:
@@ -298,25 +291,8 @@ async def run_backtest(store: Any, query: str, window: timedelta | None, deadlin
 
     Raises :class:`~wirewatch.embedded.web.SearchRefused` for a bad or too expensive query.
     """
-    paged = getattr(store, "search_page", None)
-    if callable(paged):
-        since = datetime.now(UTC) - window if window is not None else None
-        result = await bounded(paged(query, limit=BACKTEST_HITS_SHOWN, since=since), deadline)
-        return {"count": int(result.total), "capped": False, "hits": [h.document for h in result.hits]}
-    hits = await bounded(store.search(query, since=window, limit=BACKTEST_COUNT_CAP), deadline)
-    return {"count": len(hits), "capped": len(hits) >= BACKTEST_COUNT_CAP,
-            "hits": [h.document for h in hits[:BACKTEST_HITS_SHOWN]]}
+    from wirewatch.embedded.web import within
 
-
-async def bounded(search: Awaitable[T], deadline: float) -> T:
-    """A store search's answer, or ``SearchRefused`` (400 bad query, 422 no answer within ``deadline``)."""
-    from wirewatch.core.errors import WirewatchError
-    from wirewatch.embedded.web import TOO_EXPENSIVE, SearchRefused
-
-    try:
-        return await asyncio.wait_for(search, deadline)
-    except TimeoutError:
-        raise SearchRefused(TOO_EXPENSIVE, f"query too expensive: no answer within {deadline:g} s; "
-                                           "narrow it (more required words, fewer wildcards)") from None
-    except (WirewatchError, ValueError) as exc:  # QuerySyntaxError is a ValueError
-        raise SearchRefused(400, str(exc)) from None
+    since = datetime.now(UTC) - window if window is not None else None
+    found = await within(store.search_page(query, limit=BACKTEST_HITS_SHOWN, since=since), deadline)
+    return {"count": int(found.total), "hits": [h.document for h in found.hits]}

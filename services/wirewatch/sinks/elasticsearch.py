@@ -52,9 +52,13 @@ from wirewatch.sinks.store import (
     ALERT_TIMES,
     DELIVERY_TIMES,
     ITEM_TIMES,
+    SORTS,
     IndexOutcome,
     SearchHit,
+    SearchPage,
+    Sort,
     StoreUnavailable,
+    check_window,
     delivery_id,
     delivery_problem,
     delivery_view,
@@ -567,11 +571,45 @@ class ElasticsearchStore:
         limit: int = 20,
         stories_only: bool = False,
     ) -> list[SearchHit]:
+        start = datetime.now(UTC) - since if since is not None else None
+        response = await self._search(query, start, until, stories_only, size=limit)
+        return _hits(response)
+
+    async def search_page(
+        self,
+        query: str,
+        *,
+        offset: int = 0,
+        limit: int = 20,
+        sort: Sort = "newest",
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> SearchPage:
+        """One page with the exact total (``track_total_hits``); ``relevance`` is Elasticsearch's
+        ``_score`` (BM25 over ``search.title`` and ``search.body``), then newest."""
+        check_window(offset, limit)
+        if sort not in SORTS:
+            raise ValueError(f"sort must be one of {', '.join(SORTS)} (got {sort!r})")
+        first = [{"_score": {"order": "desc"}}] if sort == "relevance" else []
+        response = await self._search(query, since, until, False, size=limit, offset=offset, first_sort=first)
+        return SearchPage(int(response["hits"]["total"]["value"]), _hits(response))
+
+    async def _search(
+        self,
+        query: str,
+        since: datetime | None,
+        until: datetime | None,
+        stories_only: bool,
+        *,
+        size: int,
+        offset: int = 0,
+        first_sort: list[dict[str, Any]] | None = None,
+    ) -> Any:
         filters: list[dict[str, Any]] = []
         if since is not None or until is not None:
             window: dict[str, Any] = {}
             if since is not None:
-                window["gte"] = f"now-{int(since.total_seconds())}s"
+                window["gte"] = since.astimezone(UTC).isoformat()
             if until is not None:
                 window["lte"] = until.astimezone(UTC).isoformat()
             filters.append({"range": {"published_at": window}})
@@ -581,11 +619,13 @@ class ElasticsearchStore:
 
         body_query: dict[str, Any] = {"bool": {"must": [to_es_query(query)], "filter": filters}}
         try:
-            response = await self.client.search(
+            return await self.client.search(
                 index=self.items_alias,
                 query=body_query,
-                sort=[{"published_at": {"order": "desc"}}, {"id": {"order": "asc"}}],
-                size=limit,
+                sort=[*(first_sort or []), {"published_at": {"order": "desc"}}, {"id": {"order": "asc"}}],
+                size=size,
+                from_=offset,
+                track_total_hits=True,
                 ignore_unavailable=True,
                 allow_no_indices=True,
             )
@@ -593,10 +633,6 @@ class ElasticsearchStore:
             raise WirewatchError(f"query rejected by Elasticsearch: {_reason(exc.info.get('error') if isinstance(exc.info, dict) else exc)}") from None
         except (TransportConnectionError, ConnectionTimeout) as exc:
             raise WirewatchError(f"Elasticsearch unreachable: {exc}") from None
-        return [
-            SearchHit(id=h["_id"], published_at=h["_source"].get("published_at", ""), document=h["_source"])
-            for h in response["hits"]["hits"]
-        ]
 
     async def count(self) -> int:
         response = await self.client.count(index=self.items_alias, ignore_unavailable=True,
@@ -655,6 +691,13 @@ class ElasticsearchStore:
         for index in response.body.values():
             merged.update(index["mappings"].get("properties", {}))
         return merged
+
+
+def _hits(response: Any) -> list[SearchHit]:
+    return [
+        SearchHit(id=h["_id"], published_at=h["_source"].get("published_at", ""), document=h["_source"])
+        for h in response["hits"]["hits"]
+    ]
 
 
 def field_paths(properties: dict[str, Any], prefix: str = "") -> Iterable[str]:

@@ -7,10 +7,14 @@
     return date.getFullYear() + "-" + pad(date.getMonth() + 1) + "-" + pad(date.getDate()) + " " +
       pad(date.getHours()) + ":" + pad(date.getMinutes());
   }
+  function utc(date) {  // as the server writes it (web.utc_text)
+    return date.getUTCFullYear() + "-" + pad(date.getUTCMonth() + 1) + "-" + pad(date.getUTCDate()) + " " +
+      pad(date.getUTCHours()) + ":" + pad(date.getUTCMinutes()) + " UTC";
+  }
   for (const el of document.querySelectorAll("time.when[datetime]")) {
     const date = new Date(el.getAttribute("datetime"));
     if (Number.isNaN(date.getTime())) continue;
-    el.title = el.textContent.trim();  // the server's UTC text
+    el.title = utc(date);
     el.textContent = local(date);
     el.dataset.local = "1";
   }
