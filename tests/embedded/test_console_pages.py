@@ -220,7 +220,7 @@ async def test_story_pages_are_reached_from_search_results_and_alerts(browser: A
     try:
         await page.goto(url_of(demo, "/?q=" + "Rotterdam"))
         hit = page.locator('li.hit[data-id="northgate-daily:urn:northgate:3001"]')
-        await hit.locator("a.story-link").click()
+        await hit.locator("a.folded").click()  # "in a story"
         await page.wait_for_url("**/story/meridian-wire%3Amw-1002")
         assert await page.locator("ol.versions > li.version").count() == 2
 
