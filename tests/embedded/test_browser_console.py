@@ -12,7 +12,7 @@ from wirewatch.embedded.web import create_app, start_web
 from wirewatch.sinks.sqlite import SqliteStore
 
 from .test_browser import HOSTILE
-from .test_browser import browser as browser  # noqa: F401 (the fixture, shared)
+from .test_browser import browser as browser  # the fixture, shared
 
 pytestmark = pytest.mark.browser
 

@@ -240,7 +240,7 @@ async def test_alert_history_shows_each_delivery_with_its_outcome_and_time(brows
     while time.monotonic() < deadline and any(len(a["deliveries"]) < len(a.get("notify", [])) for a in history):
         await asyncio.sleep(0.2)
         history = store.alert_history(limit=100)
-    ctx, page, errors = await new_page(browser, timezone_id="Asia/Tokyo")
+    ctx, page, errors = await new_page(browser, timezone_id="Asia/Tokyo", locale="en-GB")
     try:
         await page.goto(url_of(demo, "/alerts"))
         total = store.alert_total()
@@ -259,9 +259,9 @@ async def test_alert_history_shows_each_delivery_with_its_outcome_and_time(brows
         at = datetime.fromisoformat(stored_at.replace("Z", "+00:00"))
         arrived = next(t for t, body in arrivals if body["id"] == f"grain-corridor:{GRAIN}")
         assert arrived - 0.5 <= at.timestamp() <= arrived + 2.0
-        # local time (Tokyo, UTC+9) on the page, UTC on hover
-        assert await delivery.locator("time").inner_text() == at.astimezone(ZoneInfo("Asia/Tokyo")).strftime(
-            "%Y-%m-%d %H:%M")
+        # local time (Tokyo, UTC+9, British English) on the page, UTC on hover
+        tokyo = at.astimezone(ZoneInfo("Asia/Tokyo"))
+        assert await delivery.locator("time").inner_text() == f"{tokyo.day} {tokyo:%b %Y}, {tokyo:%H:%M}"
         assert await delivery.locator("time").get_attribute("title") == at.strftime("%Y-%m-%d %H:%M UTC")
 
         port = page.locator('li.history-alert[data-alert="port-strike:meridian-wire:mw-1002"] li.delivery')

@@ -80,13 +80,13 @@ async def test_a_hostile_query_is_400_with_position_and_reason(page: str, query:
 def looked_at(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Ids of the items the store's search has tested so far."""
     seen: list[str] = []
-    real = sqlite.matched_tokens
+    real = sqlite.matches
 
-    def counting(compiled: Any, doc: dict[str, Any]) -> Any:
+    def counting(compiled: Any, doc: dict[str, Any]) -> bool:
         seen.append(doc["id"])
         return real(compiled, doc)
 
-    monkeypatch.setattr(sqlite, "matched_tokens", counting)
+    monkeypatch.setattr(sqlite, "matches", counting)
     return seen
 
 
@@ -100,7 +100,7 @@ async def test_a_search_leaves_the_event_loop_free(page: str, looked_at: list[st
         assert health.status_code == 200
         assert len(looked_at) < ITEMS  # before: the loop ran the whole scan, /healthz waited for it
         response = await search
-        assert (response.status_code, response.json()) == (200, {"hits": []})
+        assert (response.status_code, response.json()) == (200, {"total": 0, "hits": []})
         assert len(looked_at) == ITEMS
 
 

@@ -4,7 +4,7 @@ Registered on the web app by :func:`add_console` (one line in
 :func:`wirewatch.embedded.web.create_app`); what only the running pipeline knows (the
 rules loaded right now, :class:`~wirewatch.pollers.health.SourceHealth`) is attached by
 ``wirewatch run`` with :func:`attach`. Pages are server-rendered and complete without
-JavaScript; ``static/console.js`` only shows times in the reader's time zone.
+JavaScript; the page's ``app.js`` shows their times in the reader's time zone.
 
 Stores: everything works on the SQLite store. On Elasticsearch (``wirewatch run`` with
 ``WIREWATCH_ELASTICSEARCH_URL``) the story page searches ``story_id:"..."`` and shows each

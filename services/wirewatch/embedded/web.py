@@ -286,6 +286,11 @@ def utc_text(stamp: Any) -> str:
     return when.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
+def story_signature(story: dict[str, Any]) -> str:
+    """What a story row shows changes with: its items and their revisions (the live list compares it)."""
+    return ",".join(f"{d.get('id')}@{d.get('revision', 1)}" for d in story["items"])
+
+
 def shown_hit(doc: dict[str, Any], terms: QueryTerms) -> dict[str, Any]:
     """A hit as the page shows it: the document, its title marked, a marked snippet of its body."""
     return {"doc": doc, "title": highlight(doc.get("title"), terms), "snippet": snippet(doc.get("body"), terms)}
@@ -315,6 +320,7 @@ def create_app(
     env.filters["href"] = href
     env.filters["stats_text"] = stats_text
     env.filters["utc"] = utc_text
+    env.filters["signature"] = story_signature
     template = env.get_template("index.html")
     story_row = env.get_template("rows.html").module.story_row  # type: ignore[attr-defined]
     page = Page(store, alerts)
@@ -354,9 +360,7 @@ def create_app(
         the live list), with a signature per story so the script replaces only changed ones."""
         rows = []
         for story in await page.stories():
-            items = story["items"]
-            signature = f"{len(items)}:" + ",".join(f"{d.get('id')}@{d.get('revision', 1)}" for d in items)
-            rows.append({"story_id": story["story_id"], "signature": signature,
+            rows.append({"story_id": story["story_id"], "signature": story_signature(story),
                          "html": story_row(story=story, search=SearchRequest())})
         stats = await page.stats()
         return web.json_response({"stories": rows, "stats": stats, "stats_text": stats_text(stats)})
@@ -371,18 +375,22 @@ def create_app(
         return web.json_response({"alerts": entries, "stats": stats, "stats_text": stats_text(stats)})
 
     async def api_search(request: web.Request) -> web.Response:
-        query = request.query.get("q", "").strip()
-        if not query:
+        """The page's search as JSON: the same parameters (q, filters, time, sort) plus
+        ``offset`` and ``limit`` (at most 200); ``{"total": N, "hits": [...]}``."""
+        search = SearchRequest.from_params(request.query)
+        if not search.active:
             raise web.HTTPBadRequest(text="q is required")
         try:
             limit = min(int(request.query.get("limit", "20")), 200)
+            offset = int(request.query.get("offset", "0"))
         except ValueError:
-            return web.json_response({"error": "limit must be an integer"}, status=400)
+            return web.json_response({"error": "limit and offset must be integers"}, status=400)
         try:
-            hits = await search_within(store, query, limit, search_deadline)
+            found = await within(store.search_page(search.query(), offset=offset, limit=limit, sort=search.sort),
+                                 search_deadline)
         except SearchRefused as exc:
             return web.json_response({"error": str(exc)}, status=exc.status)
-        return web.json_response({"hits": [h.document for h in hits]})
+        return web.json_response({"total": found.total, "hits": [h.document for h in found.hits]})
 
     async def health(_request: web.Request) -> web.Response:
         state = db.state if isinstance(db, Database) else "ok"

@@ -24,7 +24,7 @@ import json
 import re
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
@@ -149,13 +149,12 @@ _T = TypeVar("_T")
 
 
 class Candidate(NamedTuple):
-    """A stored item the query matched, with the token lists the matcher read (for scoring)."""
+    """A stored item the query matched."""
 
     id: str
     published_at: str
     published_ms: int
     doc: dict[str, Any]
-    tokens: Mapping[str, list[list[str]]]
 
 
 class SearchStopped(Exception):
@@ -444,8 +443,11 @@ class SqliteStore:
             ranked = list(itertools.islice(rows, window))
             collections.deque(rows, maxlen=0)  # the rest only counted
         else:
+            from wirewatch.search.analysis import tokenize
+
             def relevance(row: Candidate) -> tuple[float, int]:
-                return terms.score(row.tokens["title"][0], row.tokens["body"][0]), row.published_ms
+                doc = row.doc
+                return terms.score(tokenize(doc.get("title") or ""), tokenize(doc.get("body") or "")), row.published_ms
 
             # nlargest keeps `window` rows, never every match; it is sorted(reverse=True)[:n], which keeps
             # the input order (newest, then id) among equal keys
@@ -497,9 +499,8 @@ class SqliteStore:
                 if stop is not None and stop.is_set():
                     raise SearchStopped(query)
                 doc = json.loads(doc_text)
-                tokens = matched_tokens(compiled, doc)
-                if tokens is not None:
-                    yield Candidate(item_id, published_at, published_ms, doc, tokens)
+                if matches(compiled, doc):
+                    yield Candidate(item_id, published_at, published_ms, doc)
         except sqlite3.OperationalError:
             if stop is not None and stop.is_set():  # the progress handler interrupted SQLite
                 raise SearchStopped(query) from None
@@ -652,14 +653,11 @@ def fts_text(fields: dict[str, Any]) -> str:
     return "\n".join(str(v) for v in lines if v)
 
 
-def matched_tokens(compiled: Any, doc: dict[str, Any]) -> Mapping[str, list[list[str]]] | None:
-    """The rule matcher's verdict on a stored document (the one definition of a hit): the
-    token lists it read when it matches (kept for the relevance score), else None."""
-    from wirewatch.search.analysis import shared_search_tokens
-    from wirewatch.search.matcher import MatchDocument
+def matches(compiled: Any, doc: dict[str, Any]) -> bool:
+    """The rule matcher's verdict on a stored document (the one definition of a hit)."""
+    from wirewatch.search.matcher import prepare
 
-    tokens = shared_search_tokens(doc)
-    return tokens if compiled.matches(MatchDocument(tokens)) else None
+    return bool(compiled.matches(prepare(doc)))
 
 
 #: A ``now``-relative bound is read here a moment before the matcher reads it for each row:
