@@ -27,6 +27,7 @@ from wirewatch.embedded.demo import Demo
 from wirewatch.embedded.web import create_app, start_web
 from wirewatch.pollers.config import Source
 from wirewatch.pollers.health import SourceHealth
+from wirewatch.processors.rules import Rule
 from wirewatch.sinks.sqlite import SqliteStore
 
 from .test_browser import HOSTILE
@@ -498,3 +499,26 @@ async def test_alert_history_pages_by_fifty(browser: Any, desk: Any) -> None:
         assert await page.locator(".pager > *").all_inner_texts() == ["← newer", "page 2 of 2"]
     finally:
         await ctx.close()
+
+
+async def test_a_long_rules_file_is_shown_a_hundred_rules_a_page(browser: Any, tmp_path: Path) -> None:
+    rules = [Rule(id=f"watch-{n:03d}", query=f"term{n}") for n in range(230)]
+    store = SqliteStore(tmp_path)
+    app = create_app(store, store)
+    attach(app, rules=lambda: rules)
+    runner, url = await start_web(app, "127.0.0.1", 0)
+    ctx, page, _ = await new_page(browser)
+    try:
+        await page.goto(url + "rules?page=3")
+        assert await page.locator("#loaded-title").inner_text() == "Loaded rules (230)"
+        cards = page.locator("li.rule-card")
+        assert await cards.evaluate_all("els => els.map(e => e.dataset.rule)") == [
+            f"watch-{n:03d}" for n in range(200, 230)]
+        assert await page.locator(".pager > span").inner_text() == "rules 201–230 of 230"
+        await page.locator(".pager a[rel=prev]").click()
+        await page.wait_for_url("**/rules?since=7d&page=2")
+        assert await cards.first.get_attribute("data-rule") == "watch-100"
+    finally:
+        await ctx.close()
+        await runner.cleanup()
+        await store.close()

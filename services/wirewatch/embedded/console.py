@@ -27,11 +27,14 @@ from urllib.parse import urlencode
 import jinja2
 from aiohttp import web
 
+from wirewatch.core.errors import WirewatchError
 from wirewatch.core.times import parse_rfc3339, rfc3339
 from wirewatch.pollers.health import QUIET_RATIO, SourceHealth, SourceStatus
 from wirewatch.processors.rules import Rule
 
 ALERTS_PER_PAGE = 50
+#: Rules on one page of /rules (each costs two small store reads for its matches).
+RULES_PER_PAGE = 100
 RULE_MATCHES_SHOWN = 3
 BACKTEST_HITS_SHOWN = 10
 #: Items of one story the Elasticsearch story page reads.
@@ -166,7 +169,7 @@ async def load_story(store: Any, story_id: str) -> StoryView | None:
         return StoryView(story_id, items, revisions, store.story_alerts(story_id), story_entities(items))
     try:
         hits = await store.search(f"story_id:{lucene_phrase(story_id)}", limit=STORY_ITEMS_MAX)
-    except Exception as exc:  # the store's query language has no story_id field: say so, once
+    except (WirewatchError, ValueError) as exc:  # a store that cannot search story_id: say so
         note = f"This store cannot list a story's items ({' '.join(str(exc).split())[:200]})."
         return StoryView(story_id, [], {}, None, [], note=note)
     items = sorted((h.document for h in hits), key=lambda d: (str(d.get("published_at", "")), str(d.get("id"))))
@@ -233,10 +236,15 @@ def add_console(
 
     async def rules(request: web.Request) -> web.Response:
         loaded = rule_list(state)
+        page_no, pages, shown = 1, 1, loaded
+        if loaded is not None:
+            pages = max(1, math.ceil(len(loaded) / RULES_PER_PAGE))
+            page_no = min(_page_number(request), pages)
+            shown = loaded[(page_no - 1) * RULES_PER_PAGE:page_no * RULES_PER_PAGE]
         matches: dict[str, tuple[int, list[dict[str, Any]]]] = {}
         history = getattr(store, "alert_history", None)
-        if loaded is not None and callable(history):
-            for rule in loaded:
+        if shown is not None and callable(history):
+            for rule in shown:
                 total = int(await _maybe(store.alert_total(rule=rule.id)))
                 recent = await _maybe(history(limit=RULE_MATCHES_SHOWN, rule=rule.id)) if total else []
                 matches[rule.id] = (total, recent)
@@ -251,8 +259,10 @@ def add_console(
                 backtest = await run_backtest(store, query, PERIODS[period], search_deadline)
             except SearchRefused as exc:
                 backtest, status = {"error": str(exc)}, exc.status
-        return await render("rules", status=status, rules=loaded, matches=matches, q=query, period=period,
-                            periods=list(PERIODS), backtest=backtest, show=RULE_MATCHES_SHOWN)
+        return await render("rules", status=status, rules=shown, total_rules=len(loaded or []), matches=matches,
+                            q=query, period=period, periods=list(PERIODS), backtest=backtest,
+                            page_no=page_no, pages=pages, first=(page_no - 1) * RULES_PER_PAGE + 1,
+                            link=_link("/rules", q=query or None, since=period))
 
     async def sources(_request: web.Request) -> web.Response:
         health = state.health
