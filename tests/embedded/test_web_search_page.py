@@ -96,6 +96,13 @@ def test_filters_become_clauses_and_links_carry_everything() -> None:
     assert two.query() == 'entity:"Bank \\"of\\" Japan" AND published_at:[2026-12-01 TO *]'
 
 
+def one(node: Any, selector: str) -> Any:
+    """The first element ``selector`` finds under ``node`` (a test failure when there is none)."""
+    found = node.css_first(selector)
+    assert found is not None, selector
+    return found
+
+
 def page_of(html: str) -> tuple[str, list[str]]:
     tree = HTMLParser(html)
     label = tree.css_first("#paging-label")
@@ -108,12 +115,12 @@ async def test_paging_without_javascript(console: str) -> None:
         assert page_of(first) == ("1–20 of 72", ids(range(1, 21)))
         tree = HTMLParser(first)
         assert tree.css_first('a[rel="prev"]') is None
-        next_link = tree.css_first('a[rel="next"]').attributes["href"]
+        next_link = one(tree, 'a[rel="next"]').attributes["href"]
         assert next_link == "/?q=officials&page=2"
         third = (await client.get("/?q=officials&page=3")).text
         assert page_of(third) == ("41–60 of 72", ids(range(41, 61)))
         tree = HTMLParser(third)
-        assert [tree.css_first(f'a[rel="{r}"]').attributes["href"] for r in ("prev", "next")] == [
+        assert [one(tree, f'a[rel="{r}"]').attributes["href"] for r in ("prev", "next")] == [
             "/?q=officials&page=2", "/?q=officials&page=4"]
         fourth = (await client.get("/?q=officials&page=4")).text
         assert page_of(fourth) == ("61–72 of 72", ids(range(61, OFFICIALS + 1)))
@@ -140,19 +147,19 @@ async def test_filters_narrow_to_exactly_the_expected_items(console: str) -> Non
 async def test_results_show_marked_titles_and_snippets_and_clickable_chips(console: str) -> None:
     async with httpx.AsyncClient(base_url=console) as client:
         tree = HTMLParser((await client.get("/", params={"q": "Zelensky"})).text)
-        hit = tree.css_first('li.hit[data-id="cz:1"]')
-        assert hit.css_first("a.title").html == (
+        hit = one(tree, 'li.hit[data-id="cz:1"]')
+        assert one(hit, "a.title").html == (
             '<a class="title" dir="auto" lang="cs" href="https://ct24.example/1" rel="noopener noreferrer nofollow">'
             "<mark>Zelenský</mark> navštívil Prahu</a>")
-        assert hit.css_first("p.snippet").html == (
+        assert one(hit, "p.snippet").html == (
             '<p class="snippet" dir="auto" lang="cs">Prezident <mark>Zelenský</mark> jednal o &lt;muniční&gt; '
             "iniciativě.</p>")
         assert [(a.text(), a.attributes["href"]) for a in hit.css("a.chip")] == [
             ("ČT24", "/?q=Zelensky&source=ct24"), ("cs", "/?q=Zelensky&language=cs"),
             ("new", "/?q=Zelensky&verdict=new")]
         tree = HTMLParser((await client.get("/", params={"q": "officials", "entity": "Japan"})).text)
-        assert tree.css_first("#ran").text() == '(officials) AND entity:"Japan"'
-        chip = tree.css_first(".active-filters a.chip")
+        assert one(tree, "#ran").text() == '(officials) AND entity:"Japan"'
+        chip = one(tree, ".active-filters a.chip")
         assert (chip.text(), chip.attributes["href"]) == ("entity: Japan ×", "/?q=officials")
 
 
@@ -165,6 +172,6 @@ async def test_json_search_pages_with_a_total(console: str) -> None:
 async def test_a_story_with_folded_items_links_its_story_view(console: str) -> None:
     async with httpx.AsyncClient(base_url=console) as client:
         tree = HTMLParser((await client.get("/")).text)
-    story = tree.css_first('li.story[data-story="off:01"]')
-    folded = story.css_first("a.folded")
+    story = one(tree, 'li.story[data-story="off:01"]')
+    folded = one(story, "a.folded")
     assert (folded.text(), folded.attributes["href"]) == ("6 more folded", "/story/off%3A01")
