@@ -247,7 +247,11 @@ class KafkaLetters:
         from wirewatch.bus.kafka import PartitionReader, read_latest, topic_partitions
 
         partitions = await topic_partitions(self.bootstrap, [self.topic])
-        replays = await read_latest(self.bootstrap, replayed_topic(self.settings))
+        record_topic = replayed_topic(self.settings)
+        replays: dict[str, Any] = {}
+        # read_latest on a topic not created yet: aiokafka's consumer stop raised CancelledError
+        if await topic_partitions(self.bootstrap, [record_topic]):
+            replays = await read_latest(self.bootstrap, record_topic)
         reader = PartitionReader(self.bootstrap)
         letters: list[Letter] = []
         try:
