@@ -208,3 +208,29 @@ def test_unknown_ids_and_a_replay_without_a_selection_are_exit_2(
         2, "wirewatch deadletters: error: name the letters to replay: ID ..., --all or --stage STAGE")
     empty = cli("list")
     assert (empty.returncode, empty.stdout, empty.stderr.strip()) == (0, "", "no dead letters")
+
+
+def test_select_by_id_stage_and_age_and_the_replayed_payload() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from wirewatch.core.times import rfc3339
+    from wirewatch.sinks.deadletters import Letter, parse_letter, select
+
+    now = datetime.now(UTC)
+    alert = {"id": "quake:wire:1", "rule": "quake", "notify": ["desk", "archive", "chat"]}
+    fresh = Letter("0-1", {"stage": "notifier", "reason": "HTTP 503", "payload": json.dumps(alert),
+                           "topic": "wirewatch.alerts", "key": "quake", "destination": "archive",
+                           "at": rfc3339(now - timedelta(minutes=5), millis=True)})
+    old = Letter("0-0", {"stage": "processor", "reason": "not JSON", "payload": "{oops", "topic": "wirewatch.raw",
+                         "key": "wire", "at": rfc3339(now - timedelta(days=2))})
+    letters = [old, fresh]
+    assert select(letters, since=timedelta(hours=1)) == [fresh]
+    assert select(letters, stage="processor") == [old]
+    assert select(letters, ["0-1", "0-0", "0-1"]) == [fresh, old]
+    # the alert goes back for the destination that missed it only; other payloads as they were
+    topic, key, payload = fresh.target()
+    assert (topic, key, json.loads(payload)) == ("wirewatch.alerts", "quake", {**alert, "notify": ["archive"]})
+    assert old.target() == ("wirewatch.raw", "wire", b"{oops")
+    # bytes on the dead-letter topic that are no record still list, as an unreadable letter
+    odd = parse_letter(0, 9, b"\xff not json")
+    assert (odd.id, odd.stage, odd.record["reason"]) == ("0-9", "?", "not a dead-letter record")
