@@ -171,6 +171,7 @@ class EmbeddedLetters:
             tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
             if "bus_messages" not in tables:
                 return []
+            self.topic = self._topic([row[0] for row in conn.execute("SELECT topic FROM bus_topics")])
             replays: dict[str, str] = {}
             if "deadletter_replays" in tables:
                 replays = dict(conn.execute(
@@ -186,32 +187,46 @@ class EmbeddedLetters:
         letters = [parse_letter(p, o, raw) for p, o, raw in rows]
         return [Letter(x.id, x.record, replays.get(x.id)) for x in letters]
 
+    def _topic(self, topics: Sequence[str]) -> str:
+        """The settings' dead-letter topic; else the folder's only one (``make demo`` runs with
+        the prefix ``demo``) unless WIREWATCH_TOPIC_PREFIX names one."""
+        if self.topic in topics or "topic_prefix" in self.settings.model_fields_set:
+            return self.topic
+        found = [t for t in topics if t.endswith(".dead-letter")]
+        return found[0] if len(found) == 1 else self.topic
+
     def replay(self, letters: Sequence[Letter]) -> list[str]:
         """Append each letter's payload to its topic and record it, in one transaction."""
+        with self._run_lock():
+            try:
+                return self._replay_locked(letters)
+            except sqlite3.DatabaseError as exc:
+                raise WirewatchError(f"{self.path}: cannot replay: {exc}") from None
+
+    def _replay_locked(self, letters: Sequence[Letter]) -> list[str]:
         from wirewatch.bus.memory import MemoryBus
         from wirewatch.core.sqlite import Database
 
-        with self._run_lock():
-            db = Database.in_dir(self.data_dir)
-            try:
-                db.conn.execute(_REPLAYS_TABLE)
-                done = dict(db.conn.execute(
-                    "SELECT letter_id, at FROM deadletter_replays WHERE topic = ?", (self.topic,)).fetchall())
-                bus = MemoryBus(partitions=1, conn=db.conn)
-                lines: list[str] = []
-                with db.transaction() as conn:
-                    for letter in letters:
-                        if letter.id in done:
-                            lines.append(already(letter, done[letter.id]))
-                            continue
-                        topic, key, payload = letter.target()
-                        bus.append_raw(topic, payload, key)
-                        conn.execute("INSERT INTO deadletter_replays (topic, letter_id, at, target) VALUES (?, ?, ?, ?)",
-                                     (self.topic, letter.id, utc_now(), topic))
-                        lines.append(replayed(letter, topic))
-                return lines
-            finally:
-                db.close()
+        db = Database.in_dir(self.data_dir)
+        try:
+            db.conn.execute(_REPLAYS_TABLE)
+            done = dict(db.conn.execute(
+                "SELECT letter_id, at FROM deadletter_replays WHERE topic = ?", (self.topic,)).fetchall())
+            bus = MemoryBus(partitions=1, conn=db.conn)
+            lines: list[str] = []
+            with db.transaction() as conn:
+                for letter in letters:
+                    if letter.id in done:
+                        lines.append(already(letter, done[letter.id]))
+                        continue
+                    topic, key, payload = letter.target()
+                    bus.append_raw(topic, payload, key)
+                    conn.execute("INSERT INTO deadletter_replays (topic, letter_id, at, target) VALUES (?, ?, ?, ?)",
+                                 (self.topic, letter.id, utc_now(), topic))
+                    lines.append(replayed(letter, topic))
+            return lines
+        finally:
+            db.close()
 
     @contextlib.contextmanager
     def _run_lock(self) -> Iterator[None]:
