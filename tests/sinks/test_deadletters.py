@@ -234,3 +234,27 @@ def test_select_by_id_stage_and_age_and_the_replayed_payload() -> None:
     # bytes on the dead-letter topic that are no record still list, as an unreadable letter
     odd = parse_letter(0, 9, b"\xff not json")
     assert (odd.id, odd.stage, odd.record["reason"]) == ("0-9", "?", "not a dead-letter record")
+
+
+def test_a_folder_with_another_prefix_lists_its_own_dead_letters(
+    tmp_path: Path, wirewatch_bin: str, wirewatch_env: dict[str, str],
+) -> None:
+    """`make demo` runs with the topic prefix ``demo``: its folder's letters list without
+    WIREWATCH_TOPIC_PREFIX; with the variable set, that prefix's topic is read."""
+    from wirewatch.bus.memory import MemoryBus
+    from wirewatch.core.deadletter import dead_letter
+    from wirewatch.core.sqlite import Database
+
+    data = tmp_path / "demo"
+    db = Database.in_dir(data)
+    bus = MemoryBus(conn=db.conn)
+    bus.append("demo.dead-letter", dead_letter("poller", "not a valid raw_item: 'url' is a required property",
+                                               {"id": "x:1"}, topic="demo.raw", key="x"), "x")
+    db.close()
+    cli = Cli(wirewatch_bin, wirewatch_env, data)
+    (line,) = cli("list").stdout.splitlines()
+    assert line.startswith("0-0  ")
+    assert line.endswith("  poller     -  not a valid raw_item: 'url' is a required property")
+    assert cli("replay", "0-0").stdout.strip() == "replayed 0-0 (poller) -> demo.raw"
+    named = Cli(wirewatch_bin, {**wirewatch_env, "WIREWATCH_TOPIC_PREFIX": "wirewatch"}, data)
+    assert named("list").stdout == ""
