@@ -34,7 +34,7 @@
     if (target instanceof HTMLElement && (target.isContentEditable || /^(INPUT|TEXTAREA|SELECT)$/.test(target.tagName))) return;
     event.preventDefault();
     box.focus();
-    box.select();
+    box.setSelectionRange(box.value.length, box.value.length);  // go on typing after the words
   });
 
   function safeHref(url) {
