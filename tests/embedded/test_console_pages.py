@@ -57,7 +57,7 @@ async def shoot(page: Any, name: str) -> None:
     folder = screenshot_dir()
     for width, height in ((1920, 1080), (390, 844)):
         await page.set_viewport_size({"width": width, "height": height})
-        await page.screenshot(path=str(folder / f"{name}-{width}.png"), full_page=True)
+        await page.screenshot(path=str(folder / f"console-{width}-{name}.png"), full_page=True)
     await page.set_viewport_size({"width": 1920, "height": 1080})
 
 
@@ -172,7 +172,7 @@ async def test_story_page_lists_every_outlet_and_revision_in_time_order(browser:
         alert = page.locator("li.story-alert")
         assert await alert.evaluate_all("els => els.map(e => e.dataset.alert)") == [f"grain-corridor:{GRAIN}"]
         assert await alert.locator(".delivery .destination").all_inner_texts() == ["desk"]
-        await shoot(page, "console-story")
+        await shoot(page, "story")
         await fits(page, 390)
 
         await page.set_viewport_size({"width": 1920, "height": 1080})
@@ -287,7 +287,7 @@ async def test_alert_history_shows_each_delivery_with_its_outcome_and_time(brows
         await rows.first.locator("a.story-link").click()
         await page.wait_for_url(f"**/story/{KHARKIV.replace(':', '%3A')}")
         await page.goto(url_of(demo, "/alerts"))
-        await shoot(page, "console-alerts")
+        await shoot(page, "alerts")
         await fits(page, 390)
         assert errors == []
     finally:
@@ -352,7 +352,7 @@ async def test_the_backtest_box_counts_matches_over_the_chosen_period(browser: A
             '4 items match "grain corridor" in everything stored; the newest 4:')
         assert await page.locator("li.backtest-hit").evaluate_all("els => els.map(e => e.dataset.id)") == [
             "morning-digest:digest-4001", "harbour-post:hp-2001", GRAIN, "old-wire:1"]
-        await shoot(page, "console-rules")
+        await shoot(page, "rules")
         await fits(page, 390)
         await page.set_viewport_size({"width": 1920, "height": 1080})
 
@@ -397,7 +397,7 @@ async def test_sources_page_shows_a_failing_source_and_its_error(browser: Any, d
         assert await ok.locator(".failures").inner_text() == "0"
         assert await ok.locator(".items-seen").inner_text() == "3"  # mw-1001, mw-1002, mw-1003
         assert (await page.locator("#sources-summary").inner_text()).startswith("7 sources · 1 failing")
-        await shoot(page, "console-sources")
+        await shoot(page, "sources")
         await fits(page, 390)
         assert errors == []
     finally:
