@@ -71,7 +71,7 @@ async def test_elastic_rejected_document_reports_the_reason(es_store: Elasticsea
 
 async def test_elastic_alerts_indexed_once_by_alert_id(es_store: ElasticsearchStore, es_client: Any, alerts):
     assert [o.status for o in await es_store.index_alerts(alerts)] == ["indexed"] * 4
-    assert [o.status for o in await es_store.index_alerts(alerts)] == ["stale"] * 4
+    assert [o.status for o in await es_store.index_alerts(alerts)] == ["duplicate"] * 4
     await es_store.refresh()
     assert (await es_client.count(index=es_store.alerts_alias))["count"] == 4
 
@@ -92,8 +92,10 @@ def test_typed_words_are_folded_where_the_cluster_has_asciifolding() -> None:
         "type": "custom", "tokenizer": "standard", "filter": ["lowercase", "asciifolding", "lowercase"],
     }}}}
     folded = {"type": "text", "analyzer": "standard", "search_analyzer": "wirewatch_search"}
+    exact = {"exact": {"type": "keyword", "ignore_above": 1024}}  # whole entity names (entity:)
     assert mappings["properties"]["search"]["properties"] == {
-        field: folded for field in ("title", "body", "source", "entity", "tags", "language")
+        **{field: folded for field in ("title", "body", "source", "tags", "language")},
+        "entity": {**folded, "fields": exact}, "source_name": {"type": "keyword", "ignore_above": 1024},
     }
     assert mappings["properties"]["title"] == {"type": "text", "fields": {"keyword": {"type": "keyword", "ignore_above": 512}}}
 
