@@ -288,3 +288,19 @@ async def test_keyboard_use(browser: Any, desk: tuple[str, Any]) -> None:
     await page.wait_for_url("**entity=Ukraine**")
     assert await page.locator(".active-filters a.chip").all_inner_texts() == ["entity: Ukraine ×"]
     await page.close()
+
+
+async def test_language_and_verdict_chips(browser: Any, desk: tuple[str, Any]) -> None:
+    url, _ = desk
+    page = await browser.new_page()
+    await page.goto(url + "?q=officials&time=24h")
+    assert await page.locator("#paging-label").inner_text() == "1–20 of 72"
+    await page.locator('li.hit[data-id="off:09"] a.chip.language').click()  # every 9th is in Ukrainian
+    assert await hit_ids(page) == ids(range(9, 73, 9))
+    await page.click('.sort a.chip.verdict:text-is("duplicate")')  # the verdict row of the controls
+    assert await hit_ids(page) == ids([36, 72])  # Ukrainian (n % 9) and duplicate (n % 12)
+    assert await page.locator(".active-filters a.chip").all_inner_texts() == [
+        "language: uk ×", "verdict: duplicate ×", "time: last 24 h ×"]
+    assert await page.locator("#ran").inner_text() == \
+        '(officials) AND language:"uk" AND dedupe.status:"duplicate" AND published_at:[now-24h TO now]'
+    await page.close()

@@ -100,6 +100,12 @@ def test_ranges_and_stars_parse_to_their_nodes() -> None:
          "(2026-12-04, 2026-12-04T10:30:00Z) or now with math (now-15m, now-1h, now-7d/d)"),
         ("published_at:[2026-02-30 TO now]", 14, "published_at: '2026-02-30' is no date (day is out of range for month)"),
         ("revision:[1.5 TO 2]", 10, "revision takes whole numbers, not '1.5'"),
+        ("published_at:[now-999999999y TO now]", 14,
+         "published_at: date math goes beyond year 9999 or before year 1 (-999999999y)"),
+        ("published_at:[0001-01-01||-1s TO *]", 14, "published_at: date math goes beyond year 9999 or before year 1 (-1s)"),
+        ("published_at:[" + "9" * 5000 + " TO *]", 14, "published_at: cannot read '999999999999999999999999999999...' "
+         "(5000 characters) as a date: use a date (2026-12-04, 2026-12-04T10:30:00Z) or now with math "
+         "(now-15m, now-1h, now-7d/d)"),
         ("is_story:yes", 10, "is_story is true or false, not 'yes'"),
         ("published_at:2026*", 14, "wildcards don't apply to published_at (use a range or *)"),
         ("source.id:*ters", 11, "leading wildcard in '*ters' is not allowed"),

@@ -1,8 +1,12 @@
-"""The read-only web page of ``wirewatch run``: search, newest stories, live alerts.
+"""The read-only web console of ``wirewatch run``: search, newest stories, live alerts.
 
-Server-rendered with Jinja2 (autoescaping on: feed content is hostile), a
-few lines of JS that poll ``/api/alerts`` every 2 s, and a strict
-Content-Security-Policy. It binds 127.0.0.1 unless told otherwise, answers only
+Server-rendered with Jinja2 (autoescaping on: feed content is hostile), a small script
+that only adds to what works without it (live alerts and stories, local times, ``/``
+to search; ``static/app.js``), and a strict Content-Security-Policy. The search reads
+its words, filters, time, sort and page from the URL
+(:class:`wirewatch.embedded.search_view.SearchRequest`) and shows one page of
+:meth:`ItemStore.search_page` with marked titles and snippets
+(:mod:`wirewatch.search.highlight`). It binds 127.0.0.1 unless told otherwise, answers only
 requests whose ``Host`` names the address it listens on (:class:`HostCheck`: a page on
 loopback can't be read through DNS rebinding), and reports the store's state on
 ``/healthz`` (503 once damage was met).
@@ -37,7 +41,7 @@ from wirewatch.core.times import parse_rfc3339
 from wirewatch.embedded.console import add_console
 from wirewatch.embedded.search_view import FILTERS, PER_PAGE, TIMES, VERDICTS, Paging, SearchRequest
 from wirewatch.search.highlight import QueryTerms, highlight, snippet, terms_of
-from wirewatch.sinks.store import ItemStore, SearchHit
+from wirewatch.sinks.store import ItemStore
 
 T = TypeVar("T")
 
@@ -267,11 +271,6 @@ async def within(call: Awaitable[T], deadline: float) -> T:
                                            "narrow it (more required words, fewer wildcards)") from None
     except (WirewatchError, ValueError) as exc:  # QuerySyntaxError is a ValueError
         raise SearchRefused(400, str(exc)) from None
-
-
-async def search_within(store: ItemStore, query: str, limit: int, deadline: float) -> list[SearchHit]:
-    """The store's newest hits, or :class:`SearchRefused` (:func:`within`)."""
-    return await within(store.search(query, limit=limit), deadline)
 
 
 def utc_text(stamp: Any) -> str:

@@ -40,6 +40,11 @@ _FIXED_MS = {"w": 7 * 86_400_000, "d": 86_400_000, "h": 3_600_000, "H": 3_600_00
 FORMS = "a date (2026-12-04, 2026-12-04T10:30:00Z) or now with math (now-15m, now-1h, now-7d/d)"
 
 
+def _quote(text: str, keep: int = 30) -> str:
+    """A bound quoted in an error message, a hostile one shortened."""
+    return repr(text) if len(text) <= keep else repr(text[:keep] + "...") + f" ({len(text)} characters)"
+
+
 class DateMathError(ValueError):
     """A date bound this module (and so the query language) does not accept; the message says why."""
 
@@ -79,14 +84,18 @@ class DateBound:
 
 
 def parse_bound(text: str) -> DateBound:
-    """Read one bound; :class:`DateMathError` names what is wrong with it."""
+    """Read one bound; :class:`DateMathError` names what is wrong with it, including math that
+    leaves years 1-9999 (``now-99999y``), so evaluating an accepted bound never fails."""
     if text.startswith("now"):
-        return DateBound(text, None, None, *_math(text, 3))
-    anchor, sep, _ = text.partition("||")
-    down, up = _iso(anchor)
-    if not sep:
-        return DateBound(text, down, up)
-    return DateBound(text, down, up, *_math(text, len(anchor) + 2))
+        bound = DateBound(text, None, None, *_math(text, 3))
+    else:
+        anchor, sep, _ = text.partition("||")
+        down, up = _iso(anchor)
+        bound = DateBound(text, down, up, *_math(text, len(anchor) + 2)) if sep else DateBound(text, down, up)
+    now = now_millis()
+    for round_up in (False, True):
+        bound.millis(round_up, now)
+    return bound
 
 
 def _math(text: str, start: int) -> tuple[tuple[tuple[int, str], ...], str | None]:
@@ -96,7 +105,7 @@ def _math(text: str, start: int) -> tuple[tuple[tuple[int, str], ...], str | Non
     while at < len(text):
         m = _MATH.match(text, at)
         if m is None or rounding is not None:
-            raise DateMathError(f"cannot read date math {text[at:]!r} in {text!r}: use {FORMS}")
+            raise DateMathError(f"cannot read date math {_quote(text[at:])} in {_quote(text)}: use {FORMS}")
         if m.group(4):
             rounding = m.group(4)
         else:
@@ -109,7 +118,7 @@ def _iso(text: str) -> tuple[int, int]:
     """(first, last) millisecond named by an ISO date or date-time."""
     m = _DATE.fullmatch(text)
     if m is None:
-        raise DateMathError(f"cannot read {text!r} as a date: use {FORMS}")
+        raise DateMathError(f"cannot read {_quote(text)} as a date: use {FORMS}")
     zone = UTC
     if m["z"] and m["z"] != "Z":
         sign = 1 if m["z"][0] == "+" else -1
@@ -119,7 +128,7 @@ def _iso(text: str) -> tuple[int, int]:
         first = datetime(int(m["y"]), int(m["mo"]), int(m["d"]), int(m["h"] or 0), int(m["mi"] or 0),
                          int(m["s"] or 0), int(fraction) * 1000, tzinfo=zone)
     except ValueError as exc:
-        raise DateMathError(f"{text!r} is no date ({exc})") from None
+        raise DateMathError(f"{_quote(text)} is no date ({exc})") from None
     unit = "s" if m["s"] else "m" if m["mi"] else "h" if m["h"] else "d"
     down = _to_ms(first)
     if m["f"]:  # every component given: nothing to round
@@ -128,7 +137,10 @@ def _iso(text: str) -> tuple[int, int]:
 
 
 def _from_ms(ms: int) -> datetime:
-    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=ms)
+    try:
+        return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=ms)
+    except OverflowError:
+        raise DateMathError("the date is beyond year 9999 or before year 1") from None
 
 
 def _to_ms(moment: datetime) -> int:
@@ -139,7 +151,7 @@ def _to_ms(moment: datetime) -> int:
 def _add(moment: datetime, amount: int, unit: str) -> datetime:
     """Calendar arithmetic as java.time's plusMonths/plusYears: the day is clamped to the month."""
     if unit in ("y", "M"):
-        months = moment.month - 1 + amount * (12 if unit == "y" else 1)
+        months = moment.month - 1 + amount * (12 if unit == "y" else 1)  # amount: at most 9 digits
         year, month = moment.year + months // 12, months % 12 + 1
         if not 1 <= year <= 9999:
             raise DateMathError(f"date math goes beyond year 9999 or before year 1 ({amount}{unit})")
