@@ -124,7 +124,7 @@ async def es_store(es_client: Any, index_prefix: str) -> AsyncIterator[Any]:
     finally:
         await es_client.options(ignore_status=404).indices.delete(
             index=f"{index_prefix}-*", allow_no_indices=True, expand_wildcards="all")
-        for name in (f"{index_prefix}-items", f"{index_prefix}-alerts"):
+        for name in (f"{index_prefix}-items", f"{index_prefix}-alerts", f"{index_prefix}-deliveries"):
             await es_client.options(ignore_status=404).indices.delete_index_template(name=name)
 
 

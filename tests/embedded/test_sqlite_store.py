@@ -78,12 +78,13 @@ async def test_search_is_newest_first_with_time_window_limit_and_stories(tmp_pat
     await store.close()
 
 
-async def test_alerts_are_keyed_by_id_and_listed_in_arrival_order(tmp_path: Path) -> None:
+async def test_alerts_are_keyed_by_id_the_first_kept_and_listed_in_arrival_order(tmp_path: Path) -> None:
     store = SqliteStore(tmp_path)
     await store.index_alerts([alert("r:1", "one"), alert("r:2", "two")])
-    await store.index_alerts([alert("r:1", "one again")])
+    # a later alert with the same id (the story's duplicate from another outlet) is not stored
+    assert [o.status for o in await store.index_alerts([alert("r:1", "one again")])] == ["duplicate"]
     assert [(seq, a["id"], a["title"]) for seq, a in store.alerts_after(0)] == [
-        (1, "r:1", "one again"), (2, "r:2", "two"),
+        (1, "r:1", "one"), (2, "r:2", "two"),
     ]
     assert [a["id"] for _, a in store.alerts_after(1)] == ["r:2"]
     assert store.alert_count() == 2

@@ -85,7 +85,7 @@ async def committed_lag(bootstrap: str, group: str, topics: list[str]) -> int:
 async def drop_prefix(client: Any, prefix: str) -> None:
     await client.options(ignore_status=404).indices.delete(index=f"{prefix}-*", allow_no_indices=True,
                                                             expand_wildcards="all")
-    for name in (f"{prefix}-items", f"{prefix}-alerts"):
+    for name in (f"{prefix}-items", f"{prefix}-alerts", f"{prefix}-deliveries"):
         await client.options(ignore_status=404).indices.delete_index_template(name=name)
 
 

@@ -71,7 +71,7 @@ async def test_elastic_rejected_document_reports_the_reason(es_store: Elasticsea
 
 async def test_elastic_alerts_indexed_once_by_alert_id(es_store: ElasticsearchStore, es_client: Any, alerts):
     assert [o.status for o in await es_store.index_alerts(alerts)] == ["indexed"] * 4
-    assert [o.status for o in await es_store.index_alerts(alerts)] == ["stale"] * 4
+    assert [o.status for o in await es_store.index_alerts(alerts)] == ["duplicate"] * 4
     await es_store.refresh()
     assert (await es_client.count(index=es_store.alerts_alias))["count"] == 4
 

@@ -19,18 +19,24 @@ Index design (see the README section "Elasticsearch index design"):
   append-only events, go to the data stream ``<prefix>-alerts`` with
   ``op_type=create``. Without them (the minimal test node) alerts use monthly
   indices behind the alias ``<prefix>-alerts`` like items.
+
+A node that cannot be reached is one line naming ``WIREWATCH_ELASTICSEARCH_URL``
+(:class:`~wirewatch.core.reach.Unreachable`: exit 2 for ``search``, retries for
+the services); the client's own retry warnings are muted while it tries.
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
+from urllib.parse import urlsplit
 
+from elastic_transport import AsyncTransport, ConnectionTimeout, SerializationError
 from elastic_transport import ConnectionError as TransportConnectionError
-from elastic_transport import ConnectionTimeout, SerializationError
 from elasticsearch import (
     ApiError,
     AsyncElasticsearch,
@@ -41,22 +47,33 @@ from elasticsearch import (
 from elasticsearch.helpers import async_streaming_bulk
 
 from wirewatch.core.errors import WirewatchError
-from wirewatch.core.logging import get_logger
+from wirewatch.core.logging import get_logger, library_failures_muted
 from wirewatch.core.metrics import BULK_SECONDS
+from wirewatch.core.reach import Unreachable, failure_of, host_port
 from wirewatch.core.retry import Backoff
 from wirewatch.search.analysis import search_fields
 from wirewatch.search.matcher import source_name
 from wirewatch.search.query import DEFAULT_FIELDS
 from wirewatch.sinks.store import (
     ALERT_TIMES,
+    DELIVERY_TIMES,
     ITEM_TIMES,
+    SORTS,
     IndexOutcome,
     SearchHit,
+    SearchPage,
+    Sort,
     StoreUnavailable,
+    check_window,
+    delivery_id,
+    delivery_problem,
+    delivery_view,
     unstorable_reason,
 )
 
 RETRY_STATUSES = (429, 500, 502, 503, 504)
+#: The setting an unreachable node's line names.
+URL_SETTING = "WIREWATCH_ELASTICSEARCH_URL"
 
 _KEYWORD = {"type": "keyword", "ignore_above": 1024}
 _TEXT_KW = {"type": "text", "fields": {"keyword": {"type": "keyword", "ignore_above": 512}}}
@@ -152,6 +169,18 @@ ALERT_PROPERTIES: dict[str, Any] = {
 }
 
 
+DELIVERY_PROPERTIES: dict[str, Any] = {
+    "alert_id": _KEYWORD,
+    "destination": _KEYWORD,
+    "outcome": _KEYWORD,
+    "at": _DATE,
+    "attempts": {"type": "integer"},
+    "rule": _KEYWORD,
+    "story_id": _KEYWORD,
+    "reason": {"type": "text"},
+}
+
+
 @dataclass(frozen=True)
 class ClusterFeatures:
     """What the cluster offers beyond a core node, detected once at start."""
@@ -199,6 +228,53 @@ def month_suffix(timestamp: str) -> str:
     return f"{when.year:04d}.{when.month:02d}"
 
 
+def shown_url(url: str) -> str:
+    """The URL without credentials (``http://user:secret@host:9200`` -> ``http://host:9200``), for a log line."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return parts._replace(netloc=host).geturl()
+
+
+async def elasticsearch_unreachable(url: str, exc: Exception) -> Unreachable:
+    """The one line for a failed request: the TCP reason, else the client's (TLS, a proxy hanging up...)."""
+    host, port = host_port(urlsplit(url if "://" in url else f"http://{url}").netloc.rpartition("@")[2], 9200)
+    reason = await failure_of([(host, port)])
+    if reason is None:
+        reason = "no answer in time" if isinstance(exc, ConnectionTimeout) else _client_reason(exc)
+    return Unreachable("Elasticsearch", URL_SETTING, shown_url(url), reason)
+
+
+def _client_reason(exc: Exception) -> str:
+    """elastic_transport's ``Connection error caused by: X(Y(...))``, cut to its innermost words."""
+    text = str(getattr(exc, "message", "") or exc)
+    inner = text.rsplit("caused by: ", 1)[-1]
+    return inner.strip(" ()")[:200] or type(exc).__name__
+
+
+class QuietTransport(AsyncTransport):
+    """The client's transport, its warnings about failed attempts (one with a traceback) at DEBUG.
+
+    Each attempt that fails is retried by the transport; the request then succeeds, or
+    fails with an exception this store reports in one line (:class:`Unreachable`,
+    :class:`StoreUnavailable`): the warnings would only say it first, three times over.
+    """
+
+    # AsyncTransport overrides the sync Transport's method the same way (elastic_transport's own ignore)
+    async def perform_request(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        with library_failures_muted():
+            return await super().perform_request(*args, **kwargs)
+
+
+def _first_node_url(client: AsyncElasticsearch) -> str:
+    """A client's first node (a store built around a given client), for the unreachable line."""
+    try:
+        return str(client.transport.node_pool.all()[0].base_url)
+    except (AttributeError, IndexError):
+        return "Elasticsearch"
+
+
 def _reason(error: Any) -> str:
     """One line out of an Elasticsearch bulk item error."""
     if isinstance(error, dict):
@@ -221,11 +297,15 @@ class ElasticsearchStore:
         retention: timedelta | None = timedelta(days=365),
         max_retries: int = 5,
         backoff: Backoff | None = None,
+        url: str | None = None,
     ) -> None:
         self.client = client
         self.prefix = prefix
+        #: what the client was opened on (from_url), for the line when it can't be reached
+        self.url = url or _first_node_url(client)
         self.items_alias = f"{prefix}-items"
         self.alerts_alias = f"{prefix}-alerts"
+        self.deliveries_index = f"{prefix}-deliveries"
         self.retention = retention
         self.max_retries = max_retries
         self.backoff = backoff or Backoff(base=0.5, cap=30.0)
@@ -238,8 +318,8 @@ class ElasticsearchStore:
         # CPU (py-spy, bench/README.md "The Faust path"); same documents
         # (tests/sinks/test_elastic_store.py::test_bodies_are_serialised_with_orjson)
         client = AsyncElasticsearch(url, request_timeout=30, retry_on_timeout=True, max_retries=2,
-                                    serializer=OrjsonSerializer())
-        return cls(client, prefix, **kwargs)
+                                    serializer=OrjsonSerializer(), transport_class=QuietTransport)
+        return cls(client, prefix, url=url, **kwargs)
 
     # -- set-up -------------------------------------------------------------
 
@@ -267,7 +347,10 @@ class ElasticsearchStore:
         return True
 
     async def setup(self) -> None:
-        """Install the templates (and ILM policies where available); idempotent."""
+        """Install the templates (and ILM policies where available); idempotent.
+
+        The first request of every service: :class:`Unreachable` when the node can't be reached.
+        """
         try:
             self.features = await self.detect_features()
             items_settings: dict[str, Any] = {"number_of_shards": 1, "auto_expand_replicas": "0-1"}
@@ -310,8 +393,16 @@ class ElasticsearchStore:
                     template=alerts_template,
                     meta={"managed_by": "wirewatch"},
                 )
+            await self.client.indices.put_index_template(
+                name=self.deliveries_index,
+                index_patterns=[self.deliveries_index],
+                priority=200,
+                template={"settings": {"number_of_shards": 1, "auto_expand_replicas": "0-1"},
+                          "mappings": {"dynamic": False, "properties": DELIVERY_PROPERTIES}},
+                meta={"managed_by": "wirewatch"},
+            )
         except (TransportConnectionError, ConnectionTimeout) as exc:
-            raise StoreUnavailable(f"Elasticsearch unreachable: {exc}") from exc
+            raise await elasticsearch_unreachable(self.url, exc) from None
         self._log.info("templates installed", prefix=self.prefix, ilm=self.features.ilm,
                        data_streams=self.features.data_streams, ascii_folding=self.features.ascii_folding)
 
@@ -361,28 +452,84 @@ class ElasticsearchStore:
         }
 
     def alert_action(self, alert: dict[str, Any]) -> dict[str, Any]:
+        """``create``: an alert is the immutable record of what was sent; a later one with its id
+        answers 409 and is counted ``duplicate``."""
         doc = dict(alert)
         if self.features.data_streams:
             doc["@timestamp"] = alert["matched_at"]
             return {"_op_type": "create", "_index": self.alerts_alias, "_id": alert["id"], "_source": doc}
         return {
-            "_op_type": "index",
+            "_op_type": "create",
             "_index": f"{self.alerts_alias}-{month_suffix(alert['matched_at'])}",
             "_id": alert["id"],
-            "version": int(alert.get("revision", 1)),
-            "version_type": "external",
             "_source": doc,
+        }
+
+    def delivery_action(self, record: dict[str, Any]) -> dict[str, Any]:
+        """``index`` by (destination, alert, outcome): a repeated outcome keeps its latest time.
+
+        The ``_id`` is a hash of that key: alert ids carry feed text of any length (``_id`` <= 512 bytes).
+        """
+        key = delivery_id(record)
+        return {
+            "_op_type": "index",
+            "_index": self.deliveries_index,
+            "_id": hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest(),
+            "_source": dict(record),
         }
 
     async def index_items(self, items: Sequence[dict[str, Any]]) -> list[IndexOutcome]:
         return await self._bulk_each(items, ITEM_TIMES, self.item_action)
 
     async def index_alerts(self, alerts: Sequence[dict[str, Any]]) -> list[IndexOutcome]:
-        return await self._bulk_each(alerts, ALERT_TIMES, self.alert_action)
+        """Create each alert unless its id is stored already (in any monthly index: a story's
+        duplicate may be matched a month later), so the first alert stays the record."""
+        taken = await self._stored_alert_ids([str(a.get("id", "")) for a in alerts])
+        first: list[bool] = []
+        for alert in alerts:  # an id twice in one batch: the first is sent, the second is a duplicate
+            alert_id = str(alert.get("id", ""))
+            first.append(alert_id not in taken)
+            taken.add(alert_id)
+        fresh = [a for a, is_first in zip(alerts, first, strict=True) if is_first]
+        sent = iter(await self._bulk_each(fresh, ALERT_TIMES, self.alert_action, conflict="duplicate"))
+        return [next(sent) if is_first else IndexOutcome(str(a.get("id", "")), "duplicate")
+                for a, is_first in zip(alerts, first, strict=True)]
+
+    async def _stored_alert_ids(self, ids: Sequence[str]) -> set[str]:
+        """Which of ``ids`` an alert index already holds."""
+        wanted = sorted({i for i in ids if i})
+        if not wanted:
+            return set()
+        try:
+            response = await self.client.search(
+                index=self.alerts_alias, query={"ids": {"values": wanted}}, size=len(wanted),
+                source=False, ignore_unavailable=True, allow_no_indices=True,
+            )
+        except (TransportConnectionError, ConnectionTimeout) as exc:
+            raise StoreUnavailable(f"Elasticsearch unreachable: {exc}") from exc
+        except ApiError as exc:
+            if exc.meta.status in RETRY_STATUSES:
+                raise StoreUnavailable(f"Elasticsearch answered {exc.meta.status}") from exc
+            raise
+        return {str(hit["_id"]) for hit in response["hits"]["hits"]}
+
+    async def index_deliveries(self, deliveries: Sequence[dict[str, Any]]) -> list[IndexOutcome]:
+        """Delivery records (schemas/delivery.json) into ``<prefix>-deliveries``."""
+        early: list[IndexOutcome | None] = []
+        valid: list[dict[str, Any]] = []
+        for record in deliveries:
+            problem = delivery_problem(record)
+            early.append(IndexOutcome(delivery_id(record), "rejected", problem) if problem else None)
+            if problem is None:
+                valid.append(record)
+        sent = iter(await self._bulk_each(valid, DELIVERY_TIMES, self.delivery_action))
+        keyed = (IndexOutcome(delivery_id(r), o.status, o.reason) for r, o in zip(valid, sent, strict=True))
+        return [outcome or next(keyed) for outcome in early]
 
     async def _bulk_each(
         self, docs: Sequence[dict[str, Any]], times: Sequence[str],
         action_for: Callable[[dict[str, Any]], dict[str, Any]],
+        conflict: Literal["stale", "duplicate"] = "stale",
     ) -> list[IndexOutcome]:
         """One outcome per document: what can't be sent is rejected here, the rest goes in one bulk.
 
@@ -409,10 +556,11 @@ class ElasticsearchStore:
                 continue
             early.append(None)
             actions.append(action)
-        sent = iter(await self._bulk(actions))
+        sent = iter(await self._bulk(actions, conflict))
         return [outcome or next(sent) for outcome in early]
 
-    async def _bulk(self, actions: list[dict[str, Any]]) -> list[IndexOutcome]:
+    async def _bulk(self, actions: list[dict[str, Any]],
+                    conflict: Literal["stale", "duplicate"] = "stale") -> list[IndexOutcome]:
         """Bulk with per-document retries on 429/5xx; 409 = stale; other errors = rejected.
 
         Documents answered 429/5xx are sent again after :attr:`backoff`, up to
@@ -431,7 +579,7 @@ class ElasticsearchStore:
                     break
                 if attempt:
                     await self.backoff.sleep(attempt - 1)
-                pending, last_error = await self._bulk_once(pending, outcomes)
+                pending, last_error = await self._bulk_once(pending, outcomes, conflict)
             if pending:
                 raise StoreUnavailable(f"Elasticsearch kept answering {last_error}")
         finally:
@@ -440,7 +588,8 @@ class ElasticsearchStore:
                 for a in actions]
 
     async def _bulk_once(
-        self, actions: list[dict[str, Any]], outcomes: dict[str, IndexOutcome]
+        self, actions: list[dict[str, Any]], outcomes: dict[str, IndexOutcome],
+        conflict: Literal["stale", "duplicate"] = "stale",
     ) -> tuple[list[dict[str, Any]], str]:
         """One bulk request: records final outcomes, returns the actions to send again and why."""
         by_id = {str(a["_id"]): a for a in actions}
@@ -462,14 +611,14 @@ class ElasticsearchStore:
                 if ok:
                     outcomes[doc_id] = IndexOutcome(doc_id, "indexed")
                 elif status == 409:
-                    outcomes[doc_id] = IndexOutcome(doc_id, "stale")
+                    outcomes[doc_id] = IndexOutcome(doc_id, conflict)
                 elif status in RETRY_STATUSES and doc_id in by_id:
                     again.append(by_id[doc_id])
                     why = f"{status}: {_reason(info.get('error'))}"
                 else:
                     outcomes[doc_id] = IndexOutcome(doc_id, "rejected", _reason(info.get("error")))
         except (TransportConnectionError, ConnectionTimeout) as exc:
-            raise StoreUnavailable(f"Elasticsearch unreachable: {exc}") from exc
+            raise StoreUnavailable(str(await elasticsearch_unreachable(self.url, exc))) from exc
         except ApiError as exc:
             if exc.meta.status not in RETRY_STATUSES:
                 raise
@@ -492,11 +641,45 @@ class ElasticsearchStore:
         limit: int = 20,
         stories_only: bool = False,
     ) -> list[SearchHit]:
+        start = datetime.now(UTC) - since if since is not None else None
+        response = await self._search(query, start, until, stories_only, size=limit)
+        return _hits(response)
+
+    async def search_page(
+        self,
+        query: str,
+        *,
+        offset: int = 0,
+        limit: int = 20,
+        sort: Sort = "newest",
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> SearchPage:
+        """One page with the exact total (``track_total_hits``); ``relevance`` is Elasticsearch's
+        ``_score`` (BM25 over ``search.title`` and ``search.body``), then newest."""
+        check_window(offset, limit)
+        if sort not in SORTS:
+            raise ValueError(f"sort must be one of {', '.join(SORTS)} (got {sort!r})")
+        first = [{"_score": {"order": "desc"}}] if sort == "relevance" else []
+        response = await self._search(query, since, until, False, size=limit, offset=offset, first_sort=first)
+        return SearchPage(int(response["hits"]["total"]["value"]), _hits(response))
+
+    async def _search(
+        self,
+        query: str,
+        since: datetime | None,
+        until: datetime | None,
+        stories_only: bool,
+        *,
+        size: int,
+        offset: int = 0,
+        first_sort: list[dict[str, Any]] | None = None,
+    ) -> Any:
         filters: list[dict[str, Any]] = []
         if since is not None or until is not None:
             window: dict[str, Any] = {}
             if since is not None:
-                window["gte"] = f"now-{int(since.total_seconds())}s"
+                window["gte"] = since.astimezone(UTC).isoformat()
             if until is not None:
                 window["lte"] = until.astimezone(UTC).isoformat()
             filters.append({"range": {"published_at": window}})
@@ -506,27 +689,70 @@ class ElasticsearchStore:
 
         body_query: dict[str, Any] = {"bool": {"must": [to_es_query(query)], "filter": filters}}
         try:
-            response = await self.client.search(
+            return await self.client.search(
                 index=self.items_alias,
                 query=body_query,
-                sort=[{"published_at": {"order": "desc"}}, {"id": {"order": "asc"}}],
-                size=limit,
+                sort=[*(first_sort or []), {"published_at": {"order": "desc"}}, {"id": {"order": "asc"}}],
+                size=size,
+                from_=offset,
+                track_total_hits=True,
                 ignore_unavailable=True,
                 allow_no_indices=True,
             )
         except BadRequestError as exc:
             raise WirewatchError(f"query rejected by Elasticsearch: {_reason(exc.info.get('error') if isinstance(exc.info, dict) else exc)}") from None
         except (TransportConnectionError, ConnectionTimeout) as exc:
-            raise WirewatchError(f"Elasticsearch unreachable: {exc}") from None
-        return [
-            SearchHit(id=h["_id"], published_at=h["_source"].get("published_at", ""), document=h["_source"])
-            for h in response["hits"]["hits"]
-        ]
+            raise await elasticsearch_unreachable(self.url, exc) from None
 
     async def count(self) -> int:
         response = await self.client.count(index=self.items_alias, ignore_unavailable=True,
                                            allow_no_indices=True)
         return int(response["count"])
+
+    async def alert_history(self, limit: int = 50, offset: int = 0, rule: str | None = None) -> list[dict[str, Any]]:
+        """Stored alerts newest first (by ``matched_at``), each with ``deliveries``:
+        ``[{destination, outcome, at, attempts?}]`` in time order. The alert-history page."""
+        query: dict[str, Any] = {"term": {"rule": rule}} if rule is not None else {"match_all": {}}
+        try:
+            response = await self.client.search(
+                index=self.alerts_alias, query=query, from_=max(offset, 0), size=max(limit, 0),
+                sort=[{"matched_at": {"order": "desc"}}, {"id": {"order": "desc"}}],
+                ignore_unavailable=True, allow_no_indices=True,
+            )
+            alerts = [{k: v for k, v in h["_source"].items() if k != "@timestamp"}
+                      for h in response["hits"]["hits"]]
+            by_alert: dict[str, list[dict[str, Any]]] = {a["id"]: [] for a in alerts}
+            if by_alert:
+                found = await self.client.search(
+                    index=self.deliveries_index, query={"terms": {"alert_id": list(by_alert)}},
+                    sort=[{"at": {"order": "asc"}}, {"destination": {"order": "asc"}}],
+                    size=10_000, ignore_unavailable=True, allow_no_indices=True,
+                )
+                for hit in found["hits"]["hits"]:
+                    record = hit["_source"]
+                    by_alert.get(record.get("alert_id", ""), []).append(delivery_view(record))
+        except (TransportConnectionError, ConnectionTimeout) as exc:
+            raise await elasticsearch_unreachable(self.url, exc) from None
+        return [{**alert, "deliveries": by_alert[alert["id"]]} for alert in alerts]
+
+    async def alert_total(self, rule: str | None = None) -> int:
+        """Alerts stored (of ``rule``): the count the page and the status line show."""
+        query: dict[str, Any] = {"term": {"rule": rule}} if rule is not None else {"match_all": {}}
+        try:
+            response = await self.client.count(index=self.alerts_alias, query=query,
+                                               ignore_unavailable=True, allow_no_indices=True)
+        except (TransportConnectionError, ConnectionTimeout) as exc:
+            raise await elasticsearch_unreachable(self.url, exc) from None
+        return int(response["count"])
+
+    async def delivery_counts(self) -> dict[str, int]:
+        """Delivery records by outcome (``delivered`` = webhooks the destinations accepted)."""
+        response = await self.client.search(
+            index=self.deliveries_index, size=0, ignore_unavailable=True, allow_no_indices=True,
+            aggs={"outcomes": {"terms": {"field": "outcome", "size": 10}}},
+        )
+        buckets = response.get("aggregations", {}).get("outcomes", {}).get("buckets", [])
+        return {str(b["key"]): int(b["doc_count"]) for b in buckets}
 
     async def installed_mapping(self, alias: str) -> dict[str, Any]:
         """Field properties of the indices behind ``alias`` (merged), for checks."""
@@ -535,6 +761,13 @@ class ElasticsearchStore:
         for index in response.body.values():
             merged.update(index["mappings"].get("properties", {}))
         return merged
+
+
+def _hits(response: Any) -> list[SearchHit]:
+    return [
+        SearchHit(id=h["_id"], published_at=h["_source"].get("published_at", ""), document=h["_source"])
+        for h in response["hits"]["hits"]
+    ]
 
 
 def field_paths(properties: dict[str, Any], prefix: str = "") -> Iterable[str]:

@@ -15,16 +15,19 @@ while a search scans; cancelling the call stops the scan at its next row.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import functools
+import heapq
+import itertools
 import json
 import re
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple, TypeVar
 
 from wirewatch.core.errors import SchemaError, WirewatchError
 from wirewatch.core.schemas import SchemaName, validate
@@ -33,8 +36,15 @@ from wirewatch.core.times import parse_rfc3339
 from wirewatch.sinks.store import (
     ALERT_TIMES,
     ITEM_TIMES,
+    SORTS,
     IndexOutcome,
     SearchHit,
+    SearchPage,
+    Sort,
+    check_window,
+    delivery_id,
+    delivery_problem,
+    delivery_view,
     unstorable_reason,
 )
 
@@ -64,7 +74,31 @@ CREATE TABLE IF NOT EXISTS alerts (
     matched_at TEXT NOT NULL,
     doc TEXT NOT NULL
 );
+CREATE INDEX IF NOT EXISTS alerts_rule ON alerts (rule, seq);
+CREATE TABLE IF NOT EXISTS deliveries (
+    alert_id TEXT NOT NULL,
+    destination TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    at TEXT NOT NULL,
+    doc TEXT NOT NULL,
+    PRIMARY KEY (alert_id, destination, outcome)
+) WITHOUT ROWID;
 """.replace("{tokenizer}", _FTS_TOKENIZER)
+
+#: Every revision of an item, small (title, a body excerpt, its time): the story page lists a
+#: live-blog post's corrections while ``items`` keeps only the newest revision's document.
+_REVISIONS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS item_revisions (
+    item_id TEXT NOT NULL,
+    revision INTEGER NOT NULL,
+    title TEXT NOT NULL,
+    excerpt TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (item_id, revision)
+) WITHOUT ROWID;
+"""
+#: Characters of a revision's body kept in ``item_revisions``.
+EXCERPT_CHARS = 280
 
 
 #: What one document's values can raise while being written (a value SQLite can't bind, text
@@ -109,6 +143,18 @@ def _one_document(conn: sqlite3.Connection) -> Iterator[None]:
         conn.execute("RELEASE document")
         raise
     conn.execute("RELEASE document")
+
+
+_T = TypeVar("_T")
+
+
+class Candidate(NamedTuple):
+    """A stored item the query matched."""
+
+    id: str
+    published_at: str
+    published_ms: int
+    doc: dict[str, Any]
 
 
 class SearchStopped(Exception):
@@ -159,6 +205,7 @@ class SqliteStore:
         if not self._ready:
             if not self._read_only:
                 self.db.conn.executescript(_STORE_SCHEMA)
+                self.db.conn.executescript(_REVISIONS_SCHEMA)
             self._ready = True
 
     def has_items_table(self) -> bool:
@@ -191,6 +238,7 @@ class SqliteStore:
     @staticmethod
     def _upsert_item(conn: sqlite3.Connection, item_id: str, item: dict[str, Any], search_fields: Any) -> IndexOutcome:
         revision = int(item.get("revision", 1))
+        _keep_revision(conn, item_id, revision, item)
         row = conn.execute("SELECT seq, revision FROM items WHERE id = ?", (item_id,)).fetchone()
         # As Elasticsearch's external versions: only a newer revision replaces.
         if row is not None and row[1] >= revision:
@@ -228,21 +276,51 @@ class SqliteStore:
         return self.index_alerts_sync(alerts)
 
     def index_alerts_sync(self, alerts: Sequence[dict[str, Any]]) -> list[IndexOutcome]:
-        """Keyed by alert id: a replayed alert keeps its first place in the list."""
+        """The first alert with an id is kept as it was (what the notifier delivered); a later
+        one with the same id (a duplicate of the story, a replay) is ``duplicate``, not stored."""
         self.setup_sync()
         outcomes: list[IndexOutcome] = []
         with self.db.transaction() as conn:
             for alert_id, alert in _valid("alert", ALERT_TIMES, alerts, outcomes):
                 try:
-                    conn.execute(
+                    cur = conn.execute(
                         "INSERT INTO alerts (id, rule, story_id, matched_at, doc) VALUES (?, ?, ?, ?, ?) "
-                        "ON CONFLICT (id) DO UPDATE SET doc = excluded.doc",
+                        "ON CONFLICT (id) DO NOTHING",
                         (alert_id, alert["rule"], alert["story_id"], alert["matched_at"], json.dumps(alert)),
                     )
                 except _DOCUMENT_ERRORS as exc:  # one statement: nothing half-written to undo
                     outcomes.append(IndexOutcome(alert_id, "rejected", f"cannot be stored: {exc}"))
                     continue
-                outcomes.append(IndexOutcome(alert_id, "indexed"))
+                outcomes.append(IndexOutcome(alert_id, "indexed" if cur.rowcount else "duplicate"))
+        return outcomes
+
+    async def index_deliveries(self, deliveries: Sequence[dict[str, Any]]) -> list[IndexOutcome]:
+        return self.index_deliveries_sync(deliveries)
+
+    def index_deliveries_sync(self, deliveries: Sequence[dict[str, Any]]) -> list[IndexOutcome]:
+        """One row per (alert, destination, outcome); a later record of the same outcome (a
+        dead letter replayed and failing again) replaces its time and attempts."""
+        self.setup_sync()
+        outcomes: list[IndexOutcome] = []
+        with self.db.transaction() as conn:
+            for record in deliveries:
+                key = delivery_id(record)
+                problem = delivery_problem(record)
+                if problem is not None:
+                    outcomes.append(IndexOutcome(key, "rejected", problem))
+                    continue
+                try:
+                    conn.execute(
+                        "INSERT INTO deliveries (alert_id, destination, outcome, at, doc) VALUES (?, ?, ?, ?, ?) "
+                        "ON CONFLICT (alert_id, destination, outcome) DO UPDATE SET at = excluded.at, "
+                        "doc = excluded.doc",
+                        (record["alert_id"], record["destination"], record["outcome"], record["at"],
+                         json.dumps(record, ensure_ascii=False)),
+                    )
+                except _DOCUMENT_ERRORS as exc:
+                    outcomes.append(IndexOutcome(key, "rejected", f"cannot be stored: {exc}"))
+                    continue
+                outcomes.append(IndexOutcome(key, "indexed"))
         return outcomes
 
     async def search(
@@ -259,17 +337,35 @@ class SqliteStore:
         Cancelling the call (``asyncio.wait_for`` with a deadline, as the web page does)
         stops the thread at its next row or SQLite step: nothing runs on unobserved.
         """
+        return await self._in_reader(functools.partial(
+            self.search_sync, query, since=since, until=until, limit=limit, stories_only=stories_only))
+
+    async def search_page(
+        self,
+        query: str,
+        *,
+        offset: int = 0,
+        limit: int = 20,
+        sort: Sort = "newest",
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> SearchPage:
+        """:meth:`search_page_sync` in a worker thread, cancellable as :meth:`search`."""
+        return await self._in_reader(functools.partial(
+            self.search_page_sync, query, offset=offset, limit=limit, sort=sort, since=since, until=until))
+
+    async def _in_reader(self, call: Callable[..., _T]) -> _T:
+        """``call(conn=..., stop=...)`` in a worker thread on its own read-only connection."""
         self.setup_sync()
         if str(self.db.path) == ":memory:":  # a private database has no second connection
-            return self.search_sync(query, since=since, until=until, limit=limit, stories_only=stories_only)
+            return call()
         stop = threading.Event()
 
-        def in_thread() -> list[SearchHit]:
+        def in_thread() -> _T:
             conn = self._reader()
             try:
                 conn.set_progress_handler(stop.is_set, 1000)  # SQLite steps: a long sort stops too
-                return self.search_sync(query, since=since, until=until, limit=limit,
-                                        stories_only=stories_only, conn=conn, stop=stop)
+                return call(conn=conn, stop=stop)
             finally:
                 conn.close()
 
@@ -299,17 +395,87 @@ class SqliteStore:
         ``conn``: read there instead of the store's connection; ``stop``: once set, the
         search ends with :class:`SearchStopped` at the next row.
         """
+        hits: list[SearchHit] = []
+        if limit <= 0:
+            return hits
+        start = datetime.now(UTC) - since if since is not None else None
+        for row in self._matching(query, start, until, stories_only, conn, stop):
+            hits.append(SearchHit(row.id, row.published_at, row.doc))
+            if len(hits) >= limit:
+                break
+        return hits
+
+    def search_page_sync(
+        self,
+        query: str,
+        *,
+        offset: int = 0,
+        limit: int = 20,
+        sort: Sort = "newest",
+        since: datetime | None = None,
+        until: datetime | None = None,
+        conn: sqlite3.Connection | None = None,
+        stop: threading.Event | None = None,
+    ) -> SearchPage:
+        """Every match is looked at (the total is exact); only the page's documents are kept.
+
+        ``relevance`` ranks by :meth:`wirewatch.search.highlight.QueryTerms.score` (the
+        query's words in title and body, the title weighing 3), then newest; a query
+        without words in the text (``source:x``) ranks newest first.
+        """
+        check_window(offset, limit)
+        if sort not in SORTS:
+            raise ValueError(f"sort must be one of {', '.join(SORTS)} (got {sort!r})")
+        from wirewatch.search.highlight import terms_of
+
+        terms = terms_of(query) if sort == "relevance" else None
+        window = offset + limit
+        total = 0
+
+        def counted() -> Iterator[Candidate]:
+            nonlocal total
+            for row in self._matching(query, since, until, False, conn, stop):
+                total += 1
+                yield row
+
+        if terms is None:  # already newest first: keep the first `window`, count the rest
+            rows = counted()
+            ranked = list(itertools.islice(rows, window))
+            collections.deque(rows, maxlen=0)  # the rest only counted
+        else:
+            from wirewatch.search.analysis import tokenize
+
+            def relevance(row: Candidate) -> tuple[float, int]:
+                doc = row.doc
+                return terms.score(tokenize(doc.get("title") or ""), tokenize(doc.get("body") or "")), row.published_ms
+
+            # nlargest keeps `window` rows, never every match; it is sorted(reverse=True)[:n], which keeps
+            # the input order (newest, then id) among equal keys
+            ranked = heapq.nlargest(window, counted(), key=relevance)
+        page = ranked[offset:window]
+        return SearchPage(total, [SearchHit(r.id, r.published_at, r.doc) for r in page])
+
+    def _matching(
+        self,
+        query: str,
+        since: datetime | None,
+        until: datetime | None,
+        stories_only: bool,
+        conn: sqlite3.Connection | None,
+        stop: threading.Event | None,
+    ) -> Iterator[Candidate]:
+        """Items matching ``query`` in the window, newest first: FTS5 narrows, the matcher decides."""
         self.setup_sync()
         from wirewatch.search.matcher import compile_query
 
         compiled = compile_query(query)
         if self._read_only and not self.has_items_table():  # a data folder nothing was stored in yet
-            return []
+            return
         where: list[str] = []
         params: list[Any] = []
         if since is not None:
             where.append("items.published_ms >= ?")
-            params.append(int((datetime.now(UTC) - since).timestamp() * 1000))
+            params.append(int(since.timestamp() * 1000))
         if until is not None:
             where.append("items.published_ms <= ?")
             params.append(int(until.timestamp() * 1000))
@@ -319,7 +485,7 @@ class SqliteStore:
         where += columns
         params += values
         fts = fts_prefilter(compiled)
-        sql = "SELECT items.id, items.published_at, items.doc FROM items"
+        sql = "SELECT items.id, items.published_at, items.published_ms, items.doc FROM items"
         if fts is not None:
             sql += " JOIN items_fts ON items_fts.rowid = items.seq"
             where.append("items_fts MATCH ?")
@@ -327,24 +493,18 @@ class SqliteStore:
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY items.published_ms DESC, items.id ASC"
-        hits: list[SearchHit] = []
-        if limit <= 0:
-            return hits
         try:
             rows = (conn or self.db.conn).execute(sql, params)
-            for item_id, published_at, doc_text in rows:
+            for item_id, published_at, published_ms, doc_text in rows:
                 if stop is not None and stop.is_set():
                     raise SearchStopped(query)
                 doc = json.loads(doc_text)
                 if matches(compiled, doc):
-                    hits.append(SearchHit(item_id, published_at, doc))
-                    if len(hits) >= limit:
-                        break
+                    yield Candidate(item_id, published_at, published_ms, doc)
         except sqlite3.OperationalError:
             if stop is not None and stop.is_set():  # the progress handler interrupted SQLite
                 raise SearchStopped(query) from None
             raise
-        return hits
 
     async def count(self) -> int:
         return self.count_sync()
@@ -377,6 +537,46 @@ class SqliteStore:
             out.append({"story_id": story_id, "lead": lead, "items": docs})
         return out
 
+    def story_items(self, story_id: str) -> list[dict[str, Any]]:
+        """Every item of a story (its lead and all folded into it), oldest first; [] if unknown."""
+        self.setup_sync()
+        rows = self.db.conn.execute(
+            "SELECT doc FROM items WHERE story_id = ? ORDER BY published_ms, seq", (story_id,)
+        )
+        return [json.loads(doc) for (doc,) in rows]
+
+    def revisions(self, item_ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+        """Item id -> its stored revisions (``revision``, ``title``, ``excerpt``, ``updated_at``), in order.
+
+        Items indexed before the revision table existed have none.
+        """
+        self.setup_sync()
+        out: dict[str, list[dict[str, Any]]] = {item_id: [] for item_id in item_ids}
+        ids = list(out)
+        for start in range(0, len(ids), 500):  # SQLite's bound-parameter limit
+            chunk = ids[start:start + 500]
+            rows = self.db.conn.execute(
+                "SELECT item_id, revision, title, excerpt, updated_at FROM item_revisions "
+                f"WHERE item_id IN ({','.join('?' * len(chunk))}) ORDER BY item_id, revision",
+                chunk,
+            )
+            for item_id, revision, title, excerpt, updated_at in rows:
+                out[item_id].append(
+                    {"revision": revision, "title": title, "excerpt": excerpt, "updated_at": updated_at})
+        return out
+
+    def story_alerts(self, story_id: str) -> list[dict[str, Any]]:
+        """The alerts stored for a story, oldest first, each with its ``deliveries`` (as in alert_history)."""
+        self.setup_sync()
+        alerts = [json.loads(doc) for (doc,) in self.db.conn.execute(
+            "SELECT doc FROM alerts WHERE story_id = ? ORDER BY matched_at, seq", (story_id,))]
+        for alert in alerts:
+            alert["deliveries"] = [
+                delivery_view(json.loads(doc)) for (doc,) in self.db.conn.execute(
+                    "SELECT doc FROM deliveries WHERE alert_id = ? ORDER BY at, destination", (alert["id"],))
+            ]
+        return alerts
+
     def alerts_after(self, after_seq: int = 0, limit: int = 50) -> list[tuple[int, dict[str, Any]]]:
         """Alerts stored after ``after_seq``, oldest first: what the page polls for."""
         self.setup_sync()
@@ -394,9 +594,55 @@ class SqliteStore:
         self.setup_sync()
         return int(self.db.conn.execute("SELECT COUNT(*) FROM alerts").fetchone()[0])
 
+    def alert_history(self, limit: int = 50, offset: int = 0, rule: str | None = None) -> list[dict[str, Any]]:
+        """Stored alerts newest first (the order they were stored), each with ``deliveries``:
+        ``[{destination, outcome, at, attempts?}]`` in time order. The alert-history page."""
+        self.setup_sync()
+        where, params = ("WHERE rule = ?", [rule]) if rule is not None else ("", [])
+        rows = self.db.conn.execute(
+            f"SELECT doc FROM alerts {where} ORDER BY seq DESC LIMIT ? OFFSET ?",
+            (*params, max(limit, 0), max(offset, 0)),
+        ).fetchall()
+        alerts = [json.loads(doc) for (doc,) in rows]
+        by_alert: dict[str, list[dict[str, Any]]] = {a["id"]: [] for a in alerts}
+        ids = list(by_alert)
+        for start in range(0, len(ids), 500):  # SQLite's bound-parameter limit
+            chunk = ids[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            for (doc,) in self.db.conn.execute(
+                f"SELECT doc FROM deliveries WHERE alert_id IN ({marks}) ORDER BY at, destination",
+                chunk,
+            ):
+                by_alert[json.loads(doc)["alert_id"]].append(delivery_view(json.loads(doc)))
+        return [{**alert, "deliveries": by_alert[alert["id"]]} for alert in alerts]
+
+    def alert_total(self, rule: str | None = None) -> int:
+        """Alerts stored (of ``rule``): the count the page and the status line show."""
+        self.setup_sync()
+        if rule is None:
+            return self.alert_count()
+        return int(self.db.conn.execute("SELECT COUNT(*) FROM alerts WHERE rule = ?", (rule,)).fetchone()[0])
+
+    def delivery_counts(self) -> dict[str, int]:
+        """Delivery records by outcome (``delivered`` = webhooks the destinations accepted)."""
+        self.setup_sync()
+        rows = self.db.conn.execute("SELECT outcome, COUNT(*) FROM deliveries GROUP BY outcome")
+        return {str(outcome): int(n) for outcome, n in rows}
+
     def story_count(self) -> int:
         self.setup_sync()
         return int(self.db.conn.execute("SELECT COUNT(DISTINCT story_id) FROM items").fetchone()[0])
+
+
+def _keep_revision(conn: sqlite3.Connection, item_id: str, revision: int, item: dict[str, Any]) -> None:
+    """Record one revision of an item in ``item_revisions`` (a replay of it changes nothing)."""
+    body = " ".join(str(item.get("body", "")).split())
+    excerpt = body if len(body) <= EXCERPT_CHARS else body[: EXCERPT_CHARS - 1] + "…"
+    conn.execute(
+        "INSERT INTO item_revisions (item_id, revision, title, excerpt, updated_at) VALUES (?, ?, ?, ?, ?) "
+        "ON CONFLICT (item_id, revision) DO NOTHING",
+        (item_id, revision, str(item.get("title", "")), excerpt, item.get("updated_at") or item["published_at"]),
+    )
 
 
 def fts_text(fields: dict[str, Any]) -> str:

@@ -19,6 +19,7 @@ MAX_REVISION = 2**31 - 1
 #: the timestamps each store turns into dates (sort keys, monthly indices, ``date`` fields)
 ITEM_TIMES = ("published_at", "updated_at", "fetched_at", "processed_at")
 ALERT_TIMES = ("published_at", "matched_at")
+DELIVERY_TIMES = ("at",)
 
 
 
@@ -28,10 +29,14 @@ class StoreUnavailable(Exception):
 
 @dataclass(frozen=True)
 class IndexOutcome:
-    """What happened to one document: stored, skipped as an older replay, or rejected."""
+    """What happened to one document: stored, skipped as an older replay, or rejected.
+
+    ``duplicate``: an alert whose id is already stored; the first record is kept (an alert is
+    the immutable record of what was sent), so the later one is counted, not stored.
+    """
 
     id: str
-    status: Literal["indexed", "stale", "rejected"]
+    status: Literal["indexed", "stale", "duplicate", "rejected"]
     reason: str | None = None
 
 
@@ -57,11 +62,65 @@ def unstorable_reason(doc: Mapping[str, Any], times: Sequence[str]) -> str | Non
     return None
 
 
+def delivery_id(record: Mapping[str, Any]) -> str:
+    """A delivery record's identity in either store: one per alert, destination and outcome."""
+    return f"{record.get('destination', '')}|{record.get('alert_id', '')}|{record.get('outcome', '')}"
+
+
+def delivery_problem(record: Any) -> str | None:
+    """Why a delivery record can't be stored (schema, no alert id or destination, bad time), or None."""
+    from wirewatch.core.errors import SchemaError
+    from wirewatch.core.schemas import validate
+
+    try:
+        validate("delivery", record)
+    except SchemaError as exc:
+        return str(exc)
+    except UnicodeError as exc:  # jsonschema-rs on a lone surrogate
+        return f"not a valid delivery: {exc}"
+    missing = [name for name in ("alert_id", "destination") if not record.get(name)]
+    if missing:
+        return f"delivery without {' and '.join(missing)}"
+    return unstorable_reason(record, DELIVERY_TIMES)
+
+
+def delivery_view(record: Mapping[str, Any]) -> dict[str, Any]:
+    """What ``alert_history`` lists of one delivery: destination, outcome, at (attempts if known)."""
+    view = {name: record[name] for name in ("destination", "outcome", "at") if name in record}
+    if "attempts" in record:
+        view["attempts"] = record["attempts"]
+    return view
+
+
 @dataclass(frozen=True)
 class SearchHit:
     id: str
     published_at: str
     document: dict[str, Any]
+
+
+#: How a page of hits is ordered: newest ``published_at`` first, or best match first.
+Sort = Literal["newest", "relevance"]
+SORTS: tuple[Sort, ...] = ("newest", "relevance")
+#: The deepest hit a paged search reaches (offset + limit): Elasticsearch's default
+#: ``index.max_result_window``; the SQLite store keeps the same bound, so both page alike.
+MAX_WINDOW = 10_000
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    """One page of a search: ``total`` items match, ``hits`` are those from the requested offset."""
+
+    total: int
+    hits: list[SearchHit]
+
+
+def check_window(offset: int, limit: int) -> None:
+    """A page both stores can serve, or a ``ValueError`` saying why not."""
+    if offset < 0 or limit < 0:
+        raise ValueError(f"offset and limit must be 0 or more (got {offset}, {limit})")
+    if offset + limit > MAX_WINDOW:
+        raise ValueError(f"results beyond the first {MAX_WINDOW:,} are not served; narrow the search")
 
 
 class ItemStore(Protocol):
@@ -75,7 +134,11 @@ class ItemStore(Protocol):
         ...
 
     async def index_alerts(self, alerts: Sequence[dict[str, Any]]) -> list[IndexOutcome]:
-        """Store alerts (schemas/alert.json), keyed by alert id."""
+        """Store alerts (schemas/alert.json), keyed by alert id: the first one is kept (``duplicate``)."""
+        ...
+
+    async def index_deliveries(self, deliveries: Sequence[dict[str, Any]]) -> list[IndexOutcome]:
+        """Store delivery records (schemas/delivery.json, with ``alert_id`` and ``destination``)."""
         ...
 
     async def search(
@@ -88,6 +151,24 @@ class ItemStore(Protocol):
         stories_only: bool = False,
     ) -> list[SearchHit]:
         """Items matching a Lucene query string, newest ``published_at`` first."""
+        ...
+
+    async def search_page(
+        self,
+        query: str,
+        *,
+        offset: int = 0,
+        limit: int = 20,
+        sort: Sort = "newest",
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> SearchPage:
+        """Hits ``offset`` to ``offset + limit`` of a Lucene query and how many match in all.
+
+        ``sort``: ``newest`` (``published_at`` descending, then id) or ``relevance`` (the
+        store's score, then newest); ``since``/``until`` bound ``published_at`` (inclusive).
+        ``offset + limit`` beyond :data:`MAX_WINDOW` is a ``ValueError``.
+        """
         ...
 
     async def count(self) -> int:
