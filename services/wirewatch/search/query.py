@@ -577,8 +577,18 @@ def _value(tok: _Tok, field: str, text: str) -> Node | None:
         if text not in ("true", "false"):
             raise QuerySyntaxError(tok.pos + 1, f"{spec.index} is true or false, not {shorten(text)!r}")
         return Term(text, (text,), field)
+    for op, (lower, upper, include) in _COMPARISONS.items():  # Elasticsearch's field:>now-1h
+        if text.startswith(op) and len(text) > len(op):
+            bound = text[len(op):]
+            _check_bound(tok, field, bound)
+            return Range(field, bound if lower else None, bound if upper else None,
+                         include if lower else True, include if upper else True)
     _check_bound(tok, field, text)  # a date or number alone: the range from it to itself
     return Range(field, text, text)
+
+
+#: ``field:>=x`` and friends (query_string's one-sided ranges): (sets lower, sets upper, inclusive)
+_COMPARISONS = {">=": (True, False, True), "<=": (False, True, True), ">": (True, False, False), "<": (False, True, False)}
 
 
 def _term(tok: _Tok, field: str | None) -> Node | None:

@@ -262,7 +262,7 @@ def register(subparsers: Any) -> None:
                 "  wirewatch search 'story_id:\"meridian-wire:mw-1001\"'\n"
                 "\nfields: title body source tags entity (a whole name) search.entity (words in names)\n"
                 "  source.id source.name language entities.type story_id is_story dedupe.status revision\n"
-                "  published_at updated_at fetched_at processed_at ([now-1d TO now], {a TO b}, * open)\n"),
+                "  published_at updated_at fetched_at processed_at ([now-1d TO now], {a TO b}, * open, >now-1h)\n"),
     )
     p.add_argument("query", metavar="QUERY", help='Lucene query string, e.g. \'"arrest warrant" AND Putin\'')
     p.add_argument("--since", type=_duration, default=None, metavar="DURATION",
