@@ -23,8 +23,10 @@ keyword fields (``source.id``, ``language``, ``story_id``, ``dedupe.status``,
 keyword fields do; ``entity:`` / ``entities.name:`` and ``source.name:`` match a whole
 name after normalisation (``entity:"bank of japan"``; words inside names:
 ``search.entity:japan``). Ranges ``[a TO b]``, ``{a TO b}``, mixed, ``*`` for an open
-end, on the date fields (:mod:`wirewatch.search.datemath`) and ``revision``; ``*`` and
-``*:*`` match everything, ``field:*`` items that have the field.
+end, and one-sided ``>x``/``>=x``/``<x``/``<=x``, on the date fields
+(:mod:`wirewatch.search.datemath`) and ``revision``; ``*`` and ``*:*`` match everything,
+``field:*`` items that have the field. A field decided after rules run (dedupe's) is refused
+in rules (``parse(q, for_rules=True)``).
 
 Rejected with position (1-based character) and reason: empty query or group,
 unbalanced quotes, parentheses or brackets, dangling operators, unknown fields,
