@@ -62,6 +62,10 @@ def _ms(text: str) -> int:
         ("updated_at:[* TO 2026-12-04T10:30:00Z}", 'updated_at:[* TO "2026-12-04T10:30:00Z"}'),
         ("revision:[2 TO *]", 'revision:["2" TO *]'),
         ("published_at:2026-12-04", 'published_at:["2026-12-04" TO "2026-12-04"]'),
+        ("published_at:>now-1h", 'published_at:{"now-1h" TO *]'),  # query_string's one-sided ranges
+        ("published_at:>=2026-12-04", 'published_at:["2026-12-04" TO *]'),
+        ("revision:<2", 'revision:[* TO "2"}'),
+        ("revision:<=2", 'revision:[* TO "2"]'),
         ("*", "*:*"),
         ("*:*", "*:*"),
         ("updated_at:*", "updated_at:*"),

@@ -113,7 +113,10 @@ async def test_elastic_saved_searches_find_what_the_matcher_finds(es_store: Elas
     searches = {o["id"]: q["query"] for o in saved_objects() if o["type"] == "search"
                 for q in [_queries([o])[o["id"]]] if o["references"][0]["id"] == "wirewatch-items" and q["query"]}
     assert searches == {"wirewatch-new-stories": "is_story:true", "wirewatch-items-by-entity": "entities.name:*"}
-    for query in [*searches.values(), "putin", '"arrest warrant" AND putin', "source.id:reuters OR floods"]:
+    typed = ["putin", '"arrest warrant" AND putin', "source.id:reuters OR floods", 'entity:"Vladimir Putin"',
+             "entity:russia", "tag:economy", "search.entity:bank", "language:en AND published_at:[2025-03-01 TO *]",
+             "revision:>1", "published_at:<now"]
+    for query in [*searches.values(), *typed]:
         kibana = await es_client.search(index=es_store.items_alias, size=50, query={
             "query_string": {"query": query, "analyze_wildcard": True, "time_zone": "UTC"}})
         found = {hit["_id"] for hit in kibana["hits"]["hits"]}

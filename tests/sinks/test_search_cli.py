@@ -88,13 +88,17 @@ def test_search_says_when_more_match_than_the_limit(wirewatch_bin: str, wirewatc
     folder = _store(tmp_path / "desk", _copies(processed_items, 25))
     done = run(wirewatch_bin, wirewatch_env, "search", "putin", "--data-dir", str(folder))
     assert done.returncode == 0 and len(done.stdout.splitlines()) == 20
-    assert done.stderr.splitlines() == ["20 shown, more match; --limit 100 for more"]
+    assert done.stderr.splitlines() == ["20 of 25 shown; --limit 25 for all"]
     done = run(wirewatch_bin, wirewatch_env, "search", "putin", "--data-dir", str(folder), "--limit", "25")
     assert len(done.stdout.splitlines()) == 25 and done.stderr == ""  # all of them: no hint
     done = run(wirewatch_bin, wirewatch_env, "rules", "backtest", "--query", "putin", "--limit", "10",
                "--since", "3650d", "--data-dir", str(folder))
     assert done.stderr.splitlines()[-1] == (
-        "query 'putin': 10 item(s) in 10 story(ies) over the last 3650d; 10 shown, more match; --limit 100 for more")
+        "query 'putin': 25 item(s) over the last 3650d; 10 shown, in 10 story(ies); --limit 25 for all")
+    done = run(wirewatch_bin, wirewatch_env, "search", "putin", "--data-dir", str(folder), "--stories", "--limit", "3")
+    assert len(done.stdout.splitlines()) == 3 and done.stderr.splitlines() == ["3 of 25 shown; --limit 25 for all"]
+    done = run(wirewatch_bin, wirewatch_env, "search", "putin", "--data-dir", str(folder), "--limit", "10001")
+    assert done.returncode == 2 and "--limit: at most 10000, got '10001'" in done.stderr
 
 
 @pytest.mark.parametrize(

@@ -63,7 +63,9 @@ def _indexable(value: Any) -> bool:
 def _story_id(item: Mapping[str, Any]) -> Any:
     """The stored story id: the item's, else the story it duplicates, else its own id
     (as :func:`wirewatch.sinks.elasticsearch.item_document` and the SQLite store default it)."""
-    return item.get("story_id") or (item.get("dedupe") or {}).get("of") or item.get("id")
+    if "story_id" in item:
+        return item["story_id"]
+    return (item.get("dedupe") or {}).get("of") or item.get("id")
 
 
 def _source(item: Mapping[str, Any]) -> Mapping[str, Any]:

@@ -23,8 +23,10 @@ keyword fields (``source.id``, ``language``, ``story_id``, ``dedupe.status``,
 keyword fields do; ``entity:`` / ``entities.name:`` and ``source.name:`` match a whole
 name after normalisation (``entity:"bank of japan"``; words inside names:
 ``search.entity:japan``). Ranges ``[a TO b]``, ``{a TO b}``, mixed, ``*`` for an open
-end, on the date fields (:mod:`wirewatch.search.datemath`) and ``revision``; ``*`` and
-``*:*`` match everything, ``field:*`` items that have the field.
+end, and one-sided ``>x``/``>=x``/``<x``/``<=x``, on the date fields
+(:mod:`wirewatch.search.datemath`) and ``revision``; ``*`` and ``*:*`` match everything,
+``field:*`` items that have the field. A field decided after rules run (dedupe's) is refused
+in rules (``parse(q, for_rules=True)``).
 
 Rejected with position (1-based character) and reason: empty query or group,
 unbalanced quotes, parentheses or brackets, dangling operators, unknown fields,
@@ -577,8 +579,18 @@ def _value(tok: _Tok, field: str, text: str) -> Node | None:
         if text not in ("true", "false"):
             raise QuerySyntaxError(tok.pos + 1, f"{spec.index} is true or false, not {shorten(text)!r}")
         return Term(text, (text,), field)
+    for op, (lower, upper, include) in _COMPARISONS.items():  # Elasticsearch's field:>now-1h
+        if text.startswith(op) and len(text) > len(op):
+            bound = text[len(op):]
+            _check_bound(tok, field, bound)
+            return Range(field, bound if lower else None, bound if upper else None,
+                         include if lower else True, include if upper else True)
     _check_bound(tok, field, text)  # a date or number alone: the range from it to itself
     return Range(field, text, text)
+
+
+#: ``field:>=x`` and friends (query_string's one-sided ranges): (sets lower, sets upper, inclusive)
+_COMPARISONS = {">=": (True, False, True), "<=": (False, True, True), ">": (True, False, False), "<": (False, True, False)}
 
 
 def _term(tok: _Tok, field: str | None) -> Node | None:

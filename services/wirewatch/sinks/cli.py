@@ -18,7 +18,7 @@ import shlex
 import signal
 import sqlite3
 import sys
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ from wirewatch.core.errors import ConfigError, WirewatchError
 from wirewatch.core.logging import configure_logging
 from wirewatch.core.metrics import serve_metrics
 from wirewatch.core.sqlite import is_damage
-from wirewatch.sinks.store import ItemStore, SearchHit
+from wirewatch.sinks.store import MAX_WINDOW, ItemStore, SearchHit, SearchPage
 
 
 def _settings(data_dir: Path | None = None) -> Settings:
@@ -50,6 +50,8 @@ def _positive(value: str) -> int:
         number = 0
     if number < 1:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {value!r}")
+    if number > MAX_WINDOW:  # what both stores serve (Elasticsearch's index.max_result_window)
+        raise argparse.ArgumentTypeError(f"at most {MAX_WINDOW}, got {value!r}")
     return number
 
 
@@ -106,7 +108,8 @@ def open_store(settings: Settings, *, read_only: bool = False) -> ItemStore:
 
 
 async def _search(settings: Settings, query: str, since: timedelta | None, limit: int,
-                  stories_only: bool) -> list[SearchHit]:
+                  stories_only: bool) -> SearchPage:
+    """The newest ``limit`` hits and how many match in all (the stores count every match)."""
     from wirewatch.search.query import QuerySyntaxError, parse, shorten
 
     try:
@@ -114,8 +117,10 @@ async def _search(settings: Settings, query: str, since: timedelta | None, limit
     except QuerySyntaxError as exc:  # a hostile query is quoted shortened: one readable line
         raise WirewatchError(f"bad query {shorten(query, 100)!r}: {exc}") from None
     store = open_store(settings, read_only=True)
+    start = datetime.now(UTC) - since if since is not None else None
     try:
-        return await store.search(query, since=since, limit=limit, stories_only=stories_only)
+        return await store.search_page(f"({query}) AND is_story:true" if stories_only else query,
+                                       limit=limit, since=start)
     except QuerySyntaxError as exc:  # a hostile query is quoted shortened: one readable line
         raise WirewatchError(f"bad query {shorten(query, 100)!r}: {exc}") from None
     except sqlite3.DatabaseError as exc:  # a damaged SQLite store: one line and exit 2, not a traceback
@@ -157,22 +162,21 @@ def print_hits(hits: list[SearchHit], as_json: bool) -> None:
             print("\t".join(" ".join(col.split()) for col in row))
 
 
-def _more_hint(shown: int, limit: int) -> str:
-    """What to type to see more, when one more item than the limit was found."""
-    return f"{shown} shown, more match; --limit {max(100, limit * 5)} for more"
+def _limit_hint(total: int) -> str:
+    """What to type to see every match (the stores serve at most MAX_WINDOW)."""
+    if total <= MAX_WINDOW:
+        return f"--limit {total} for all"
+    return f"--limit {MAX_WINDOW} for the first {MAX_WINDOW}, or narrow the query"
 
 
 def cmd_search(args: argparse.Namespace) -> int:
     settings = _settings(args.data_dir)
-    # one more than asked: whether more match, without counting them all
-    hits = asyncio.run(_search(settings, args.query, args.since, args.limit + 1, args.stories))
-    more = len(hits) > args.limit
-    hits = hits[: args.limit]
-    print_hits(hits, args.json)
-    if not hits:
+    page = asyncio.run(_search(settings, args.query, args.since, args.limit, args.stories))
+    print_hits(page.hits, args.json)
+    if not page.hits:
         print("no matching items", file=sys.stderr)
-    elif more:
-        print(_more_hint(len(hits), args.limit), file=sys.stderr)
+    elif page.total > len(page.hits):
+        print(f"{len(page.hits)} of {page.total} shown; {_limit_hint(page.total)}", file=sys.stderr)
     return 0
 
 
@@ -200,14 +204,15 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     else:
         query, label = args.query, "query"
     settings = _settings(args.data_dir)
-    hits = asyncio.run(_search(settings, query, args.since, args.limit + 1, False))
-    more = len(hits) > args.limit
-    hits = hits[: args.limit]
-    print_hits(hits, args.json)
-    stories = {h.document.get("story_id") or h.id for h in hits}
-    hint = f"; {_more_hint(len(hits), args.limit)}" if more else ""
-    print(f"{label} {query!r}: {len(hits)} item(s) in {len(stories)} story(ies) "
-          f"over the last {args.since_text}{hint}", file=sys.stderr)
+    page = asyncio.run(_search(settings, query, args.since, args.limit, False))
+    print_hits(page.hits, args.json)
+    stories = {h.document.get("story_id") or h.id for h in page.hits}
+    if page.total > len(page.hits):
+        print(f"{label} {query!r}: {page.total} item(s) over the last {args.since_text}; {len(page.hits)} "
+              f"shown, in {len(stories)} story(ies); {_limit_hint(page.total)}", file=sys.stderr)
+    else:
+        print(f"{label} {query!r}: {page.total} item(s) in {len(stories)} story(ies) "
+              f"over the last {args.since_text}", file=sys.stderr)
     return 0
 
 
@@ -257,7 +262,7 @@ def register(subparsers: Any) -> None:
                 "  wirewatch search 'story_id:\"meridian-wire:mw-1001\"'\n"
                 "\nfields: title body source tags entity (a whole name) search.entity (words in names)\n"
                 "  source.id source.name language entities.type story_id is_story dedupe.status revision\n"
-                "  published_at updated_at fetched_at processed_at ([now-1d TO now], {a TO b}, * open)\n"),
+                "  published_at updated_at fetched_at processed_at ([now-1d TO now], {a TO b}, * open, >now-1h)\n"),
     )
     p.add_argument("query", metavar="QUERY", help='Lucene query string, e.g. \'"arrest warrant" AND Putin\'')
     p.add_argument("--since", type=_duration, default=None, metavar="DURATION",

@@ -80,8 +80,14 @@ _TEXT_KW = {"type": "text", "fields": {"keyword": {"type": "keyword", "ignore_ab
 _SEARCH_TEXT = {"type": "text", "analyzer": "standard"}
 _SEARCH_FIELDS = ("title", "body", "source", "entity", "tags", "language")
 #: Whole normalised names for ``entity:``/``entities.name:`` (search.entity.exact) and ``source.name:``
-#: (search.source_name): keyword fields holding values normalize() already made.
-_EXACT = {"exact": _KEYWORD}
+#: (search.source_name): keyword fields holding values normalize() already made. The normalizer is
+#: the identity on them and on the words to_es_query renders; it lowercases (and, with
+#: analysis-common, folds) what is typed in Kibana: ``entity:"Bank of Japan"`` finds it there too.
+_NAME = {**_KEYWORD, "normalizer": "lowercase"}
+_FOLDED_NAME = {**_KEYWORD, "normalizer": "wirewatch_fold"}
+FOLD_NORMALIZER = {"type": "custom", "filter": ["lowercase", "asciifolding", "lowercase"]}
+#: Rules' short names Kibana can take as they are: aliases to the fields they search.
+_ALIASES = {"entity": {"type": "alias", "path": "search.entity.exact"}, "tag": {"type": "alias", "path": "search.tags"}}
 #: The fields a query_string without fields searches (Kibana's Lucene bar, a bare query):
 #: the normalised title and body, as ``wirewatch search`` and rules do (DEFAULT_FIELDS).
 DEFAULT_FIELD_SETTING = {"index.query.default_field": [f"search.{f}" for f in DEFAULT_FIELDS]}
@@ -136,9 +142,10 @@ ITEM_PROPERTIES: dict[str, Any] = {
     },
     "alerts": {"properties": {"rule": _KEYWORD, "notify": _KEYWORD}},
     "search": {"properties": {
-        **dict.fromkeys(_SEARCH_FIELDS, _SEARCH_TEXT), "entity": {**_SEARCH_TEXT, "fields": _EXACT},
-        "source_name": _KEYWORD,
+        **dict.fromkeys(_SEARCH_FIELDS, _SEARCH_TEXT), "entity": {**_SEARCH_TEXT, "fields": {"exact": _NAME}},
+        "source_name": _NAME,
     }},
+    **_ALIASES,
 }
 
 ALERT_PROPERTIES: dict[str, Any] = {
@@ -188,9 +195,11 @@ def item_analysis(features: ClusterFeatures) -> tuple[dict[str, Any], dict[str, 
     if not features.ascii_folding:
         return {}, {"dynamic": False, "properties": ITEM_PROPERTIES}
     folded = {**_SEARCH_TEXT, "search_analyzer": "wirewatch_search"}
-    search = {**dict.fromkeys(_SEARCH_FIELDS, folded), "entity": {**folded, "fields": _EXACT}, "source_name": _KEYWORD}
+    search = {**dict.fromkeys(_SEARCH_FIELDS, folded), "entity": {**folded, "fields": {"exact": _FOLDED_NAME}},
+              "source_name": _FOLDED_NAME}
     return (
-        {"analysis": {"analyzer": {"wirewatch_search": SEARCH_ANALYZER}}},
+        {"analysis": {"analyzer": {"wirewatch_search": SEARCH_ANALYZER},
+                      "normalizer": {"wirewatch_fold": FOLD_NORMALIZER}}},
         {"dynamic": False, "properties": {**ITEM_PROPERTIES, "search": {"properties": search}}},
     )
 

@@ -674,7 +674,7 @@ def column_prefilter(node: Any) -> tuple[list[str], list[Any]]:
     is_story. A time filter, a story or a verdict then reads only its rows, not every item.
 
     20,000 items: ``published_at:[now-1h TO now]`` 292 -> 5 ms, ``story_id:"x"`` 163 -> 0.1 ms
-    (/tmp measurement on the shared 2-core machine, see README "Query fields");
+    (``python -m bench.sqlite_prefilter``, shared 2-core machine);
     tests/sinks/test_sqlite_prefilter.py::test_required_columns_narrow_the_rows_the_matcher_reads
     """
     from wirewatch.search.datemath import now_millis
