@@ -361,9 +361,14 @@ class Runner:
                 self.poll_sink = sink = EmbeddedPollSink(db, bus, SqliteKV(db, "poll-state"))
                 publisher, poll_publisher, state_store = bus, sink, sink
             else:
-                publisher, poll_publisher, state_store = await self._kafka(stack)
-            store = await self._store(stack, db)
-            self.store = store
+                kafka = await self._kafka(stack, stop)
+                if kafka is None:  # stopped while waiting for Kafka
+                    return
+                publisher, poll_publisher, state_store = kafka
+            reached = await self._store(stack, db, stop)
+            if reached is None:  # stopped while waiting for Elasticsearch
+                return
+            self.store = store = reached
             delivered_file = self._delivered_file(stack) if self.embedded_bus and config.destinations else None
 
             self.processor = Processor.from_config(config.processor, SqliteKV(db, "dedupe"))
@@ -447,31 +452,35 @@ class Runner:
                         path=str(path), state=state, moved_to=str(moved))
         return Database.in_dir(self.settings.data_dir)
 
-    async def _kafka(self, stack: contextlib.AsyncExitStack) -> tuple[Publisher, Publisher, Any]:
+    async def _kafka(self, stack: contextlib.AsyncExitStack,
+                     stop: asyncio.Event) -> tuple[Publisher, Publisher, Any] | None:
+        """The Kafka publisher, once Kafka answers (one line a try until then); None if stopped first."""
         from wirewatch.bus.kafka import KafkaPublisher, TopicSpec, ensure_topics, standard_topics
+        from wirewatch.core.reach import until_reachable
         s = self.settings
         assert s.kafka_bootstrap and self.db is not None
-        await ensure_topics(
-            s.kafka_bootstrap,
-            [*standard_topics(s), TopicSpec(s.delivered_topic, s.topic_partitions, {"cleanup.policy": "compact"})],
-        )
+        bootstrap = s.kafka_bootstrap
+        topics = [*standard_topics(s), TopicSpec(s.delivered_topic, s.topic_partitions, {"cleanup.policy": "compact"})]
+        if not await until_reachable(lambda: ensure_topics(bootstrap, topics), s, stop):
+            return None
         publisher = KafkaPublisher(s.kafka_bootstrap)
-        await publisher.start()
         stack.push_async_callback(publisher.stop)
+        await publisher.start()
         return publisher, publisher, SqlitePollState(SqliteKV(self.db, "poll-state"))
 
-    async def _store(self, stack: contextlib.AsyncExitStack, db: Database) -> ItemStore:
+    async def _store(self, stack: contextlib.AsyncExitStack, db: Database, stop: asyncio.Event) -> ItemStore | None:
+        """The item store, set up (Elasticsearch waited for like Kafka); None if stopped first."""
         if self.embedded_store:
             store = SqliteStore(db=db)
             await store.setup()
             return store
+        from wirewatch.core.reach import until_reachable
         from wirewatch.sinks.elasticsearch import ElasticsearchStore
 
         assert self.settings.elasticsearch_url
         es = ElasticsearchStore.from_url(self.settings.elasticsearch_url, self.settings.index_prefix)
         stack.push_async_callback(es.close)
-        await es.setup()
-        return es
+        return es if await until_reachable(es.setup, self.settings, stop) else None
 
     def _subscriber(self, topics: list[str], group: str) -> Subscriber:
         if self.bus is not None:
@@ -482,8 +491,8 @@ class Runner:
         return KafkaSubscriber(self.settings.kafka_bootstrap, topics, group)
 
     async def _started(self, stack: contextlib.AsyncExitStack, subscriber: Subscriber) -> Subscriber:
+        stack.push_async_callback(subscriber.stop)  # first: a start that fails is closed too
         await subscriber.start()
-        stack.push_async_callback(subscriber.stop)
         return subscriber
 
     async def _pollers(self, publisher: Publisher, state: Any, stop: asyncio.Event) -> None:

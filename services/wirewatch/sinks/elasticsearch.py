@@ -19,6 +19,10 @@ Index design (see the README section "Elasticsearch index design"):
   append-only events, go to the data stream ``<prefix>-alerts`` with
   ``op_type=create``. Without them (the minimal test node) alerts use monthly
   indices behind the alias ``<prefix>-alerts`` like items.
+
+A node that cannot be reached is one line naming ``WIREWATCH_ELASTICSEARCH_URL``
+(:class:`~wirewatch.core.reach.Unreachable`: exit 2 for ``search``, retries for
+the services); the client's own retry warnings are muted while it tries.
 """
 
 from __future__ import annotations
@@ -29,9 +33,10 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
+from elastic_transport import AsyncTransport, ConnectionTimeout, SerializationError
 from elastic_transport import ConnectionError as TransportConnectionError
-from elastic_transport import ConnectionTimeout, SerializationError
 from elasticsearch import (
     ApiError,
     AsyncElasticsearch,
@@ -42,8 +47,9 @@ from elasticsearch import (
 from elasticsearch.helpers import async_streaming_bulk
 
 from wirewatch.core.errors import WirewatchError
-from wirewatch.core.logging import get_logger
+from wirewatch.core.logging import get_logger, library_failures_muted
 from wirewatch.core.metrics import BULK_SECONDS
+from wirewatch.core.reach import Unreachable, failure_of, host_port
 from wirewatch.core.retry import Backoff
 from wirewatch.search.analysis import search_fields
 from wirewatch.sinks.store import (
@@ -60,6 +66,8 @@ from wirewatch.sinks.store import (
 )
 
 RETRY_STATUSES = (429, 500, 502, 503, 504)
+#: The setting an unreachable node's line names.
+URL_SETTING = "WIREWATCH_ELASTICSEARCH_URL"
 
 _KEYWORD = {"type": "keyword", "ignore_above": 1024}
 _TEXT_KW = {"type": "text", "fields": {"keyword": {"type": "keyword", "ignore_above": 512}}}
@@ -190,6 +198,53 @@ def month_suffix(timestamp: str) -> str:
     return f"{when.year:04d}.{when.month:02d}"
 
 
+def shown_url(url: str) -> str:
+    """The URL without credentials (``http://user:secret@host:9200`` -> ``http://host:9200``), for a log line."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return parts._replace(netloc=host).geturl()
+
+
+async def elasticsearch_unreachable(url: str, exc: Exception) -> Unreachable:
+    """The one line for a failed request: the TCP reason, else the client's (TLS, a proxy hanging up...)."""
+    host, port = host_port(urlsplit(url if "://" in url else f"http://{url}").netloc.rpartition("@")[2], 9200)
+    reason = await failure_of([(host, port)])
+    if reason is None:
+        reason = "no answer in time" if isinstance(exc, ConnectionTimeout) else _client_reason(exc)
+    return Unreachable("Elasticsearch", URL_SETTING, shown_url(url), reason)
+
+
+def _client_reason(exc: Exception) -> str:
+    """elastic_transport's ``Connection error caused by: X(Y(...))``, cut to its innermost words."""
+    text = str(getattr(exc, "message", "") or exc)
+    inner = text.rsplit("caused by: ", 1)[-1]
+    return inner.strip(" ()")[:200] or type(exc).__name__
+
+
+class QuietTransport(AsyncTransport):
+    """The client's transport, its warnings about failed attempts (one with a traceback) at DEBUG.
+
+    Each attempt that fails is retried by the transport; the request then succeeds, or
+    fails with an exception this store reports in one line (:class:`Unreachable`,
+    :class:`StoreUnavailable`): the warnings would only say it first, three times over.
+    """
+
+    # AsyncTransport overrides the sync Transport's method the same way (elastic_transport's own ignore)
+    async def perform_request(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        with library_failures_muted():
+            return await super().perform_request(*args, **kwargs)
+
+
+def _first_node_url(client: AsyncElasticsearch) -> str:
+    """A client's first node (a store built around a given client), for the unreachable line."""
+    try:
+        return str(client.transport.node_pool.all()[0].base_url)
+    except (AttributeError, IndexError):
+        return "Elasticsearch"
+
+
 def _reason(error: Any) -> str:
     """One line out of an Elasticsearch bulk item error."""
     if isinstance(error, dict):
@@ -212,9 +267,12 @@ class ElasticsearchStore:
         retention: timedelta | None = timedelta(days=365),
         max_retries: int = 5,
         backoff: Backoff | None = None,
+        url: str | None = None,
     ) -> None:
         self.client = client
         self.prefix = prefix
+        #: what the client was opened on (from_url), for the line when it can't be reached
+        self.url = url or _first_node_url(client)
         self.items_alias = f"{prefix}-items"
         self.alerts_alias = f"{prefix}-alerts"
         self.deliveries_index = f"{prefix}-deliveries"
@@ -230,8 +288,8 @@ class ElasticsearchStore:
         # CPU (py-spy, bench/README.md "The Faust path"); same documents
         # (tests/sinks/test_elastic_store.py::test_bodies_are_serialised_with_orjson)
         client = AsyncElasticsearch(url, request_timeout=30, retry_on_timeout=True, max_retries=2,
-                                    serializer=OrjsonSerializer())
-        return cls(client, prefix, **kwargs)
+                                    serializer=OrjsonSerializer(), transport_class=QuietTransport)
+        return cls(client, prefix, url=url, **kwargs)
 
     # -- set-up -------------------------------------------------------------
 
@@ -259,7 +317,10 @@ class ElasticsearchStore:
         return True
 
     async def setup(self) -> None:
-        """Install the templates (and ILM policies where available); idempotent."""
+        """Install the templates (and ILM policies where available); idempotent.
+
+        The first request of every service: :class:`Unreachable` when the node can't be reached.
+        """
         try:
             self.features = await self.detect_features()
             items_settings: dict[str, Any] = {"number_of_shards": 1, "auto_expand_replicas": "0-1"}
@@ -311,7 +372,7 @@ class ElasticsearchStore:
                 meta={"managed_by": "wirewatch"},
             )
         except (TransportConnectionError, ConnectionTimeout) as exc:
-            raise StoreUnavailable(f"Elasticsearch unreachable: {exc}") from exc
+            raise await elasticsearch_unreachable(self.url, exc) from None
         self._log.info("templates installed", prefix=self.prefix, ilm=self.features.ilm,
                        data_streams=self.features.data_streams, ascii_folding=self.features.ascii_folding)
 
@@ -415,7 +476,7 @@ class ElasticsearchStore:
                 source=False, ignore_unavailable=True, allow_no_indices=True,
             )
         except (TransportConnectionError, ConnectionTimeout) as exc:
-            raise StoreUnavailable(f"Elasticsearch unreachable: {exc}") from exc
+            raise StoreUnavailable(str(await elasticsearch_unreachable(self.url, exc))) from exc
         except ApiError as exc:
             if exc.meta.status in RETRY_STATUSES:
                 raise StoreUnavailable(f"Elasticsearch answered {exc.meta.status}") from exc
@@ -527,7 +588,7 @@ class ElasticsearchStore:
                 else:
                     outcomes[doc_id] = IndexOutcome(doc_id, "rejected", _reason(info.get("error")))
         except (TransportConnectionError, ConnectionTimeout) as exc:
-            raise StoreUnavailable(f"Elasticsearch unreachable: {exc}") from exc
+            raise StoreUnavailable(str(await elasticsearch_unreachable(self.url, exc))) from exc
         except ApiError as exc:
             if exc.meta.status not in RETRY_STATUSES:
                 raise
@@ -575,7 +636,7 @@ class ElasticsearchStore:
         except BadRequestError as exc:
             raise WirewatchError(f"query rejected by Elasticsearch: {_reason(exc.info.get('error') if isinstance(exc.info, dict) else exc)}") from None
         except (TransportConnectionError, ConnectionTimeout) as exc:
-            raise WirewatchError(f"Elasticsearch unreachable: {exc}") from None
+            raise await elasticsearch_unreachable(self.url, exc) from None
         return [
             SearchHit(id=h["_id"], published_at=h["_source"].get("published_at", ""), document=h["_source"])
             for h in response["hits"]["hits"]
@@ -609,7 +670,7 @@ class ElasticsearchStore:
                     record = hit["_source"]
                     by_alert.get(record.get("alert_id", ""), []).append(delivery_view(record))
         except (TransportConnectionError, ConnectionTimeout) as exc:
-            raise WirewatchError(f"Elasticsearch unreachable: {exc}") from None
+            raise await elasticsearch_unreachable(self.url, exc) from None
         return [{**alert, "deliveries": by_alert[alert["id"]]} for alert in alerts]
 
     async def alert_total(self, rule: str | None = None) -> int:
@@ -619,7 +680,7 @@ class ElasticsearchStore:
             response = await self.client.count(index=self.alerts_alias, query=query,
                                                ignore_unavailable=True, allow_no_indices=True)
         except (TransportConnectionError, ConnectionTimeout) as exc:
-            raise WirewatchError(f"Elasticsearch unreachable: {exc}") from None
+            raise await elasticsearch_unreachable(self.url, exc) from None
         return int(response["count"])
 
     async def delivery_counts(self) -> dict[str, int]:

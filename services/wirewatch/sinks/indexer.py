@@ -158,7 +158,7 @@ class Indexer:
 
 
 async def run_indexer(settings: Settings, *, group: str | None = None, stop: asyncio.Event | None = None) -> None:
-    """Kafka -> Elasticsearch, as ``wirewatch indexer`` runs it."""
+    """Kafka -> Elasticsearch, as ``wirewatch indexer`` runs it (each waited for until reachable)."""
     from wirewatch.bus.kafka import (
         KafkaPublisher,
         KafkaSubscriber,
@@ -166,25 +166,19 @@ async def run_indexer(settings: Settings, *, group: str | None = None, stop: asy
         ensure_topics,
         standard_topics,
     )
+    from wirewatch.core.reach import until_reachable
     from wirewatch.sinks.elasticsearch import ElasticsearchStore
 
     if not settings.kafka_bootstrap:
         raise ConfigError("WIREWATCH_KAFKA_BOOTSTRAP", "the indexer needs Kafka (set host:port)")
     if not settings.elasticsearch_url:
         raise ConfigError("WIREWATCH_ELASTICSEARCH_URL", "the indexer needs Elasticsearch (set http://host:port)")
+    bootstrap = settings.kafka_bootstrap
     delivered = TopicSpec(settings.delivered_topic, settings.topic_partitions, {"cleanup.policy": "compact"})
-    await ensure_topics(settings.kafka_bootstrap, [*standard_topics(settings), delivered])
+    topics = [*standard_topics(settings), delivered]
+    if not await until_reachable(lambda: ensure_topics(bootstrap, topics), settings, stop):
+        return
     store = ElasticsearchStore.from_url(settings.elasticsearch_url, settings.index_prefix)
-    attempt = 0
-    backoff = Backoff(base=1.0, cap=30.0)
-    while True:
-        try:
-            await store.setup()
-            break
-        except StoreUnavailable as exc:
-            log.warning("Elasticsearch not ready; retrying set-up", error=str(exc))
-            await backoff.sleep(attempt)
-            attempt += 1
     subscriber = KafkaSubscriber(
         settings.kafka_bootstrap,
         [settings.processed_topic, settings.alerts_topic, settings.delivered_topic],
@@ -196,11 +190,14 @@ async def run_indexer(settings: Settings, *, group: str | None = None, stop: asy
         alerts_topic=settings.alerts_topic, dead_letter_topic=settings.dead_letter_topic,
         deliveries_topic=settings.delivered_topic,
     )
-    await publisher.start()
-    await subscriber.start()
-    try:
+    try:  # everything opened is closed, however it ends (aiokafka and aiohttp warn about the rest)
+        if not await until_reachable(store.setup, settings, stop):
+            return
+        await publisher.start()
+        await subscriber.start()
         await indexer.run(stop)
     finally:
-        await subscriber.stop()
+        with contextlib.suppress(Exception):
+            await subscriber.stop()
         await publisher.stop()
         await store.close()

@@ -329,15 +329,15 @@ async def run_notifier(
         read_latest,
         standard_topics,
     )
+    from wirewatch.core.reach import until_reachable
 
     if not settings.kafka_bootstrap:
         raise ConfigError("WIREWATCH_KAFKA_BOOTSTRAP", "the notifier needs Kafka (set host:port)")
     log_topic = settings.delivered_topic
-    await ensure_topics(
-        settings.kafka_bootstrap,
-        [*standard_topics(settings),
-         TopicSpec(log_topic, settings.topic_partitions, {"cleanup.policy": "compact"})],
-    )
+    topics = [*standard_topics(settings), TopicSpec(log_topic, settings.topic_partitions, {"cleanup.policy": "compact"})]
+    bootstrap = settings.kafka_bootstrap
+    if not await until_reachable(lambda: ensure_topics(bootstrap, topics), settings, stop):
+        return
     known = done_keys(await read_latest(settings.kafka_bootstrap, log_topic))
     publisher = KafkaPublisher(settings.kafka_bootstrap)
     subscriber = KafkaSubscriber(settings.kafka_bootstrap, [settings.alerts_topic],
@@ -347,9 +347,9 @@ async def run_notifier(
         dead_letter_topic=settings.dead_letter_topic,
     )
     log.info("notifier starting", destinations=sorted(destinations), delivered_known=len(known))
-    await publisher.start()
-    await subscriber.start()
-    try:
+    try:  # what was opened is closed, however it ends (aiokafka warns about the rest)
+        await publisher.start()
+        await subscriber.start()
         await notifier.run(stop)
     finally:
         with contextlib.suppress(Exception):
