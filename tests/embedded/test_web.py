@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
+from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
 from wirewatch.core.errors import ConfigError
 from wirewatch.embedded.web import create_app, href, parse_allowed_hosts, parse_bind, start_web
@@ -210,4 +211,16 @@ async def test_right_to_left_titles_are_shown_right_to_left(tmp_path: Path) -> N
         await runner.cleanup()
         await store.close()
     assert '<a class="title" dir="auto" lang="ar" href="https://aljarida.example/7"' in text
-    assert 'dir="auto">الجريدة</span>' in text
+    assert 'dir="auto" href="/?source=aljarida">الجريدة</a>' in text
+
+
+async def test_the_first_render_states_the_counts_without_javascript(page: tuple[str, Any]) -> None:
+    """#17 item 2: the stats line read ``<built-in method items of dict object at 0x...> items``
+    (Jinja took ``stats.items`` for the dict's method) until the first poll replaced it."""
+    url, store = page
+    store.index_items_sync([{**HOSTILE, "id": "evil:2", "story_id": "evil:2"}])
+    async with httpx.AsyncClient() as client:
+        for address in (url, url + "?q=grain"):
+            html = HTMLParser((await client.get(address)).text)
+            stats = html.css_first("#stats")
+            assert stats is not None and stats.text() == "2 items · 2 stories · 1 alert", address

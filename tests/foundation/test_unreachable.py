@@ -212,7 +212,7 @@ def test_elasticsearch_down_for_the_indexer_is_one_line_a_try_and_sigterm_stops_
     assert_quiet(service, retry_lines(service.lines(), "Elasticsearch", url, "WIREWATCH_ELASTICSEARCH_URL"))
 
 
-@pytest.mark.parametrize("argv", [["search", "earthquake"], ["rules", "backtest", "title:earthquake"]])
+@pytest.mark.parametrize("argv", [["search", "earthquake"], ["rules", "backtest", "--query", "title:earthquake"]])
 def test_elasticsearch_down_for_a_one_shot_command_is_one_line_and_exit_2(
     argv: list[str], wirewatch_bin: str, wirewatch_env: dict[str, str],
 ) -> None:

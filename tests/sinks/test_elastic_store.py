@@ -92,8 +92,10 @@ def test_typed_words_are_folded_where_the_cluster_has_asciifolding() -> None:
         "type": "custom", "tokenizer": "standard", "filter": ["lowercase", "asciifolding", "lowercase"],
     }}}}
     folded = {"type": "text", "analyzer": "standard", "search_analyzer": "wirewatch_search"}
+    exact = {"exact": {"type": "keyword", "ignore_above": 1024}}  # whole entity names (entity:)
     assert mappings["properties"]["search"]["properties"] == {
-        field: folded for field in ("title", "body", "source", "entity", "tags", "language")
+        **{field: folded for field in ("title", "body", "source", "tags", "language")},
+        "entity": {**folded, "fields": exact}, "source_name": {"type": "keyword", "ignore_above": 1024},
     }
     assert mappings["properties"]["title"] == {"type": "text", "fields": {"keyword": {"type": "keyword", "ignore_above": 512}}}
 

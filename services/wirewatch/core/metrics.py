@@ -24,6 +24,25 @@ FETCH_SECONDS = Histogram(
     "wirewatch_poller_fetch_seconds", "Time to fetch a source.", ["source"], buckets=_LATENCY_BUCKETS
 )
 FETCH_ERRORS = Counter("wirewatch_poller_fetch_errors", "Failed polls by source and kind.", ["source", "kind"])
+# Source health (wirewatch.pollers.health; the Grafana staleness panels read these)
+SOURCE_LAST_SUCCESS = Gauge(
+    "wirewatch_poller_last_success_timestamp_seconds",
+    "When a poll of the source last got an answer (a document or 304), epoch seconds.",
+    ["source"],
+)
+SOURCE_LAST_ITEM = Gauge(
+    "wirewatch_poller_last_item_timestamp_seconds",
+    "Publication time of the newest item the source has shown, epoch seconds.",
+    ["source"],
+)
+SOURCE_FAILURES = Gauge(
+    "wirewatch_poller_consecutive_failures", "Polls of the source failed in a row (0 once one succeeds).", ["source"]
+)
+SOURCE_STALENESS = Gauge(
+    "wirewatch_poller_staleness_ratio",
+    "Time since the source's newest item / its usual gap between items (NaN until known; 3+ = quiet).",
+    ["source"],
+)
 
 # Processors
 ITEMS_PROCESSED = Counter("wirewatch_processor_items", "Items processed, by dedupe verdict.", ["verdict"])

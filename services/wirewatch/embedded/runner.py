@@ -49,9 +49,11 @@ from wirewatch.core.sqlite import (
     is_damage,
     move_aside,
 )
+from wirewatch.embedded.console import attach
 from wirewatch.embedded.delivered import DELIVERED_FILE, AlsoToFile, DeliveredFile
 from wirewatch.embedded.web import AlertRing, AlertSource, create_app, start_web
 from wirewatch.pollers.config import SourcesConfig, load_sources
+from wirewatch.pollers.health import SourceHealth
 from wirewatch.pollers.state import SourceState
 from wirewatch.processors.pipeline import (
     NerMode,
@@ -300,6 +302,8 @@ class Runner:
     bus: MemoryBus | None = None
     poll_sink: EmbeddedPollSink | None = None
     db: Database | None = None
+    health: SourceHealth | None = None
+    """Per-source poll health (the console's /sources page, the terminal view, the gauges)."""
     ready: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
@@ -354,6 +358,8 @@ class Runner:
             stack.enter_context(data_dir_lock(s.data_dir))
             self.db = db = self._open_data()
             stack.callback(db.close)
+            # kept in the data file: failures, last success and item times survive a restart
+            self.health = SourceHealth(config.sources.sources, store=SqliteKV(db, "source-health"))
             publisher: Publisher
             poll_publisher: Publisher
             if self.embedded_bus:
@@ -379,6 +385,7 @@ class Runner:
             if self.options.web is not None:
                 host, port = self.options.web
                 app = create_app(store, alerts_view, database=db, allowed_hosts=self.options.allowed_hosts)
+                attach(app, health=self.health, rules=lambda: self.processor.rules.rules if self.processor else [])
                 web_runner, self.web_url = await start_web(app, host, port)
                 stack.push_async_callback(web_runner.cleanup)
 
@@ -505,7 +512,7 @@ class Runner:
             poller = Poller(
                 state=state, fetcher=fetcher, publisher=publisher, raw_topic=self.settings.raw_topic,
                 dead_letter_topic=self.settings.dead_letter_topic, concurrency=sources.fetch.concurrency,
-                stop=stop,
+                stop=stop, health=self.health,
             )
             await poller.run(sources.sources)
         finally:

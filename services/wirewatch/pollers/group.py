@@ -43,6 +43,7 @@ from wirewatch.bus.kafka import (
 from wirewatch.core.config import Settings
 from wirewatch.core.logging import get_logger
 from wirewatch.pollers.config import FetchSettings, Source
+from wirewatch.pollers.health import SourceHealth
 from wirewatch.pollers.poller import Poller, make_fetcher
 from wirewatch.pollers.state import KafkaStateStore, SourceState
 
@@ -103,6 +104,8 @@ class PollerGroup:
         self.publisher = KafkaPublisher(bootstrap)
         self.store = KafkaStateStore(self.publisher, settings.poller_state_topic)
         self.fetcher = make_fetcher(fetch, settings.user_agent)
+        # in memory: sources move between instances; the gauges are the lasting record
+        self.health = SourceHealth()
         self.poller = Poller(
             state=self.store,
             fetcher=self.fetcher,
@@ -111,6 +114,7 @@ class PollerGroup:
             dead_letter_topic=settings.dead_letter_topic,
             concurrency=fetch.concurrency,
             stop=self.stop,
+            health=self.health,
         )
         self._owner = PartitionOwner(
             bootstrap,
@@ -197,3 +201,4 @@ class PollerGroup:
                 log.info("partition_released", partition=partition, sources=len(tasks))
             self.owned.difference_update(sources)
             self.store.forget(sources)
+            self.health.forget(sources)

@@ -20,6 +20,7 @@ import asyncio
 import json
 import random
 import sys
+import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
@@ -35,6 +36,7 @@ from wirewatch.core.schemas import validate
 from wirewatch.pollers import feeds
 from wirewatch.pollers.config import FetchSettings, Source
 from wirewatch.pollers.feeds import looks_like_json, parse_feed
+from wirewatch.pollers.health import SourceHealth, item_times
 from wirewatch.pollers.http import (
     Fetch,
     Fetcher,
@@ -190,6 +192,7 @@ class Poller:
         concurrency: int = 32,
         retry_base: float = 0.5,
         stop: asyncio.Event | None = None,
+        health: SourceHealth | None = None,
     ) -> None:
         self.state = state
         self.fetcher = fetcher
@@ -199,6 +202,8 @@ class Poller:
         self.retry_backoff = Backoff(base=retry_base, cap=30.0, floor=retry_base)
         """Publishing and saving state: never sooner than ``retry_base``, at most 30 s apart."""
         self.stop = stop or asyncio.Event()
+        self.health = health
+        """Told every poll's outcome (the console's sources page, the staleness gauges)."""
         self._slots = asyncio.Semaphore(concurrency)
         self._rng = random.Random()
 
@@ -207,7 +212,12 @@ class Poller:
     async def poll_source(self, source: Source) -> PollResult:
         """Poll one source once; publish new/revised items, then save its state."""
         async with self._slots:
-            return await self._poll(source)
+            try:
+                return await self._poll(source)
+            except Exception as exc:
+                if self.health is not None:
+                    self.health.failed(source.id, at=time.time(), error=f"internal: {describe(exc)}")
+                raise
 
     async def _poll(self, source: Source) -> PollResult:
         state = await self.state.load(source.id)
@@ -218,6 +228,8 @@ class Poller:
         FETCH_SECONDS.labels(source.id).observe(fetched.elapsed)
         if fetched.kind == "not_modified":
             POLLS.labels(source.id, "not_modified").inc()
+            if self.health is not None:
+                self.health.not_modified(source.id, at=time.time())
             return PollResult(source.id, "not_modified")
         if not fetched.ok:
             return self._failed(source, fetched.kind, fetched.reason, fetched.retry_after)
@@ -252,6 +264,14 @@ class Poller:
         ITEMS_EMITTED.labels(source.id).inc(len(emitted))
         POLLS.labels(source.id, "ok").inc()
         log.info("source_polled", source=source.id, items=len(items), emitted=len(emitted))
+        if self.health is not None:
+            polled_at = time.time()
+            self.health.succeeded(
+                source.id,
+                at=polled_at,
+                item_times=item_times(items, emitted, polled_at),
+                new_items=sum(1 for item in emitted if item.get("revision", 1) == 1),
+            )
         return PollResult(source.id, "ok", items=emitted)
 
     def _failed(
@@ -264,6 +284,8 @@ class Poller:
         POLLS.labels(source.id, "error").inc()
         FETCH_ERRORS.labels(source.id, kind).inc()
         log.warning("source_failed", source=source.id, url=source.url, kind=kind, reason=reason)
+        if self.health is not None:
+            self.health.failed(source.id, at=time.time(), error=f"{kind}: {reason}")
         return PollResult(source.id, kind, reason, retry_after=retry_after)
 
     async def _valid(self, source: Source, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -319,6 +341,8 @@ class Poller:
         Stopping never interrupts a poll in progress: its items get published
         and its state saved first.
         """
+        if self.health is not None:
+            self.health.register(source)
         interval = source.poll_interval.total_seconds()
         # A failing source waits at least its interval, doubling up to MAX_BACKOFF: hosts are spared.
         backoff = Backoff(base=interval, cap=max(interval, MAX_BACKOFF), floor=interval)

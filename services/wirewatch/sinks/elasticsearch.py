@@ -52,13 +52,19 @@ from wirewatch.core.metrics import BULK_SECONDS
 from wirewatch.core.reach import Unreachable, failure_of, host_port
 from wirewatch.core.retry import Backoff
 from wirewatch.search.analysis import search_fields
+from wirewatch.search.matcher import source_name
+from wirewatch.search.query import DEFAULT_FIELDS
 from wirewatch.sinks.store import (
     ALERT_TIMES,
     DELIVERY_TIMES,
     ITEM_TIMES,
+    SORTS,
     IndexOutcome,
     SearchHit,
+    SearchPage,
+    Sort,
     StoreUnavailable,
+    check_window,
     delivery_id,
     delivery_problem,
     delivery_view,
@@ -73,6 +79,12 @@ _KEYWORD = {"type": "keyword", "ignore_above": 1024}
 _TEXT_KW = {"type": "text", "fields": {"keyword": {"type": "keyword", "ignore_above": 512}}}
 _SEARCH_TEXT = {"type": "text", "analyzer": "standard"}
 _SEARCH_FIELDS = ("title", "body", "source", "entity", "tags", "language")
+#: Whole normalised names for ``entity:``/``entities.name:`` (search.entity.exact) and ``source.name:``
+#: (search.source_name): keyword fields holding values normalize() already made.
+_EXACT = {"exact": _KEYWORD}
+#: The fields a query_string without fields searches (Kibana's Lucene bar, a bare query):
+#: the normalised title and body, as ``wirewatch search`` and rules do (DEFAULT_FIELDS).
+DEFAULT_FIELD_SETTING = {"index.query.default_field": [f"search.{f}" for f in DEFAULT_FIELDS]}
 #: Where analysis-common is installed (the production image), the search analyzer of ``search.*``:
 #: words typed in Kibana are folded as search_fields() folded the text (``café`` finds ``cafe``).
 #: Lowercase again after folding: ``ᴀ`` folds to ``A``. Identity on already normalised words, so
@@ -123,7 +135,10 @@ ITEM_PROPERTIES: dict[str, Any] = {
         }
     },
     "alerts": {"properties": {"rule": _KEYWORD, "notify": _KEYWORD}},
-    "search": {"properties": dict.fromkeys(_SEARCH_FIELDS, _SEARCH_TEXT)},
+    "search": {"properties": {
+        **dict.fromkeys(_SEARCH_FIELDS, _SEARCH_TEXT), "entity": {**_SEARCH_TEXT, "fields": _EXACT},
+        "source_name": _KEYWORD,
+    }},
 }
 
 ALERT_PROPERTIES: dict[str, Any] = {
@@ -173,9 +188,10 @@ def item_analysis(features: ClusterFeatures) -> tuple[dict[str, Any], dict[str, 
     if not features.ascii_folding:
         return {}, {"dynamic": False, "properties": ITEM_PROPERTIES}
     folded = {**_SEARCH_TEXT, "search_analyzer": "wirewatch_search"}
+    search = {**dict.fromkeys(_SEARCH_FIELDS, folded), "entity": {**folded, "fields": _EXACT}, "source_name": _KEYWORD}
     return (
         {"analysis": {"analyzer": {"wirewatch_search": SEARCH_ANALYZER}}},
-        {"dynamic": False, "properties": {**ITEM_PROPERTIES, "search": {"properties": dict.fromkeys(_SEARCH_FIELDS, folded)}}},
+        {"dynamic": False, "properties": {**ITEM_PROPERTIES, "search": {"properties": search}}},
     )
 
 
@@ -185,7 +201,12 @@ def item_document(item: dict[str, Any]) -> dict[str, Any]:
     doc.setdefault("revision", 1)
     doc.setdefault("story_id", (item.get("dedupe") or {}).get("of") or item["id"])
     doc["is_story"] = doc["story_id"] == item["id"]
-    doc["search"] = search_fields(item)
+    # no empty strings: Elasticsearch counts "" as a value, so title:* would match an item
+    # without a title where the matcher (and a reader) says it has none
+    doc["search"] = {field: value for field, value in search_fields(item).items() if value}
+    name = source_name(item)
+    if name:
+        doc["search"]["source_name"] = name
     return doc
 
 
@@ -335,7 +356,7 @@ class ElasticsearchStore:
                 index_patterns=[f"{self.prefix}-items-*"],
                 priority=200,
                 template={
-                    "settings": {**items_settings, **analysis},
+                    "settings": {**items_settings, **analysis, **DEFAULT_FIELD_SETTING},
                     "mappings": items_mappings,
                     "aliases": {self.items_alias: {}},
                 },
@@ -611,11 +632,45 @@ class ElasticsearchStore:
         limit: int = 20,
         stories_only: bool = False,
     ) -> list[SearchHit]:
+        start = datetime.now(UTC) - since if since is not None else None
+        response = await self._search(query, start, until, stories_only, size=limit)
+        return _hits(response)
+
+    async def search_page(
+        self,
+        query: str,
+        *,
+        offset: int = 0,
+        limit: int = 20,
+        sort: Sort = "newest",
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> SearchPage:
+        """One page with the exact total (``track_total_hits``); ``relevance`` is Elasticsearch's
+        ``_score`` (BM25 over ``search.title`` and ``search.body``), then newest."""
+        check_window(offset, limit)
+        if sort not in SORTS:
+            raise ValueError(f"sort must be one of {', '.join(SORTS)} (got {sort!r})")
+        first = [{"_score": {"order": "desc"}}] if sort == "relevance" else []
+        response = await self._search(query, since, until, False, size=limit, offset=offset, first_sort=first)
+        return SearchPage(int(response["hits"]["total"]["value"]), _hits(response))
+
+    async def _search(
+        self,
+        query: str,
+        since: datetime | None,
+        until: datetime | None,
+        stories_only: bool,
+        *,
+        size: int,
+        offset: int = 0,
+        first_sort: list[dict[str, Any]] | None = None,
+    ) -> Any:
         filters: list[dict[str, Any]] = []
         if since is not None or until is not None:
             window: dict[str, Any] = {}
             if since is not None:
-                window["gte"] = f"now-{int(since.total_seconds())}s"
+                window["gte"] = since.astimezone(UTC).isoformat()
             if until is not None:
                 window["lte"] = until.astimezone(UTC).isoformat()
             filters.append({"range": {"published_at": window}})
@@ -625,11 +680,13 @@ class ElasticsearchStore:
 
         body_query: dict[str, Any] = {"bool": {"must": [to_es_query(query)], "filter": filters}}
         try:
-            response = await self.client.search(
+            return await self.client.search(
                 index=self.items_alias,
                 query=body_query,
-                sort=[{"published_at": {"order": "desc"}}, {"id": {"order": "asc"}}],
-                size=limit,
+                sort=[*(first_sort or []), {"published_at": {"order": "desc"}}, {"id": {"order": "asc"}}],
+                size=size,
+                from_=offset,
+                track_total_hits=True,
                 ignore_unavailable=True,
                 allow_no_indices=True,
             )
@@ -637,10 +694,6 @@ class ElasticsearchStore:
             raise WirewatchError(f"query rejected by Elasticsearch: {_reason(exc.info.get('error') if isinstance(exc.info, dict) else exc)}") from None
         except (TransportConnectionError, ConnectionTimeout) as exc:
             raise await elasticsearch_unreachable(self.url, exc) from None
-        return [
-            SearchHit(id=h["_id"], published_at=h["_source"].get("published_at", ""), document=h["_source"])
-            for h in response["hits"]["hits"]
-        ]
 
     async def count(self) -> int:
         response = await self.client.count(index=self.items_alias, ignore_unavailable=True,
@@ -699,6 +752,13 @@ class ElasticsearchStore:
         for index in response.body.values():
             merged.update(index["mappings"].get("properties", {}))
         return merged
+
+
+def _hits(response: Any) -> list[SearchHit]:
+    return [
+        SearchHit(id=h["_id"], published_at=h["_source"].get("published_at", ""), document=h["_source"])
+        for h in response["hits"]["hits"]
+    ]
 
 
 def field_paths(properties: dict[str, Any], prefix: str = "") -> Iterable[str]:
