@@ -387,13 +387,11 @@ async def _read(source: EmbeddedLetters | KafkaLetters) -> list[Letter]:
 
 
 async def _kafka(call: Any, bootstrap: str) -> Any:
-    """A Kafka call, its connection failure as one line."""
-    from aiokafka.errors import KafkaConnectionError, KafkaError
+    """A Kafka call; a broker that can't be reached is the one ``cannot reach Kafka`` line."""
+    from wirewatch.bus.kafka import reaching
 
-    try:
+    async with reaching(bootstrap):
         return await call
-    except (KafkaConnectionError, KafkaError, OSError) as exc:
-        raise WirewatchError(f"WIREWATCH_KAFKA_BOOTSTRAP={bootstrap}: Kafka unreachable ({exc})") from None
 
 
 def cmd_list(args: argparse.Namespace) -> int:

@@ -506,7 +506,7 @@ class ElasticsearchStore:
                 source=False, ignore_unavailable=True, allow_no_indices=True,
             )
         except (TransportConnectionError, ConnectionTimeout) as exc:
-            raise StoreUnavailable(f"Elasticsearch unreachable: {exc}") from exc
+            raise StoreUnavailable(str(await elasticsearch_unreachable(self.url, exc))) from exc
         except ApiError as exc:
             if exc.meta.status in RETRY_STATUSES:
                 raise StoreUnavailable(f"Elasticsearch answered {exc.meta.status}") from exc
