@@ -6,6 +6,10 @@ that every field referenced here exists in the installed mapping of the real nod
 
 Import: ``curl -X POST http://kibana:5601/api/saved_objects/_import?overwrite=true
 -H 'kbn-xsrf: true' --form file=@saved_objects.ndjson``
+
+Every query is Lucene (``"language": "lucene"``), the syntax of rules and ``wirewatch search``:
+Kibana sends it as a ``query_string`` without fields, so words without a field search the item
+index's ``index.query.default_field`` (search.title and search.body, set by the template).
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ PREFIX = "wirewatch"
 ITEMS = f"{PREFIX}-items"
 ALERTS = f"{PREFIX}-alerts"
 OUT = Path(__file__).resolve().parent / "saved_objects.ndjson"
+#: The query language of every saved query: Lucene, as rules and `wirewatch search` (not KQL).
+LANGUAGE = "lucene"
 
 
 def data_view(view_id: str, title: str, name: str, time_field: str) -> dict[str, Any]:
@@ -43,7 +49,7 @@ def data_view(view_id: str, title: str, name: str, time_field: str) -> dict[str,
 def saved_search(search_id: str, title: str, view: str, query: str, columns: list[str],
                  sort: list[list[str]], description: str) -> dict[str, Any]:
     source = {
-        "query": {"query": query, "language": "kuery"},
+        "query": {"query": query, "language": LANGUAGE},
         "filter": [],
         "indexRefName": "kibanaSavedObjectMeta.searchSourceJSON.index",
     }
@@ -104,7 +110,7 @@ def lens(lens_id: str, title: str, view: str, columns: dict[str, dict[str, Any]]
                                                         "incompleteColumns": {}}}}
                 },
                 "visualization": visualization,
-                "query": {"query": "", "language": "kuery"},
+                "query": {"query": "", "language": LANGUAGE},
                 "filters": [],
                 "internalReferences": [],
                 "adHocDataViews": {},
@@ -153,7 +159,7 @@ def dashboard(dash_id: str, title: str, panels: list[tuple[str, int, int, int, i
             "timeTo": "now",
             "refreshInterval": {"pause": False, "value": 60000},
             "kibanaSavedObjectMeta": {"searchSourceJSON": json.dumps(
-                {"query": {"query": "", "language": "kuery"}, "filter": []})},
+                {"query": {"query": "", "language": LANGUAGE}, "filter": []})},
         },
         "references": references,
     }

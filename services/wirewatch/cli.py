@@ -6,6 +6,7 @@ Entry points, in pipeline order:
 * ``process`` / ``processor``   -> :mod:`wirewatch.processors.cli`
 * ``indexer`` / ``notifier`` / ``search`` / ``rules`` -> :mod:`wirewatch.sinks.cli`
 * ``run``                       -> :mod:`wirewatch.embedded.cli`
+* ``deadletters``               -> :mod:`wirewatch.sinks.deadletters`
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ COMMAND_MODULES = {
     "search": "wirewatch.sinks.cli",
     "rules": "wirewatch.sinks.cli",
     "run": "wirewatch.embedded.cli",
+    "deadletters": "wirewatch.sinks.deadletters",
 }
 #: every service's module, once, in pipeline order (the order of the help's command list)
 SERVICE_MODULES = tuple(dict.fromkeys(COMMAND_MODULES.values()))

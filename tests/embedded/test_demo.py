@@ -97,7 +97,8 @@ async def test_demo_day_gives_the_expected_verdicts_alerts_and_search_results(tm
         assert await ids('"grain corridor" AND Ukraine', stories_only=True) == ["meridian-wire:mw-1001"]
         assert await ids('"зерновий коридор"') == ["kyiv-visnyk:kv-5001"]
         assert await ids("Варшаві AND entity:Poland") == ["kyiv-visnyk:kv-5001"]
-        assert await ids("entity:Japan") == ["northgate-daily:urn:northgate:3002"]
+        assert await ids('entity:"Bank of Japan"') == ["northgate-daily:urn:northgate:3002"]
+        assert await ids("entity:Japan") == []  # a whole entity name: "Bank of Japan" is not Japan (issue 17)
         assert await ids("Kharkiv AND (explosion OR blast)") == ["meridian-live:post-103"]
         assert await ids("substation") == ["meridian-live:post-103"]  # the corrected text is indexed
         assert await ids('title:strike AND -source:"Northgate Daily"') == ["meridian-wire:mw-1002"]
@@ -130,7 +131,7 @@ def test_the_demo_in_a_terminal_reads_well_and_says_when_the_news_day_is_over(
     assert "Traceback" not in text
     # printed commands are one line each (the terminal wraps them, rich does not): they copy whole
     data = tmp_path / "demo"
-    for command in (f"WIREWATCH_DATA_DIR={data} .venv/bin/wirewatch rules backtest 'Kharkiv AND explosion' --since 7d",
+    for command in (f"WIREWATCH_DATA_DIR={data} .venv/bin/wirewatch rules backtest --query 'Kharkiv AND explosion' --since 7d",
                     f"WIREWATCH_DATA_DIR={data} .venv/bin/wirewatch search '\"grain corridor\" AND Ukraine'"):
         assert f"  {command}\n" in text
     # a folded item names its story by title and outlet

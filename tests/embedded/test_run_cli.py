@@ -51,7 +51,7 @@ def write(path: Path, text: str) -> str:
     ("case", "expected"),
     [
         ("missing-sources", "nope.yaml: file not found"),
-        ("bad-url", "sources[0].url: Value error, must be an http:// or https:// URL"),
+        ("bad-url", "sources[0] (a).url: must be an http:// or https:// URL (got 'ftp://x')"),
         ("bad-query", "rules.yaml"),
         ("unknown-destination", "rule urgent: notifies 'hook', which is not defined in "),
         ("bad-web", "--web: expected HOST:PORT or off (got 'here')"),

@@ -211,7 +211,7 @@ async def test_right_to_left_titles_are_shown_right_to_left(tmp_path: Path) -> N
         await runner.cleanup()
         await store.close()
     assert '<a class="title" dir="auto" lang="ar" href="https://aljarida.example/7"' in text
-    assert 'dir="auto">الجريدة</span>' in text
+    assert 'dir="auto" href="/?source=aljarida">الجريدة</a>' in text
 
 
 async def test_the_first_render_states_the_counts_without_javascript(page: tuple[str, Any]) -> None:

@@ -31,3 +31,12 @@ def test_retry_after_forms() -> None:
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", cap=3600.0, now=1445412480 - 90) == 90.0
     assert parse_retry_after("soon", cap=60.0) is None
     assert parse_retry_after(None, cap=60.0) is None
+
+
+def test_equal_jitter_keeps_each_wait_in_the_upper_half_under_the_cap() -> None:
+    reconnect = Backoff(base=2.0, cap=30.0, jitter=0.5)  # core/reach.py: reaching Kafka or Elasticsearch
+    rng = random.Random(7)
+    for attempt, ceiling in [(0, 2.0), (1, 4.0), (2, 8.0), (3, 16.0), (4, 30.0), (50, 30.0)]:
+        delays = [reconnect.delay(attempt, rng) for _ in range(500)]
+        assert all(ceiling / 2 <= d <= ceiling for d in delays)
+        assert min(delays) < ceiling * 0.55 and max(delays) > ceiling * 0.95

@@ -108,7 +108,7 @@ def test_malformed_config_is_one_line_exit_2(
     result = poll(wirewatch_bin, wirewatch_env, config, tmp_path / "state")
     assert (result.returncode, result.stdout) == (2, "")
     assert result.stderr.splitlines() == [
-        f"wirewatch poll: error: {config}: sources[0].url: Value error, must be an http:// or https:// URL "
+        f"wirewatch poll: error: {config}: sources[0] (a).url: must be an http:// or https:// URL "
         "(got 'ftp://example.org/feed')"
     ]
 

@@ -197,3 +197,21 @@ async def test_the_poller_reports_each_outcome(site: Site, tmp_path: Path) -> No
     assert down.consecutive_failures == 2
     assert down.last_success_at is None
     assert down.last_error == "network: ConnectError: All connection attempts failed"
+
+
+def test_health_kept_in_the_data_file_survives_reopening_it(tmp_path: Path) -> None:
+    """What `wirewatch run` does: the data folder's SQLite file, namespace ``source-health``."""
+    from wirewatch.core.sqlite import Database, SqliteKV
+
+    db = Database.in_dir(tmp_path)
+    first = SourceHealth([source()], store=SqliteKV(db, "source-health"), export=False)
+    first.succeeded("wire", at=T0, item_times={"a": T0 - 1200, "b": T0 - 600, "c": T0}, new_items=3)
+    first.failed("wire", at=T0 + 60, error="http_status: HTTP 503")
+    db.close()
+
+    db = Database.in_dir(tmp_path)
+    try:
+        again = SourceHealth([source()], store=SqliteKV(db, "source-health"), export=False)
+        assert again.status("wire", now=T0 + 600) == first.status("wire", now=T0 + 600)
+    finally:
+        db.close()

@@ -82,7 +82,7 @@ def test_ner_mentions_resolve_to_catalogue_entities(tagger: EntityTagger) -> Non
 def test_bad_watchlist_is_one_config_error(tmp_path: Path) -> None:
     path = tmp_path / "watchlist.yaml"
     path.write_text("entities:\n  - {name: X, type: ROBOT}\n")
-    with pytest.raises(ConfigError, match=r"entities\[0\]\.type"):
+    with pytest.raises(ConfigError, match=r"entities\[0\] \(X\)\.type: must be one of PERSON, "):
         load_watchlist(path)
 
 

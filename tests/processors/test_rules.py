@@ -17,6 +17,7 @@ from wirewatch.core.config import load_yaml
 from wirewatch.core.errors import ConfigError
 from wirewatch.processors.rules import Rule, RulesConfig, RuleSet, _as_json, load_rules
 from wirewatch.search.matcher import compile_query, prepare
+from wirewatch.search.query import FIELDS as query_fields
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "rules"
 
@@ -62,9 +63,9 @@ def matches(query: str, item: dict[str, Any] = ICC) -> bool:
         ("title:putin", True),
         ("body:putin", False),
         ("source:reuters", True),
-        ("entity:vladimir", True),
-        ('entity:"putin icc"', False),  # values are 100 positions apart
-        ('entity:"putin icc"~100', True),
+        ("search.entity:vladimir", True),  # a word of an entity name
+        ('search.entity:"putin icc"', False),  # values are 100 positions apart
+        ('search.entity:"putin icc"~100', True),
         ("tags:crimes AND tag:russia", True),
         ('tags:"crimes russia"', False),
         ("language:en", True),
@@ -171,8 +172,8 @@ def test_loaded_rules_match_items() -> None:
     [
         ("bad_query.yaml", "bad_query.yaml: rules[2] (broken).query: at position 15: unbalanced parenthesis"),
         ("unknown_field.yaml", "unknown_field.yaml: rules[0] (by-author).query: at position 1: "
-         "unknown field 'author' (use body, entity, language, source, tag, tags, title)"),
-        ("duplicate_ids.yaml", "duplicate_ids.yaml: rules: Value error, duplicate rule id 'gaza'"),
+         f"unknown field 'author' (use {', '.join(sorted(query_fields))})"),
+        ("duplicate_ids.yaml", "duplicate_ids.yaml: rules: duplicate rule id 'gaza'"),
         ("missing.yaml", "missing.yaml: file not found"),
     ],
 )
@@ -238,7 +239,7 @@ def test_json_rules_file_errors_are_the_yaml_loaders(tmp_path: Path) -> None:
     path.write_text(json.dumps({"rules": [{"id": "gaza", "query": "Gaza"}, {"id": "gaza", "query": "Rafah"}]}), "utf-8")
     with pytest.raises(ConfigError) as caught:
         load_rules(path)
-    assert str(caught.value) == f"{path}: rules: Value error, duplicate rule id 'gaza'"
+    assert str(caught.value) == f"{path}: rules: duplicate rule id 'gaza'"
     path.write_text(json.dumps({"rules": [{"id": "a", "query": "x"}, {"id": "b", "query": "(x"}]}), "utf-8")
     with pytest.raises(ConfigError, match=r"rules\[1\] \(b\)\.query: at position 1: unbalanced parenthesis$"):
         load_rules(path)

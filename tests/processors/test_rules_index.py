@@ -47,7 +47,7 @@ def test_lazy_document_equals_sets_and_texts_built_from_search_fields() -> None:
         assert doc.sets["no-such-field"] == set() and doc.sets.get("no-such-field") is None
         assert doc.tokens == {t for texts in values.values() for text in texts for t in text.split()}
         assert doc.texts == {name: [f" {text} " for text in texts] for name, texts in values.items()}
-        stored = MatchDocument.from_fields(fields)
+        stored = MatchDocument.from_fields(fields, item)
         for query in QUERIES:
             compiled = compile_query(query)
             assert compiled.matches(doc) == compiled.matches(stored), (item["id"], query)

@@ -24,6 +24,13 @@ from wirewatch.search.query import (
 )
 
 MUST, SHOULD, NOT = Occur.MUST, Occur.SHOULD, Occur.MUST_NOT
+FIELD_LIST = (
+    "alerts.rule, body, dedupe.of, dedupe.status, entities.name, entities.type, entity, fetched_at, id, is_story, "
+    "language, processed_at, published_at, revision, search.body, search.entity, search.entity.exact, "
+    "search.language, search.source, search.source_name, search.tags, search.title, source, source.id, "
+    "source.name, story_id, tag, tags, title, updated_at"
+)
+RANGED = "published_at, updated_at, fetched_at, processed_at, revision"
 
 
 def t(word: str, field: str | None = None, text: str | None = None) -> Term:
@@ -83,11 +90,11 @@ def test_prefix_and_wildcards() -> None:
 
 def test_fields_apply_to_terms_phrases_and_groups() -> None:
     assert parse("title:Gaza") == t("gaza", "title", text="Gaza")
-    assert parse('entity:"Xi Jinping"') == Phrase("Xi Jinping", ("xi", "jinping"), 0, "entity")
+    assert parse('search.entity:"Xi Jinping"') == Phrase("Xi Jinping", ("xi", "jinping"), 0, "entity")
     assert parse("tag:(war OR sport)") == BooleanNode(
         (Clause(SHOULD, t("war", "tags")), Clause(SHOULD, t("sport", "tags")))
     )
-    assert to_query_string(parse("source:reuters language:en body:x")) == (
+    assert to_query_string(parse("source:reuters search.language:en body:x")) == (
         "search.source:reuters search.language:en search.body:x"
     )
 
@@ -151,8 +158,9 @@ def test_resolved_tree_has_explicit_occurrences() -> None:
         ("a OR OR b", 6, "expected a term, phrase or group, got 'OR'"),
         ("+-a", 2, "expected a term, phrase or group, got '-'"),
         ("a ()", 3, "empty group ()"),
-        ("author:smith", 1, "unknown field 'author' (use body, entity, language, source, tag, tags, title)"),
-        ("title:", 6, "title: must be followed by a term, phrase or group"),
+        ("author:smith", 1, f"unknown field 'author' (use {FIELD_LIST})"),
+        ("sorce.id:x", 1, f"unknown field 'sorce.id' (did you mean source.id? use {FIELD_LIST})"),
+        ("title:", 6, "title: must be followed by a term, phrase, range or group"),
         ("*stan", 1, "leading wildcard in '*stan' is not allowed"),
         ("a ?b", 3, "leading wildcard in '?b' is not allowed"),
         ("covid-1*", 1, "wildcard term 'covid-1*' must be a single word, e.g. zelensk*"),
@@ -162,7 +170,7 @@ def test_resolved_tree_has_explicit_occurrences() -> None:
         ('"a b"~٣', 6, 'proximity needs a whole number, e.g. "a b"~3'),  # Lucene's slop takes ASCII digits only
         ("(a b)~2", 6, "~ applies to phrases only"),
         ("a^2", 2, "boosts (^) are not supported"),
-        ("[a TO b]", 1, "ranges are not supported"),
+        ("[a TO b]", 1, f"ranges work on {RANGED} (and need a field), e.g. published_at:[now-1h TO now]"),
         ("/ab+/", 1, "regular expressions are not supported (escape / as \\/)"),
         ('""', 1, "empty phrase"),
         ("a\\", 2, "escape character \\ at the end"),

@@ -138,3 +138,30 @@ async def test_a_bad_delivery_record_is_rejected_alone(sqlite_store: SqliteStore
     assert [o.status for o in outcomes] == ["rejected", "rejected", "indexed"]
     assert outcomes[1].reason == "delivery without alert_id"
     assert sqlite_store.delivery_counts() == {"delivered": 1}
+
+
+async def test_the_indexer_stores_delivered_topic_records_old_and_new(sqlite_store: SqliteStore) -> None:
+    """Records written before they named their alert (``{"outcome", "at"}``, keyed
+    ``destination|alert id``) are stored from the key; a tombstone is skipped; a bad one is dead-lettered."""
+    from wirewatch.bus.memory import MemoryBus
+    from wirewatch.sinks.indexer import Indexer
+
+    bus = MemoryBus()
+    await sqlite_store.index_alerts([FIRST])
+    bus.append("delivered", {"outcome": "delivered", "at": "2026-12-03T09:00:01.400Z"}, f"desk|{FIRST['id']}")
+    bus.append("delivered", DELIVERIES[1], f"archive|{FIRST['id']}")
+    bus.append_raw("delivered", b"", f"chat|{FIRST['id']}")  # a tombstone: no record
+    bus.append("delivered", {"outcome": "lost", "at": "2026-12-03T09:00:00Z"}, f"chat|{FIRST['id']}")
+    subscriber = bus.subscriber(["delivered"], "indexer")
+    await subscriber.start()
+    indexer = Indexer(subscriber, sqlite_store, bus, items_topic="processed", alerts_topic="alerts",
+                      dead_letter_topic="dead-letter", deliveries_topic="delivered")
+    assert await indexer.handle(subscriber.poll())
+    (grain,) = sqlite_store.alert_history()
+    assert grain["deliveries"] == [
+        {"destination": "desk", "outcome": "delivered", "at": "2026-12-03T09:00:01.400Z"},
+        {"destination": "archive", "outcome": "dead-lettered", "at": "2026-12-03T09:00:03.000Z", "attempts": 3},
+    ]
+    (letter,) = [m.value for m in bus.messages("dead-letter")]
+    assert (letter["stage"], letter["topic"], letter["key"]) == ("indexer", "delivered", f"chat|{FIRST['id']}")
+    assert letter["reason"].startswith("rejected by the store: not a valid delivery at outcome:")

@@ -42,10 +42,10 @@ def test_elastic_backtest_by_rule_id_uses_the_rule_query(indexed_env: dict[str, 
 
 
 def test_elastic_backtest_by_query_and_window(indexed_env: dict[str, str], wirewatch_bin: str):
-    done = run(wirewatch_bin, indexed_env, "rules", "backtest", "flood*", "--since", "3650d", "--json")
+    done = run(wirewatch_bin, indexed_env, "rules", "backtest", "--query", "flood*", "--since", "3650d", "--json")
     assert done.returncode == 0, done.stderr
     assert ids(done.stdout) == ["guardian:live-5:b1"]
-    recent = run(wirewatch_bin, indexed_env, "rules", "backtest", "flood*", "--since", "1h", "--json")
+    recent = run(wirewatch_bin, indexed_env, "rules", "backtest", "--query", "flood*", "--since", "1h", "--json")
     assert (recent.returncode, recent.stdout) == (0, "")
 
 
@@ -64,6 +64,7 @@ def test_elastic_search_bad_query_is_one_line(indexed_env: dict[str, str], wirew
 
 
 def test_search_without_elasticsearch_uses_the_embedded_store(wirewatch_env: dict[str, Any], wirewatch_bin: str):
-    done = run(wirewatch_bin, wirewatch_env, "search", "putin", "--json")
-    assert (done.returncode, done.stdout) == (0, "")
-    assert done.stderr.strip().splitlines()[-1] == "no matching items"
+    data = wirewatch_env["WIREWATCH_DATA_DIR"]
+    done = run(wirewatch_bin, wirewatch_env, "search", "putin", "--json")  # the folder holds no store: no hit
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr.startswith(f"wirewatch search: error: no Wirewatch store at {data}/wirewatch.db")

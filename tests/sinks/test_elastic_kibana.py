@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from wirewatch.search.matcher import compile_query, prepare
 from wirewatch.sinks.elasticsearch import ElasticsearchStore, field_paths
 
 KIBANA = Path(__file__).resolve().parents[2] / "deploy" / "kibana"
@@ -81,3 +82,45 @@ async def test_elastic_kibana_fields(es_store: ElasticsearchStore, es_client: An
         assert fields - installed[view] == set(), view
     assert {"entities.name", "source.id", "dedupe.status", "published_at", "is_story"} <= used["wirewatch-items"]
     assert {"rule", "matched_at"} <= used["wirewatch-alerts"]
+
+
+def _queries(objects: list[dict[str, Any]]) -> dict[str, dict[str, str]]:
+    """Saved object id -> its query ({"query": ..., "language": ...}), searches, Lens and dashboards."""
+    found = {}
+    for obj in objects:
+        attrs = obj["attributes"]
+        if obj["type"] in ("search", "dashboard"):
+            found[obj["id"]] = json.loads(attrs["kibanaSavedObjectMeta"]["searchSourceJSON"])["query"]
+        elif obj["type"] == "lens":
+            found[obj["id"]] = attrs["state"]["query"]
+    return found
+
+
+def test_kibana_queries_are_lucene_as_rules_and_search_are():
+    """Issue 17: the saved searches were KQL, whose syntax and meaning are not the rules' Lucene."""
+    queries = _queries(saved_objects())
+    assert len(queries) == 9
+    assert {q["language"] for q in queries.values()} == {"lucene"}
+
+
+@pytest.mark.elastic
+async def test_elastic_saved_searches_find_what_the_matcher_finds(es_store: ElasticsearchStore, es_client: Any,
+                                                                  processed_items):
+    """Each saved item search, sent as Kibana's Lucene bar sends it (a query_string without fields,
+    analyze_wildcard), finds on the real node exactly what `wirewatch search` and rules find."""
+    await es_store.index_items(processed_items)
+    await es_store.refresh()
+    searches = {o["id"]: q["query"] for o in saved_objects() if o["type"] == "search"
+                for q in [_queries([o])[o["id"]]] if o["references"][0]["id"] == "wirewatch-items" and q["query"]}
+    assert searches == {"wirewatch-new-stories": "is_story:true", "wirewatch-items-by-entity": "entities.name:*"}
+    typed = ["putin", '"arrest warrant" AND putin', "source.id:reuters OR floods", 'entity:"Vladimir Putin"',
+             "entity:russia", "tag:economy", "search.entity:bank", "language:en AND published_at:[2025-03-01 TO *]",
+             "revision:>1", "published_at:<now"]
+    for query in [*searches.values(), *typed]:
+        kibana = await es_client.search(index=es_store.items_alias, size=50, query={
+            "query_string": {"query": query, "analyze_wildcard": True, "time_zone": "UTC"}})
+        found = {hit["_id"] for hit in kibana["hits"]["hits"]}
+        compiled = compile_query(query)
+        assert found == {i["id"] for i in processed_items if compiled.matches(prepare(i))}, query
+        assert found == {h.id for h in await es_store.search(query, limit=50)}, query
+        assert found, query  # the fixture has an item for each

@@ -88,12 +88,16 @@ def test_typed_words_are_folded_where_the_cluster_has_asciifolding() -> None:
     assert settings == {}
     assert mappings["properties"]["search"]["properties"]["title"] == {"type": "text", "analyzer": "standard"}
     settings, mappings = item_analysis(ClusterFeatures(ilm=True, data_streams=True, ascii_folding=True))
-    assert settings == {"analysis": {"analyzer": {"wirewatch_search": {
-        "type": "custom", "tokenizer": "standard", "filter": ["lowercase", "asciifolding", "lowercase"],
-    }}}}
+    assert settings == {"analysis": {
+        "analyzer": {"wirewatch_search": {
+            "type": "custom", "tokenizer": "standard", "filter": ["lowercase", "asciifolding", "lowercase"]}},
+        "normalizer": {"wirewatch_fold": {"type": "custom", "filter": ["lowercase", "asciifolding", "lowercase"]}},
+    }}
     folded = {"type": "text", "analyzer": "standard", "search_analyzer": "wirewatch_search"}
+    name = {"type": "keyword", "ignore_above": 1024, "normalizer": "wirewatch_fold"}  # whole names (entity:)
     assert mappings["properties"]["search"]["properties"] == {
-        field: folded for field in ("title", "body", "source", "entity", "tags", "language")
+        **{field: folded for field in ("title", "body", "source", "tags", "language")},
+        "entity": {**folded, "fields": {"exact": name}}, "source_name": name,
     }
     assert mappings["properties"]["title"] == {"type": "text", "fields": {"keyword": {"type": "keyword", "ignore_above": 512}}}
 
@@ -123,4 +127,5 @@ def test_every_field_of_a_processed_item_is_mapped() -> None:
 
     fields = set(load_schema("raw_item")["$defs"]["fields"]["properties"]) | set(load_schema("processed_item")["properties"])
     assert sorted(fields - set(ITEM_PROPERTIES)) == []
-    assert sorted(set(ITEM_PROPERTIES) - fields) == ["is_story", "search"]  # what the store adds
+    # what the store adds, and the aliases of rules' short names (entity:, tag:)
+    assert sorted(set(ITEM_PROPERTIES) - fields) == ["entity", "is_story", "search", "tag"]

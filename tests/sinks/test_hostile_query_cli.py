@@ -44,7 +44,7 @@ def test_search_on_the_embedded_store(query: str, wirewatch_bin: str, wirewatch_
 
 @pytest.mark.parametrize("query", list(HOSTILE), ids=["600-groups", "5000-digit-slop"])
 def test_backtest_of_a_query(query: str, wirewatch_bin: str, wirewatch_env: dict[str, str]) -> None:
-    one_error_line(run(wirewatch_bin, wirewatch_env, "rules", "backtest", query, "--since", "7d"), "rules",
+    one_error_line(run(wirewatch_bin, wirewatch_env, "rules", "backtest", "--query", query, "--since", "7d"), "rules",
                    HOSTILE[query])
 
 

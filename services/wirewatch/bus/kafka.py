@@ -1,7 +1,11 @@
 """Kafka adapter: JSON messages, idempotent acks=all producer, topic set-up.
 
 Everything that talks to Kafka goes through here, so serialisation and
-delivery guarantees are decided once.
+delivery guarantees are decided once, and so is a broker that cannot be
+reached: each client connects inside :func:`reaching`, which turns aiokafka's
+``KafkaConnectionError`` into the one-line :class:`~wirewatch.core.reach.Unreachable`
+naming ``WIREWATCH_KAFKA_BOOTSTRAP``, and closes what it opened, so nothing is
+left for the garbage collector to report (``Unclosed AIOKafkaConsumer``).
 """
 
 from __future__ import annotations
@@ -21,14 +25,40 @@ from aiokafka import (
     TopicPartition,
 )
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import CommitFailedError, IllegalStateError, TopicAlreadyExistsError
+from aiokafka.errors import (
+    CommitFailedError,
+    IllegalStateError,
+    KafkaConnectionError,
+    TopicAlreadyExistsError,
+)
 from aiokafka.partitioner import murmur2
 
 from wirewatch.bus.base import Message, decode, encode
 from wirewatch.core.config import Settings
-from wirewatch.core.logging import get_logger
+from wirewatch.core.logging import get_logger, library_failures_muted
 from wirewatch.core.metrics import CONSUMER_LAG
+from wirewatch.core.reach import Unreachable, failure_of, host_port
 from wirewatch.core.retry import Backoff
+
+#: The setting an unreachable broker's line names.
+BOOTSTRAP_SETTING = "WIREWATCH_KAFKA_BOOTSTRAP"
+
+
+async def kafka_unreachable(bootstrap: str) -> Unreachable:
+    """The one line for a bootstrap that failed, with the reason a TCP connect to each address gives."""
+    addresses = [host_port(part, 9092) for part in bootstrap.split(",") if part.strip()]
+    reason = await failure_of(addresses) or "it accepts connections but sent no Kafka cluster metadata"
+    return Unreachable("Kafka", BOOTSTRAP_SETTING, bootstrap, reason)
+
+
+@contextlib.asynccontextmanager
+async def reaching(bootstrap: str) -> AsyncIterator[None]:
+    """Connect to Kafka inside this block: a failure is :class:`Unreachable`, aiokafka's own report of it muted."""
+    with library_failures_muted():
+        try:
+            yield
+        except KafkaConnectionError:
+            raise await kafka_unreachable(bootstrap) from None
 
 
 @dataclass(frozen=True)
@@ -51,19 +81,20 @@ def standard_topics(settings: Settings) -> list[TopicSpec]:
 
 
 async def ensure_topics(bootstrap: str, topics: Iterable[TopicSpec]) -> None:
-    """Create missing topics; existing ones are left as they are."""
+    """Create missing topics; existing ones are left as they are (the first contact of every service)."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
     try:
-        existing = set(await admin.list_topics())
-        new = [
-            NewTopic(t.name, num_partitions=t.partitions, replication_factor=1, topic_configs=t.config)
-            for t in topics
-            if t.name not in existing
-        ]
-        if new:
-            with contextlib.suppress(TopicAlreadyExistsError):
-                await admin.create_topics(new)
+        async with reaching(bootstrap):
+            await admin.start()
+            existing = set(await admin.list_topics())
+            new = [
+                NewTopic(t.name, num_partitions=t.partitions, replication_factor=1, topic_configs=t.config)
+                for t in topics
+                if t.name not in existing
+            ]
+            if new:
+                with contextlib.suppress(TopicAlreadyExistsError):
+                    await admin.create_topics(new)
     finally:
         await admin.close()
 
@@ -86,12 +117,19 @@ class KafkaPublisher:
     """Publish JSON messages and wait for the broker's acknowledgement."""
 
     def __init__(self, bootstrap: str, **producer_options: Any) -> None:
+        self._bootstrap = bootstrap
         self._producer = make_producer(bootstrap, **producer_options)
+        self._started = False
 
     async def start(self) -> None:
-        await self._producer.start()
+        """Connect (again after an :class:`Unreachable`; a no-op once connected)."""
+        if not self._started:
+            async with reaching(self._bootstrap):
+                await self._producer.start()
+            self._started = True
 
     async def stop(self) -> None:
+        """Flush and close; also releases a producer that never connected."""
         await self._producer.stop()
 
     async def publish(self, topic: str, value: Any, key: str | None = None) -> None:
@@ -141,6 +179,7 @@ class KafkaSubscriber:
         **consumer_options: Any,
     ) -> None:
         self.group_id = group_id
+        self._bootstrap = bootstrap
         self._consumer = AIOKafkaConsumer(
             *topics,
             bootstrap_servers=bootstrap,
@@ -150,12 +189,18 @@ class KafkaSubscriber:
             **consumer_options,
         )
         self._pending: dict[TopicPartition, int] = {}
+        self._started = False
         self._log = get_logger("bus.kafka")
 
     async def start(self) -> None:
-        await self._consumer.start()
+        """Connect and join the group (again after an :class:`Unreachable`; a no-op once connected)."""
+        if not self._started:
+            async with reaching(self._bootstrap):
+                await self._consumer.start()
+            self._started = True
 
     async def stop(self) -> None:
+        """Leave the group and close; also releases a consumer that never connected."""
         await self._consumer.stop()
 
     async def batches(self, max_records: int = 500, timeout_ms: int = 1000) -> AsyncIterator[list[Message]]:
@@ -213,9 +258,10 @@ class KafkaSubscriber:
 async def topic_partitions(bootstrap: str, topics: Sequence[str]) -> list[TopicPartition]:
     """Every partition of ``topics`` that exists (missing topics contribute none)."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
     try:
-        described = await admin.describe_topics(list(topics))
+        async with reaching(bootstrap):
+            await admin.start()
+            described = await admin.describe_topics(list(topics))
     finally:
         await admin.close()
     return [
@@ -288,9 +334,10 @@ async def read_latest(bootstrap: str, topic: str, timeout_ms: int = 1000) -> dic
     """
     partitions = await topic_partitions(bootstrap, [topic])
     consumer = _group_less_consumer(bootstrap)
-    await consumer.start()
     latest: dict[str, Any] = {}
     try:
+        async with reaching(bootstrap):
+            await consumer.start()
         if not partitions:
             return latest
         consumer.assign(partitions)
@@ -332,8 +379,16 @@ class PartitionReader:
         if self._consumer is None or self._admin is None:
             consumer = _group_less_consumer(self._bootstrap)
             admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap)
-            await consumer.start()
-            await admin.start()
+            try:
+                async with reaching(self._bootstrap):
+                    await consumer.start()
+                    await admin.start()
+            except BaseException:  # closed here: aiokafka warns about clients never closed
+                with contextlib.suppress(Exception):
+                    await consumer.stop()
+                with contextlib.suppress(Exception):
+                    await admin.close()
+                raise
             self._consumer, self._admin = consumer, admin
         return self._consumer, self._admin
 
@@ -420,6 +475,7 @@ class PartitionOwner:
         heartbeat_interval_ms: int = 1000,
     ) -> None:
         self.topic = topic
+        self._bootstrap = bootstrap
         self._on_revoked = on_revoked
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap,
@@ -433,11 +489,12 @@ class PartitionOwner:
 
     async def start(self) -> None:
         """Connect and join the group (assignment follows on the next :meth:`records`)."""
-        await self._consumer.start()
+        async with reaching(self._bootstrap):
+            await self._consumer.start()
         self._consumer.subscribe([self.topic], listener=_OwnerListener(self))
 
     async def stop(self) -> None:
-        """Leave the group."""
+        """Leave the group; also releases a consumer that never connected."""
         await self._consumer.stop()
 
     async def records(self, timeout_ms: int = 500) -> list[tuple[str, bytes | None]]:

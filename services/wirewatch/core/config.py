@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 
 from wirewatch.core.errors import ConfigError
+from wirewatch.core.validation import annotation_at, explain, first_error, reason
 
 ENV_PREFIX = "WIREWATCH_"
 
@@ -67,6 +68,8 @@ class Settings(BaseModel):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["auto", "json", "console"] = "auto"
     user_agent: str = "Wirewatch/0.1 (+https://github.com/wirewatch/wirewatch; news monitoring)"
+    #: longest wait between attempts to reach Kafka or Elasticsearch (core/reach.py); tests shorten it
+    connect_retry_max: Duration = Field(timedelta(seconds=30), description="e.g. 30s")
 
     @model_validator(mode="before")
     @classmethod
@@ -138,9 +141,8 @@ def load_settings(**overrides: Any) -> Settings:
     except ValidationError as exc:
         err = exc.errors()[0]
         field = ".".join(str(p) for p in err["loc"])
-        raise ConfigError(
-            f"{ENV_PREFIX}{field.upper()}", f"{err['msg']} (got {err.get('input')!r})"
-        ) from None
+        why = reason(err, annotation_at(Settings, tuple(err["loc"])))
+        raise ConfigError(f"{ENV_PREFIX}{field.upper()}", why) from None
 
 
 M = TypeVar("M", bound=BaseModel)
@@ -167,14 +169,6 @@ def unique_ids(entries: list[Entry], what: str) -> list[Entry]:
     return entries
 
 
-def format_location(loc: tuple[Any, ...]) -> str:
-    """``('sources', 2, 'url')`` -> ``sources[2].url``."""
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
 def load_yaml(path: Path | str, model: type[M]) -> M:
     """Parse a YAML config file into ``model``; any problem is one ConfigError line."""
     path = Path(path)
@@ -195,12 +189,13 @@ def load_yaml(path: Path | str, model: type[M]) -> M:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(str(path), f"expected a mapping at the top, got {type(data).__name__}")
+    return validate(model, data, str(path))
+
+
+def validate(model: type[M], data: dict[str, Any], where: str) -> M:
+    """``model`` from parsed ``data``, or one ConfigError in our words (:mod:`wirewatch.core.validation`)."""
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = format_location(tuple(err["loc"]))
-        msg = err["msg"]
-        if err["type"] not in ("missing",) and "input" in err and not isinstance(err["input"], dict | list):
-            msg = f"{msg} (got {err['input']!r})"
-        raise ConfigError(f"{path}: {loc}" if loc else str(path), msg) from None
+        loc, why = explain(model, data, first_error(exc.errors()))
+        raise ConfigError(f"{where}: {loc}" if loc else where, why) from None

@@ -17,21 +17,26 @@ from datetime import UTC
 
 @dataclass(frozen=True)
 class Backoff:
-    """Delay before retry ``attempt`` (0-based): uniform in [floor, max(floor, min(cap, base * 2**attempt))].
+    """Delay before retry ``attempt`` (0-based): uniform under the ceiling ``min(cap, base * 2**attempt)``.
 
-    Full jitter spreads retries of many clients apart (AWS architecture blog,
-    "Exponential Backoff And Jitter"). ``floor`` (default 0, plain full
-    jitter) is for callers that must never retry sooner than a minimum, such
-    as a failing source that is polled no more often than its interval.
+    Full jitter (``jitter=1``, the default: uniform in [floor, max(floor, ceiling)])
+    spreads retries of many clients apart (AWS architecture blog, "Exponential
+    Backoff And Jitter"). ``floor`` (default 0) is for callers that must never
+    retry sooner than a minimum, such as a failing source that is polled no
+    more often than its interval. ``jitter=0.5`` ("equal jitter": uniform in
+    [ceiling/2, ceiling]) keeps the doubling visible, for a retry a person
+    watches: reconnecting to Kafka or Elasticsearch (:mod:`wirewatch.core.reach`).
     """
 
     base: float = 0.5
     cap: float = 30.0
     floor: float = 0.0
+    jitter: float = 1.0
 
     def delay(self, attempt: int, rng: random.Random | None = None) -> float:
-        ceiling = min(self.cap, self.base * (2 ** min(max(attempt, 0), 30)))
-        return (rng or random).uniform(self.floor, max(self.floor, ceiling))
+        ceiling = max(self.floor, min(self.cap, self.base * (2 ** min(max(attempt, 0), 30))))
+        low = max(self.floor, ceiling * (1.0 - self.jitter))
+        return (rng or random).uniform(low, ceiling)
 
     async def sleep(self, attempt: int, at_least: float = 0.0) -> None:
         await asyncio.sleep(max(at_least, self.delay(attempt)))

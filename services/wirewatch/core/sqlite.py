@@ -111,7 +111,9 @@ class Database:
     component joins one ``BEGIN IMMEDIATE ... COMMIT``.
     """
 
-    def __init__(self, path: Path | str, *, check: Check | None = None) -> None:
+    def __init__(self, path: Path | str, *, check: Check | None = None, read_only: bool = False) -> None:
+        """``read_only``: open an existing file for reading (``mode=ro``): no folder, file or
+        journal setting is created or changed (a read never makes a store)."""
         self.path = Path(path)
         #: "ok", or "damaged: ..." once damage was met (shown by the page's /healthz)
         self.state = "ok"
@@ -119,16 +121,21 @@ class Database:
             state = check_file(self.path, check)
             if state not in ("ok", "missing"):
                 raise StoreDamaged(self.path, state)
-        if str(path) != ":memory:":
+        if str(path) != ":memory:" and not read_only:
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise ConfigError(str(self.path.parent), f"cannot create data folder: {exc}") from None
         try:
-            self.conn = sqlite3.connect(
-                str(path), isolation_level=None, check_same_thread=False, timeout=10.0
-            )
-            self.conn.execute("PRAGMA journal_mode=WAL")
+            if read_only:
+                self.conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True,
+                                            isolation_level=None, check_same_thread=False, timeout=10.0)
+                self.conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            else:
+                self.conn = sqlite3.connect(
+                    str(path), isolation_level=None, check_same_thread=False, timeout=10.0
+                )
+                self.conn.execute("PRAGMA journal_mode=WAL")
             # NORMAL in WAL mode: a process crash (SIGKILL) loses no commit; only power loss may.
             self.conn.execute("PRAGMA synchronous=NORMAL")
             self.conn.execute("PRAGMA foreign_keys=ON")

@@ -4,7 +4,7 @@ Registered on the web app by :func:`add_console` (one line in
 :func:`wirewatch.embedded.web.create_app`); what only the running pipeline knows (the
 rules loaded right now, :class:`~wirewatch.pollers.health.SourceHealth`) is attached by
 ``wirewatch run`` with :func:`attach`. Pages are server-rendered and complete without
-JavaScript; ``static/console.js`` only shows times in the reader's time zone.
+JavaScript; the page's ``app.js`` shows their times in the reader's time zone.
 
 Stores: everything works on the SQLite store. On Elasticsearch (``wirewatch run`` with
 ``WIREWATCH_ELASTICSEARCH_URL``) the story page searches ``story_id:"..."`` and shows each
@@ -14,7 +14,6 @@ alert history, rules and backtests read the index as on SQLite.
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import math
 import time
@@ -22,21 +21,22 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import urlencode
 
 import jinja2
 from aiohttp import web
 
+from wirewatch.core.errors import WirewatchError
 from wirewatch.core.times import parse_rfc3339, rfc3339
 from wirewatch.pollers.health import QUIET_RATIO, SourceHealth, SourceStatus
 from wirewatch.processors.rules import Rule
 
 ALERTS_PER_PAGE = 50
+#: Rules on one page of /rules (each costs two small store reads for its matches).
+RULES_PER_PAGE = 100
 RULE_MATCHES_SHOWN = 3
 BACKTEST_HITS_SHOWN = 10
-#: Items a backtest counts before it says "N+" (a store without a paged search counts by reading).
-BACKTEST_COUNT_CAP = 10_000
 #: Items of one story the Elasticsearch story page reads.
 STORY_ITEMS_MAX = 500
 #: The backtest box's periods: label -> window (None: everything stored).
@@ -49,7 +49,6 @@ PERIODS: dict[str, timedelta | None] = {
     "all": None,
 }
 DEFAULT_PERIOD = "7d"
-T = TypeVar("T")
 
 
 @dataclass
@@ -92,15 +91,10 @@ def _moment(value: Any) -> datetime | None:
 
 
 def iso(value: Any) -> str:
-    """An RFC 3339 string or epoch seconds as RFC 3339 UTC (the ``datetime`` attribute)."""
+    """An RFC 3339 string or epoch seconds as RFC 3339 UTC with milliseconds (``datetime`` attributes;
+    the web module's ``utc`` filter makes the text of it)."""
     moment = _moment(value)
-    return rfc3339(moment) if moment is not None else ""
-
-
-def utc(value: Any) -> str:
-    """``2026-12-04 22:50:13 UTC``: what the page shows without JavaScript, and on hover."""
-    moment = _moment(value)
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if moment is not None else "never"
+    return rfc3339(moment, millis=True) if moment is not None else ""
 
 
 def span(seconds: Any) -> str:
@@ -110,7 +104,7 @@ def span(seconds: Any) -> str:
     s = float(seconds)
     if s < 90:
         return f"{s:.0f} s"
-    if s < 90 * 60:
+    if s < 3600:
         return f"{s / 60:.0f} min"
     if s < 48 * 3600:
         return f"{s / 3600:.1f} h".replace(".0 h", " h")
@@ -175,7 +169,7 @@ async def load_story(store: Any, story_id: str) -> StoryView | None:
         return StoryView(story_id, items, revisions, store.story_alerts(story_id), story_entities(items))
     try:
         hits = await store.search(f"story_id:{lucene_phrase(story_id)}", limit=STORY_ITEMS_MAX)
-    except Exception as exc:  # the store's query language has no story_id field: say so, once
+    except (WirewatchError, ValueError) as exc:  # a store that cannot search story_id: say so
         note = f"This store cannot list a story's items ({' '.join(str(exc).split())[:200]})."
         return StoryView(story_id, [], {}, None, [], note=note)
     items = sorted((h.document for h in hits), key=lambda d: (str(d.get("published_at", "")), str(d.get("id"))))
@@ -193,24 +187,26 @@ def rule_list(state: ConsoleState) -> list[Rule] | None:
 # --- pages ---------------------------------------------------------------------------------
 
 
-def add_console(app: web.Application, env: jinja2.Environment, page: Any, search_deadline: float) -> None:
+def add_console(
+    app: web.Application,
+    env: jinja2.Environment,
+    store: Any,
+    frame: Callable[[dict[str, Any]], Awaitable[dict[str, Any]]],
+    search_deadline: float,
+) -> None:
     """Register ``/story/{id}``, ``/alerts``, ``/rules`` and ``/sources`` on ``app``.
 
-    ``page`` is the web module's :class:`~wirewatch.embedded.web.Page` (store, alerts, stats).
+    ``frame`` adds what ``base.html`` shows on every page (stats line, live alerts).
     """
     from wirewatch.embedded.web import SearchRefused
 
     state = ConsoleState()
     app[CONSOLE] = state
-    store = page.store
-    env.filters.update(iso=iso, utc=utc, span=span, ago=ago)
+    env.filters.update(iso=iso, span=span, ago=ago)
     templates = {name: env.get_template(f"{name}.html") for name in ("story", "alerts", "rules", "sources")}
 
     async def render(name: str, status: int = 200, **context: Any) -> web.Response:
-        recent = page.alerts.recent_alerts(20)
-        base = {"query": "", "nav": name, "stats": await page.stats(), "alerts": recent,
-                "last_alert": max((seq for seq, _ in recent), default=0), "now": time.time()}
-        html = templates[name].render(**base, **context)
+        html = templates[name].render(await frame({"nav": name, "now": time.time(), **context}))
         return web.Response(text=html, content_type="text/html", status=status)
 
     async def story(request: web.Request) -> web.Response:
@@ -240,10 +236,15 @@ def add_console(app: web.Application, env: jinja2.Environment, page: Any, search
 
     async def rules(request: web.Request) -> web.Response:
         loaded = rule_list(state)
+        page_no, pages, shown = 1, 1, loaded
+        if loaded is not None:
+            pages = max(1, math.ceil(len(loaded) / RULES_PER_PAGE))
+            page_no = min(_page_number(request), pages)
+            shown = loaded[(page_no - 1) * RULES_PER_PAGE:page_no * RULES_PER_PAGE]
         matches: dict[str, tuple[int, list[dict[str, Any]]]] = {}
         history = getattr(store, "alert_history", None)
-        if loaded is not None and callable(history):
-            for rule in loaded:
+        if shown is not None and callable(history):
+            for rule in shown:
                 total = int(await _maybe(store.alert_total(rule=rule.id)))
                 recent = await _maybe(history(limit=RULE_MATCHES_SHOWN, rule=rule.id)) if total else []
                 matches[rule.id] = (total, recent)
@@ -258,14 +259,19 @@ def add_console(app: web.Application, env: jinja2.Environment, page: Any, search
                 backtest = await run_backtest(store, query, PERIODS[period], search_deadline)
             except SearchRefused as exc:
                 backtest, status = {"error": str(exc)}, exc.status
-        return await render("rules", status=status, rules=loaded, matches=matches, q=query, period=period,
-                            periods=list(PERIODS), backtest=backtest, show=RULE_MATCHES_SHOWN)
+        return await render("rules", status=status, rules=shown, total_rules=len(loaded or []), matches=matches,
+                            q=query, period=period, periods=list(PERIODS), backtest=backtest,
+                            page_no=page_no, pages=pages, first=(page_no - 1) * RULES_PER_PAGE + 1,
+                            link=_link("/rules", q=query or None, since=period))
 
     async def sources(_request: web.Request) -> web.Response:
-        snapshot: list[SourceStatus] | None = state.health.snapshot() if state.health is not None else None
+        health = state.health
+        snapshot: list[SourceStatus] | None = health.snapshot() if health is not None else None
         failing = sum(1 for s in snapshot or [] if s.failing)
         quiet = sum(1 for s in snapshot or [] if s.quiet and not s.failing)
-        return await render("sources", sources=snapshot, failing=failing, quiet=quiet, quiet_ratio=QUIET_RATIO)
+        now = health.clock() if health is not None else time.time()
+        return await render("sources", sources=snapshot, failing=failing, quiet=quiet, quiet_ratio=QUIET_RATIO,
+                            now=now)
 
     app.router.add_get("/story/{story_id:.+}", story)
     app.router.add_get("/alerts", alerts)
@@ -295,25 +301,8 @@ async def run_backtest(store: Any, query: str, window: timedelta | None, deadlin
 
     Raises :class:`~wirewatch.embedded.web.SearchRefused` for a bad or too expensive query.
     """
-    paged = getattr(store, "search_page", None)
-    if callable(paged):
-        since = datetime.now(UTC) - window if window is not None else None
-        result = await bounded(paged(query, limit=BACKTEST_HITS_SHOWN, since=since), deadline)
-        return {"count": int(result.total), "capped": False, "hits": [h.document for h in result.hits]}
-    hits = await bounded(store.search(query, since=window, limit=BACKTEST_COUNT_CAP), deadline)
-    return {"count": len(hits), "capped": len(hits) >= BACKTEST_COUNT_CAP,
-            "hits": [h.document for h in hits[:BACKTEST_HITS_SHOWN]]}
+    from wirewatch.embedded.web import within
 
-
-async def bounded(search: Awaitable[T], deadline: float) -> T:
-    """A store search's answer, or ``SearchRefused`` (400 bad query, 422 no answer within ``deadline``)."""
-    from wirewatch.core.errors import WirewatchError
-    from wirewatch.embedded.web import TOO_EXPENSIVE, SearchRefused
-
-    try:
-        return await asyncio.wait_for(search, deadline)
-    except TimeoutError:
-        raise SearchRefused(TOO_EXPENSIVE, f"query too expensive: no answer within {deadline:g} s; "
-                                           "narrow it (more required words, fewer wildcards)") from None
-    except (WirewatchError, ValueError) as exc:  # QuerySyntaxError is a ValueError
-        raise SearchRefused(400, str(exc)) from None
+    since = datetime.now(UTC) - window if window is not None else None
+    found = await within(store.search_page(query, limit=BACKTEST_HITS_SHOWN, since=since), deadline)
+    return {"count": int(found.total), "hits": [h.document for h in found.hits]}

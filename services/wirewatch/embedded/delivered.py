@@ -6,11 +6,16 @@ starts afresh (``--fresh-store``), the pipeline polls every feed again and raise
 alerts; the webhooks must not get them twice. So each finished delivery is also written to
 ``<data_dir>/delivered.db`` (written first: a crash in between leaves it known), and the
 notifier starts knowing the keys of both.
+
+Only ``delivered`` and ``throttled`` keys are done (:data:`wirewatch.sinks.notifier.DONE_OUTCOMES`):
+a ``dead-lettered`` row is kept (it says what happened) but not known, so replaying the dead
+letter (``wirewatch deadletters replay``) tries that destination again; its later outcome
+replaces the row.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +35,13 @@ class DeliveredFile:
         )
 
     def keys(self) -> list[str]:
-        return [row[0] for row in self.db.conn.execute("SELECT key FROM delivered")]
+        """Keys done: delivered or throttled (a dead-lettered delivery may be tried again)."""
+        return [row[0] for row in self.db.conn.execute(
+            "SELECT key FROM delivered WHERE outcome IN ('delivered', 'throttled')")]
+
+    def outcomes(self) -> dict[str, str]:
+        """Every key with its latest outcome."""
+        return {str(k): str(o) for k, o in self.db.conn.execute("SELECT key, outcome FROM delivered")}
 
     def add(self, key: str, outcome: str, at: str) -> None:
         self.db.conn.execute(
@@ -39,12 +50,14 @@ class DeliveredFile:
             (key, outcome, at),
         )
 
-    def add_known(self, keys: Iterable[str]) -> None:
-        """Keys delivered before this file existed (a data folder from an older version)."""
+    def add_known(self, keys: Iterable[str] | Mapping[str, str]) -> None:
+        """Keys finished before this file existed (a data folder from an older version), with
+        their outcome when known (``delivered`` otherwise)."""
+        outcomes = keys if isinstance(keys, Mapping) else dict.fromkeys(keys, "delivered")
         with self.db.transaction() as conn:
             conn.executemany(
-                "INSERT INTO delivered (key, outcome, at) VALUES (?, 'delivered', '') ON CONFLICT (key) DO NOTHING",
-                [(k,) for k in keys],
+                "INSERT INTO delivered (key, outcome, at) VALUES (?, ?, '') ON CONFLICT (key) DO NOTHING",
+                list(outcomes.items()),
             )
 
     def close(self) -> None:

@@ -211,8 +211,8 @@ def banner(demo: Demo, console: Any) -> None:
     console.print(f"Webhook receiver: {demo.site.base_url}{demo.receiver.path}")
     console.print("Try, in another shell, while it runs or after:")
     console.print(f"  WIREWATCH_DATA_DIR={data} .venv/bin/wirewatch search '\"grain corridor\" AND Ukraine'")
-    console.print(f"  WIREWATCH_DATA_DIR={data} .venv/bin/wirewatch search 'entity:Japan' --since 24h")
-    console.print(f"  WIREWATCH_DATA_DIR={data} .venv/bin/wirewatch rules backtest 'Kharkiv AND explosion' --since 7d")
+    console.print(f"  WIREWATCH_DATA_DIR={data} .venv/bin/wirewatch search 'entity:\"Bank of Japan\"' --since 24h")
+    console.print(f"  WIREWATCH_DATA_DIR={data} .venv/bin/wirewatch rules backtest --query 'Kharkiv AND explosion' --since 7d")
     console.print("New posts appear and get corrected as the demo runs. Ctrl-C stops it.")
     console.rule()
 

@@ -368,7 +368,7 @@ class Runner:
         s = self.settings
         groups = {
             s.processor_group: [s.raw_topic],
-            s.indexer_group: [s.processed_topic, s.alerts_topic],
+            s.indexer_group: [s.processed_topic, s.alerts_topic, s.delivered_topic],
         }
         if self.config is None or self.config.destinations:
             groups[s.notifier_group] = [s.alerts_topic]
@@ -388,10 +388,12 @@ class Runner:
         """Each source's poll health (consecutive failures, last error), in the sources' order."""
         return self.health.snapshot() if self.health is not None else []
 
-    def delivered_keys(self) -> list[str]:
+    def delivered_outcomes(self) -> dict[str, str]:
+        """Latest outcome per delivery key still on the embedded bus's delivered topic."""
         if self.bus is None:
-            return []
-        return [m.key for m in self.bus.messages(self.settings.delivered_topic) if m.key]
+            return {}
+        return {m.key: str(m.value.get("outcome", "delivered")) if isinstance(m.value, dict) else "delivered"
+                for m in self.bus.messages(self.settings.delivered_topic) if m.key}
 
     async def run(self, stop: asyncio.Event) -> None:
         """Start every stage, run until ``stop``, then drain the sinks and close everything.
@@ -446,9 +448,15 @@ class Runner:
                 self.poll_sink = sink = EmbeddedPollSink(db, bus, SqliteKV(db, "poll-state"))
                 publisher, poll_publisher, state_store = bus, sink, sink
             else:
-                publisher, poll_publisher, state_store = await self._kafka(stack)
-            store = await self._store(stack, db)
-            self.store = store
+                kafka = await self._kafka(stack, stop)
+                if kafka is None:  # stopped while waiting for Kafka
+                    return
+                publisher, poll_publisher, state_store = kafka
+            reached = await self._store(stack, db, stop)
+            if reached is None:  # stopped while waiting for Elasticsearch
+                return
+            self.store = store = reached
+            delivered_file = self._delivered_file(stack) if self.embedded_bus and config.destinations else None
 
             self.processor = Processor.from_config(config.processor, SqliteKV(db, "dedupe"))
             alerts_view: AlertSource = store if isinstance(store, SqliteStore) else AlertRing()
@@ -470,7 +478,8 @@ class Runner:
             tasks.append(asyncio.create_task(self._indexer(publisher, store, stack, stop_sinks), name="indexer"))
             if config.destinations:
                 tasks.append(asyncio.create_task(
-                    self._notifier(publisher, config.destinations, stack, stop_sinks), name="notifier"))
+                    self._notifier(publisher, config.destinations, stack, stop_sinks, delivered_file),
+                    name="notifier"))
             log.info("wirewatch run started", sources=len(config.sources.sources),
                      rules=len(config.processor.rules.rules), destinations=sorted(config.destinations),
                      bus="memory" if self.embedded_bus else "kafka",
@@ -531,31 +540,35 @@ class Runner:
                         path=str(path), state=state, moved_to=str(moved))
         return Database.in_dir(self.settings.data_dir)
 
-    async def _kafka(self, stack: contextlib.AsyncExitStack) -> tuple[Publisher, Publisher, Any]:
+    async def _kafka(self, stack: contextlib.AsyncExitStack,
+                     stop: asyncio.Event) -> tuple[Publisher, Publisher, Any] | None:
+        """The Kafka publisher, once Kafka answers (one line a try until then); None if stopped first."""
         from wirewatch.bus.kafka import KafkaPublisher, TopicSpec, ensure_topics, standard_topics
+        from wirewatch.core.reach import until_reachable
         s = self.settings
         assert s.kafka_bootstrap and self.db is not None
-        await ensure_topics(
-            s.kafka_bootstrap,
-            [*standard_topics(s), TopicSpec(s.delivered_topic, s.topic_partitions, {"cleanup.policy": "compact"})],
-        )
+        bootstrap = s.kafka_bootstrap
+        topics = [*standard_topics(s), TopicSpec(s.delivered_topic, s.topic_partitions, {"cleanup.policy": "compact"})]
+        if not await until_reachable(lambda: ensure_topics(bootstrap, topics), s, stop):
+            return None
         publisher = KafkaPublisher(s.kafka_bootstrap)
-        await publisher.start()
         stack.push_async_callback(publisher.stop)
+        await publisher.start()
         return publisher, publisher, SqlitePollState(SqliteKV(self.db, "poll-state"))
 
-    async def _store(self, stack: contextlib.AsyncExitStack, db: Database) -> ItemStore:
+    async def _store(self, stack: contextlib.AsyncExitStack, db: Database, stop: asyncio.Event) -> ItemStore | None:
+        """The item store, set up (Elasticsearch waited for like Kafka); None if stopped first."""
         if self.embedded_store:
             store = SqliteStore(db=db)
             await store.setup()
             return store
+        from wirewatch.core.reach import until_reachable
         from wirewatch.sinks.elasticsearch import ElasticsearchStore
 
         assert self.settings.elasticsearch_url
         es = ElasticsearchStore.from_url(self.settings.elasticsearch_url, self.settings.index_prefix)
         stack.push_async_callback(es.close)
-        await es.setup()
-        return es
+        return es if await until_reachable(es.setup, self.settings, stop) else None
 
     def _subscriber(self, topics: list[str], group: str) -> Subscriber:
         if self.bus is not None:
@@ -566,8 +579,8 @@ class Runner:
         return KafkaSubscriber(self.settings.kafka_bootstrap, topics, group)
 
     async def _started(self, stack: contextlib.AsyncExitStack, subscriber: Subscriber) -> Subscriber:
+        stack.push_async_callback(subscriber.stop)  # first: a start that fails is closed too
         await subscriber.start()
-        stack.push_async_callback(subscriber.stop)
         return subscriber
 
     async def _pollers(self, publisher: Publisher, state: Any, stop: asyncio.Event) -> None:
@@ -611,30 +624,37 @@ class Runner:
 
         s = self.settings
         subscriber = await self._started(
-            stack, self._subscriber([s.processed_topic, s.alerts_topic], s.indexer_group))
+            stack, self._subscriber(self.groups()[s.indexer_group], s.indexer_group))
         indexer = Indexer(subscriber, store, publisher, items_topic=s.processed_topic,
-                          alerts_topic=s.alerts_topic, dead_letter_topic=s.dead_letter_topic)
+                          alerts_topic=s.alerts_topic, dead_letter_topic=s.dead_letter_topic,
+                          deliveries_topic=s.delivered_topic)
         await indexer.run(stop)
 
+    def _delivered_file(self, stack: contextlib.ExitStack | contextlib.AsyncExitStack) -> DeliveredFile:
+        """``delivered.db``, opened before any stage runs: the indexer trims the bus's delivered
+        topic once it stored the records, so a data folder from before delivered.db is read first."""
+        delivered = DeliveredFile(self.settings.data_dir / DELIVERED_FILE)
+        stack.callback(delivered.close)
+        # a data folder from before delivered.db: keep its deliveries (the file's rows win)
+        delivered.add_known(self.delivered_outcomes())
+        return delivered
+
     async def _notifier(self, publisher: Publisher, destinations: Mapping[str, Any],
-                        stack: contextlib.AsyncExitStack, stop: asyncio.Event) -> None:
-        from wirewatch.sinks.notifier import Notifier
+                        stack: contextlib.AsyncExitStack, stop: asyncio.Event,
+                        delivered: DeliveredFile | None = None) -> None:
+        from wirewatch.sinks.notifier import Notifier, done_keys
 
         s = self.settings
         topic = s.delivered_topic
         record: Publisher = publisher
-        if self.bus is not None:
-            delivered = DeliveredFile(s.data_dir / DELIVERED_FILE)
-            stack.callback(delivered.close)
-            in_bus = self.delivered_keys()
-            delivered.add_known(in_bus)  # a data folder from before delivered.db: keep its deliveries
-            known: Iterable[str] = {*in_bus, *delivered.keys()}
+        if delivered is not None:
+            known: Iterable[str] = delivered.keys()
             record = AlsoToFile(delivered, publisher)
         else:
             from wirewatch.bus.kafka import read_latest
 
             assert s.kafka_bootstrap
-            known = (await read_latest(s.kafka_bootstrap, topic)).keys()
+            known = done_keys(await read_latest(s.kafka_bootstrap, topic))
         subscriber = await self._started(stack, self._subscriber([s.alerts_topic], s.notifier_group))
         notifier = Notifier(subscriber, destinations, publisher, CountingLog(self.stats, record, topic, known),
                             dead_letter_topic=s.dead_letter_topic)
@@ -648,11 +668,9 @@ class CountingLog(DeliveredLog):
         super().__init__(publisher, topic, known)
         self.stats = stats
 
-    async def add(self, key: str, record: Any) -> None:
-        """``record``: the delivery record (``{"outcome": ...}``), or the outcome alone."""
+    async def add(self, key: str, record: dict[str, Any]) -> None:
         await super().add(key, record)
-        outcome = record.get("outcome") if isinstance(record, dict) else record
-        if outcome == "delivered":
+        if record.get("outcome") == "delivered":
             self.stats.delivered += 1
 
 

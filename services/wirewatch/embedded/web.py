@@ -1,8 +1,12 @@
-"""The read-only web page of ``wirewatch run``: search, newest stories, live alerts.
+"""The read-only web console of ``wirewatch run``: search, newest stories, live alerts.
 
-Server-rendered with Jinja2 (autoescaping on: feed content is hostile), a
-few lines of JS that poll ``/api/alerts`` every 2 s, and a strict
-Content-Security-Policy. It binds 127.0.0.1 unless told otherwise, answers only
+Server-rendered with Jinja2 (autoescaping on: feed content is hostile), a small script
+that only adds to what works without it (live alerts and stories, local times, ``/``
+to search; ``static/app.js``), and a strict Content-Security-Policy. The search reads
+its words, filters, time, sort and page from the URL
+(:class:`wirewatch.embedded.search_view.SearchRequest`) and shows one page of
+:meth:`ItemStore.search_page` with marked titles and snippets
+(:mod:`wirewatch.search.highlight`). It binds 127.0.0.1 unless told otherwise, answers only
 requests whose ``Host`` names the address it listens on (:class:`HostCheck`: a page on
 loopback can't be read through DNS rebinding), and reports the store's state on
 ``/healthz`` (503 once damage was met).
@@ -22,8 +26,9 @@ import itertools
 import sqlite3
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from datetime import UTC
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 import jinja2
@@ -32,8 +37,13 @@ from aiohttp import web
 from wirewatch.core.errors import ConfigError, WirewatchError
 from wirewatch.core.logging import get_logger
 from wirewatch.core.sqlite import Database, is_damage
+from wirewatch.core.times import parse_rfc3339
 from wirewatch.embedded.console import add_console
-from wirewatch.sinks.store import ItemStore, SearchHit
+from wirewatch.embedded.search_view import FILTERS, PER_PAGE, TIMES, VERDICTS, Paging, SearchRequest
+from wirewatch.search.highlight import QueryTerms, highlight, snippet, terms_of
+from wirewatch.sinks.store import ItemStore
+
+T = TypeVar("T")
 
 HERE = Path(__file__).resolve().parent
 log = get_logger("embedded.web")
@@ -252,15 +262,37 @@ class SearchRefused(Exception):
         super().__init__(message)
 
 
-async def search_within(store: ItemStore, query: str, limit: int, deadline: float) -> list[SearchHit]:
-    """The store's hits, or :class:`SearchRefused`; the search is cancelled at ``deadline`` seconds."""
+async def within(call: Awaitable[T], deadline: float) -> T:
+    """The store's answer, or :class:`SearchRefused`; the search is cancelled at ``deadline`` seconds."""
     try:
-        return await asyncio.wait_for(store.search(query, limit=limit), deadline)
+        return await asyncio.wait_for(call, deadline)
     except TimeoutError:
         raise SearchRefused(TOO_EXPENSIVE, f"query too expensive: no answer within {deadline:g} s; "
                                            "narrow it (more required words, fewer wildcards)") from None
     except (WirewatchError, ValueError) as exc:  # QuerySyntaxError is a ValueError
         raise SearchRefused(400, str(exc)) from None
+
+
+def utc_text(stamp: Any) -> str:
+    """``2026-12-04T10:30:15.250Z`` -> ``2026-12-04 10:30 UTC``: the time as shown without JS
+    (the script shows it in local time and keeps this as the hover title)."""
+    if not isinstance(stamp, str) or not stamp:
+        return ""
+    try:
+        when = parse_rfc3339(stamp)
+    except ValueError:
+        return stamp
+    return when.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def story_signature(story: dict[str, Any]) -> str:
+    """What a story row shows changes with: its items and their revisions (the live list compares it)."""
+    return ",".join(f"{d.get('id')}@{d.get('revision', 1)}" for d in story["items"])
+
+
+def shown_hit(doc: dict[str, Any], terms: QueryTerms) -> dict[str, Any]:
+    """A hit as the page shows it: the document, its title marked, a marked snippet of its body."""
+    return {"doc": doc, "title": highlight(doc.get("title"), terms), "snippet": snippet(doc.get("body"), terms)}
 
 
 def create_app(
@@ -286,25 +318,51 @@ def create_app(
     )
     env.filters["href"] = href
     env.filters["stats_text"] = stats_text
+    env.filters["utc"] = utc_text
+    env.filters["signature"] = story_signature
     template = env.get_template("index.html")
+    story_row = env.get_template("rows.html").module.story_row  # type: ignore[attr-defined]
     page = Page(store, alerts)
 
+    async def frame(context: dict[str, Any]) -> dict[str, Any]:
+        """What base.html shows on every page: the stats line and the live-alerts aside."""
+        recent = alerts.recent_alerts(20)
+        context.setdefault("query", "")
+        context.setdefault("search", SearchRequest())
+        context["alerts"] = recent
+        context["last_alert"] = max((seq for seq, _ in recent), default=0)
+        context["stats"] = await page.stats()
+        return context
+
     async def index(request: web.Request) -> web.Response:
-        query = request.query.get("q", "").strip()
-        context: dict[str, Any] = {"query": query, "hits": [], "stories": [], "error": None}
+        search = SearchRequest.from_params(request.query)
+        context: dict[str, Any] = {
+            "query": search.q, "search": search, "ran": search.query(), "hits": [], "stories": [],
+            "error": None, "paging": None, "filters": FILTERS, "times": TIMES, "verdicts": VERDICTS,
+        }
         status = 200
-        if query:
+        if search.active:
             try:
-                context["hits"] = [h.document for h in await search_within(store, query, 50, search_deadline)]
+                found = await within(store.search_page(
+                    search.query(), offset=search.offset, limit=PER_PAGE, sort=search.sort), search_deadline)
+                terms = terms_of(search.query())
+                context["hits"] = [shown_hit(h.document, terms) for h in found.hits]
+                context["paging"] = Paging.of(search, found.total, len(found.hits))
             except SearchRefused as exc:
                 context["error"], status = f"Cannot search for that: {exc}", exc.status
         else:
             context["stories"] = await page.stories()
-        recent = alerts.recent_alerts(20)
-        context["alerts"] = recent
-        context["last_alert"] = max((seq for seq, _ in recent), default=0)
-        context["stats"] = await page.stats()
-        return web.Response(text=template.render(**context), content_type="text/html", status=status)
+        return web.Response(text=template.render(**await frame(context)), content_type="text/html", status=status)
+
+    async def api_stories(_request: web.Request) -> web.Response:
+        """The newest stories as the page renders them (one template for the first render and
+        the live list), with a signature per story so the script replaces only changed ones."""
+        rows = []
+        for story in await page.stories():
+            rows.append({"story_id": story["story_id"], "signature": story_signature(story),
+                         "html": story_row(story=story, search=SearchRequest())})
+        stats = await page.stats()
+        return web.json_response({"stories": rows, "stats": stats, "stats_text": stats_text(stats)})
 
     async def api_alerts(request: web.Request) -> web.Response:
         try:
@@ -316,18 +374,22 @@ def create_app(
         return web.json_response({"alerts": entries, "stats": stats, "stats_text": stats_text(stats)})
 
     async def api_search(request: web.Request) -> web.Response:
-        query = request.query.get("q", "").strip()
-        if not query:
+        """The page's search as JSON: the same parameters (q, filters, time, sort) plus
+        ``offset`` and ``limit`` (at most 200); ``{"total": N, "hits": [...]}``."""
+        search = SearchRequest.from_params(request.query)
+        if not search.active:
             raise web.HTTPBadRequest(text="q is required")
         try:
             limit = min(int(request.query.get("limit", "20")), 200)
+            offset = int(request.query.get("offset", "0"))
         except ValueError:
-            return web.json_response({"error": "limit must be an integer"}, status=400)
+            return web.json_response({"error": "limit and offset must be integers"}, status=400)
         try:
-            hits = await search_within(store, query, limit, search_deadline)
+            found = await within(store.search_page(search.query(), offset=offset, limit=limit, sort=search.sort),
+                                 search_deadline)
         except SearchRefused as exc:
             return web.json_response({"error": str(exc)}, status=exc.status)
-        return web.json_response({"hits": [h.document for h in hits]})
+        return web.json_response({"total": found.total, "hits": [h.document for h in found.hits]})
 
     async def health(_request: web.Request) -> web.Response:
         state = db.state if isinstance(db, Database) else "ok"
@@ -373,10 +435,11 @@ def create_app(
     app[HOST_CHECK] = hosts
     app.router.add_get("/", index)
     app.router.add_get("/api/alerts", api_alerts)
+    app.router.add_get("/api/stories", api_stories)
     app.router.add_get("/api/search", api_search)
     app.router.add_get("/healthz", health)
     app.router.add_static("/static/", HERE / "static")
-    add_console(app, env, page, search_deadline)  # /story, /alerts, /rules, /sources
+    add_console(app, env, store, frame, search_deadline)  # /story, /alerts, /rules, /sources
     return app
 
 

@@ -153,11 +153,18 @@ def run_poller(args: argparse.Namespace) -> int:
         log.info("metrics_serving", port=port)
 
     async def main() -> None:
+        from wirewatch.bus.kafka import ensure_topics, standard_topics
+        from wirewatch.core.reach import until_reachable_or_signalled
+
+        bootstrap = settings.kafka_bootstrap or ""
+        # Kafka first: the group's clients are made once it answers (a stop meanwhile leaves none open)
+        if not await until_reachable_or_signalled(lambda: ensure_topics(bootstrap, standard_topics(settings)), settings):
+            return
         group = PollerGroup(
             sources=config.sources,
             fetch=config.fetch,
             settings=settings,
-            bootstrap=settings.kafka_bootstrap or "",
+            bootstrap=bootstrap,
             group_id=args.group,
             session_timeout_ms=int(args.session_timeout.total_seconds() * 1000),
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Literal
@@ -12,6 +13,7 @@ from wirewatch.core.config import Duration, load_yaml, unique_ids
 
 DEFAULT_INTERVAL = {
     "rss": timedelta(minutes=5),
+    "atom": timedelta(minutes=5),  # never looked up: loaded as rss
     "liveblog": timedelta(seconds=60),
     "auto": timedelta(minutes=5),
 }
@@ -29,16 +31,35 @@ class LiveblogSelectors(BaseModel):
     body: str | None = None
 
 
+#: What ``kind:`` accepts. ``atom`` is another name for ``rss``: both mean "a feed", and
+#: feedparser reads RSS 0.9x/2.0, RSS 1.0 (RDF) and Atom 0.3/1.0 alike (JSON Feed is read
+#: too); a source written ``kind: atom`` is loaded as ``kind: rss``.
+SourceKind = Literal["rss", "atom", "liveblog", "auto"]
+_SOURCE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]*")
+
+
 class Source(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]*$", max_length=200)
+    id: str = Field(max_length=200)
     name: str | None = None
-    kind: Literal["rss", "liveblog", "auto"] = "auto"
+    kind: SourceKind = "auto"
     url: str
     interval: Duration | None = None
     tags: list[str] = Field(default_factory=list)
     liveblog: LiveblogSelectors | None = None
+
+    @field_validator("id")
+    @classmethod
+    def _id_characters(cls, value: str) -> str:
+        if not _SOURCE_ID.fullmatch(value):
+            raise ValueError("must start with a letter or digit and hold only letters, digits and . _ : -")
+        return value
+
+    @field_validator("kind")
+    @classmethod
+    def _atom_is_rss(cls, value: str) -> str:
+        return "rss" if value == "atom" else value
 
     @field_validator("url")
     @classmethod

@@ -14,13 +14,17 @@ from __future__ import annotations
 import io
 import json
 import re
+import xml.sax
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urljoin
 
 import feedparser
+from selectolax.lexbor import LexborHTMLParser
 
 from wirewatch.pollers.config import Source
 from wirewatch.pollers.html import html_to_text, inline_text
+from wirewatch.pollers.http import decode_text
 from wirewatch.pollers.items import (
     build_item,
     describe,
@@ -36,6 +40,13 @@ _ENTITY_DECL = re.compile(
 _ENTITY_REF = re.compile(rb"[&%][A-Za-z_:]")
 _XML_ENCODING = re.compile(rb"""\A(?:\xef\xbb\xbf)?(<\?xml[^>]*?)\s+encoding\s*=\s*(["'])([^"'>]*)\2""")
 MAX_ENTITIES = 64
+_HTML_START = re.compile(
+    rb"\A(?:\xef\xbb\xbf)?\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*(?:<!doctype\s+html|<html[\s>])", re.I | re.S
+)
+#: ``<link rel="alternate" type=...>`` types that announce a feed (RSS/Atom autodiscovery, JSON Feed 1.1).
+FEED_TYPES = frozenset({"application/rss+xml", "application/atom+xml", "application/feed+json"})
+#: Feed links sit in the ``<head>``: the first 512 KB of a page is plenty.
+_DISCOVERY_BYTES = 512 * 1024
 
 
 @dataclass
@@ -85,6 +96,62 @@ def _without_garbled_encoding_name(content: bytes) -> tuple[bytes, str | None]:
     )
 
 
+def not_a_feed(content: bytes, content_type: str, page_url: str, why: object) -> str:
+    """Why a document that feedparser could not read is no feed, in the user's terms.
+
+    An HTML page (a site's home page given as a feed) says so and names the feeds the
+    page advertises; other documents say what the XML parser found, without its
+    ``<unknown>:2:0`` position (counted in feedparser's rewritten copy, not the document).
+    """
+    if looks_like_html(content, content_type):
+        return "the URL answered with an HTML page, not a feed" + advertised_hint(content, content_type, page_url)
+    if isinstance(why, xml.sax.SAXParseException):
+        return f"not a feed: not well-formed XML ({' '.join(why.getMessage().split())[:200]})"
+    return f"not a feed: {' '.join(str(why).split())[:300]}" if why else "not a feed"
+
+
+def looks_like_html(content: bytes, content_type: str) -> bool:
+    """An HTML document: it starts like one, or is served as HTML and holds markup."""
+    if _HTML_START.match(content[:8192]):
+        return True
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media in ("text/html", "application/xhtml+xml") and b"<" in content[:4096]
+
+
+def advertised_feeds(content: bytes, content_type: str, page_url: str) -> list[str]:
+    """Absolute URLs of the feeds an HTML page advertises, in page order.
+
+    ``<link rel="alternate" type="application/rss+xml|atom+xml|feed+json" href>``
+    (feed autodiscovery), resolved against ``<base href>`` and the page's URL.
+    """
+    tree = LexborHTMLParser(decode_text(content[:_DISCOVERY_BYTES], content_type).text)
+    base = page_url
+    base_node = tree.css_first("base[href]")
+    if base_node is not None:
+        base = safe_url(urljoin(page_url, (base_node.attributes.get("href") or "").strip()), page_url)
+    found: list[str] = []
+    for node in tree.css("link[href]"):
+        attrs = node.attributes
+        rel = (attrs.get("rel") or "").lower().split()
+        media = (attrs.get("type") or "").split(";", 1)[0].strip().lower()
+        if "alternate" not in rel or media not in FEED_TYPES:
+            continue
+        url = safe_url(urljoin(base, (attrs.get("href") or "").strip()))
+        if url and url not in found:
+            found.append(url)
+    return found
+
+
+def advertised_hint(content: bytes, content_type: str, page_url: str) -> str:
+    """``; it advertises A and B`` (the first two, then how many more), or where none is."""
+    feeds = advertised_feeds(content, content_type, page_url)
+    if not feeds:
+        return ", and the page advertises no feed"
+    named = " and ".join(feeds[:2])
+    more = f" (and {len(feeds) - 2} more)" if len(feeds) > 2 else ""
+    return f"; it advertises {named}{more}"
+
+
 def looks_like_json(content: bytes) -> bool:
     return content.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"{", b"[")
 
@@ -112,9 +179,7 @@ def parse_feed(
     except (UnicodeError, LookupError) as exc:  # feedparser's encoding detection gave up
         return ParsedFeed(error=f"not a feed: undecodable ({' '.join(str(exc).split())[:200]})", is_feed=False)
     if not parsed.get("version") and not parsed.entries:
-        why = parsed.get("bozo_exception")
-        detail = f": {' '.join(str(why).split())[:300]}" if why else ""
-        return ParsedFeed(error=f"not a feed{detail}", is_feed=False)
+        return ParsedFeed(error=not_a_feed(content, content_type, page_url, parsed.get("bozo_exception")), is_feed=False)
     result = ParsedFeed(warnings=[repaired] if repaired else [])
     if isinstance(parsed.get("bozo_exception"), feedparser.CharacterEncodingOverride):
         result.warnings.append(f"decode: {parsed.bozo_exception}")

@@ -136,10 +136,10 @@ class PollerGroup:
 
     async def run(self) -> None:
         """Join the group and poll owned sources until :attr:`stop` is set."""
-        await ensure_topics(self.bootstrap, self.topics())
-        await self.publisher.start()
-        await self._reader.start()
-        try:
+        try:  # every client is closed however this ends, even one never connected
+            await ensure_topics(self.bootstrap, self.topics())
+            await self.publisher.start()
+            await self._reader.start()
             self._state_partitions = await partition_count(self.bootstrap, self.settings.poller_state_topic)
             self._raw_partitions = await partition_count(self.bootstrap, self.settings.raw_topic)
             await self._owner.start()

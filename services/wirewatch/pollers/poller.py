@@ -33,6 +33,7 @@ from wirewatch.core.logging import get_logger
 from wirewatch.core.metrics import DEAD_LETTERS, FETCH_ERRORS, FETCH_SECONDS, ITEMS_EMITTED, POLLS
 from wirewatch.core.retry import Backoff
 from wirewatch.core.schemas import validate
+from wirewatch.pollers import feeds
 from wirewatch.pollers.config import FetchSettings, Source
 from wirewatch.pollers.feeds import looks_like_json, parse_feed
 from wirewatch.pollers.health import SourceHealth, item_times
@@ -172,7 +173,8 @@ def _parse_document(
         warnings.append(f"invalid {decoded.encoding} bytes replaced by U+FFFD")
     page = parse_liveblog(decoded.text, source=source, page_url=page_url, fetched_at=fetched_at)
     if page.error:
-        return [], page.error, "parse", warnings + page.warnings
+        hint = feeds.advertised_hint(fetched.content, fetched.content_type, page_url) if source.kind == "auto" else ""
+        return [], page.error + hint, "parse", warnings + page.warnings
     return page.items, None, "ok", warnings + page.warnings
 
 

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import ahocorasick_rs
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from wirewatch.core.config import load_yaml
 from wirewatch.processors.catalogue import Entry, cached, cities, countries, is_latin, us_states
@@ -54,6 +54,8 @@ HEADLINE_SMALL_WORDS = frozenset(["a", "an", "and", "as", "at", "but", "by", "fo
 
 
 class WatchEntity(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a misspelt key is an error, not silently dropped
+
     name: str = Field(min_length=1)
     type: EntityType = "MISC"
     aliases: list[str] = []
@@ -61,6 +63,8 @@ class WatchEntity(BaseModel):
 
 
 class Watchlist(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
     entities: list[WatchEntity] = []
 
 

@@ -47,6 +47,7 @@ from wirewatch.core import metrics
 from wirewatch.core.config import Settings, load_settings
 from wirewatch.core.errors import ConfigError
 from wirewatch.core.logging import configure_logging, get_logger
+from wirewatch.core.reach import until_reachable_or_signalled
 from wirewatch.processors.faust_offsets import OffsetGuard
 from wirewatch.processors.pipeline import Processor, ProcessorConfig
 from wirewatch.processors.stage import RULES_CHECK_SECONDS, RulesWatcher, Stage
@@ -287,14 +288,17 @@ def create_app(settings: Settings, config: ProcessorConfig) -> faust.App:
 
 
 def make_worker(app: faust.App, settings: Settings) -> faust.Worker:
-    """A Faust worker for ``app`` logging at the level of ``settings``, without a terminal spinner.
+    """A Faust worker for ``app`` that leaves logging as :func:`configure_logging` set it.
 
-    With the spinner, at "warning" and above Faust sets the root logger to DEBUG for the
-    spinner's handler, and every aiokafka/Faust debug call then builds a LogRecord (8% of a
-    busy worker's time, measured with py-spy; tests/processors/test_faust_worker_logging.py).
+    ``override_logging=False``: Faust and mode log through the root logger's structlog
+    handler (one format with ours, their INFO cut unless WIREWATCH_LOG_LEVEL=debug) instead
+    of replacing it with colorlog. No terminal spinner: with it, at "warning" and above Faust
+    set the root logger to DEBUG for the spinner's handler, and every aiokafka/Faust debug
+    call then built a LogRecord (8% of a busy worker's time, measured with py-spy;
+    tests/processors/test_faust_worker_logging.py).
     """
     loglevel = "warning" if settings.log_level in ("warning", "error") else "info"
-    worker = faust.Worker(app, loglevel=loglevel, quiet=True)
+    worker = faust.Worker(app, loglevel=loglevel, quiet=True, override_logging=False)
     worker.spinner = None
     return worker
 
@@ -307,10 +311,14 @@ def run_worker(args: argparse.Namespace) -> int:
     configure_logging(settings.log_level, settings.log_format)
     app = create_app(settings, processor_config(args))
     specs = [*standard_topics(settings), TopicSpec(settings.dedupe_topic, 1)]
-    asyncio.run(ensure_topics(str(settings.kafka_bootstrap), specs))
+    bootstrap = str(settings.kafka_bootstrap)
+    # Kafka waited for here, one line a try (core/reach.py); Faust's own start then finds it
+    if not asyncio.run(until_reachable_or_signalled(lambda: ensure_topics(bootstrap, specs), settings)):
+        return 0
     if settings.metrics_port:
         port = metrics.serve_metrics(settings.metrics_port, settings.metrics_host)
         log.info("metrics endpoint", port=port)
     os.makedirs(settings.data_dir / "faust", exist_ok=True)
+    log.info("processor starting", group=settings.processor_group, raw_topic=settings.raw_topic)
     make_worker(app, settings).execute_from_commandline()
     return 0

@@ -209,7 +209,7 @@ class Processor:
             raw, ner_mentions, [*title, *summary, *body] if summary else title_body
         )
         fields["entity"] = entity_tokens(entities)
-        matched = self.rules.match(MatchDocument(fields))
+        matched = self.rules.match(MatchDocument(fields, item))
         item["alerts"] = [{"rule": r.id, "notify": list(r.notify)} for r in matched]
         return item, matched, title_body
 

@@ -17,16 +17,23 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, NamedTuple
 
-from wirewatch.search.analysis import shared_search_tokens
+from wirewatch.search.analysis import normalize, shared_search_tokens
+from wirewatch.search.datemath import now_millis, stored_millis
 from wirewatch.search.query import (
     DEFAULT_FIELDS,
+    SPECS,
     BooleanNode,
+    Exists,
+    Kind,
+    MatchAll,
     Node,
     Occur,
     Phrase,
     Prefix,
+    Range,
     Term,
     Wildcard,
+    date_bound,
     parse,
 )
 from wirewatch.search.wildcard import WildcardPattern
@@ -43,26 +50,86 @@ _NO_TOKENS: frozenset[str] = frozenset()
 _DEFAULT = frozenset(DEFAULT_FIELDS)
 
 
+#: Elasticsearch's ``ignore_above`` of the item index's keyword fields: a longer value is not
+#: indexed, so it matches nothing there, and nothing here.
+KEYWORD_LIMIT = 1024
+
+
+def _indexable(value: Any) -> bool:
+    # ignore_above counts UTF-16 units (Java characters)
+    return isinstance(value, str) and (len(value) <= KEYWORD_LIMIT // 2 or len(value.encode("utf-16-le")) <= 2 * KEYWORD_LIMIT)
+
+
+def _story_id(item: Mapping[str, Any]) -> Any:
+    """The stored story id: the item's, else the story it duplicates, else its own id
+    (as :func:`wirewatch.sinks.elasticsearch.item_document` and the SQLite store default it)."""
+    if "story_id" in item:
+        return item["story_id"]
+    return (item.get("dedupe") or {}).get("of") or item.get("id")
+
+
+def _source(item: Mapping[str, Any]) -> Mapping[str, Any]:
+    source = item.get("source") or {}
+    return source if isinstance(source, dict) else {"id": source}
+
+
+def _list_of(items: Any, key: str) -> list[Any]:
+    return [e.get(key) for e in items if isinstance(e, dict)] if isinstance(items, list) else []
+
+
+#: field key -> the stored values of an item that a keyword (or boolean) field indexes.
+_RAW_VALUES: dict[str, Callable[[Mapping[str, Any]], list[Any]]] = {
+    "=id": lambda i: [i.get("id")],
+    "=source.id": lambda i: [_source(i).get("id")],
+    "=language": lambda i: [i.get("language")],
+    "=entities.type": lambda i: _list_of(i.get("entities"), "type"),
+    "=story_id": lambda i: [_story_id(i)],
+    "=dedupe.status": lambda i: [(i.get("dedupe") or {}).get("status")],
+    "=dedupe.of": lambda i: [(i.get("dedupe") or {}).get("of")],
+    "=alerts.rule": lambda i: _list_of(i.get("alerts"), "rule"),
+    "=is_story": lambda i: ["true" if _story_id(i) == i.get("id") else "false"],
+    "=source.name": lambda i: [normalize(name) if isinstance(name := _source(i).get("name"), str) else None],
+}
+
+
+def source_name(item: Mapping[str, Any]) -> str | None:
+    """The item's source name normalised (``source.name:``), None when it has no words."""
+    return _RAW_VALUES["=source.name"](item)[0] or None
+
+
 class FieldSets(dict[str | None, AbstractSet[str]]):
     """field -> set of its tokens; key None: the default fields (title and body) together.
 
     Only the None set is built up front (nearly every rule needs it); a field's
     own set is built the first time it is asked for, and an unknown field has
-    no tokens.
+    no tokens. A name or keyword field's "tokens" are its whole values.
     """
 
-    __slots__ = ("_values",)
+    __slots__ = ("_item", "_values")
 
-    def __init__(self, values: Mapping[str, list[list[str]]]) -> None:
+    def __init__(self, values: Mapping[str, list[list[str]]], item: Mapping[str, Any] | None = None) -> None:
         super().__init__()
         self._values = values
+        self._item = item
 
     def __missing__(self, field: str | None) -> AbstractSet[str]:
         values = self._values.get(field) if field is not None else None
         if values is None:
-            return _NO_TOKENS
+            if field is None or not field.startswith("="):
+                return _NO_TOKENS
+            found = self[field] = self._whole_values(field)
+            return found
         found = self[field] = set(values[0]) if len(values) == 1 else set().union(*values)
         return found
+
+    def _whole_values(self, field: str) -> AbstractSet[str]:
+        if field == "=entity":  # entity names as search.entity holds them (normalised, non-empty)
+            raw: list[Any] = [" ".join(tokens) for tokens in self._values.get("entity", ())]
+        elif self._item is None or field not in _RAW_VALUES:
+            return _NO_TOKENS
+        else:
+            raw = _RAW_VALUES[field](self._item)
+        return {v for v in raw if v and _indexable(v)} if field == "=source.name" else {v for v in raw if _indexable(v)}
 
     def get(self, field: str | None, default: Any = None) -> Any:  # type: ignore[override]
         return self[field] if field in self or field in self._values else default
@@ -78,17 +145,20 @@ class MatchDocument:
     words a sloppy phrase needs are built the first time they are needed.
     """
 
-    __slots__ = ("_positions", "_side", "_sorted", "_texts", "_tokens", "_values", "sets")
+    __slots__ = ("_numbers", "_positions", "_side", "_sorted", "_texts", "_tokens", "_values", "item", "sets")
 
-    def __init__(self, values: Mapping[str, list[list[str]]]) -> None:
+    def __init__(self, values: Mapping[str, list[list[str]]], item: Mapping[str, Any] | None = None) -> None:
         self._values = values
+        #: the item itself, for keyword, date and number fields (None: text fields only)
+        self.item = item
+        self._numbers: dict[str, int | None] = {}
         self._texts: dict[str, list[str]] = {}
         self._positions: dict[tuple[str, str], list[int]] = {}
         self._sorted: dict[str | None, list[str]] = {}
         self._tokens: AbstractSet[str] | None = None
         self._side: AbstractSet[str] | None = None
         #: field -> set of its tokens; key None: the default fields (title and body)
-        self.sets = sets = FieldSets(values)
+        self.sets = sets = FieldSets(values, item)
         body = values.get("body")
         default: set[str] = set(body[0]) if body and len(body) == 1 else set().union(*(body or ()))
         size = len(default)
@@ -115,13 +185,29 @@ class MatchDocument:
             ))
         return self._side
 
+    def number(self, field: str) -> int | None:
+        """A date field's epoch milliseconds or ``revision``, None when the item has none."""
+        if field in self._numbers:
+            return self._numbers[field]
+        item = self.item or {}
+        found: int | None = None
+        if field == "=revision":
+            revision = item.get("revision", 1)  # the index's default (item_document)
+            found = revision if isinstance(revision, int) and not isinstance(revision, bool) else None
+        else:
+            stamp = item.get(SPECS[field].index)
+            found = stored_millis(stamp) if isinstance(stamp, str) else None
+        self._numbers[field] = found
+        return found
+
     @classmethod
-    def from_fields(cls, fields: Mapping[str, Any]) -> MatchDocument:
-        """From already normalised fields, e.g. :func:`search_fields` output kept in a store."""
+    def from_fields(cls, fields: Mapping[str, Any], item: Mapping[str, Any] | None = None) -> MatchDocument:
+        """From already normalised fields, e.g. :func:`search_fields` output kept in a store
+        (``item``: the stored item, for keyword, date and number fields)."""
         return cls({
             name: [v.split() for v in (value if isinstance(value, list) else [value])]
             for name, value in fields.items()
-        })
+        }, item)
 
     @property
     def texts(self) -> dict[str, list[str]]:
@@ -179,7 +265,7 @@ class MatchDocument:
 
 def prepare(item: Mapping[str, Any]) -> MatchDocument:
     """Prepare a raw or processed item (``entities`` optional) for matching."""
-    return MatchDocument(shared_search_tokens(item))
+    return MatchDocument(shared_search_tokens(item), item)
 
 
 # ------------------------------------------------------------------ compiling
@@ -228,7 +314,54 @@ def _compile(node: Node) -> Matcher:
     if isinstance(node, Wildcard):  # no regex: it backtracks (issue 16); see search/wildcard.py
         wfield, literal, pattern = node.field, node.literal_prefix, WildcardPattern(node.pattern)
         return lambda d: any(pattern.matches(t) for t in d.with_prefix(wfield, literal))
+    if isinstance(node, Range):
+        return _compile_range(node)
+    if isinstance(node, Exists):
+        return _compile_exists(node.field)
+    if isinstance(node, MatchAll):
+        return lambda d: True
     return _compile_bool(node)
+
+
+def _compile_exists(field: str) -> Matcher:
+    if SPECS[field].kind in (Kind.DATE, Kind.NUMBER):
+        return lambda d: d.number(field) is not None
+    return lambda d: bool(d.sets[field])
+
+
+def _compile_range(node: Range) -> Matcher:
+    """Bounds in epoch ms (dates) or numbers; a bound using ``now`` is worked out per call."""
+    field = node.field
+    if SPECS[field].kind is Kind.NUMBER:
+        low = None if node.lower is None else int(node.lower) + (0 if node.include_lower else 1)
+        high = None if node.upper is None else int(node.upper) - (0 if node.include_upper else 1)
+
+        def in_numbers(d: MatchDocument) -> bool:
+            value = d.number(field)
+            return value is not None and (low is None or value >= low) and (high is None or value <= high)
+
+        return in_numbers
+    # Elasticsearch: an inclusive upper and an exclusive lower bound are rounded up
+    lower = None if node.lower is None else date_bound(node.lower)
+    upper = None if node.upper is None else date_bound(node.upper)
+    include_lower, include_upper = node.include_lower, node.include_upper
+    relative = (lower is not None and lower.relative) or (upper is not None and upper.relative)
+
+    def window(now: int) -> tuple[int | None, int | None]:
+        lo = None if lower is None else lower.millis(not include_lower, now) + (0 if include_lower else 1)
+        hi = None if upper is None else upper.millis(include_upper, now) - (0 if include_upper else 1)
+        return lo, hi
+
+    fixed = None if relative else window(0)
+
+    def in_dates(d: MatchDocument) -> bool:
+        value = d.number(field)
+        if value is None:
+            return False
+        lo, hi = fixed or window(now_millis())
+        return (lo is None or value >= lo) and (hi is None or value <= hi)
+
+    return in_dates
 
 
 def _compile_phrase(node: Phrase) -> Matcher:
@@ -342,9 +475,17 @@ class Anchors:
         return (len(self.tokens) + 4 * len(self.prefixes), -shortest)
 
 
+def _is_text(field: str | None) -> bool:
+    return field is None or SPECS[field].kind is Kind.TEXT
+
+
 def anchors_of(node: Node) -> Anchors | None:
     """Anchors of ``node``, or None when it can match an item without any positive term."""
     empty: frozenset[str] = frozenset()
+    if isinstance(node, Range | Exists | MatchAll) or (
+        isinstance(node, Term | Prefix | Wildcard) and not _is_text(node.field)
+    ):  # no word of the indexed text is needed (the rule index and FTS5 see only words)
+        return None
     if isinstance(node, Term):
         return Anchors(frozenset(node.tokens), empty)
     if isinstance(node, Phrase):  # every token is needed: the longest is likely the rarest
@@ -368,6 +509,8 @@ def anchors_of(node: Node) -> Anchors | None:
 
 def required_of(node: Node) -> frozenset[str]:
     """Tokens every matching item contains (somewhere): a cheap subset test before evaluating."""
+    if isinstance(node, Range | Exists | MatchAll) or (isinstance(node, Term) and not _is_text(node.field)):
+        return frozenset()
     if isinstance(node, Term):
         return frozenset(node.tokens) if len(node.tokens) == 1 else frozenset()
     if isinstance(node, Phrase):
@@ -384,7 +527,7 @@ def required_in_text_of(node: Node) -> frozenset[str]:
         if node.field is not None and node.field not in _DEFAULT:
             return frozenset()
         return required_of(node)
-    if isinstance(node, Prefix | Wildcard):
+    if isinstance(node, Prefix | Wildcard | Range | Exists | MatchAll):
         return frozenset()
     return _required_by_clauses(node, required_in_text_of)
 
@@ -432,8 +575,9 @@ class FactsAnalyser:
         return found
 
     def facts(self, query: str) -> QueryFacts:
-        """Parse ``query`` (raises :class:`QuerySyntaxError`) and keep only its facts, not its tree."""
-        return self._facts(parse(query))
+        """Parse ``query`` as a rule (raises :class:`QuerySyntaxError`, also for a field decided
+        after rules run) and keep only its facts, not its tree."""
+        return self._facts(parse(query, for_rules=True))
 
     def _facts(self, node: Node) -> QueryFacts:
         if not isinstance(node, BooleanNode):

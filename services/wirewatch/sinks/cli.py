@@ -2,7 +2,9 @@
 
 ``search`` and ``rules backtest`` read Elasticsearch when
 ``WIREWATCH_ELASTICSEARCH_URL`` is set, otherwise the embedded SQLite store
-under ``WIREWATCH_DATA_DIR``; both go through the same Lucene query string.
+in ``--data-dir`` (default ``WIREWATCH_DATA_DIR``), opened read-only: a read
+never creates a store; a folder without one is one line and exit 2. Both go
+through the same Lucene query string.
 """
 
 from __future__ import annotations
@@ -10,11 +12,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import difflib
 import json
+import shlex
 import signal
 import sqlite3
 import sys
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +27,11 @@ from wirewatch.core.errors import ConfigError, WirewatchError
 from wirewatch.core.logging import configure_logging
 from wirewatch.core.metrics import serve_metrics
 from wirewatch.core.sqlite import is_damage
-from wirewatch.sinks.store import ItemStore, SearchHit
+from wirewatch.sinks.store import MAX_WINDOW, ItemStore, SearchHit, SearchPage
 
 
-def _settings() -> Settings:
-    settings = load_settings()
+def _settings(data_dir: Path | None = None) -> Settings:
+    settings = load_settings(data_dir=data_dir) if data_dir is not None else load_settings()
     configure_logging(settings.log_level, settings.log_format)
     return settings
 
@@ -46,6 +50,8 @@ def _positive(value: str) -> int:
         number = 0
     if number < 1:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {value!r}")
+    if number > MAX_WINDOW:  # what both stores serve (Elasticsearch's index.max_result_window)
+        raise argparse.ArgumentTypeError(f"at most {MAX_WINDOW}, got {value!r}")
     return number
 
 
@@ -85,8 +91,9 @@ def cmd_notifier(args: argparse.Namespace) -> int:
     return 0
 
 
-def open_store(settings: Settings) -> ItemStore:
-    """Elasticsearch when configured, else the embedded SQLite store."""
+def open_store(settings: Settings, *, read_only: bool = False) -> ItemStore:
+    """Elasticsearch when configured, else the embedded SQLite store (``read_only``: an existing
+    one, never created: :class:`wirewatch.sinks.sqlite.NoStore` when the folder holds none)."""
     if settings.elasticsearch_url:
         from wirewatch.sinks.elasticsearch import ElasticsearchStore
 
@@ -97,16 +104,23 @@ def open_store(settings: Settings) -> ItemStore:
         raise WirewatchError(
             f"no store: WIREWATCH_ELASTICSEARCH_URL is not set and the embedded store is unavailable ({exc})"
         ) from None
-    return SqliteStore(settings.data_dir)
+    return SqliteStore(settings.data_dir, read_only=read_only)
 
 
 async def _search(settings: Settings, query: str, since: timedelta | None, limit: int,
-                  stories_only: bool) -> list[SearchHit]:
-    from wirewatch.search.query import QuerySyntaxError, shorten
+                  stories_only: bool) -> SearchPage:
+    """The newest ``limit`` hits and how many match in all (the stores count every match)."""
+    from wirewatch.search.query import QuerySyntaxError, parse, shorten
 
-    store = open_store(settings)
     try:
-        return await store.search(query, since=since, limit=limit, stories_only=stories_only)
+        parse(query)  # a bad query is reported before any store is opened
+    except QuerySyntaxError as exc:  # a hostile query is quoted shortened: one readable line
+        raise WirewatchError(f"bad query {shorten(query, 100)!r}: {exc}") from None
+    store = open_store(settings, read_only=True)
+    start = datetime.now(UTC) - since if since is not None else None
+    try:
+        return await store.search_page(f"({query}) AND is_story:true" if stories_only else query,
+                                       limit=limit, since=start)
     except QuerySyntaxError as exc:  # a hostile query is quoted shortened: one readable line
         raise WirewatchError(f"bad query {shorten(query, 100)!r}: {exc}") from None
     except sqlite3.DatabaseError as exc:  # a damaged SQLite store: one line and exit 2, not a traceback
@@ -148,32 +162,64 @@ def print_hits(hits: list[SearchHit], as_json: bool) -> None:
             print("\t".join(" ".join(col.split()) for col in row))
 
 
+def _limit_hint(total: int) -> str:
+    """What to type to see every match (the stores serve at most MAX_WINDOW)."""
+    if total <= MAX_WINDOW:
+        return f"--limit {total} for all"
+    return f"--limit {MAX_WINDOW} for the first {MAX_WINDOW}, or narrow the query"
+
+
 def cmd_search(args: argparse.Namespace) -> int:
-    settings = _settings()
-    hits = asyncio.run(_search(settings, args.query, args.since, args.limit, args.stories))
-    print_hits(hits, args.json)
-    if not hits:
+    settings = _settings(args.data_dir)
+    page = asyncio.run(_search(settings, args.query, args.since, args.limit, args.stories))
+    print_hits(page.hits, args.json)
+    if not page.hits:
         print("no matching items", file=sys.stderr)
+    elif page.total > len(page.hits):
+        print(f"{len(page.hits)} of {page.total} shown; {_limit_hint(page.total)}", file=sys.stderr)
     return 0
+
+
+def _rule_query(rule_id: str, rules_file: str) -> str:
+    """The query of rule ``rule_id`` in ``rules_file``; an unknown id is one line and exit 2."""
+    from wirewatch.processors.rules import load_rules
+
+    ids = {rule.id: rule.query for rule in load_rules(Path(rules_file)).rules}
+    if rule_id not in ids:
+        close = difflib.get_close_matches(rule_id, ids, n=3, cutoff=0.5)
+        hint = f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else \
+            f" (its rules: {', '.join(sorted(ids)[:10])}{', ...' if len(ids) > 10 else ''})"
+        raise WirewatchError(f"no rule {rule_id!r} in {rules_file}{hint}; to backtest a query, use --query")
+    return ids[rule_id]
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:
-    settings = _settings()
-    query, label = args.rule, "query"
-    if args.rules:
-        from wirewatch.processors.rules import load_rules
-
-        ruleset = load_rules(Path(args.rules))
-        by_id = {rule.id: rule for rule in ruleset.rules}
-        if args.rule in by_id:
-            query, label = by_id[args.rule].query, f"rule {args.rule}"
-    hits = asyncio.run(_search(settings, query, args.since, args.limit, False))
-    print_hits(hits, args.json)
-    stories = {h.document.get("story_id") or h.id for h in hits}
-    more = " (limit reached)" if len(hits) >= args.limit else ""
-    print(f"{label} {query!r}: {len(hits)} item(s){more} in {len(stories)} story(ies) "
-          f"over the last {args.since_text}", file=sys.stderr)
+    if (args.rule is None) == (args.query is None):
+        raise WirewatchError("give a rule id (with --rules FILE) or --query QUERY, one of the two")
+    if args.rule is not None:
+        if not args.rules:
+            raise WirewatchError(f"rule id {args.rule!r} needs --rules FILE to look it up in; "
+                                 f"to backtest a query, use --query {shlex.quote(args.rule)}")
+        query, label = _rule_query(args.rule, args.rules), f"rule {args.rule}"
+    else:
+        query, label = args.query, "query"
+    settings = _settings(args.data_dir)
+    page = asyncio.run(_search(settings, query, args.since, args.limit, False))
+    print_hits(page.hits, args.json)
+    stories = {h.document.get("story_id") or h.id for h in page.hits}
+    if page.total > len(page.hits):
+        print(f"{label} {query!r}: {page.total} item(s) over the last {args.since_text}; {len(page.hits)} "
+              f"shown, in {len(stories)} story(ies); {_limit_hint(page.total)}", file=sys.stderr)
+    else:
+        print(f"{label} {query!r}: {page.total} item(s) in {len(stories)} story(ies) "
+              f"over the last {args.since_text}", file=sys.stderr)
     return 0
+
+
+def _data_dir_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data-dir", type=Path, metavar="DIR",
+                   help="the embedded store's folder (default: WIREWATCH_DATA_DIR or ./.wirewatch); read only, "
+                        "never created; unused when WIREWATCH_ELASTICSEARCH_URL is set")
 
 
 def register(subparsers: Any) -> None:
@@ -213,7 +259,12 @@ def register(subparsers: Any) -> None:
         epilog=("examples:\n"
                 "  wirewatch search '\"arrest warrant\" AND (Putin OR ICC)' --since 24h\n"
                 "  wirewatch search 'entity:\"Volodymyr Zelensky\" AND title:drone*' --limit 50 --stories\n"
-                "  wirewatch search 'source:reuters -sport' --json | jq .title\n"),
+                "  wirewatch search 'source.id:reuters -sport' --json | jq .title\n"
+                "  wirewatch search 'officials AND published_at:[now-1h TO now]' --data-dir ~/wirewatch-data\n"
+                "  wirewatch search 'story_id:\"meridian-wire:mw-1001\"'\n"
+                "\nfields: title body source tags entity (a whole name) search.entity (words in names)\n"
+                "  source.id source.name language entities.type story_id is_story dedupe.status revision\n"
+                "  published_at updated_at fetched_at processed_at ([now-1d TO now], {a TO b}, * open, >now-1h)\n"),
     )
     p.add_argument("query", metavar="QUERY", help='Lucene query string, e.g. \'"arrest warrant" AND Putin\'')
     p.add_argument("--since", type=_duration, default=None, metavar="DURATION",
@@ -221,23 +272,27 @@ def register(subparsers: Any) -> None:
     p.add_argument("--limit", type=_positive, default=20, metavar="N", help="at most N results (20)")
     p.add_argument("--stories", action="store_true", help="one row per story (first items only)")
     p.add_argument("--json", action="store_true", help="JSON lines (the stored documents)")
+    _data_dir_option(p)
     p.set_defaults(func=cmd_search)
 
     rules = subparsers.add_parser("rules", help="alert rules tools")
     rules_sub = rules.add_subparsers(dest="rules_command", metavar="ACTION", required=True)
     p = rules_sub.add_parser(
         "backtest", help="what a rule (or query) would have matched in history",
-        description="Run a rule's query (or any query) over stored history, as the stream would have matched it.",
+        description="Run a rule's query (RULE_ID with --rules) or any query (--query) over stored history, "
+                    "as the stream would have matched it. An unknown rule id is an error (exit 2), never a query.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=("examples:\n"
-                "  wirewatch rules backtest icc-warrant --rules rules.yaml --since 7d\n"
-                "  wirewatch rules backtest '\"rate cut\" AND ECB' --since 30d --limit 20\n"),
+                "  wirewatch rules backtest icc-warrant --rules examples/rules.yaml --since 7d\n"
+                "  wirewatch rules backtest --query '\"rate cut\" AND ECB' --since 30d --limit 20\n"),
     )
-    p.add_argument("rule", metavar="RULE_ID|QUERY", help="a rule id from --rules, or a query string")
-    p.add_argument("--since", default="7d", metavar="DURATION", help="history window (7d)")
+    p.add_argument("rule", nargs="?", metavar="RULE_ID", help="a rule id from --rules")
     p.add_argument("--rules", metavar="FILE", help="rules.yaml to look RULE_ID up in")
+    p.add_argument("--query", metavar="QUERY", help="backtest this Lucene query instead of a rule")
+    p.add_argument("--since", default="7d", metavar="DURATION", help="history window (7d)")
     p.add_argument("--limit", type=_positive, default=100, metavar="N", help="at most N items (100)")
     p.add_argument("--json", action="store_true", help="JSON lines (the stored documents)")
+    _data_dir_option(p)
     p.set_defaults(func=_backtest_entry)
 
 

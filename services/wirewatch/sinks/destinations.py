@@ -65,7 +65,7 @@ def parse_rate(value: str) -> tuple[int, float]:
 class DestinationConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    url: str = Field(pattern=r"^https?://")
+    url: str
     format: Literal["json", "slack"] = "json"
     secret_env: str | None = None
     timeout: Duration = timedelta(seconds=5)
@@ -75,6 +75,13 @@ class DestinationConfig(BaseModel):
     max_backoff: Duration = timedelta(seconds=60)
     concurrency: int = Field(4, ge=1, le=64)
     headers: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http:// or https:// URL")
+        return value
 
     @field_validator("rate_limit")
     @classmethod
@@ -127,7 +134,10 @@ class Destination:
 def load_destinations(path: Path | str, environ: dict[str, str] | None = None) -> dict[str, Destination]:
     """Parse ``destinations.yaml``; a missing secret variable is a ConfigError naming it."""
     parsed = load_yaml(path, DestinationsFile)
-    return {name: Destination.from_config(name, cfg, environ) for name, cfg in parsed.destinations.items()}
+    try:
+        return {name: Destination.from_config(name, cfg, environ) for name, cfg in parsed.destinations.items()}
+    except ConfigError as exc:  # name the file, as every other mistake in it does
+        raise ConfigError(f"{path}: {exc.where}", exc.reason) from None
 
 
 def render_body(alert: dict[str, Any], fmt: Literal["json", "slack"]) -> bytes:

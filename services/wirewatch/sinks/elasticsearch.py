@@ -19,6 +19,10 @@ Index design (see the README section "Elasticsearch index design"):
   append-only events, go to the data stream ``<prefix>-alerts`` with
   ``op_type=create``. Without them (the minimal test node) alerts use monthly
   indices behind the alias ``<prefix>-alerts`` like items.
+
+A node that cannot be reached is one line naming ``WIREWATCH_ELASTICSEARCH_URL``
+(:class:`~wirewatch.core.reach.Unreachable`: exit 2 for ``search``, retries for
+the services); the client's own retry warnings are muted while it tries.
 """
 
 from __future__ import annotations
@@ -29,9 +33,10 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
+from elastic_transport import AsyncTransport, ConnectionTimeout, SerializationError
 from elastic_transport import ConnectionError as TransportConnectionError
-from elastic_transport import ConnectionTimeout, SerializationError
 from elasticsearch import (
     ApiError,
     AsyncElasticsearch,
@@ -42,17 +47,24 @@ from elasticsearch import (
 from elasticsearch.helpers import async_streaming_bulk
 
 from wirewatch.core.errors import WirewatchError
-from wirewatch.core.logging import get_logger
+from wirewatch.core.logging import get_logger, library_failures_muted
 from wirewatch.core.metrics import BULK_SECONDS
+from wirewatch.core.reach import Unreachable, failure_of, host_port
 from wirewatch.core.retry import Backoff
 from wirewatch.search.analysis import search_fields
+from wirewatch.search.matcher import source_name
+from wirewatch.search.query import DEFAULT_FIELDS
 from wirewatch.sinks.store import (
     ALERT_TIMES,
     DELIVERY_TIMES,
     ITEM_TIMES,
+    SORTS,
     IndexOutcome,
     SearchHit,
+    SearchPage,
+    Sort,
     StoreUnavailable,
+    check_window,
     delivery_id,
     delivery_problem,
     delivery_view,
@@ -60,11 +72,25 @@ from wirewatch.sinks.store import (
 )
 
 RETRY_STATUSES = (429, 500, 502, 503, 504)
+#: The setting an unreachable node's line names.
+URL_SETTING = "WIREWATCH_ELASTICSEARCH_URL"
 
 _KEYWORD = {"type": "keyword", "ignore_above": 1024}
 _TEXT_KW = {"type": "text", "fields": {"keyword": {"type": "keyword", "ignore_above": 512}}}
 _SEARCH_TEXT = {"type": "text", "analyzer": "standard"}
 _SEARCH_FIELDS = ("title", "body", "source", "entity", "tags", "language")
+#: Whole normalised names for ``entity:``/``entities.name:`` (search.entity.exact) and ``source.name:``
+#: (search.source_name): keyword fields holding values normalize() already made. The normalizer is
+#: the identity on them and on the words to_es_query renders; it lowercases (and, with
+#: analysis-common, folds) what is typed in Kibana: ``entity:"Bank of Japan"`` finds it there too.
+_NAME = {**_KEYWORD, "normalizer": "lowercase"}
+_FOLDED_NAME = {**_KEYWORD, "normalizer": "wirewatch_fold"}
+FOLD_NORMALIZER = {"type": "custom", "filter": ["lowercase", "asciifolding", "lowercase"]}
+#: Rules' short names Kibana can take as they are: aliases to the fields they search.
+_ALIASES = {"entity": {"type": "alias", "path": "search.entity.exact"}, "tag": {"type": "alias", "path": "search.tags"}}
+#: The fields a query_string without fields searches (Kibana's Lucene bar, a bare query):
+#: the normalised title and body, as ``wirewatch search`` and rules do (DEFAULT_FIELDS).
+DEFAULT_FIELD_SETTING = {"index.query.default_field": [f"search.{f}" for f in DEFAULT_FIELDS]}
 #: Where analysis-common is installed (the production image), the search analyzer of ``search.*``:
 #: words typed in Kibana are folded as search_fields() folded the text (``café`` finds ``cafe``).
 #: Lowercase again after folding: ``ᴀ`` folds to ``A``. Identity on already normalised words, so
@@ -115,7 +141,11 @@ ITEM_PROPERTIES: dict[str, Any] = {
         }
     },
     "alerts": {"properties": {"rule": _KEYWORD, "notify": _KEYWORD}},
-    "search": {"properties": dict.fromkeys(_SEARCH_FIELDS, _SEARCH_TEXT)},
+    "search": {"properties": {
+        **dict.fromkeys(_SEARCH_FIELDS, _SEARCH_TEXT), "entity": {**_SEARCH_TEXT, "fields": {"exact": _NAME}},
+        "source_name": _NAME,
+    }},
+    **_ALIASES,
 }
 
 ALERT_PROPERTIES: dict[str, Any] = {
@@ -165,9 +195,12 @@ def item_analysis(features: ClusterFeatures) -> tuple[dict[str, Any], dict[str, 
     if not features.ascii_folding:
         return {}, {"dynamic": False, "properties": ITEM_PROPERTIES}
     folded = {**_SEARCH_TEXT, "search_analyzer": "wirewatch_search"}
+    search = {**dict.fromkeys(_SEARCH_FIELDS, folded), "entity": {**folded, "fields": {"exact": _FOLDED_NAME}},
+              "source_name": _FOLDED_NAME}
     return (
-        {"analysis": {"analyzer": {"wirewatch_search": SEARCH_ANALYZER}}},
-        {"dynamic": False, "properties": {**ITEM_PROPERTIES, "search": {"properties": dict.fromkeys(_SEARCH_FIELDS, folded)}}},
+        {"analysis": {"analyzer": {"wirewatch_search": SEARCH_ANALYZER},
+                      "normalizer": {"wirewatch_fold": FOLD_NORMALIZER}}},
+        {"dynamic": False, "properties": {**ITEM_PROPERTIES, "search": {"properties": search}}},
     )
 
 
@@ -177,7 +210,12 @@ def item_document(item: dict[str, Any]) -> dict[str, Any]:
     doc.setdefault("revision", 1)
     doc.setdefault("story_id", (item.get("dedupe") or {}).get("of") or item["id"])
     doc["is_story"] = doc["story_id"] == item["id"]
-    doc["search"] = search_fields(item)
+    # no empty strings: Elasticsearch counts "" as a value, so title:* would match an item
+    # without a title where the matcher (and a reader) says it has none
+    doc["search"] = {field: value for field, value in search_fields(item).items() if value}
+    name = source_name(item)
+    if name:
+        doc["search"]["source_name"] = name
     return doc
 
 
@@ -188,6 +226,53 @@ def month_suffix(timestamp: str) -> str:
     except (ValueError, AttributeError):
         when = datetime.now(UTC)
     return f"{when.year:04d}.{when.month:02d}"
+
+
+def shown_url(url: str) -> str:
+    """The URL without credentials (``http://user:secret@host:9200`` -> ``http://host:9200``), for a log line."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return parts._replace(netloc=host).geturl()
+
+
+async def elasticsearch_unreachable(url: str, exc: Exception) -> Unreachable:
+    """The one line for a failed request: the TCP reason, else the client's (TLS, a proxy hanging up...)."""
+    host, port = host_port(urlsplit(url if "://" in url else f"http://{url}").netloc.rpartition("@")[2], 9200)
+    reason = await failure_of([(host, port)])
+    if reason is None:
+        reason = "no answer in time" if isinstance(exc, ConnectionTimeout) else _client_reason(exc)
+    return Unreachable("Elasticsearch", URL_SETTING, shown_url(url), reason)
+
+
+def _client_reason(exc: Exception) -> str:
+    """elastic_transport's ``Connection error caused by: X(Y(...))``, cut to its innermost words."""
+    text = str(getattr(exc, "message", "") or exc)
+    inner = text.rsplit("caused by: ", 1)[-1]
+    return inner.strip(" ()")[:200] or type(exc).__name__
+
+
+class QuietTransport(AsyncTransport):
+    """The client's transport, its warnings about failed attempts (one with a traceback) at DEBUG.
+
+    Each attempt that fails is retried by the transport; the request then succeeds, or
+    fails with an exception this store reports in one line (:class:`Unreachable`,
+    :class:`StoreUnavailable`): the warnings would only say it first, three times over.
+    """
+
+    # AsyncTransport overrides the sync Transport's method the same way (elastic_transport's own ignore)
+    async def perform_request(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        with library_failures_muted():
+            return await super().perform_request(*args, **kwargs)
+
+
+def _first_node_url(client: AsyncElasticsearch) -> str:
+    """A client's first node (a store built around a given client), for the unreachable line."""
+    try:
+        return str(client.transport.node_pool.all()[0].base_url)
+    except (AttributeError, IndexError):
+        return "Elasticsearch"
 
 
 def _reason(error: Any) -> str:
@@ -212,9 +297,12 @@ class ElasticsearchStore:
         retention: timedelta | None = timedelta(days=365),
         max_retries: int = 5,
         backoff: Backoff | None = None,
+        url: str | None = None,
     ) -> None:
         self.client = client
         self.prefix = prefix
+        #: what the client was opened on (from_url), for the line when it can't be reached
+        self.url = url or _first_node_url(client)
         self.items_alias = f"{prefix}-items"
         self.alerts_alias = f"{prefix}-alerts"
         self.deliveries_index = f"{prefix}-deliveries"
@@ -230,8 +318,8 @@ class ElasticsearchStore:
         # CPU (py-spy, bench/README.md "The Faust path"); same documents
         # (tests/sinks/test_elastic_store.py::test_bodies_are_serialised_with_orjson)
         client = AsyncElasticsearch(url, request_timeout=30, retry_on_timeout=True, max_retries=2,
-                                    serializer=OrjsonSerializer())
-        return cls(client, prefix, **kwargs)
+                                    serializer=OrjsonSerializer(), transport_class=QuietTransport)
+        return cls(client, prefix, url=url, **kwargs)
 
     # -- set-up -------------------------------------------------------------
 
@@ -259,7 +347,10 @@ class ElasticsearchStore:
         return True
 
     async def setup(self) -> None:
-        """Install the templates (and ILM policies where available); idempotent."""
+        """Install the templates (and ILM policies where available); idempotent.
+
+        The first request of every service: :class:`Unreachable` when the node can't be reached.
+        """
         try:
             self.features = await self.detect_features()
             items_settings: dict[str, Any] = {"number_of_shards": 1, "auto_expand_replicas": "0-1"}
@@ -274,7 +365,7 @@ class ElasticsearchStore:
                 index_patterns=[f"{self.prefix}-items-*"],
                 priority=200,
                 template={
-                    "settings": {**items_settings, **analysis},
+                    "settings": {**items_settings, **analysis, **DEFAULT_FIELD_SETTING},
                     "mappings": items_mappings,
                     "aliases": {self.items_alias: {}},
                 },
@@ -311,7 +402,7 @@ class ElasticsearchStore:
                 meta={"managed_by": "wirewatch"},
             )
         except (TransportConnectionError, ConnectionTimeout) as exc:
-            raise StoreUnavailable(f"Elasticsearch unreachable: {exc}") from exc
+            raise await elasticsearch_unreachable(self.url, exc) from None
         self._log.info("templates installed", prefix=self.prefix, ilm=self.features.ilm,
                        data_streams=self.features.data_streams, ascii_folding=self.features.ascii_folding)
 
@@ -415,7 +506,7 @@ class ElasticsearchStore:
                 source=False, ignore_unavailable=True, allow_no_indices=True,
             )
         except (TransportConnectionError, ConnectionTimeout) as exc:
-            raise StoreUnavailable(f"Elasticsearch unreachable: {exc}") from exc
+            raise StoreUnavailable(str(await elasticsearch_unreachable(self.url, exc))) from exc
         except ApiError as exc:
             if exc.meta.status in RETRY_STATUSES:
                 raise StoreUnavailable(f"Elasticsearch answered {exc.meta.status}") from exc
@@ -527,7 +618,7 @@ class ElasticsearchStore:
                 else:
                     outcomes[doc_id] = IndexOutcome(doc_id, "rejected", _reason(info.get("error")))
         except (TransportConnectionError, ConnectionTimeout) as exc:
-            raise StoreUnavailable(f"Elasticsearch unreachable: {exc}") from exc
+            raise StoreUnavailable(str(await elasticsearch_unreachable(self.url, exc))) from exc
         except ApiError as exc:
             if exc.meta.status not in RETRY_STATUSES:
                 raise
@@ -550,11 +641,45 @@ class ElasticsearchStore:
         limit: int = 20,
         stories_only: bool = False,
     ) -> list[SearchHit]:
+        start = datetime.now(UTC) - since if since is not None else None
+        response = await self._search(query, start, until, stories_only, size=limit)
+        return _hits(response)
+
+    async def search_page(
+        self,
+        query: str,
+        *,
+        offset: int = 0,
+        limit: int = 20,
+        sort: Sort = "newest",
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> SearchPage:
+        """One page with the exact total (``track_total_hits``); ``relevance`` is Elasticsearch's
+        ``_score`` (BM25 over ``search.title`` and ``search.body``), then newest."""
+        check_window(offset, limit)
+        if sort not in SORTS:
+            raise ValueError(f"sort must be one of {', '.join(SORTS)} (got {sort!r})")
+        first = [{"_score": {"order": "desc"}}] if sort == "relevance" else []
+        response = await self._search(query, since, until, False, size=limit, offset=offset, first_sort=first)
+        return SearchPage(int(response["hits"]["total"]["value"]), _hits(response))
+
+    async def _search(
+        self,
+        query: str,
+        since: datetime | None,
+        until: datetime | None,
+        stories_only: bool,
+        *,
+        size: int,
+        offset: int = 0,
+        first_sort: list[dict[str, Any]] | None = None,
+    ) -> Any:
         filters: list[dict[str, Any]] = []
         if since is not None or until is not None:
             window: dict[str, Any] = {}
             if since is not None:
-                window["gte"] = f"now-{int(since.total_seconds())}s"
+                window["gte"] = since.astimezone(UTC).isoformat()
             if until is not None:
                 window["lte"] = until.astimezone(UTC).isoformat()
             filters.append({"range": {"published_at": window}})
@@ -564,22 +689,20 @@ class ElasticsearchStore:
 
         body_query: dict[str, Any] = {"bool": {"must": [to_es_query(query)], "filter": filters}}
         try:
-            response = await self.client.search(
+            return await self.client.search(
                 index=self.items_alias,
                 query=body_query,
-                sort=[{"published_at": {"order": "desc"}}, {"id": {"order": "asc"}}],
-                size=limit,
+                sort=[*(first_sort or []), {"published_at": {"order": "desc"}}, {"id": {"order": "asc"}}],
+                size=size,
+                from_=offset,
+                track_total_hits=True,
                 ignore_unavailable=True,
                 allow_no_indices=True,
             )
         except BadRequestError as exc:
             raise WirewatchError(f"query rejected by Elasticsearch: {_reason(exc.info.get('error') if isinstance(exc.info, dict) else exc)}") from None
         except (TransportConnectionError, ConnectionTimeout) as exc:
-            raise WirewatchError(f"Elasticsearch unreachable: {exc}") from None
-        return [
-            SearchHit(id=h["_id"], published_at=h["_source"].get("published_at", ""), document=h["_source"])
-            for h in response["hits"]["hits"]
-        ]
+            raise await elasticsearch_unreachable(self.url, exc) from None
 
     async def count(self) -> int:
         response = await self.client.count(index=self.items_alias, ignore_unavailable=True,
@@ -609,7 +732,7 @@ class ElasticsearchStore:
                     record = hit["_source"]
                     by_alert.get(record.get("alert_id", ""), []).append(delivery_view(record))
         except (TransportConnectionError, ConnectionTimeout) as exc:
-            raise WirewatchError(f"Elasticsearch unreachable: {exc}") from None
+            raise await elasticsearch_unreachable(self.url, exc) from None
         return [{**alert, "deliveries": by_alert[alert["id"]]} for alert in alerts]
 
     async def alert_total(self, rule: str | None = None) -> int:
@@ -619,7 +742,7 @@ class ElasticsearchStore:
             response = await self.client.count(index=self.alerts_alias, query=query,
                                                ignore_unavailable=True, allow_no_indices=True)
         except (TransportConnectionError, ConnectionTimeout) as exc:
-            raise WirewatchError(f"Elasticsearch unreachable: {exc}") from None
+            raise await elasticsearch_unreachable(self.url, exc) from None
         return int(response["count"])
 
     async def delivery_counts(self) -> dict[str, int]:
@@ -638,6 +761,13 @@ class ElasticsearchStore:
         for index in response.body.values():
             merged.update(index["mappings"].get("properties", {}))
         return merged
+
+
+def _hits(response: Any) -> list[SearchHit]:
+    return [
+        SearchHit(id=h["_id"], published_at=h["_source"].get("published_at", ""), document=h["_source"])
+        for h in response["hits"]["hits"]
+    ]
 
 
 def field_paths(properties: dict[str, Any], prefix: str = "") -> Iterable[str]:

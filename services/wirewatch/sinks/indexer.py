@@ -1,4 +1,10 @@
-"""The indexer: processed items and alerts from the bus into an :class:`ItemStore`.
+"""The indexer: processed items, alerts and delivery records from the bus into an :class:`ItemStore`.
+
+Delivery records (``schemas/delivery.json``) come from the notifier's delivered topic
+``<prefix>.notifier-delivered``: the indexer, not the notifier, stores them, so the store has
+one writer (its outage handling and retries live here), a notifier keeps delivering while the
+store is down, and the topic the notifier already writes before committing is the durable
+source (a record stored twice is the same row).
 
 Offsets are committed only after the store acknowledged the batch (and dead
 letters were published), so a crash or an Elasticsearch outage replays and
@@ -41,6 +47,17 @@ def bad_input_reason(message: Message, schema: SchemaName) -> str | None:
     return None
 
 
+def delivery_of(message: Message) -> dict[str, Any]:
+    """The delivery record of a delivered-topic message; the key ``destination|alert id`` names
+    the destination and alert of a record written before records carried them."""
+    record: dict[str, Any] = dict(message.value) if isinstance(message.value, dict) else {}
+    if message.key and not (record.get("destination") and record.get("alert_id")):
+        destination, _, alert_id = message.key.partition("|")
+        record.setdefault("destination", destination)
+        record.setdefault("alert_id", alert_id)
+    return record
+
+
 class Indexer:
     """Consume ``items_topic`` and ``alerts_topic``, store them, dead-letter what can't be stored."""
 
@@ -53,6 +70,7 @@ class Indexer:
         items_topic: str,
         alerts_topic: str,
         dead_letter_topic: str,
+        deliveries_topic: str | None = None,
         max_records: int = 500,
         backoff: Backoff | None = None,
     ) -> None:
@@ -62,6 +80,7 @@ class Indexer:
         self.items_topic = items_topic
         self.alerts_topic = alerts_topic
         self.dead_letter_topic = dead_letter_topic
+        self.deliveries_topic = deliveries_topic
         self.max_records = max_records
         self.backoff = backoff or Backoff(base=0.5, cap=15.0)
 
@@ -76,8 +95,13 @@ class Indexer:
         """Store one batch; True once it is durable (store acked, dead letters published)."""
         items: list[Message] = []
         alerts: list[Message] = []
+        deliveries: list[Message] = []
         letters: list[dict[str, Any]] = []
         for message in batch:
+            if message.topic == self.deliveries_topic:
+                if message.value is not None or message.raw.strip():  # a tombstone is no delivery
+                    deliveries.append(message)
+                continue
             schema: SchemaName = "alert" if message.topic == self.alerts_topic else "processed_item"
             reason = bad_input_reason(message, schema)
             if reason:
@@ -86,7 +110,7 @@ class Indexer:
                 letters.append(self._letter(message, reason))
             else:
                 (alerts if schema == "alert" else items).append(message)
-        for kind, messages in (("items", items), ("alerts", alerts)):
+        for kind, messages in (("items", items), ("alerts", alerts), ("deliveries", deliveries)):
             outcomes = await self._store_with_retry(kind, messages, stop)
             if outcomes is None:
                 return False
@@ -107,12 +131,14 @@ class Indexer:
         """Retry while the store is unavailable; None if stopped before it came back."""
         if not messages:
             return []
-        values = [m.value for m in messages]
+        values = [delivery_of(m) for m in messages] if kind == "deliveries" else [m.value for m in messages]
         attempt = 0
         while True:
             try:
                 if kind == "items":
                     return await self.store.index_items(values)
+                if kind == "deliveries":
+                    return await self.store.index_deliveries(values)
                 return await self.store.index_alerts(values)
             except StoreUnavailable as exc:
                 delay = self.backoff.delay(attempt)
@@ -132,41 +158,46 @@ class Indexer:
 
 
 async def run_indexer(settings: Settings, *, group: str | None = None, stop: asyncio.Event | None = None) -> None:
-    """Kafka -> Elasticsearch, as ``wirewatch indexer`` runs it."""
-    from wirewatch.bus.kafka import KafkaPublisher, KafkaSubscriber, ensure_topics, standard_topics
+    """Kafka -> Elasticsearch, as ``wirewatch indexer`` runs it (each waited for until reachable)."""
+    from wirewatch.bus.kafka import (
+        KafkaPublisher,
+        KafkaSubscriber,
+        TopicSpec,
+        ensure_topics,
+        standard_topics,
+    )
+    from wirewatch.core.reach import until_reachable
     from wirewatch.sinks.elasticsearch import ElasticsearchStore
 
     if not settings.kafka_bootstrap:
         raise ConfigError("WIREWATCH_KAFKA_BOOTSTRAP", "the indexer needs Kafka (set host:port)")
     if not settings.elasticsearch_url:
         raise ConfigError("WIREWATCH_ELASTICSEARCH_URL", "the indexer needs Elasticsearch (set http://host:port)")
-    await ensure_topics(settings.kafka_bootstrap, standard_topics(settings))
+    bootstrap = settings.kafka_bootstrap
+    delivered = TopicSpec(settings.delivered_topic, settings.topic_partitions, {"cleanup.policy": "compact"})
+    topics = [*standard_topics(settings), delivered]
+    if not await until_reachable(lambda: ensure_topics(bootstrap, topics), settings, stop):
+        return
     store = ElasticsearchStore.from_url(settings.elasticsearch_url, settings.index_prefix)
-    attempt = 0
-    backoff = Backoff(base=1.0, cap=30.0)
-    while True:
-        try:
-            await store.setup()
-            break
-        except StoreUnavailable as exc:
-            log.warning("Elasticsearch not ready; retrying set-up", error=str(exc))
-            await backoff.sleep(attempt)
-            attempt += 1
     subscriber = KafkaSubscriber(
         settings.kafka_bootstrap,
-        [settings.processed_topic, settings.alerts_topic],
+        [settings.processed_topic, settings.alerts_topic, settings.delivered_topic],
         group or settings.indexer_group,
     )
     publisher = KafkaPublisher(settings.kafka_bootstrap)
     indexer = Indexer(
         subscriber, store, publisher, items_topic=settings.processed_topic,
         alerts_topic=settings.alerts_topic, dead_letter_topic=settings.dead_letter_topic,
+        deliveries_topic=settings.delivered_topic,
     )
-    await publisher.start()
-    await subscriber.start()
-    try:
+    try:  # everything opened is closed, however it ends (aiokafka and aiohttp warn about the rest)
+        if not await until_reachable(store.setup, settings, stop):
+            return
+        await publisher.start()
+        await subscriber.start()
         await indexer.run(stop)
     finally:
-        await subscriber.stop()
+        with contextlib.suppress(Exception):
+            await subscriber.stop()
         await publisher.stop()
         await store.close()

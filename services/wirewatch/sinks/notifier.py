@@ -3,9 +3,13 @@
 * One notification per rule per story: the processor makes alert ids
   ``f"{rule}:{story_id}"`` (``:{revision}`` appended for updates the rule asks
   for); the notifier delivers each ``(destination, alert id)`` once.
-* Delivered set: every finished delivery (``delivered`` or ``dead-lettered``)
-  is appended to a compacted topic ``<prefix>.notifier-delivered`` keyed by
-  ``"<destination>|<alert id>"``, read back at start. Offsets of the alerts
+* Delivered set: every finished delivery (``delivered``, ``throttled`` or
+  ``dead-lettered``, a ``schemas/delivery.json`` record) is appended to a
+  compacted topic ``<prefix>.notifier-delivered`` keyed by
+  ``"<destination>|<alert id>"``, read back at start; the indexer stores the
+  records (the alert history). Only ``delivered`` and ``throttled`` keys are
+  done: a dead-lettered delivery is tried again when ``wirewatch deadletters
+  replay`` puts its alert back. Offsets of the alerts
   topic are committed only when nothing is in flight, so a crash replays and
   the delivered set (plus the ``Idempotency-Key`` header for the window
   between a 2xx and the delivered record) keeps it to one delivery.
@@ -50,12 +54,44 @@ log = get_logger("sinks.notifier")
 RETRYABLE_STATUSES = frozenset({408, 425, 429})
 
 
+#: outcomes after which a (destination, alert) is done: never sent again, even on a replay
+DONE_OUTCOMES = frozenset({"delivered", "throttled"})
+
+
 def delivery_key(destination: str, alert_id: str) -> str:
     return f"{destination}|{alert_id}"
 
 
+def done_keys(latest: Mapping[str, Any]) -> set[str]:
+    """The keys of a delivered topic's latest records (key -> value) that are done.
+
+    A dead-lettered delivery is not done: replaying its dead letter must reach the
+    destination. A record without an outcome (none are written so) counts as delivered.
+    """
+    return {key for key, value in latest.items()
+            if not isinstance(value, dict) or value.get("outcome", "delivered") in DONE_OUTCOMES}
+
+
+def delivery_record(alert: Mapping[str, Any], destination: str, outcome: str, *,
+                    attempts: int | None = None, reason: str | None = None) -> dict[str, Any]:
+    """The ``schemas/delivery.json`` record of one finished delivery."""
+    record: dict[str, Any] = {
+        "alert_id": str(alert["id"]), "destination": destination, "outcome": outcome, "at": utc_now(),
+        "rule": str(alert.get("rule", "")), "story_id": str(alert.get("story_id", "")),
+    }
+    if attempts is not None:
+        record["attempts"] = attempts
+    if reason is not None:
+        record["reason"] = reason
+    return record
+
+
 class DeliveredLog:
-    """The persistent set of finished deliveries: in memory, appended to a (compacted) topic."""
+    """The persistent set of finished deliveries: in memory, appended to a (compacted) topic.
+
+    ``known``: keys already done (see :func:`done_keys`); only ``delivered`` and
+    ``throttled`` records join the set, a dead-lettered one is published but stays retryable.
+    """
 
     def __init__(self, publisher: Publisher | None = None, topic: str | None = None,
                  known: Iterable[str] = ()) -> None:
@@ -69,10 +105,11 @@ class DeliveredLog:
     def __len__(self) -> int:
         return len(self._keys)
 
-    async def add(self, key: str, outcome: str) -> None:
+    async def add(self, key: str, record: dict[str, Any]) -> None:
         if self.publisher is not None and self.topic is not None:
-            await self.publisher.publish(self.topic, {"outcome": outcome, "at": utc_now()}, key=key)
-        self._keys.add(key)
+            await self.publisher.publish(self.topic, record, key=key)
+        if record.get("outcome") in DONE_OUTCOMES:
+            self._keys.add(key)
 
 
 @dataclass(frozen=True)
@@ -193,7 +230,7 @@ class Notifier:
                         DELIVERIES.labels(name, "throttled").inc()
                         log.info("alert throttled", destination=name, rule=alert["rule"], alert=alert["id"],
                                  throttle_seconds=alert["throttle_seconds"])
-                        await self.delivered.add(key, "throttled")
+                        await self.delivered.add(key, delivery_record(alert, name, "throttled", attempts=0))
                         continue
                     self._queued.add(key)
                     self._begin()
@@ -246,7 +283,10 @@ class Notifier:
                 DELIVERY_SECONDS.labels(destination.name).observe(time.perf_counter() - started)
                 if response.is_success:
                     DELIVERIES.labels(destination.name, "delivered").inc()
-                    await self.delivered.add(job.key, "delivered")
+                    await self.delivered.add(job.key, delivery_record(job.alert, destination.name, "delivered",
+                                                                      attempts=attempts))
+                    log.info("alert delivered", destination=destination.name, rule=job.alert.get("rule"),
+                             alert=alert_id, title=job.alert.get("title"), attempts=attempts)
                     return
                 last_error = f"HTTP {response.status_code}"
                 if response.status_code < 500 and response.status_code not in RETRYABLE_STATUSES:
@@ -264,7 +304,8 @@ class Notifier:
         letter = self._letter(job.message, reason, destination.name, attempts)
         await self.dead_letters.publish(self.dead_letter_topic, letter, key=alert_id)
         DEAD_LETTERS.labels("notifier").inc()
-        await self.delivered.add(job.key, "dead-lettered")
+        await self.delivered.add(job.key, delivery_record(job.alert, destination.name, "dead-lettered",
+                                                          attempts=attempts, reason=reason))
 
     @staticmethod
     def _letter(message: Message, reason: str, destination: str | None = None,
@@ -288,16 +329,16 @@ async def run_notifier(
         read_latest,
         standard_topics,
     )
+    from wirewatch.core.reach import until_reachable
 
     if not settings.kafka_bootstrap:
         raise ConfigError("WIREWATCH_KAFKA_BOOTSTRAP", "the notifier needs Kafka (set host:port)")
     log_topic = settings.delivered_topic
-    await ensure_topics(
-        settings.kafka_bootstrap,
-        [*standard_topics(settings),
-         TopicSpec(log_topic, settings.topic_partitions, {"cleanup.policy": "compact"})],
-    )
-    known = await read_latest(settings.kafka_bootstrap, log_topic)
+    topics = [*standard_topics(settings), TopicSpec(log_topic, settings.topic_partitions, {"cleanup.policy": "compact"})]
+    bootstrap = settings.kafka_bootstrap
+    if not await until_reachable(lambda: ensure_topics(bootstrap, topics), settings, stop):
+        return
+    known = done_keys(await read_latest(settings.kafka_bootstrap, log_topic))
     publisher = KafkaPublisher(settings.kafka_bootstrap)
     subscriber = KafkaSubscriber(settings.kafka_bootstrap, [settings.alerts_topic],
                                  group or settings.notifier_group)
@@ -306,9 +347,9 @@ async def run_notifier(
         dead_letter_topic=settings.dead_letter_topic,
     )
     log.info("notifier starting", destinations=sorted(destinations), delivered_known=len(known))
-    await publisher.start()
-    await subscriber.start()
-    try:
+    try:  # what was opened is closed, however it ends (aiokafka warns about the rest)
+        await publisher.start()
+        await subscriber.start()
         await notifier.run(stop)
     finally:
         with contextlib.suppress(Exception):

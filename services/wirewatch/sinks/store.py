@@ -99,6 +99,30 @@ class SearchHit:
     document: dict[str, Any]
 
 
+#: How a page of hits is ordered: newest ``published_at`` first, or best match first.
+Sort = Literal["newest", "relevance"]
+SORTS: tuple[Sort, ...] = ("newest", "relevance")
+#: The deepest hit a paged search reaches (offset + limit): Elasticsearch's default
+#: ``index.max_result_window``; the SQLite store keeps the same bound, so both page alike.
+MAX_WINDOW = 10_000
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    """One page of a search: ``total`` items match, ``hits`` are those from the requested offset."""
+
+    total: int
+    hits: list[SearchHit]
+
+
+def check_window(offset: int, limit: int) -> None:
+    """A page both stores can serve, or a ``ValueError`` saying why not."""
+    if offset < 0 or limit < 0:
+        raise ValueError(f"offset and limit must be 0 or more (got {offset}, {limit})")
+    if offset + limit > MAX_WINDOW:
+        raise ValueError(f"results beyond the first {MAX_WINDOW:,} are not served; narrow the search")
+
+
 class ItemStore(Protocol):
     async def setup(self) -> None:
         """Create indices/tables and templates if missing (idempotent)."""
@@ -127,6 +151,24 @@ class ItemStore(Protocol):
         stories_only: bool = False,
     ) -> list[SearchHit]:
         """Items matching a Lucene query string, newest ``published_at`` first."""
+        ...
+
+    async def search_page(
+        self,
+        query: str,
+        *,
+        offset: int = 0,
+        limit: int = 20,
+        sort: Sort = "newest",
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> SearchPage:
+        """Hits ``offset`` to ``offset + limit`` of a Lucene query and how many match in all.
+
+        ``sort``: ``newest`` (``published_at`` descending, then id) or ``relevance`` (the
+        store's score, then newest); ``since``/``until`` bound ``published_at`` (inclusive).
+        ``offset + limit`` beyond :data:`MAX_WINDOW` is a ``ValueError``.
+        """
         ...
 
     async def count(self) -> int:
