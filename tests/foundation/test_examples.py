@@ -4,7 +4,7 @@
 Examples are discovered, not listed: a new README section or subcommand is covered without
 touching this file. Each runs in bash, in a fresh sandbox that looks like a checkout after
 `make install` and `make demo` (the repository's files linked in, a `.venv` whose install stamp is
-fresh so `make` installs nothing, `.wirewatch/` and `.wirewatch/demo/` holding the demo's news day,
+fresh so `make` installs nothing, `.wirewatch/`, `.wirewatch/demo/` and `~/wirewatch-data` holding the demo's news day,
 and the files the examples call a user's own: `sources.yaml`, `rules.yaml`, `destinations.yaml`,
 `watchlist.yaml` (copies of `examples/`), `raw.jsonl`). Examples naming
 WIREWATCH_KAFKA_BOOTSTRAP or WIREWATCH_ELASTICSEARCH_URL get the local stack
@@ -49,6 +49,10 @@ CANNOT_RUN = {
     "make stack-up": "starts the shared local stack; tests use it and must never start or stop it",
     "make lint": "ruff and mypy over the whole tree from a cold cache (minutes on a shared 2-core machine); "
                  "CI runs it as its own step",
+    "wirewatch deadletters replay 0-0 --data-dir .wirewatch": "replays a dead letter by id, from a transcript: "
+        "the store must hold that one (tests/sinks/test_deadletters.py replays real ones)",
+    "wirewatch deadletters replay 0-12 0-13": "replays dead letters by id: the store must hold those "
+        "(tests/sinks/test_deadletters.py replays real ones)",
 }
 PROGRAMS = re.compile(r"^(?:\.venv/bin/)?(?:wirewatch|make|python3?(?= -m wirewatch))(?:\s|$)")
 ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
@@ -214,6 +218,7 @@ def sandbox(root: Path, demo_day: Path) -> Path:
     shutil.copytree(demo_day, root / ".wirewatch")
     shutil.copytree(demo_day, root / ".wirewatch" / "demo")
     (root / "home").mkdir()
+    shutil.copytree(demo_day, root / "home" / "wirewatch-data")  # `run --help`'s --data-dir ~/wirewatch-data
     return root
 
 
