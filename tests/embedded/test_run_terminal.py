@@ -146,17 +146,19 @@ def test_the_terminal_view_shows_items_alerts_and_source_changes(
         return "source flaky recovered" in text and first_item(text) and " ALERT " in text
 
     done = run_in_terminal(run_args(wirewatch_bin, sources), env=terminal_env(wirewatch_env), until=recovered,
-                           columns=72)
+                           columns=48)
     summary = assert_clean(done, 130)
     text = done.text
     assert text.count("no --destinations: alerts are shown here and stored, not sent anywhere") == 1
     lines = text.splitlines()
     items = [line for line in lines if re.fullmatch(r"\d\d:\d\d  Test Wire  Story \d+ .*", line)]
     assert items, text
-    assert all(len(line) <= 72 for line in items)  # cut to the terminal's width, not wrapped
+    assert all(len(line) <= 48 for line in items)
+    # cut to the terminal's width with an ellipsis, not wrapped onto a second line
     alerts = [line for line in lines if re.fullmatch(r"\d\d:\d\d  ALERT urgent -> Story \d+ urgent .*", line)]
     assert alerts, text
-    assert all(line.endswith("(Test Wire)") or line.endswith("…") for line in alerts)
+    assert all(len(line) == 48 and line.endswith("…") for line in alerts), alerts
+    assert not any(re.match(r"w\d+\b|\(Test Wire\)", line) for line in lines)  # no wrapped-off tails
     # story 0 alerted once, however many polls saw it
     assert sum(1 for line in alerts if " -> Story 0 urgent " in line) == 1
     failing = [line for line in lines if line.startswith("source flaky failing")]
@@ -166,7 +168,8 @@ def test_the_terminal_view_shows_items_alerts_and_source_changes(
     assert "source_failed" not in text  # the per-poll warning is the view's one line
     assert done.signalled_at is not None  # the screen when Ctrl-C was pressed: the status line at the bottom
     status = done.signalled_at.rstrip("\n").splitlines()[-1]
-    assert re.match(r"\d+\.\d items/s · session: \d+ items?, \d+ stor(y|ies), \d+ alerts? · store: ", status), status
+    assert re.match(r"\d+\.\d items/s · session: \d+ items?, \d+ stor", status), status
+    assert len(status) <= 48  # cut too (the wide version: test_a_terminal_view_says_where_the_page_is)
     assert status not in text  # gone at stop, the summary instead
     assert int(summary["failing"]) == 0
 
@@ -175,9 +178,14 @@ def test_a_terminal_view_says_where_the_page_is(
     sources: Path, wirewatch_bin: str, wirewatch_env: dict[str, str]
 ) -> None:
     args = [*run_args(wirewatch_bin, sources)[:-4], "--web", "127.0.0.1:0", "--ner", "off"]
-    done = run_in_terminal(args, env=terminal_env(wirewatch_env), until=lambda text: "Ctrl-C stops it" in text)
+    done = run_in_terminal(args, env=terminal_env(wirewatch_env), columns=200,
+                           until=lambda text: "Ctrl-C stops it" in text and " items/s · " in text)
     assert_clean(done, 130)
     assert re.search(r"wirewatch run: page at http://127\.0\.0\.1:\d+/, 2 sources, 2 rules, data in ", done.text)
+    assert done.signalled_at is not None
+    status = done.signalled_at.rstrip("\n").splitlines()[-1]
+    assert re.fullmatch(r"\d+\.\d items/s · session: \d+ items?, \d+ stor(y|ies), \d+ alerts? · store: \d+ items?, "
+                        r"\d+ stor(y|ies)( · 1 source failing)? · http://127\.0\.0\.1:\d+/", status), status
 
 
 @pytest.mark.kafka

@@ -136,9 +136,7 @@ class TerminalView:
     # -- lines above the status line -------------------------------------------------
     def line(self, text: Text) -> None:
         """One line, cut to the terminal's width (an ellipsis), never wrapped."""
-        text.no_wrap = True
-        text.overflow = "ellipsis"
-        self.console.print(text, crop=True)
+        self.console.print(text, no_wrap=True, overflow="ellipsis", crop=True)
 
     def note(self, message: str) -> None:
         """A line of its own, whole (soft-wrapped by the terminal: an address in it copies as one)."""
@@ -208,8 +206,8 @@ class TerminalView:
             text.append(f", {stats.delivered:,} delivered")
         if stats.dead_letters:
             text.append(f", {stats.dead_letters:,} dead letters", style="yellow")
-        store = [f"{n:,} {w}" for n, w in ((self.totals.items, "items"), (self.totals.stories, "stories"))
-                 if n is not None]
+        store = [plural(n, word, words) for n, word, words in
+                 ((self.totals.items, "item", "items"), (self.totals.stories, "story", "stories")) if n is not None]
         if store:
             text.append(" · store: " + ", ".join(store))
         if self._failing:
@@ -260,11 +258,21 @@ class TerminalView:
                 await asyncio.wait_for(done.wait(), REFRESH_EVERY)
 
 
+class _NoStatus:
+    """A dumb terminal (``TERM=dumb``) cannot redraw a line: the lines above only, no status line."""
+
+    def update(self, renderable: Any, *, refresh: bool = False) -> None:
+        return None
+
+
 @contextlib.contextmanager
 def live_status(view: TerminalView) -> Iterator[Any]:
     """The status line, redrawn only when told (auto refresh would draw from a thread)."""
     from rich.live import Live
 
+    if view.console.is_dumb_terminal:
+        yield _NoStatus()
+        return
     with Live(view.status(), console=view.console, auto_refresh=False, transient=True,
               redirect_stdout=False, redirect_stderr=False) as live:
         yield live
