@@ -31,6 +31,7 @@ from bench import (
     poller_bench,
     processor_bench,
     rules_bench,
+    search_page_bench,
     stream_bench,
 )
 from bench.common import OUT, Context, Result, busy_load, missing
@@ -49,6 +50,7 @@ STEPS: list[tuple[Metrics, Step]] = [
     ((("process.long_line", "CPU-s/MB"),), long_line_bench.run),
     ((("language.us_per_item", "µs/item"),), language.run),
     ((("poller.feeds_per_s", "feeds/s"),), poller_bench.run),
+    (((search_page_bench.NAME, "ms"),), search_page_bench.run),
     ((("e2e.items_per_s", "items/s"), ("e2e.processor_cpu_ms_per_item", "ms/item")), stream_bench.run_e2e),
     ((("alert.latency_ms_p50", "ms"), ("alert.latency_ms_p99", "ms")), stream_bench.run_latency),
     ((("alert.latency_ms_p99_1000", "ms"),), stream_bench.run_latency_1000),
