@@ -1,5 +1,7 @@
 """`wirewatch run` with both addresses set runs the same pipeline on the real Kafka and
-Elasticsearch: the demo's news day ends up searchable in Elasticsearch, alerts at the webhook."""
+Elasticsearch: the demo's news day ends up searchable in Elasticsearch, alerts at the webhook; the
+alert stored in ``<prefix>-alerts`` is the body the webhook got (the first of its story, not a
+later duplicate), ``<prefix>-deliveries`` holds one record per destination, and the counts agree."""
 
 from __future__ import annotations
 
@@ -89,6 +91,30 @@ async def test_kafka_elastic_run_gives_the_demo_results(
             "kharkiv-blast:meridian-live:post-103:r2",
             "port-strike:meridian-wire:mw-1002",
         ]
+
+        # the alert stored is the body the webhook got (the story's first, not a later duplicate's),
+        # <prefix>-deliveries holds one record per destination, and the counts agree
+        await asyncio.sleep(1.0)
+        await es.refresh()
+        bodies = {b["id"]: b for b in demo.receiver.alerts()}
+        assert len(bodies) == len(demo.receiver.deliveries) == 6
+        found = await es_client.search(index=es.alerts_alias, size=100)
+        assert {h["_source"]["id"]: h["_source"] for h in found["hits"]["hits"]} == bodies
+
+        async def deliveries_stored() -> bool:
+            await es.refresh()
+            return (await es.delivery_counts()).get("delivered") == len(bodies)
+
+        await eventually(deliveries_stored, "delivery records stored", timeout=30)
+        history = await es.alert_history(limit=100)
+        assert {a["id"]: {k: v for k, v in a.items() if k != "deliveries"} for a in history} == bodies
+        grain = next(a for a in history if a["id"] == "grain-corridor:meridian-wire:mw-1001")
+        assert (grain["item_id"], grain["source"]["name"]) == ("meridian-wire:mw-1001", "Meridian Wire")
+        assert {a["id"]: [(d["destination"], d["outcome"], d["attempts"]) for d in a["deliveries"]]
+                for a in history} == {i: [("demo-webhook", "delivered", 1)] for i in bodies}
+        assert await es.alert_total() == len(bodies)
+        assert await es.delivery_counts() == {"delivered": len(demo.receiver.deliveries)}
+        assert await es.alert_total(rule="grain-corridor") == 1
     finally:
         stop.set()
         await asyncio.wait_for(task, 60)
