@@ -48,7 +48,7 @@ def test_search_on_a_missing_folder_creates_nothing(wirewatch_bin: str, wirewatc
     assert (done.returncode, done.stdout) == (2, "")
     assert done.stderr.splitlines() == [
         "wirewatch search: error: no Wirewatch store at nope/deeper/wirewatch.db (no such folder): "
-        "`wirewatch run --data-dir nope/deeper ...` or `wirewatch demo --data-dir nope/deeper` makes one; "
+        "`wirewatch run --data-dir nope/deeper ...` makes one (`make demo` fills .wirewatch/demo); "
         "or give --data-dir (or WIREWATCH_DATA_DIR) the folder of an existing one"
     ]
     assert list(tmp_path.iterdir()) == []

@@ -168,8 +168,8 @@ class NoStore(WirewatchError):
         path = Path(data_dir) / DB_FILE
         what = "no such folder" if not Path(data_dir).is_dir() else f"no {DB_FILE} in it"
         super().__init__(
-            f"no Wirewatch store at {path} ({what}): `wirewatch run --data-dir {data_dir} ...` or "
-            f"`wirewatch demo --data-dir {data_dir}` makes one; or give --data-dir (or WIREWATCH_DATA_DIR) "
+            f"no Wirewatch store at {path} ({what}): `wirewatch run --data-dir {data_dir} ...` makes one "
+            "(`make demo` fills .wirewatch/demo); or give --data-dir (or WIREWATCH_DATA_DIR) "
             "the folder of an existing one"
         )
 
