@@ -48,6 +48,8 @@ class Source(BaseModel):
     interval: Duration | None = None
     tags: list[str] = Field(default_factory=list)
     liveblog: LiveblogSelectors | None = None
+    full_text: Literal["auto", "always", "never"] = "auto"
+    """Fetch each item's linked page for its article (``auto``: when the feed's text is a teaser)."""
 
     @field_validator("id")
     @classmethod

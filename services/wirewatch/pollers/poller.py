@@ -33,7 +33,7 @@ from wirewatch.core.logging import get_logger
 from wirewatch.core.metrics import DEAD_LETTERS, FETCH_ERRORS, FETCH_SECONDS, ITEMS_EMITTED, POLLS
 from wirewatch.core.retry import Backoff
 from wirewatch.core.schemas import validate
-from wirewatch.pollers import feeds
+from wirewatch.pollers import feeds, fulltext
 from wirewatch.pollers.config import FetchSettings, Source
 from wirewatch.pollers.feeds import looks_like_json, parse_feed
 from wirewatch.pollers.health import SourceHealth, item_times
@@ -247,9 +247,15 @@ class Poller:
         if error is not None:
             return self._failed(source, kind, error, None)
         items = await self._valid(source, items)
+        wanted = fulltext.mark(source.full_text, items)
         emitted, next_state = state.plan(
             items, etag=fetched.etag, last_modified=fetched.last_modified
         )
+        if wanted:  # only new or changed feed entries reach here: an unchanged feed fetches no page
+            emitted, later = await fulltext.complete(
+                emitted, wanted, fetcher=self.fetcher, source_id=source.id, feed_url=source.url
+            )
+            next_state = fulltext.postpone(next_state, later, state)
         if emitted:
             if state.saved_at == 0:
                 # Mark the source as started before its first publish (log recovery starts here).
