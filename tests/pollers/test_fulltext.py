@@ -1,0 +1,270 @@
+"""Full articles behind summary-only feeds: ``full_text: auto | always | never``.
+
+Article pages are written in the shapes publishers serve (chrome around the story, a
+paywall teaser, AMP, windows-1251, a section front), served by a local aiohttp server
+next to the feed that links to them.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from xml.sax.saxutils import escape
+
+import pytest
+from aiohttp import web
+from structlog.testing import capture_logs
+
+from wirewatch.core.schemas import validate
+from wirewatch.pollers import fulltext
+from wirewatch.pollers.config import Source
+from wirewatch.pollers.http import Fetcher
+from wirewatch.pollers.items import content_hash
+
+from .helpers import FIXTURES, fast_policy, make_poller
+
+ARTICLES = FIXTURES / "articles"
+
+HARBOUR = (
+    "The harbour authority on Monday approved a plan to dredge the inner channel at night, "
+    "ending a two-year dispute with ferry operators who said daytime work was costing them sailings.\n"
+    "Under the plan, dredgers will work between 10pm and 5am from January to March. Pilot Ingrid "
+    "Haugen, who chairs the ferry operators' association, said the decision would keep the morning "
+    "crossings on schedule.\n"
+    "Residents of the Nordkai apartments had objected to the noise. The authority said it would fit "
+    "the dredgers with acoustic screens and publish noise readings every week on its website.\n"
+    "The channel silted up after the autumn storms, reducing its depth to 7.2 metres in places. "
+    "Cargo vessels calling at the container terminal need at least 9 metres at low tide.\n"
+    "Work is expected to cost 48 million kroner, shared between the authority and the regional "
+    "government."
+)
+TEASER = "Ferry operators win a two-year dispute over daytime dredging."
+
+
+@dataclass
+class Pages:
+    """A local publisher: path -> (bytes, Content-Type); counts requests per path."""
+
+    base: str = ""
+    routes: dict[str, tuple[bytes, str]] = field(default_factory=dict)
+    hits: dict[str, int] = field(default_factory=dict)
+
+    def serve(self, path: str, body: bytes | str, content_type: str = "text/html; charset=utf-8") -> str:
+        self.routes[path] = (body.encode() if isinstance(body, str) else body, content_type)
+        return self.base + path
+
+    def article(self, path: str, fixture: str, content_type: str = "text/html; charset=utf-8") -> str:
+        return self.serve(path, (ARTICLES / fixture).read_bytes(), content_type)
+
+    def page_hits(self) -> int:
+        return sum(n for path, n in self.hits.items() if path != "/feed.xml")
+
+
+@pytest.fixture
+async def pages() -> AsyncIterator[Pages]:
+    site = Pages()
+
+    async def handle(request: web.Request) -> web.Response:
+        site.hits[request.path] = site.hits.get(request.path, 0) + 1
+        if request.path not in site.routes:
+            return web.Response(status=404, text="not found")
+        body, ctype = site.routes[request.path]
+        return web.Response(body=body, headers={"Content-Type": ctype})
+
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", handle)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    tcp = web.TCPSite(runner, "127.0.0.1", 0)
+    await tcp.start()
+    port = runner.addresses[0][1]
+    site.base = f"http://127.0.0.1:{port}"
+    try:
+        yield site
+    finally:
+        await runner.cleanup()
+
+
+def rss(*entries: dict[str, str]) -> str:
+    """A summary-only RSS 2.0 feed: title, link, description, optional pubDate/atom:updated."""
+    items = []
+    for e in entries:
+        extra = f"<pubDate>{e['pubDate']}</pubDate>" if "pubDate" in e else ""
+        extra += f"<atom:updated>{e['updated']}</atom:updated>" if "updated" in e else ""
+        items.append(
+            f"<item><title>{escape(e['title'])}</title><link>{e['link']}</link>"
+            f"<guid isPermaLink=\"false\">{e['guid']}</guid>"
+            f"<description>{escape(e['description'])}</description>{extra}</item>"
+        )
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0" '
+        'xmlns:atom="http://www.w3.org/2005/Atom"><channel><title>Courier</title>'
+        f"<link>https://courier.example/</link>{''.join(items)}</channel></rss>"
+    )
+
+
+def entry(guid: str, link: str, title: str, description: str = TEASER, **extra: str) -> dict[str, str]:
+    return {"guid": guid, "link": link, "title": title, "description": description, **extra}
+
+
+async def poll(pages: Pages, tmp_path: Path, mode: str, *entries: dict[str, str]) -> list[dict[str, Any]]:
+    """One poll of a feed listing ``entries``; the emitted items, each checked against the schema."""
+    pages.serve("/feed.xml", rss(*entries), "application/rss+xml")
+    source = Source(id="courier", kind="rss", url=pages.base + "/feed.xml", full_text=mode)  # type: ignore[arg-type]
+    async with Fetcher(fast_policy()) as fetcher:
+        poller, _ = make_poller(tmp_path / "state", fetcher)
+        result = await poller.poll_source(source)
+    assert result.outcome == "ok", result.reason
+    for item in result.items:
+        validate("raw_item", item)
+    return result.items
+
+
+def warnings_of(logs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [line for line in logs if line["log_level"] == "warning"]
+
+
+async def test_article_body_is_the_story_without_page_chrome(pages: Pages, tmp_path: Path) -> None:
+    link = pages.article("/news/harbour", "article_chrome.html")
+    title = "Harbour authority approves night dredging"
+    [item] = await poll(pages, tmp_path, "always", entry("h1", link, title, pubDate="Mon, 30 Nov 2026 08:00:00 GMT"))
+    assert item["body"] == HARBOUR
+    assert item["summary"] == TEASER
+    assert item["content_hash"] == content_hash(title, HARBOUR)
+    assert (item["revision"], item["published_at"]) == (1, "2026-11-30T08:00:00Z")
+    for chrome in (
+        "cookies", "Accept all", "Sport", "Home", "Share on", "morning briefing", "newsletter",
+        "Most viewed", "Celebrity chef", "Related stories", "Ferry operators warn",
+        "All rights reserved", "Privacy policy", "By Maren Solberg", title,
+    ):  # fmt: skip
+        assert chrome not in item["body"], chrome
+
+
+async def test_paywall_teaser_keeps_the_free_paragraphs_not_the_prompt(pages: Pages, tmp_path: Path) -> None:
+    link = pages.article("/tech/chipmaker", "paywall_teaser.html")
+    [item] = await poll(pages, tmp_path, "always", entry("c1", link, "Chipmaker delays its second plant by a year"))
+    assert item["body"] == (
+        "Veltronic Semiconductor said on Tuesday it would open its second fabrication plant in the "
+        "autumn of 2028, a year later than planned, blaming a shortage of cleanroom engineers.\n"
+        "The company's shares fell 4 per cent in early trading after the announcement, which came "
+        "alongside quarterly results that beat analysts' forecasts."
+    )
+    for prompt in ("Subscribe", "subscriber", "$1 a week", "Sign in", "Cookie settings", "Markets"):
+        assert prompt not in item["body"], prompt
+
+
+async def test_amp_page(pages: Pages, tmp_path: Path) -> None:
+    link = pages.article("/amp/culture/logbooks", "amp_article.html")
+    [item] = await poll(pages, tmp_path, "always", entry("l1", link, "Lighthouse keeper's logbooks go online"))
+    assert item["body"] == (
+        "Forty years of handwritten logbooks kept by the keepers of the Skarv lighthouse have been "
+        "scanned and published by the county archive.\n"
+        "The volumes record every passing ship, storm and supply boat from 1931 to 1971, when the "
+        "light was automated.\n"
+        "Archivist Liv Aasen said volunteers had transcribed more than 12,000 entries so that the "
+        "logbooks can be searched by ship name."
+    )
+    assert "Back to Northern Star" not in item["body"] and "UA-0000" not in item["body"]
+
+
+async def test_windows_1251_page_declared_only_in_a_meta_tag(pages: Pages, tmp_path: Path) -> None:
+    link = pages.article("/news/most", "cp1251_article.html", content_type="text/html")
+    title = "В Томске открыли новый мост через Ушайку"
+    [item] = await poll(pages, tmp_path, "always", entry("m1", link, title, description="Мост открыт."))
+    assert item["body"] == (
+        "В субботу в Томске открыли движение по новому мосту через реку Ушайку. Строительство заняло "
+        "два года и обошлось городу в 1,2 миллиарда рублей.\n"
+        "Мост длиной 140 метров соединил улицу Пушкина с Заозерьем. По словам мэра, он разгрузит "
+        "старый Каменный мост, по которому ежедневно проезжают около 40 тысяч автомобилей.\n"
+        "Движение по мосту будет открыто для всех видов транспорта, включая автобусы и трамваи."
+    )
+    assert item["summary"] == "Мост открыт."
+    assert "Главная" not in item["body"] and "Все права защищены" not in item["body"]
+
+
+async def test_section_front_falls_back_to_the_feed_text_with_one_warning(pages: Pages, tmp_path: Path) -> None:
+    link = pages.article("/world", "section_front.html")
+    with capture_logs() as logs:
+        [item] = await poll(pages, tmp_path, "always", entry("w1", link, "Flooding forces evacuations"))
+    assert item["body"] == TEASER and "summary" not in item
+    assert item["content_hash"] == content_hash("Flooding forces evacuations", TEASER)
+    [warning] = warnings_of(logs)
+    assert warning["event"] == "full_text_failed" and warning["url"] == link
+    assert warning["reason"] == "the page holds no article text longer than the feed's; kept the feed's text"
+
+
+async def test_missing_page_and_non_html_link_fall_back_with_one_warning_each(pages: Pages, tmp_path: Path) -> None:
+    pdf = pages.serve("/report.pdf", b"%PDF-1.7\n...", "application/pdf")
+    with capture_logs() as logs:
+        items = await poll(
+            pages, tmp_path, "always",
+            entry("p1", pages.base + "/gone", "Gone"), entry("p2", pdf, "Annual report"),
+        )  # fmt: skip
+    assert [i["body"] for i in items] == [TEASER, TEASER]
+    assert sorted(w["reason"] for w in warnings_of(logs)) == [
+        "http_status: HTTP 404; kept the feed's text",
+        "not an HTML page (application/pdf); kept the feed's text",
+    ]
+
+
+async def test_never_fetches_no_page(pages: Pages, tmp_path: Path) -> None:
+    link = pages.article("/news/harbour", "article_chrome.html")
+    [item] = await poll(pages, tmp_path, "never", entry("h1", link, "Harbour authority approves night dredging"))
+    assert item["body"] == TEASER and "summary" not in item
+    assert pages.page_hits() == 0
+
+
+async def test_auto_fetches_only_items_whose_feed_text_is_short(pages: Pages, tmp_path: Path) -> None:
+    short_link = pages.article("/news/harbour", "article_chrome.html")
+    long_link = pages.article("/culture/logbooks", "amp_article.html")
+    long_text = "x" * (fulltext.TEASER_BELOW - 10) + " The end of a complete story."
+    items = await poll(
+        pages, tmp_path, "auto",
+        entry("h1", short_link, "Harbour authority approves night dredging"),
+        entry("l1", long_link, "Logbooks", description=long_text),
+    )  # fmt: skip
+    assert [i["body"] for i in items] == [HARBOUR, long_text]
+    assert pages.hits == {"/feed.xml": 1, "/news/harbour": 1}
+
+
+async def test_missing_published_at_comes_from_the_page(pages: Pages, tmp_path: Path) -> None:
+    link = pages.article("/news/harbour", "article_chrome.html")
+    [item] = await poll(pages, tmp_path, "always", entry("h1", link, "Harbour authority approves night dredging"))
+    assert item["published_at"] == "2026-11-30T07:45:00Z"
+    assert item["date_note"] == "published_at is the article page's date"
+
+
+async def test_unchanged_feed_fetches_no_page_and_a_changed_entry_brings_a_revision(
+    pages: Pages, tmp_path: Path
+) -> None:
+    link = pages.article("/news/harbour", "article_chrome.html")
+    title = "Harbour authority approves night dredging"
+    first = entry("h1", link, title, pubDate="Mon, 30 Nov 2026 08:00:00 GMT", updated="2026-11-30T08:00:00Z")
+    [v1] = await poll(pages, tmp_path, "always", first)
+    assert await poll(pages, tmp_path, "always", first) == []
+    assert pages.hits["/news/harbour"] == 1, "an unchanged feed fetched the page again"
+
+    edited = (ARTICLES / "article_chrome.html").read_text("utf-8").replace(
+        "Work is expected to cost 48 million kroner", "Work is now expected to cost 52 million kroner"
+    )
+    pages.serve("/news/harbour", edited)
+    [v2] = await poll(pages, tmp_path, "always", {**first, "updated": "2026-11-30T11:30:00Z"})
+    assert pages.hits["/news/harbour"] == 2
+    assert (v2["id"], v2["revision"]) == (v1["id"], 2)
+    assert v2["body"] == HARBOUR.replace("Work is expected to cost 48", "Work is now expected to cost 52")
+
+
+def test_extraction_opens_no_connection(monkeypatch: pytest.MonkeyPatch) -> None:
+    """trafilatura and htmldate work offline: nothing is downloaded at run time."""
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the extractor tried to open a connection")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    content = (ARTICLES / "article_chrome.html").read_bytes()
+    article = fulltext.extract(content, "text/html", "https://courier.example/news/harbour")
+    assert article == fulltext.Article(HARBOUR, "2026-11-30T07:45:00+0000")
