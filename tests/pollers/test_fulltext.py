@@ -268,3 +268,17 @@ def test_extraction_opens_no_connection(monkeypatch: pytest.MonkeyPatch) -> None
     content = (ARTICLES / "article_chrome.html").read_bytes()
     article = fulltext.extract(content, "text/html", "https://courier.example/news/harbour")
     assert article == fulltext.Article(HARBOUR, "2026-11-30T07:45:00+0000")
+
+
+async def test_a_poll_fetches_at_most_its_page_budget(
+    pages: Pages, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(fulltext, "PAGES_PER_POLL", 2)
+    links = [pages.article(f"/news/{n}", "article_chrome.html") for n in range(3)]
+    with capture_logs() as logs:
+        items = await poll(pages, tmp_path, "always", *(entry(f"s{n}", link, f"Story {n}") for n, link in enumerate(links)))
+    assert [i["body"] for i in items] == [HARBOUR, HARBOUR, TEASER]
+    assert pages.page_hits() == 2
+    assert [(w["event"], w["reason"]) for w in warnings_of(logs)] == [
+        ("full_text_skipped", "1 new items over the 2 pages a poll fetches kept the feed's text")
+    ]

@@ -50,6 +50,9 @@ TEASER_BELOW = 500
 """``auto`` fetches the page when the feed's text is shorter than this (characters; README)."""
 CONCURRENT_PAGES = 8
 """Pages of one poll fetched and extracted at once (the fetcher still paces each host)."""
+PAGES_PER_POLL = 50
+"""Pages one poll of one source fetches at most: a first poll of a 6,000-item archive feed
+emits its backlog with the feed's text instead of spending hours on pages (one warning line)."""
 _DATE_PARAMS = {"outputformat": "%Y-%m-%dT%H:%M:%S%z", "original_date": True, "extensive_search": False}
 
 
@@ -140,14 +143,33 @@ async def complete(
     todo = [item for item in items if item["id"] in wanted]
     if not todo:
         return items, set()
-    feed_zone = await _zone(feed_url)
+    for item in todo[PAGES_PER_POLL:]:
+        item["content_hash"] = content_hash(item["title"], item["body"])
+    if len(todo) > PAGES_PER_POLL:
+        log.warning(
+            "full_text_skipped",
+            source=source_id,
+            reason=f"{len(todo) - PAGES_PER_POLL} new items over the {PAGES_PER_POLL} pages a poll "
+            "fetches kept the feed's text",
+        )
+        todo = todo[:PAGES_PER_POLL]
+    zones: dict[str, asyncio.Task[Zone | None]] = {}
+
+    def zone(url: str) -> asyncio.Task[Zone | None]:
+        """One DNS lookup per host and poll, shared by its items."""
+        host = urlsplit(url).hostname or ""
+        if host not in zones:
+            zones[host] = asyncio.ensure_future(_zone(host))
+        return zones[host]
+
+    feed_zone = await zone(feed_url)
     slots = asyncio.Semaphore(CONCURRENT_PAGES)
     postponed: set[str] = set()
 
     async def one(item: dict[str, Any]) -> None:
         async with slots:
             try:
-                article = await _fetch_article(item, fetcher, feed_zone)
+                article = await _fetch_article(item, fetcher, feed_zone, await zone(item["url"]))
             except _Later:
                 postponed.add(item["id"])
                 return
@@ -180,8 +202,7 @@ class _Later(Exception):
     """The host asked to wait longer than the fetcher waits: try at the next poll."""
 
 
-async def _zone(url: str) -> Zone | None:
-    host = urlsplit(url).hostname
+async def _zone(host: str) -> Zone | None:
     if not host:
         return None
     try:
@@ -190,9 +211,10 @@ async def _zone(url: str) -> Zone | None:
         return None
 
 
-async def _fetch_article(item: dict[str, Any], fetcher: Fetch, feed_zone: Zone | None) -> Article:
+async def _fetch_article(
+    item: dict[str, Any], fetcher: Fetch, feed_zone: Zone | None, link_zone: Zone | None
+) -> Article:
     url = item["url"]
-    link_zone = await _zone(url)
     if link_zone is None:
         raise NoArticle(f"cannot resolve the host of {url}")
     if feed_zone is not None and not redirect_allowed(feed_zone, link_zone):
