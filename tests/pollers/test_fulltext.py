@@ -52,11 +52,15 @@ class Pages:
     routes: dict[str, tuple[bytes, str]] = field(default_factory=dict)
     hits: dict[str, int] = field(default_factory=dict)
 
-    def serve(self, path: str, body: bytes | str, content_type: str = "text/html; charset=utf-8") -> str:
+    def serve(
+        self, path: str, body: bytes | str, content_type: str = "text/html; charset=utf-8"
+    ) -> str:
         self.routes[path] = (body.encode() if isinstance(body, str) else body, content_type)
         return self.base + path
 
-    def article(self, path: str, fixture: str, content_type: str = "text/html; charset=utf-8") -> str:
+    def article(
+        self, path: str, fixture: str, content_type: str = "text/html; charset=utf-8"
+    ) -> str:
         return self.serve(path, (ARTICLES / fixture).read_bytes(), content_type)
 
     def page_hits(self) -> int:
@@ -96,7 +100,7 @@ def rss(*entries: dict[str, str]) -> str:
         extra += f"<atom:updated>{e['updated']}</atom:updated>" if "updated" in e else ""
         items.append(
             f"<item><title>{escape(e['title'])}</title><link>{e['link']}</link>"
-            f"<guid isPermaLink=\"false\">{e['guid']}</guid>"
+            f'<guid isPermaLink="false">{e["guid"]}</guid>'
             f"<description>{escape(e['description'])}</description>{extra}</item>"
         )
     return (
@@ -106,11 +110,15 @@ def rss(*entries: dict[str, str]) -> str:
     )
 
 
-def entry(guid: str, link: str, title: str, description: str = TEASER, **extra: str) -> dict[str, str]:
+def entry(
+    guid: str, link: str, title: str, description: str = TEASER, **extra: str
+) -> dict[str, str]:
     return {"guid": guid, "link": link, "title": title, "description": description, **extra}
 
 
-async def poll(pages: Pages, tmp_path: Path, mode: str, *entries: dict[str, str]) -> list[dict[str, Any]]:
+async def poll(
+    pages: Pages, tmp_path: Path, mode: str, *entries: dict[str, str]
+) -> list[dict[str, Any]]:
     """One poll of a feed listing ``entries``; the emitted items, each checked against the schema."""
     pages.serve("/feed.xml", rss(*entries), "application/rss+xml")
     source = Source(id="courier", kind="rss", url=pages.base + "/feed.xml", full_text=mode)  # type: ignore[arg-type]
@@ -130,7 +138,9 @@ def warnings_of(logs: list[dict[str, Any]]) -> list[dict[str, Any]]:
 async def test_article_body_is_the_story_without_page_chrome(pages: Pages, tmp_path: Path) -> None:
     link = pages.article("/news/harbour", "article_chrome.html")
     title = "Harbour authority approves night dredging"
-    [item] = await poll(pages, tmp_path, "always", entry("h1", link, title, pubDate="Mon, 30 Nov 2026 08:00:00 GMT"))
+    [item] = await poll(
+        pages, tmp_path, "always", entry("h1", link, title, pubDate="Mon, 30 Nov 2026 08:00:00 GMT")
+    )
     assert item["body"] == HARBOUR
     assert item["summary"] == TEASER
     assert item["content_hash"] == content_hash(title, HARBOUR)
@@ -143,9 +153,13 @@ async def test_article_body_is_the_story_without_page_chrome(pages: Pages, tmp_p
         assert chrome not in item["body"], chrome
 
 
-async def test_paywall_teaser_keeps_the_free_paragraphs_not_the_prompt(pages: Pages, tmp_path: Path) -> None:
+async def test_paywall_teaser_keeps_the_free_paragraphs_not_the_prompt(
+    pages: Pages, tmp_path: Path
+) -> None:
     link = pages.article("/tech/chipmaker", "paywall_teaser.html")
-    [item] = await poll(pages, tmp_path, "always", entry("c1", link, "Chipmaker delays its second plant by a year"))
+    [item] = await poll(
+        pages, tmp_path, "always", entry("c1", link, "Chipmaker delays its second plant by a year")
+    )
     assert item["body"] == (
         "Veltronic Semiconductor said on Tuesday it would open its second fabrication plant in the "
         "autumn of 2028, a year later than planned, blaming a shortage of cleanroom engineers.\n"
@@ -158,7 +172,9 @@ async def test_paywall_teaser_keeps_the_free_paragraphs_not_the_prompt(pages: Pa
 
 async def test_amp_page(pages: Pages, tmp_path: Path) -> None:
     link = pages.article("/amp/culture/logbooks", "amp_article.html")
-    [item] = await poll(pages, tmp_path, "always", entry("l1", link, "Lighthouse keeper's logbooks go online"))
+    [item] = await poll(
+        pages, tmp_path, "always", entry("l1", link, "Lighthouse keeper's logbooks go online")
+    )
     assert item["body"] == (
         "Forty years of handwritten logbooks kept by the keepers of the Skarv lighthouse have been "
         "scanned and published by the county archive.\n"
@@ -173,7 +189,9 @@ async def test_amp_page(pages: Pages, tmp_path: Path) -> None:
 async def test_windows_1251_page_declared_only_in_a_meta_tag(pages: Pages, tmp_path: Path) -> None:
     link = pages.article("/news/most", "cp1251_article.html", content_type="text/html")
     title = "В Томске открыли новый мост через Ушайку"
-    [item] = await poll(pages, tmp_path, "always", entry("m1", link, title, description="Мост открыт."))
+    [item] = await poll(
+        pages, tmp_path, "always", entry("m1", link, title, description="Мост открыт.")
+    )
     assert item["body"] == (
         "В субботу в Томске открыли движение по новому мосту через реку Ушайку. Строительство заняло "
         "два года и обошлось городу в 1,2 миллиарда рублей.\n"
@@ -185,18 +203,27 @@ async def test_windows_1251_page_declared_only_in_a_meta_tag(pages: Pages, tmp_p
     assert "Главная" not in item["body"] and "Все права защищены" not in item["body"]
 
 
-async def test_section_front_falls_back_to_the_feed_text_with_one_warning(pages: Pages, tmp_path: Path) -> None:
+async def test_section_front_falls_back_to_the_feed_text_with_one_warning(
+    pages: Pages, tmp_path: Path
+) -> None:
     link = pages.article("/world", "section_front.html")
     with capture_logs() as logs:
-        [item] = await poll(pages, tmp_path, "always", entry("w1", link, "Flooding forces evacuations"))
+        [item] = await poll(
+            pages, tmp_path, "always", entry("w1", link, "Flooding forces evacuations")
+        )
     assert item["body"] == TEASER and "summary" not in item
     assert item["content_hash"] == content_hash("Flooding forces evacuations", TEASER)
     [warning] = warnings_of(logs)
     assert warning["event"] == "full_text_failed" and warning["url"] == link
-    assert warning["reason"] == "the page holds no article text longer than the feed's; kept the feed's text"
+    assert (
+        warning["reason"]
+        == "the page holds no article text longer than the feed's; kept the feed's text"
+    )
 
 
-async def test_missing_page_and_non_html_link_fall_back_with_one_warning_each(pages: Pages, tmp_path: Path) -> None:
+async def test_missing_page_and_non_html_link_fall_back_with_one_warning_each(
+    pages: Pages, tmp_path: Path
+) -> None:
     pdf = pages.serve("/report.pdf", b"%PDF-1.7\n...", "application/pdf")
     with capture_logs() as logs:
         items = await poll(
@@ -212,12 +239,16 @@ async def test_missing_page_and_non_html_link_fall_back_with_one_warning_each(pa
 
 async def test_never_fetches_no_page(pages: Pages, tmp_path: Path) -> None:
     link = pages.article("/news/harbour", "article_chrome.html")
-    [item] = await poll(pages, tmp_path, "never", entry("h1", link, "Harbour authority approves night dredging"))
+    [item] = await poll(
+        pages, tmp_path, "never", entry("h1", link, "Harbour authority approves night dredging")
+    )
     assert item["body"] == TEASER and "summary" not in item
     assert pages.page_hits() == 0
 
 
-async def test_auto_fetches_only_items_whose_feed_text_is_short(pages: Pages, tmp_path: Path) -> None:
+async def test_auto_fetches_only_items_whose_feed_text_is_short(
+    pages: Pages, tmp_path: Path
+) -> None:
     short_link = pages.article("/news/harbour", "article_chrome.html")
     long_link = pages.article("/culture/logbooks", "amp_article.html")
     long_text = "x" * (fulltext.TEASER_BELOW - 10) + " The end of a complete story."
@@ -232,7 +263,9 @@ async def test_auto_fetches_only_items_whose_feed_text_is_short(pages: Pages, tm
 
 async def test_missing_published_at_comes_from_the_page(pages: Pages, tmp_path: Path) -> None:
     link = pages.article("/news/harbour", "article_chrome.html")
-    [item] = await poll(pages, tmp_path, "always", entry("h1", link, "Harbour authority approves night dredging"))
+    [item] = await poll(
+        pages, tmp_path, "always", entry("h1", link, "Harbour authority approves night dredging")
+    )
     assert item["published_at"] == "2026-11-30T07:45:00Z"
     assert item["date_note"] == "published_at is the article page's date"
 
@@ -242,19 +275,28 @@ async def test_unchanged_feed_fetches_no_page_and_a_changed_entry_brings_a_revis
 ) -> None:
     link = pages.article("/news/harbour", "article_chrome.html")
     title = "Harbour authority approves night dredging"
-    first = entry("h1", link, title, pubDate="Mon, 30 Nov 2026 08:00:00 GMT", updated="2026-11-30T08:00:00Z")
+    first = entry(
+        "h1", link, title, pubDate="Mon, 30 Nov 2026 08:00:00 GMT", updated="2026-11-30T08:00:00Z"
+    )
     [v1] = await poll(pages, tmp_path, "always", first)
     assert await poll(pages, tmp_path, "always", first) == []
     assert pages.hits["/news/harbour"] == 1, "an unchanged feed fetched the page again"
 
-    edited = (ARTICLES / "article_chrome.html").read_text("utf-8").replace(
-        "Work is expected to cost 48 million kroner", "Work is now expected to cost 52 million kroner"
+    edited = (
+        (ARTICLES / "article_chrome.html")
+        .read_text("utf-8")
+        .replace(
+            "Work is expected to cost 48 million kroner",
+            "Work is now expected to cost 52 million kroner",
+        )
     )
     pages.serve("/news/harbour", edited)
     [v2] = await poll(pages, tmp_path, "always", {**first, "updated": "2026-11-30T11:30:00Z"})
     assert pages.hits["/news/harbour"] == 2
     assert (v2["id"], v2["revision"]) == (v1["id"], 2)
-    assert v2["body"] == HARBOUR.replace("Work is expected to cost 48", "Work is now expected to cost 52")
+    assert v2["body"] == HARBOUR.replace(
+        "Work is expected to cost 48", "Work is now expected to cost 52"
+    )
 
 
 def test_extraction_opens_no_connection(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -276,7 +318,12 @@ async def test_a_poll_fetches_at_most_its_page_budget(
     monkeypatch.setattr(fulltext, "PAGES_PER_POLL", 2)
     links = [pages.article(f"/news/{n}", "article_chrome.html") for n in range(3)]
     with capture_logs() as logs:
-        items = await poll(pages, tmp_path, "always", *(entry(f"s{n}", link, f"Story {n}") for n, link in enumerate(links)))
+        items = await poll(
+            pages,
+            tmp_path,
+            "always",
+            *(entry(f"s{n}", link, f"Story {n}") for n, link in enumerate(links)),
+        )
     assert [i["body"] for i in items] == [HARBOUR, HARBOUR, TEASER]
     assert pages.page_hits() == 2
     assert [(w["event"], w["reason"]) for w in warnings_of(logs)] == [

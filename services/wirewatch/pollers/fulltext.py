@@ -53,7 +53,11 @@ CONCURRENT_PAGES = 8
 PAGES_PER_POLL = 50
 """Pages one poll of one source fetches at most: a first poll of a 6,000-item archive feed
 emits its backlog with the feed's text instead of spending hours on pages (one warning line)."""
-_DATE_PARAMS = {"outputformat": "%Y-%m-%dT%H:%M:%S%z", "original_date": True, "extensive_search": False}
+_DATE_PARAMS = {
+    "outputformat": "%Y-%m-%dT%H:%M:%S%z",
+    "original_date": True,
+    "extensive_search": False,
+}
 
 
 @dataclass(frozen=True)
@@ -175,7 +179,10 @@ async def complete(
                 return
             except NoArticle as exc:
                 log.warning(
-                    "full_text_failed", source=source_id, url=item["url"], reason=str(exc) + "; kept the feed's text"
+                    "full_text_failed",
+                    source=source_id,
+                    url=item["url"],
+                    reason=str(exc) + "; kept the feed's text",
                 )
                 item["content_hash"] = content_hash(item["title"], item["body"])
                 return
@@ -262,4 +269,3 @@ def _fill_published(item: dict[str, Any], page_date: str | None) -> None:
     item["published_at"] = found
     note = "published_at is the article page's date"
     item["date_note"] = f"{item['date_note']}; {note}" if item.get("date_note") else note
-
