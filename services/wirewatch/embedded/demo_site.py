@@ -174,8 +174,9 @@ class DemoSite:
 
     def sources(self) -> list[dict[str, Any]]:
         """The ``sources.yaml`` entries pointing at this site (``base_url`` must be set)."""
+        # full_text: never: the demo's feeds carry whole stories and their links have no pages
         out = [
-            {"id": o["id"], "name": o["name"], "kind": "rss", "url": self.base_url + o["path"]}
+            {"id": o["id"], "name": o["name"], "kind": "rss", "url": self.base_url + o["path"], "full_text": "never"}
             for o in self.scenario["outlets"]
         ]
         blog = self.scenario["liveblog"]
