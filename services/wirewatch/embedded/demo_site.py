@@ -174,7 +174,7 @@ class DemoSite:
 
     def sources(self) -> list[dict[str, Any]]:
         """The ``sources.yaml`` entries pointing at this site (``base_url`` must be set)."""
-        # full_text: never: the demo's feeds carry whole stories and their links have no pages
+        # full_text: never: the links of the demo's stories have no pages to fetch
         out = [
             {"id": o["id"], "name": o["name"], "kind": "rss", "url": self.base_url + o["path"], "full_text": "never"}
             for o in self.scenario["outlets"]
