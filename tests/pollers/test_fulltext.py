@@ -329,3 +329,44 @@ async def test_a_poll_fetches_at_most_its_page_budget(
     assert [(w["event"], w["reason"]) for w in warnings_of(logs)] == [
         ("full_text_skipped", "1 new items over the 2 pages a poll fetches kept the feed's text")
     ]
+
+
+async def test_a_page_its_host_makes_wait_for_is_left_for_the_next_poll(
+    pages: Pages, tmp_path: Path
+) -> None:
+    link = pages.article("/news/harbour", "article_chrome.html")
+    pages.serve("/feed.xml", rss(entry("h1", link, "Harbour")), "application/rss+xml")
+    source = Source(id="courier", kind="rss", url=pages.base + "/feed.xml", full_text="always")
+    # the feed's request books the host for 5 s; the fetcher waits at most 1 s: "deferred"
+    async with Fetcher(fast_policy(min_host_delay=5.0, max_gate_wait=1.0)) as fetcher:
+        poller, _ = make_poller(tmp_path / "state", fetcher)
+        first = await poller.poll_source(source)
+    assert (first.outcome, first.items, pages.page_hits()) == ("ok", [], 0)
+    async with Fetcher(fast_policy()) as fetcher:
+        poller, _ = make_poller(tmp_path / "state", fetcher)
+        second = await poller.poll_source(source)
+    assert [(i["revision"], i["body"]) for i in second.items] == [(1, HARBOUR)]
+
+
+async def test_a_public_feed_cannot_send_the_poller_to_a_loopback_address(
+    pages: Pages, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = fulltext.resolve_zone
+
+    async def zone(host: str) -> Any:  # "localhost" plays a public host serving the feed
+        return "global" if host == "localhost" else await real(host)
+
+    monkeypatch.setattr(fulltext, "resolve_zone", zone)
+    link = pages.article("/admin", "article_chrome.html")
+    pages.serve("/feed.xml", rss(entry("h1", link, "Harbour")), "application/rss+xml")
+    source = Source(
+        id="courier", kind="rss", url=pages.base.replace("127.0.0.1", "localhost") + "/feed.xml"
+    )
+    with capture_logs() as logs:
+        async with Fetcher(fast_policy()) as fetcher:
+            poller, _ = make_poller(tmp_path / "state", fetcher)
+            [item] = (await poller.poll_source(source)).items
+    assert item["body"] == TEASER and pages.page_hits() == 0
+    assert [w["reason"] for w in warnings_of(logs)] == [
+        "refused a link from a global feed to a loopback address; kept the feed's text"
+    ]
