@@ -8,7 +8,7 @@ next to the feed that links to them.
 from __future__ import annotations
 
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -131,7 +131,7 @@ async def poll(
     return result.items
 
 
-def warnings_of(logs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def warnings_of(logs: list[MutableMapping[str, Any]]) -> list[MutableMapping[str, Any]]:
     return [line for line in logs if line["log_level"] == "warning"]
 
 
