@@ -18,9 +18,10 @@ import pytest
 from aiohttp import web
 from structlog.testing import capture_logs
 
+from wirewatch.core.errors import ConfigError
 from wirewatch.core.schemas import validate
 from wirewatch.pollers import fulltext
-from wirewatch.pollers.config import Source
+from wirewatch.pollers.config import Source, load_sources
 from wirewatch.pollers.http import Fetcher
 from wirewatch.pollers.items import content_hash
 
@@ -370,3 +371,18 @@ async def test_a_public_feed_cannot_send_the_poller_to_a_loopback_address(
     assert [w["reason"] for w in warnings_of(logs)] == [
         "refused a link from a global feed to a loopback address; kept the feed's text"
     ]
+
+
+def test_full_text_defaults_to_auto_and_a_wrong_value_is_one_line(tmp_path: Path) -> None:
+    good = tmp_path / "good.yaml"
+    good.write_text("sources:\n  - id: courier\n    url: https://courier.example/rss\n")
+    assert load_sources(good).sources[0].full_text == "auto"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "sources:\n  - id: courier\n    url: https://courier.example/rss\n    full_text: sometimes\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_sources(bad)
+    assert str(caught.value) == (
+        f"{bad}: sources[0] (courier).full_text: must be one of auto, always, never (got 'sometimes')"
+    )
