@@ -386,3 +386,16 @@ def test_full_text_defaults_to_auto_and_a_wrong_value_is_one_line(tmp_path: Path
     assert str(caught.value) == (
         f"{bad}: sources[0] (courier).full_text: must be one of auto, always, never (got 'sometimes')"
     )
+
+
+async def test_turning_full_text_on_neither_fetches_nor_re_emits_items_already_sent(
+    pages: Pages, tmp_path: Path
+) -> None:
+    link = pages.article("/news/harbour", "article_chrome.html")
+    story = entry("h1", link, "Harbour authority approves night dredging")
+    [before] = await poll(pages, tmp_path, "never", story)
+    assert await poll(pages, tmp_path, "auto", story) == []
+    assert pages.page_hits() == 0
+    [new] = await poll(pages, tmp_path, "auto", story, entry("h2", link, "Second story"))
+    assert (new["id"], new["body"], pages.page_hits()) == ("courier:h2", HARBOUR, 1)
+    assert before["id"] == "courier:h1"
