@@ -45,6 +45,7 @@ COMMAND_MODULES = {
     "rules": "wirewatch.sinks.cli",
     "run": "wirewatch.embedded.cli",
     "deadletters": "wirewatch.sinks.deadletters",
+    "sources": "wirewatch.pollers.sources_cli",
 }
 #: every service's module, once, in pipeline order (the order of the help's command list)
 SERVICE_MODULES = tuple(dict.fromkeys(COMMAND_MODULES.values()))
