@@ -52,17 +52,26 @@ class Imported:
 
 
 class _Handler(listparser_opml.OpmlMixin, xml_handler.XMLHandler):
-    """listparser's OPML handler, also keeping ``wirewatch:id`` per feed URL."""
+    """listparser's OPML handler, also keeping per feed URL its folders and ``wirewatch:id``.
+
+    listparser lists a feed's ``category`` paths before its folder; folders come first in
+    the tags (the order a reader shows them), so they are kept apart here.
+    """
 
     def __init__(self) -> None:
         super().__init__()
         self.ids: dict[str, str] = {}
+        self.folders: dict[str, list[list[str]]] = {}
 
     def start_opml_outline(self, attrs: dict[str, str]) -> None:
+        folder = [name for name in self.hierarchy if name]
         super().start_opml_outline(attrs)
         url = attrs.get("xmlurl", "").strip()
+        if not url:
+            return
+        self.folders.setdefault(url, []).append(folder)
         given = attrs.get(_ID_ATTR, "").strip()
-        if url and given:
+        if given:
             self.ids.setdefault(url, given)
 
 
@@ -140,7 +149,7 @@ def import_opml(content: bytes, name: str = "the file") -> Imported:
             source["name"] = title
         source["kind"] = "rss"
         source["url"] = url
-        tags = _tags(feed.get("categories", []))
+        tags = _tags([*handler.folders.get(feed["url"], []), *feed.get("categories", [])])
         if tags:
             source["tags"] = tags
         result.sources.append(source)
