@@ -19,11 +19,11 @@ if TYPE_CHECKING:
 EXAMPLES = """\
 examples:
   # a feed reader's OPML export -> sources.yaml
-  wirewatch sources import subscriptions.opml > sources.yaml
+  wirewatch sources import examples/subscriptions.opml > imported.yaml
   # sources.yaml -> OPML 2.0 for a feed reader
   wirewatch sources export --config sources.yaml > sources.opml
   # the feeds a site advertises, and its common feed paths that answer with a feed
-  wirewatch sources discover https://www.example.com/
+  wirewatch sources discover https://www.theguardian.com/world
   # poll each source once (nothing saved) and print a status table
   wirewatch sources check --config sources.yaml
 
