@@ -3,6 +3,7 @@
 Entry points, in pipeline order:
 
 * ``poll`` / ``poller``         -> :mod:`wirewatch.pollers.cli`
+* ``sources``                   -> :mod:`wirewatch.pollers.sources_cli`
 * ``process`` / ``processor``   -> :mod:`wirewatch.processors.cli`
 * ``indexer`` / ``notifier`` / ``search`` / ``rules`` -> :mod:`wirewatch.sinks.cli`
 * ``run``                       -> :mod:`wirewatch.embedded.cli`
@@ -37,6 +38,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 COMMAND_MODULES = {
     "poll": "wirewatch.pollers.cli",
     "poller": "wirewatch.pollers.cli",
+    "sources": "wirewatch.pollers.sources_cli",
     "process": "wirewatch.processors.cli",
     "processor": "wirewatch.processors.cli",
     "indexer": "wirewatch.sinks.cli",
@@ -45,7 +47,6 @@ COMMAND_MODULES = {
     "rules": "wirewatch.sinks.cli",
     "run": "wirewatch.embedded.cli",
     "deadletters": "wirewatch.sinks.deadletters",
-    "sources": "wirewatch.pollers.sources_cli",
 }
 #: every service's module, once, in pipeline order (the order of the help's command list)
 SERVICE_MODULES = tuple(dict.fromkeys(COMMAND_MODULES.values()))

@@ -76,8 +76,10 @@ def test_no_feed_found_is_exit_1_with_one_line(site: Site, wirewatch_bin: str, w
 def test_bad_urls_are_one_line_and_exit_2(site: Site, wirewatch_bin: str, wirewatch_env: dict[str, str]) -> None:
     png = site.serve("/logo.png", b"\x89PNG\r\n\x1a\n" + b"\x00" * 64, headers={"Content-Type": "image/png"})
     feed = site.serve("/feed.xml", fixture_bytes("rss_v1.xml"), headers=RSS)
+    huge = site.serve("/huge.html", b"<!DOCTYPE html><html><body>" + b"<p>word</p>" * 1_000_000, headers=HTML)
     port = closed_port()
     cases = {
+        huge: f"cannot fetch {huge}: response exceeds 10485760 bytes (decompressed)",  # the fetcher's cap
         png: f"{png} is not an HTML page (image/png)",
         feed: f"{feed} is a feed itself, not a web page: use it as a source's url",
         site.url("/missing"): f"cannot fetch {site.url('/missing')}: HTTP 404",
