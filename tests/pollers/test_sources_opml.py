@@ -155,6 +155,22 @@ def test_hand_written_ids_survive_the_round_trip_and_live_blogs_are_left_out(
     assert reimported.sources == expected
 
 
+def test_tags_with_category_separators_round_trip_as_folder_else_are_named_as_lost(
+    tmp_path: Path, wirewatch_bin: str, wirewatch_env: dict[str, str]
+) -> None:
+    config = tmp_path / "sources.yaml"
+    config.write_text(
+        "sources:\n  - id: kyiv\n    url: https://kyiv.example/feed\n    tags: [Europe/Ukraine, war, 'a,b']\n", "utf-8"
+    )
+    exported = run(wirewatch_bin, wirewatch_env, "export", "--config", str(config))
+    assert exported.returncode == 0
+    assert exported.stderr == (
+        "wirewatch sources export: kyiv: tag 'a,b' left out (OPML categories cannot hold '/' or ',')\n"
+    )
+    assert '<outline text="Europe/Ukraine" title="Europe/Ukraine">' in exported.stdout
+    assert import_opml(exported.stdout.encode()).sources[0]["tags"] == ["Europe/Ukraine", "war"]
+
+
 def test_export_matches_the_library_function() -> None:
     config = load_sources(OPML / "feedly.expected.yaml")
     assert export_opml(config.sources).count('type="rss"') == 4

@@ -167,6 +167,16 @@ def sources_yaml(imported: Imported, origin: str) -> str:
     return header + body
 
 
+def _carried(tag: str) -> bool:
+    """A tag an OPML ``category`` path can hold (``/`` and ``,`` are its separators, unescapable)."""
+    return "/" not in tag and "," not in tag
+
+
+def lost_tags(source: Source) -> list[str]:
+    """Tags an export cannot carry: after the first (the folder, whose name may hold anything)."""
+    return [tag for tag in source.tags[1:] if not _carried(tag)]
+
+
 def export_opml(sources: Iterable[Source], title: str = "Wirewatch sources") -> str:
     """OPML 2.0: one folder outline per first tag, every tag in ``category`` too.
 
@@ -194,8 +204,9 @@ def export_opml(sources: Iterable[Source], title: str = "Wirewatch sources") -> 
             "xmlUrl": source.url,
             f"{{{NAMESPACE}}}id": source.id,
         }
-        if source.tags:
-            attrs["category"] = ",".join(f"/{tag}" for tag in source.tags)
+        categories = [f"/{tag}" for tag in source.tags if _carried(tag)]
+        if categories:
+            attrs["category"] = ",".join(categories)
         ElementTree.SubElement(parent, "outline", attrs)
     ElementTree.indent(root, space="  ")
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ElementTree.tostring(root, encoding="unicode") + "\n"

@@ -105,7 +105,7 @@ def run_import(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from wirewatch.pollers.opml import export_opml
+    from wirewatch.pollers.opml import export_opml, lost_tags
 
     config = load_sources(args.config)
     feeds = []
@@ -113,6 +113,8 @@ def run_export(args: argparse.Namespace) -> int:
         if source.kind == "liveblog":
             print(f"wirewatch sources export: left out {source.id}: a live blog page, not a feed", file=sys.stderr)
             continue
+        for tag in lost_tags(source):
+            print(f"wirewatch sources export: {source.id}: tag {tag!r} left out (OPML categories cannot hold '/' or ',')", file=sys.stderr)
         feeds.append(source)
     sys.stdout.write(export_opml(feeds))
     return 0
