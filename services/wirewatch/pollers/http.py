@@ -120,7 +120,7 @@ class SourceFetch:
     min_host_delay: float | None = None
     """Seconds between requests to the host after this source's request; only ever slower."""
     timeout: float | None = None
-    """Total deadline of one fetch (caps the connect and read timeouts too)."""
+    """Total deadline of one fetch, and its read timeout (connect stays capped by the global one)."""
 
 
 NO_SETTINGS = SourceFetch()
@@ -390,11 +390,11 @@ class Fetcher:
         cookie = "; ".join(f"{name}={value}" for name, value in settings.cookies)
         delay = max(self.policy.min_host_delay, settings.min_host_delay or 0.0)
         client = self._client(settings.proxy)
+        # A source's own timeout is its whole budget: reads may wait that long too (a slow
+        # publisher), connecting never longer than the global connect timeout.
+        read = total if settings.timeout is not None else min(self.policy.read_timeout, total)
         timeout = httpx.Timeout(
-            connect=min(self.policy.connect_timeout, total),
-            read=min(self.policy.read_timeout, total),
-            write=min(self.policy.read_timeout, total),
-            pool=total,
+            connect=min(self.policy.connect_timeout, total), read=read, write=read, pool=total
         )
         for hop in range(self.policy.max_redirects + 1):
             parts = urlsplit(current)
