@@ -410,3 +410,47 @@ def test_a_cookie_value_a_cookie_cannot_carry_is_refused_without_showing_it(
         f"{path}: sources[0] (publisher-x).cookies.session: environment variable PUBLISHER_SESSION holds "
         "characters a cookie cannot carry (control characters, ';' or ',')"
     )
+
+
+# --- through the CLI (`wirewatch run` shares the same Poller and Fetcher) --------------------
+
+
+async def test_poll_once_honours_per_source_settings(
+    publisher: Publisher, proxy: Proxy, tmp_path: Path, closed_port: int,
+    wirewatch_bin: str, wirewatch_env: dict[str, str],
+) -> None:
+    config = tmp_path / "sources.yaml"
+    config.write_text(f"""\
+fetch:
+  min_host_delay: 0s
+sources:
+  - id: publisher-x
+    url: {publisher.url("/picky.xml")}
+    user_agent: "Wirewatch (desk@newsroom.example)"
+    headers: {{X-Desk: world}}
+    cookies: {{session: {{env: PUBLISHER_SESSION}}}}
+    proxy: {proxy.url}
+  - id: behind-dead-proxy
+    url: {publisher.url("/never.xml")}
+    proxy: http://127.0.0.1:{closed_port}
+""")
+    env = {**wirewatch_env, "PUBLISHER_SESSION": SECRET}
+    process = await asyncio.create_subprocess_exec(
+        wirewatch_bin, "poll", "--once", "--config", str(config), "--state", str(tmp_path / "state"),
+        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), timeout=60)
+    stderr = err.decode()
+    assert process.returncode == 0, stderr
+    assert [json.loads(line)["id"] for line in out.decode().splitlines()] == [
+        f"publisher-x:{publisher.url('/px/picky.xml')}"
+    ]  # the guid is relative: resolved against the feed URL
+    assert proxy.requests == [f"GET {publisher.url('/picky.xml')} HTTP/1.1"]
+    (got,) = publisher.received
+    assert (got.headers["user-agent"], got.headers["x-desk"], got.headers["cookie"]) == (
+        "Wirewatch (desk@newsroom.example)", "world", f"session={SECRET}",
+    )
+    failed = [json.loads(line) for line in stderr.splitlines() if '"source_failed"' in line]
+    assert [(f["source"], f["kind"]) for f in failed] == [("behind-dead-proxy", "proxy")]
+    assert f"proxy http://127.0.0.1:{closed_port} failed" in failed[0]["reason"]
+    assert SECRET not in stderr and "Traceback" not in stderr
