@@ -454,3 +454,18 @@ sources:
     assert [(f["source"], f["kind"]) for f in failed] == [("behind-dead-proxy", "proxy")]
     assert f"proxy http://127.0.0.1:{closed_port} failed" in failed[0]["reason"]
     assert SECRET not in stderr and "Traceback" not in stderr
+
+
+def test_the_readme_example_loads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme.split("### Per-source fetch settings", 1)[1]
+    example = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    monkeypatch.setenv("PUBLISHER_SESSION", SECRET)
+    (path := tmp_path / "sources.yaml").write_text(example)
+    settings = load_sources(path).sources[0].fetch_settings
+    assert settings.user_agent == "Wirewatch (desk@newsroom.example)"
+    assert settings.headers == (("X-Desk", "world"), ("Accept-Language", "fr-CH, fr;q=0.9"))
+    assert settings.cookies == (("session", SECRET),)
+    assert (settings.proxy, settings.min_host_delay, settings.timeout) == (
+        "http://proxy.newsroom.example:3128", 10.0, 90.0,
+    )
