@@ -116,7 +116,11 @@ CONFIG_MISTAKES = [
      "sources[0] (publisher-x).cookies.session: must be {env: VARIABLE}: a cookie's value comes from an environment "
      "variable, never from the file"),
     ("sources_header_newline.yaml",
-     "sources[0] (publisher-x).headers: header 'X-Desk': value must not contain line breaks or NUL"),
+     "sources[0] (publisher-x).headers: header 'X-Desk': value must not contain line breaks or NUL "
+     "(a header value is one line)"),
+    ("sources_header_not_ascii.yaml",
+     "sources[0] (publisher-x).headers: header 'X-Desk': value must be ASCII (an HTTP header cannot carry 'ü'; "
+     "percent-encode it)"),
     ("sources_header_reserved.yaml",
      "sources[0] (publisher-x).headers: header 'Cookie' cannot be set here: use cookies: "
      "(values come from environment variables)"),

@@ -408,7 +408,7 @@ def test_a_cookie_value_a_cookie_cannot_carry_is_refused_without_showing_it(
         load_sources(path)
     assert str(err.value) == (
         f"{path}: sources[0] (publisher-x).cookies.session: environment variable PUBLISHER_SESSION holds "
-        "characters a cookie cannot carry (control characters, ';' or ',')"
+        "characters a cookie cannot carry (only printable ASCII without ';' or ',')"
     )
 
 

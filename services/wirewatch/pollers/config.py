@@ -59,10 +59,24 @@ RESERVED_HEADERS = {
 }
 
 
-def _one_line_value(value: str) -> str:
-    """A header value httpx can send: no CR, LF or NUL (they would split or end the request)."""
+def _header_value_problem(value: str) -> str | None:
+    """Why httpx could not send ``value`` as a header value, or None.
+
+    CR, LF or NUL would split or end the request; httpx encodes header values as ASCII, so
+    any other character would fail every poll of the source instead of failing at load.
+    """
     if any(c in value for c in "\r\n\0"):
-        raise ValueError("must not contain line breaks or NUL (a header value is one line)")
+        return "must not contain line breaks or NUL (a header value is one line)"
+    odd = next((c for c in value if not c.isascii()), None)
+    if odd is not None:
+        return f"must be ASCII (an HTTP header cannot carry {odd!r}; percent-encode it)"
+    return None
+
+
+def _one_line_value(value: str) -> str:
+    problem = _header_value_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
     return value
 
 
@@ -100,10 +114,10 @@ class CookieFromEnv(BaseModel):
         value = os.environ.get(self.env)
         if not value:
             raise ValueError(f"environment variable {self.env} is not set")
-        if any(c in value for c in "\r\n\0;,") or not value.isprintable():
+        if any(c in value for c in "\r\n\0;,") or not (value.isprintable() and value.isascii()):
             raise ValueError(
                 f"environment variable {self.env} holds characters a cookie cannot carry "
-                "(control characters, ';' or ',')"
+                "(only printable ASCII without ';' or ',')"
             )
         self._value = value
         return self
@@ -166,8 +180,9 @@ class Source(BaseModel):
             why = RESERVED_HEADERS.get(name.lower())
             if why is not None:
                 raise ValueError(f"header {name!r} cannot be set here: {why}")
-            if any(c in text for c in "\r\n\0"):
-                raise ValueError(f"header {name!r}: value must not contain line breaks or NUL")
+            problem = _header_value_problem(text)
+            if problem is not None:
+                raise ValueError(f"header {name!r}: value {problem}")
         return value
 
     @field_validator("cookies")
