@@ -360,9 +360,11 @@ class Fetcher:
                 return await self._follow(url, headers, done, settings, total)
         except TimeoutError:
             return done("timeout", f"no complete response within {total:g}s")
-        except (httpx.ProxyError, httpx.ConnectError) as exc:
+        except (httpx.ProxyError, httpx.ConnectError, httpx.ConnectTimeout) as exc:
             if via:  # with a proxy, every connection made is to the proxy
                 return done("proxy", f"{via} failed: {type(exc).__name__}: {exc}".rstrip(": "))
+            if isinstance(exc, httpx.ConnectTimeout):
+                return done("timeout", f"{type(exc).__name__}: {exc}".rstrip(": "))
             return done("network", f"{type(exc).__name__}: {exc}".rstrip(": "))
         except httpx.TimeoutException as exc:
             return done("timeout", f"{type(exc).__name__}: {exc}".rstrip(": "))
