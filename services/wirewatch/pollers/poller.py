@@ -223,7 +223,10 @@ class Poller:
         state = await self.state.load(source.id)
         fetched_at = utc_now()
         fetched = await self.fetcher.fetch(
-            source.url, etag=state.etag, last_modified=state.last_modified
+            source.url,
+            etag=state.etag,
+            last_modified=state.last_modified,
+            settings=source.fetch_settings,
         )
         FETCH_SECONDS.labels(source.id).observe(fetched.elapsed)
         if fetched.kind == "not_modified":
