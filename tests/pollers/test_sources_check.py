@@ -1,4 +1,7 @@
-"""`wirewatch sources check --config FILE`: every source polled once, a table, nothing saved."""
+"""`wirewatch sources check --config FILE`: every source polled once, a table, nothing saved.
+
+Sources: a feed, a JSON Feed, a 404, a closed port, an HTML page, a proxy that refuses.
+"""
 
 from __future__ import annotations
 
@@ -25,6 +28,10 @@ sources:
     url: {down}
   - id: homepage
     url: {home}
+  - id: via-proxy
+    kind: rss
+    url: {wire}
+    proxy: http://127.0.0.1:{down_port}
 """
 
 
@@ -63,6 +70,7 @@ def test_table_of_ok_404_closed_port_and_html_page_exit_1(
             ),
             gone=site.url("/gone.xml"),
             down=f"http://127.0.0.1:{port}/feed",
+            down_port=port,  # a proxy that refuses
             home=site.serve("/", fixture_bytes("html_no_feeds.html"), headers={"Content-Type": "text/html"}),
         ),
         "utf-8",
@@ -73,7 +81,7 @@ def test_table_of_ok_404_closed_port_and_html_page_exit_1(
     lines = first.stdout.splitlines()
     assert columns(lines[0]) == ["ID", "STATUS", "ITEMS", "LAST ITEM", "ERROR"]
     rows = {cells[0]: cells for cells in map(columns, lines[1:])}
-    assert list(rows) == ["wire", "harbour-json", "gone", "down", "homepage"]  # config order
+    assert list(rows) == ["wire", "harbour-json", "gone", "down", "homepage", "via-proxy"]  # config order
     assert rows["wire"] == ["wire", "ok", "3", "2026-03-03T09:15:00Z", "-"]
     assert rows["harbour-json"] == ["harbour-json", "ok", "1", "2026-12-04T18:00:00Z", "-"]
     assert rows["gone"] == ["gone", "HTTP 404", "0", "-", "HTTP 404"]
@@ -83,6 +91,9 @@ def test_table_of_ok_404_closed_port_and_html_page_exit_1(
         "homepage", "not a feed", "0", "-",
         # kind auto: an HTML page is read as a live blog, and the poller says why it is none
         "no LiveBlogPosting JSON-LD on the page and no liveblog selectors configured, and the page advertises no feed",
+    ]  # fmt: skip
+    assert rows["via-proxy"] == [  # the source's own fetch settings hold: it is the real poller
+        "via-proxy", "proxy error", "0", "-", f"proxy http://127.0.0.1:{port} failed: ConnectError: All connection attempts failed",
     ]  # fmt: skip
     # Nothing was saved: a second check finds the same items again, and leaves no files behind.
     second = check(wirewatch_bin, wirewatch_env, config)

@@ -15,6 +15,7 @@ STATUS = {
     "ok": "ok",
     "timeout": "timeout",
     "network": "network error",
+    "proxy": "proxy error",
     "too_large": "too large",
     "redirect_refused": "redirect refused",
     "too_many_redirects": "too many redirects",
