@@ -3,6 +3,7 @@
 Entry points, in pipeline order:
 
 * ``poll`` / ``poller``         -> :mod:`wirewatch.pollers.cli`
+* ``sources``                   -> :mod:`wirewatch.pollers.sources_cli`
 * ``process`` / ``processor``   -> :mod:`wirewatch.processors.cli`
 * ``indexer`` / ``notifier`` / ``search`` / ``rules`` -> :mod:`wirewatch.sinks.cli`
 * ``run``                       -> :mod:`wirewatch.embedded.cli`
@@ -37,6 +38,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 COMMAND_MODULES = {
     "poll": "wirewatch.pollers.cli",
     "poller": "wirewatch.pollers.cli",
+    "sources": "wirewatch.pollers.sources_cli",
     "process": "wirewatch.processors.cli",
     "processor": "wirewatch.processors.cli",
     "indexer": "wirewatch.sinks.cli",

@@ -383,9 +383,9 @@ async def test_sources_page_shows_a_failing_source_and_its_error(browser: Any, d
     try:
         await page.goto(url_of(demo, "/sources"))
         cards = page.locator("li.source-card")
-        assert await cards.evaluate_all("els => els.map(e => e.dataset.source)") == [
-            "meridian-wire", "harbour-post", "northgate-daily", "morning-digest", "kyiv-visnyk", "meridian-live",
-            DEAD_SOURCE]
+        assert await cards.evaluate_all("els => els.map(e => e.dataset.source)") == [  # failing first
+            DEAD_SOURCE,
+            "meridian-wire", "harbour-post", "northgate-daily", "morning-digest", "kyiv-visnyk", "meridian-live"]
         dead = page.locator(f'li.source-card[data-source="{DEAD_SOURCE}"]')
         assert await dead.get_attribute("class") == "source-card state-failing"
         assert int(await dead.locator(".failures").inner_text()) >= 1
@@ -409,7 +409,7 @@ async def test_a_quiet_source_is_highlighted_with_its_staleness(browser: Any, tm
     now = 1_780_000_000.0
     quiet = Source(id="quiet-wire", name="Quiet Wire", kind="rss", url="https://quiet.example/rss.xml")
     lively = Source(id="lively-wire", name="Lively Wire", kind="rss", url="https://lively.example/rss.xml")
-    health = SourceHealth([quiet, lively], export=False, clock=lambda: now)
+    health = SourceHealth([lively, quiet], export=False, clock=lambda: now)  # config order: lively first
     hour = 3600.0
     # hourly items until 4 hours ago: staleness 4.0
     health.succeeded("quiet-wire", at=now - 60, item_times={f"q{n}": now - hour * (4 + n) for n in range(5)})
@@ -426,6 +426,8 @@ async def test_a_quiet_source_is_highlighted_with_its_staleness(browser: Any, tm
         assert await card.locator(".staleness").inner_text() == "4.0×"
         assert await card.locator(".usual-gap").inner_text() == "1 h"
         assert (await card.locator(".last-item").inner_text()).startswith("4 h ago · ")
+        order = await page.locator("li.source-card").evaluate_all("els => els.map(e => e.dataset.source)")
+        assert order == ["quiet-wire", "lively-wire"]  # quiet before ok
         lively_card = page.locator('li.source-card[data-source="lively-wire"]')
         assert await lively_card.get_attribute("class") == "source-card state-ok"
         assert await lively_card.locator(".staleness").inner_text() == "0.5×"

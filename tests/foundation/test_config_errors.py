@@ -89,7 +89,8 @@ CONFIG_MISTAKES = [
     ("sources_fetch_unknown_key.yaml", "fetch: unknown key 'per_host_concurency' (did you mean 'per_host_concurrency'?)"),
     ("sources_top_unknown_key.yaml", "unknown key 'source' (did you mean 'sources'?)"),
     ("sources_no_close_key.yaml",
-     "sources[0] (bbc-world): unknown key 'colour' (known keys: id, name, kind, url, interval, tags, liveblog)"),
+     "sources[0] (bbc-world): unknown key 'colour' (known keys: id, name, kind, url, interval, tags, liveblog, "
+     "user_agent, headers, cookies, proxy, min_host_delay, timeout)"),
     ("sources_missing_id.yaml", "sources[1] (NPR News): missing required key 'id'"),
     ("sources_bad_kind.yaml", "sources[0] (bbc-world).kind: must be one of rss, atom, liveblog, auto (got 'podcast')"),
     ("sources_kind_typo.yaml",
@@ -103,6 +104,32 @@ CONFIG_MISTAKES = [
      "sources[0] (bbc world).id: must start with a letter or digit and hold only letters, digits and . _ : - "
      "(got 'bbc world')"),
     ("sources_bad_max_bytes.yaml", "fetch.max_bytes: must be at least 1024 (got 10)"),
+    # Per-source fetch settings: a secret (a pasted cookie value, a proxy password) is never echoed.
+    ("sources_fetch_key_typo.yaml", "sources[0] (publisher-x): unknown key 'user_agnet' (did you mean 'user_agent'?)"),
+    ("sources_bad_proxy.yaml",
+     "sources[0] (publisher-x).proxy: must be an http:// or https:// proxy URL (got 'socks5://127.0.0.1:1080')"),
+    ("sources_proxy_credentials.yaml",
+     "sources[0] (publisher-x).proxy: must be scheme://host:port only (got 'http://***@proxy.example:3128/path')"),
+    ("sources_cookie_env_missing.yaml",
+     "sources[0] (publisher-x).cookies.session: environment variable WIREWATCH_FIXTURE_COOKIE_NEVER_SET is not set"),
+    ("sources_cookie_literal.yaml",
+     "sources[0] (publisher-x).cookies.session: must be {env: VARIABLE}: a cookie's value comes from an environment "
+     "variable, never from the file"),
+    ("sources_header_newline.yaml",
+     "sources[0] (publisher-x).headers: header 'X-Desk': value must not contain line breaks or NUL "
+     "(a header value is one line)"),
+    ("sources_header_not_ascii.yaml",
+     "sources[0] (publisher-x).headers: header 'X-Desk': value must be ASCII (an HTTP header cannot carry 'ü'; "
+     "percent-encode it)"),
+    ("sources_header_reserved.yaml",
+     "sources[0] (publisher-x).headers: header 'Cookie' cannot be set here: use cookies: "
+     "(values come from environment variables)"),
+    ("sources_header_bad_name.yaml",
+     "sources[0] (publisher-x).headers: header name 'X Desk' is not a valid HTTP header name"),
+    ("sources_bad_timeout.yaml", "sources[0] (publisher-x).timeout: must be more than 0s (got '0s')"),
+    ("sources_user_agent_newline.yaml",
+     "sources[0] (publisher-x).user_agent: must not contain line breaks or NUL (a header value is one line) "
+     "(got 'Wirewatch\\nX-Injected: yes')"),
     ("rules_unknown_key.yaml", "rules[0] (icc-warrant): unknown key 'notfy' (did you mean 'notify'?)"),
     ("rules_top_unknown_key.yaml", "unknown key 'rule' (did you mean 'rules'?)"),
     ("rules_bad_on_update.yaml", "rules[1] (grain-corridor).on_update: must be true or false (got 'sometimes')"),

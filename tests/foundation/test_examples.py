@@ -53,6 +53,10 @@ CANNOT_RUN = {
         "the store must hold that one (tests/sinks/test_deadletters.py replays real ones)",
     "wirewatch deadletters replay 0-12 0-13": "replays dead letters by id: the store must hold those "
         "(tests/sinks/test_deadletters.py replays real ones)",
+    "wirewatch sources discover https://www.theguardian.com/world": "fetches a public site: needs internet "
+        "(tests/pollers/test_sources_discover.py runs it against a local site)",
+    "wirewatch sources check --config sources.yaml": "polls the example's public feeds: needs internet "
+        "(tests/pollers/test_sources_check.py runs it against local sources)",
 }
 PROGRAMS = re.compile(r"^(?:\.venv/bin/)?(?:wirewatch|make|python3?(?= -m wirewatch))(?:\s|$)")
 ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")

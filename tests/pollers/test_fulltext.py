@@ -52,6 +52,8 @@ class Pages:
     base: str = ""
     routes: dict[str, tuple[bytes, str]] = field(default_factory=dict)
     hits: dict[str, int] = field(default_factory=dict)
+    headers: dict[str, dict[str, str]] = field(default_factory=dict)
+    """The last request's headers per ``host + path``."""
 
     def serve(
         self, path: str, body: bytes | str, content_type: str = "text/html; charset=utf-8"
@@ -74,6 +76,7 @@ async def pages() -> AsyncIterator[Pages]:
 
     async def handle(request: web.Request) -> web.Response:
         site.hits[request.path] = site.hits.get(request.path, 0) + 1
+        site.headers[request.host.split(":")[0] + request.path] = dict(request.headers)
         if request.path not in site.routes:
             return web.Response(status=404, text="not found")
         body, ctype = site.routes[request.path]
@@ -399,3 +402,39 @@ async def test_turning_full_text_on_neither_fetches_nor_re_emits_items_already_s
     [new] = await poll(pages, tmp_path, "auto", story, entry("h2", link, "Second story"))
     assert (new["id"], new["body"], pages.page_hits()) == ("courier:h2", HARBOUR, 1)
     assert before["id"] == "courier:h1"
+
+
+async def test_page_requests_carry_the_source_settings_and_its_cookies_only_to_its_own_host(
+    pages: Pages, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COURIER_SESSION", "s3cret")
+    own = pages.article("/news/harbour", "article_chrome.html").replace("127.0.0.1", "localhost")
+    other = pages.article("/syndicated/harbour", "article_chrome.html")
+    feed = rss(entry("h1", own, "Harbour"), entry("h2", other, "Harbour again"))
+    pages.serve("/feed.xml", feed, "application/rss+xml")
+    source = Source.model_validate(
+        {
+            "id": "courier",
+            "kind": "rss",
+            "url": pages.base.replace("127.0.0.1", "localhost") + "/feed.xml",
+            "full_text": "always",
+            "user_agent": "CourierBot/2",
+            "headers": {"X-Desk": "night"},
+            "cookies": {"session": {"env": "COURIER_SESSION"}},
+        }
+    )
+    async with Fetcher(fast_policy()) as fetcher:
+        poller, _ = make_poller(tmp_path / "state", fetcher)
+        items = (await poller.poll_source(source)).items
+    assert [i["body"] for i in items] == [HARBOUR, HARBOUR]
+    mine, theirs = (
+        pages.headers["localhost/news/harbour"],
+        pages.headers["127.0.0.1/syndicated/harbour"],
+    )
+    assert (mine["User-Agent"], mine["X-Desk"], mine["Cookie"]) == (
+        "CourierBot/2",
+        "night",
+        "session=s3cret",
+    )
+    assert theirs["User-Agent"] == "CourierBot/2"
+    assert "Cookie" not in theirs and "X-Desk" not in theirs

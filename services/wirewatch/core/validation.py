@@ -24,6 +24,11 @@ _LABEL_KEYS = ("id", "name")
 _LABEL_MAX = 60
 
 
+class SecretValueError(ValueError):
+    """A validator's complaint about a value that may be a secret: its message is the whole
+    reason, and the value itself is never appended (a pasted cookie, a proxy password)."""
+
+
 def first_error(errors: list[ErrorDetails]) -> ErrorDetails:
     """The error to report: an unknown key first (a misspelt key also reads as a missing one)."""
     return next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
@@ -72,6 +77,8 @@ def reason(error: ErrorDetails, annotation: Any = None) -> str:
     got = f" (got {shown(value)})"
     if kind in ("value_error", "assertion_error"):
         text = str(ctx.get("error", error["msg"]))
+        if isinstance(ctx.get("error"), SecretValueError):
+            return text
         return text if shown(value) in text or isinstance(value, dict | list) else text + got
     if kind == "literal_error":
         allowed = [str(a) for a in literal_values(annotation)]

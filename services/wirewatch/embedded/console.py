@@ -267,6 +267,8 @@ def add_console(
     async def sources(_request: web.Request) -> web.Response:
         health = state.health
         snapshot: list[SourceStatus] | None = health.snapshot() if health is not None else None
+        if snapshot is not None:  # what needs a look first: failing, then quiet, each in config order
+            snapshot.sort(key=lambda s: 0 if s.failing else 1 if s.quiet else 2)
         failing = sum(1 for s in snapshot or [] if s.failing)
         quiet = sum(1 for s in snapshot or [] if s.quiet and not s.failing)
         now = health.clock() if health is not None else time.time()

@@ -30,7 +30,15 @@ import trafilatura
 
 from wirewatch.core.logging import get_logger
 from wirewatch.core.times import parse_rfc3339
-from wirewatch.pollers.http import Fetch, Zone, decode_text, redirect_allowed, resolve_zone
+from wirewatch.pollers.http import (
+    NO_SETTINGS,
+    Fetch,
+    SourceFetch,
+    Zone,
+    decode_text,
+    redirect_allowed,
+    resolve_zone,
+)
 from wirewatch.pollers.items import (
     MAX_BODY,
     MAX_SUMMARY,
@@ -144,6 +152,7 @@ async def complete(
     fetcher: Fetch,
     source_id: str,
     feed_url: str,
+    settings: SourceFetch = NO_SETTINGS,
 ) -> tuple[list[dict[str, Any]], set[str]]:
     """``items`` with their articles, and the ids to retry at the next poll (host busy).
 
@@ -178,7 +187,13 @@ async def complete(
     async def one(item: dict[str, Any]) -> None:
         async with slots:
             try:
-                article = await _fetch_article(item, fetcher, feed_zone, await zone(item["url"]))
+                article = await _fetch_article(
+                    item,
+                    fetcher,
+                    feed_zone,
+                    await zone(item["url"]),
+                    link_settings(settings, feed_url, item["url"]),
+                )
             except _Later:
                 postponed.add(item["id"])
                 return
@@ -223,15 +238,38 @@ async def _zone(host: str) -> Zone | None:
         return None
 
 
+def link_settings(settings: SourceFetch, feed_url: str, link: str) -> SourceFetch:
+    """The source's fetch settings for a page it links to.
+
+    User agent, proxy, pacing and timeout always apply (they are how the publisher is
+    reached); headers and cookies (secrets, logins) only go to the feed's own host
+    (``www.`` aside), never to a third-party host a feed links to.
+    """
+    if not settings.headers and not settings.cookies:
+        return settings
+    if _host(feed_url) == _host(link):
+        return settings
+    return replace(settings, headers=(), cookies=())
+
+
+def _host(url: str) -> str:
+    host = (urlsplit(url).hostname or "").lower()
+    return host.removeprefix("www.")
+
+
 async def _fetch_article(
-    item: dict[str, Any], fetcher: Fetch, feed_zone: Zone | None, link_zone: Zone | None
+    item: dict[str, Any],
+    fetcher: Fetch,
+    feed_zone: Zone | None,
+    link_zone: Zone | None,
+    settings: SourceFetch = NO_SETTINGS,
 ) -> Article:
     url = item["url"]
     if link_zone is None:
         raise NoArticle(f"cannot resolve the host of {url}")
     if feed_zone is not None and not redirect_allowed(feed_zone, link_zone):
         raise NoArticle(f"refused a link from a {feed_zone} feed to a {link_zone} address")
-    fetched = await fetcher.fetch(url)
+    fetched = await fetcher.fetch(url, settings=settings)
     if fetched.kind == "deferred":
         raise _Later
     if fetched.kind != "ok":

@@ -14,6 +14,9 @@ must never stall or crash the others. So every fetch:
   *decompressed* bytes against the size cap, so a gzip bomb stops after cap
   bytes instead of filling memory;
 * has connect/read timeouts and a total deadline;
+* applies a source's own settings (:class:`SourceFetch`: User-Agent, headers,
+  cookies, proxy, slower host delay, timeout), with one pooled client per
+  distinct proxy;
 * returns a typed :class:`FetchOutcome`, never raises for web trouble.
 
 Known limit: the resolved address is checked, then httpx resolves again to
@@ -50,6 +53,7 @@ OutcomeKind = Literal[
     "parse",
     "network",
     "deferred",
+    "proxy",
 ]
 
 REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
@@ -104,11 +108,45 @@ class FetchPolicy:
     """A fetch that would wait longer than this for its host returns ``deferred``."""
 
 
+@dataclass(frozen=True)
+class SourceFetch:
+    """One source's own fetch settings (``sources.yaml``); None/empty = the fetcher's defaults."""
+
+    user_agent: str | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+    cookies: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    """``(name, value)``; values are secrets (from environment variables): never in a repr or log."""
+    proxy: str | None = None
+    min_host_delay: float | None = None
+    """Seconds between requests to the host after this source's request; only ever slower."""
+    timeout: float | None = None
+    """Total deadline of one fetch, and its read timeout (connect stays capped by the global one)."""
+
+
+NO_SETTINGS = SourceFetch()
+
+
+def redact_proxy(url: str) -> str:
+    """A proxy URL fit for logs and errors: any ``user:password@`` replaced by ``***@``."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    authority, slash, path = rest.partition("/")
+    if "@" in authority:
+        authority = "***@" + authority.rsplit("@", 1)[1]
+    return f"{scheme}://{authority}{slash}{path}"
+
+
 class Fetch(Protocol):
     """What the poller needs from a fetcher (tests and embedded mode may swap it)."""
 
     async def fetch(
-        self, url: str, *, etag: str | None = None, last_modified: str | None = None
+        self,
+        url: str,
+        *,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        settings: SourceFetch = NO_SETTINGS,
     ) -> FetchOutcome: ...
 
 
@@ -217,14 +255,25 @@ class _Decoder:
 
 
 class Fetcher:
-    """Async fetcher sharing one connection pool and per-host gates across sources."""
+    """Async fetcher sharing connection pools and per-host gates across sources.
+
+    Pools: one httpx client for direct fetches and one per distinct ``proxy`` URL, made on
+    first use and kept until :meth:`aclose` (httpx binds a proxy to a client, not to a
+    request). Sources naming the same proxy share its pool; the host gates are shared by
+    all clients, so a proxy never loosens politeness towards a host.
+    """
 
     def __init__(
         self, policy: FetchPolicy, transport: httpx.AsyncBaseTransport | None = None
     ) -> None:
         self.policy = policy
+        self._transport = transport
         self._gates: dict[str, _HostGate] = {}
-        self._client = httpx.AsyncClient(
+        self._clients: dict[str | None, httpx.AsyncClient] = {None: self._new_client(None)}
+
+    def _new_client(self, proxy: str | None) -> httpx.AsyncClient:
+        policy = self.policy
+        return httpx.AsyncClient(
             follow_redirects=False,
             timeout=httpx.Timeout(
                 connect=policy.connect_timeout,
@@ -234,12 +283,25 @@ class Fetcher:
             ),
             headers={"User-Agent": policy.user_agent, "Accept-Encoding": "gzip, deflate, br"},
             limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
-            transport=transport,
+            transport=self._transport,
+            proxy=proxy,
             trust_env=False,
         )
 
+    def _client(self, proxy: str | None) -> httpx.AsyncClient:
+        client = self._clients.get(proxy)
+        if client is None:
+            client = self._clients[proxy] = self._new_client(proxy)
+        return client
+
+    @property
+    def proxies(self) -> list[str]:
+        """The proxy URLs with a pool open (redacted), for tests and diagnostics."""
+        return sorted(redact_proxy(p) for p in self._clients if p is not None)
+
     async def aclose(self) -> None:
-        await self._client.aclose()
+        for client in self._clients.values():
+            await client.aclose()
 
     async def __aenter__(self) -> Fetcher:
         return self
@@ -255,7 +317,7 @@ class Fetcher:
             gate = self._gates[key] = _HostGate(self.policy.per_host_concurrency)
         return gate
 
-    async def _wait_turn(self, gate: _HostGate) -> float | None:
+    async def _wait_turn(self, gate: _HostGate, delay: float) -> float | None:
         """Take the host's pacing slot; returns seconds still to wait if too long (deferred)."""
         async with gate.lock:
             wait = gate.not_before - time.monotonic()
@@ -263,13 +325,18 @@ class Fetcher:
                 return wait
             if wait > 0:
                 await asyncio.sleep(wait)
-            gate.not_before = max(gate.not_before, time.monotonic() + self.policy.min_host_delay)
+            gate.not_before = max(gate.not_before, time.monotonic() + delay)
         return None
 
     async def fetch(
-        self, url: str, *, etag: str | None = None, last_modified: str | None = None
+        self,
+        url: str,
+        *,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        settings: SourceFetch = NO_SETTINGS,
     ) -> FetchOutcome:
-        """GET ``url`` politely; every failure comes back as a typed outcome."""
+        """GET ``url`` politely with the source's ``settings``; failures come back as typed outcomes."""
         started = time.monotonic()
 
         def done(kind: OutcomeKind, reason: str = "", **kw: object) -> FetchOutcome:
@@ -279,15 +346,26 @@ class Fetcher:
             "Accept": "application/rss+xml, application/atom+xml, application/feed+json, "
             "application/xml;q=0.9, text/html;q=0.8, */*;q=0.5"
         }
+        headers.update(settings.headers)
+        if settings.user_agent:
+            headers["User-Agent"] = settings.user_agent
         if etag:
             headers["If-None-Match"] = etag
         if last_modified:
             headers["If-Modified-Since"] = last_modified
+        total = settings.timeout if settings.timeout is not None else self.policy.total_timeout
+        via = f"proxy {redact_proxy(settings.proxy)}" if settings.proxy else ""
         try:
-            async with asyncio.timeout(self.policy.total_timeout):
-                return await self._follow(url, headers, done)
+            async with asyncio.timeout(total):
+                return await self._follow(url, headers, done, settings, total)
         except TimeoutError:
-            return done("timeout", f"no complete response within {self.policy.total_timeout:g}s")
+            return done("timeout", f"no complete response within {total:g}s")
+        except (httpx.ProxyError, httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            if via:  # with a proxy, every connection made is to the proxy
+                return done("proxy", f"{via} failed: {type(exc).__name__}: {exc}".rstrip(": "))
+            if isinstance(exc, httpx.ConnectTimeout):
+                return done("timeout", f"{type(exc).__name__}: {exc}".rstrip(": "))
+            return done("network", f"{type(exc).__name__}: {exc}".rstrip(": "))
         except httpx.TimeoutException as exc:
             return done("timeout", f"{type(exc).__name__}: {exc}".rstrip(": "))
         except _TooLarge:
@@ -305,9 +383,21 @@ class Fetcher:
         except httpx.HTTPError as exc:
             return done("network", f"{type(exc).__name__}: {exc}".rstrip(": "))
 
-    async def _follow(self, url: str, headers: dict[str, str], done: _Done) -> FetchOutcome:
+    async def _follow(
+        self, url: str, headers: dict[str, str], done: _Done, settings: SourceFetch, total: float
+    ) -> FetchOutcome:
         current = url
         origin: Zone | None = None
+        first_host = urlsplit(url).hostname
+        cookie = "; ".join(f"{name}={value}" for name, value in settings.cookies)
+        delay = max(self.policy.min_host_delay, settings.min_host_delay or 0.0)
+        client = self._client(settings.proxy)
+        # A source's own timeout is its whole budget: reads may wait that long too (a slow
+        # publisher), connecting never longer than the global connect timeout.
+        read = total if settings.timeout is not None else min(self.policy.read_timeout, total)
+        timeout = httpx.Timeout(
+            connect=min(self.policy.connect_timeout, total), read=read, write=read, pool=total
+        )
         for hop in range(self.policy.max_redirects + 1):
             parts = urlsplit(current)
             if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -319,14 +409,19 @@ class Fetcher:
                     raise _Refused(f"refused {parts.hostname}: link-local/reserved address")
             elif not redirect_allowed(origin, zone):
                 raise _Refused(f"refused redirect from a {origin} address to {current} ({zone})")
+            hop_headers = dict(headers)
+            if parts.hostname != first_host:
+                hop_headers.pop("Authorization", None)  # as httpx does on cross-host redirects
+            elif cookie:  # cookies go to the host they were configured for, never elsewhere
+                hop_headers["Cookie"] = cookie
             gate = self._gate(current)
             async with gate.semaphore:
-                deferred = await self._wait_turn(gate)
+                deferred = await self._wait_turn(gate, delay)
                 if deferred is not None:
                     return done(
                         "deferred", f"host asked to wait {deferred:.0f}s more", retry_after=deferred
                     )
-                result = await self._request(current, headers, gate, done)
+                result = await self._request(client, current, hop_headers, timeout, gate, done)
             if isinstance(result, str):
                 if hop == self.policy.max_redirects:
                     break
@@ -336,10 +431,16 @@ class Fetcher:
         return done("too_many_redirects", f"more than {self.policy.max_redirects} redirects")
 
     async def _request(
-        self, url: str, headers: dict[str, str], gate: _HostGate, done: _Done
+        self,
+        client: httpx.AsyncClient,
+        url: str,
+        headers: dict[str, str],
+        timeout: httpx.Timeout,
+        gate: _HostGate,
+        done: _Done,
     ) -> FetchOutcome | str:
         """One GET; returns the next URL for a redirect."""
-        async with self._client.stream("GET", url, headers=headers) as resp:
+        async with client.stream("GET", url, headers=headers, timeout=timeout) as resp:
             status = resp.status_code
             if status in REDIRECT_CODES and resp.headers.get("location"):
                 return urljoin(url, resp.headers["location"])

@@ -223,7 +223,10 @@ class Poller:
         state = await self.state.load(source.id)
         fetched_at = utc_now()
         fetched = await self.fetcher.fetch(
-            source.url, etag=state.etag, last_modified=state.last_modified
+            source.url,
+            etag=state.etag,
+            last_modified=state.last_modified,
+            settings=source.fetch_settings,
         )
         FETCH_SECONDS.labels(source.id).observe(fetched.elapsed)
         if fetched.kind == "not_modified":
@@ -253,7 +256,12 @@ class Poller:
         )
         if wanted:  # only new or changed feed entries reach here: an unchanged feed fetches no page
             emitted, later = await fulltext.complete(
-                emitted, wanted, fetcher=self.fetcher, source_id=source.id, feed_url=source.url
+                emitted,
+                wanted,
+                fetcher=self.fetcher,
+                source_id=source.id,
+                feed_url=source.url,
+                settings=source.fetch_settings,
             )
             next_state = fulltext.postpone(next_state, later, state)
         if emitted:
