@@ -116,3 +116,21 @@ def test_unusable_config_is_one_line_and_exit_2(tmp_path: Path, wirewatch_bin: s
     done = check(wirewatch_bin, wirewatch_env, config)
     assert (done.returncode, done.stdout) == (2, "")
     assert done.stderr.startswith("wirewatch sources check: error: ") and done.stderr.count("\n") == 1
+
+
+def test_check_polls_the_feed_not_its_article_pages(
+    site: Site, tmp_path: Path, wirewatch_bin: str, wirewatch_env: dict[str, str]
+) -> None:
+    """A source with ``full_text: always`` is checked by its feed alone: no article page is fetched."""
+    article = site.serve("/news/1.html", "<html><body><article><p>The whole story.</p></article></body></html>",
+                         headers={"Content-Type": "text/html"})
+    feed = (f'<rss version="2.0"><channel><title>Wire</title><item><title>Teaser</title><link>{article}</link>'
+            "<guid>w-1</guid><description>Short.</description></item></channel></rss>")
+    url = site.serve("/rss.xml", feed, headers={"Content-Type": "application/rss+xml"})
+    config = tmp_path / "sources.yaml"
+    config.write_text(f"fetch:\n  min_host_delay: 0s\nsources:\n  - id: wire\n    url: {url}\n"
+                      "    full_text: always\n", "utf-8")
+    done = check(wirewatch_bin, wirewatch_env, config)
+    assert (done.returncode, done.stderr) == (0, "")
+    assert columns(done.stdout.splitlines()[1])[:3] == ["wire", "ok", "1"]
+    assert [path for path, _ in site.requests] == ["/rss.xml"]
