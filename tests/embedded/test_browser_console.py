@@ -48,6 +48,8 @@ async def small_console(tmp_path: Path) -> AsyncIterator[tuple[str, SqliteStore]
 
 @pytest.fixture
 async def desk(tmp_path: Path) -> AsyncIterator[tuple[str, SqliteStore]]:
+    global NOW  # the items' clock starts with the store, not when pytest collected this module (a
+    NOW = datetime.now(UTC).replace(microsecond=0)  # suite minutes long moved "last 1 h" under them)
     store = SqliteStore(tmp_path)
     assert {o.status for o in store.index_items_sync(console_items(NOW))} == {"indexed"}
     store.index_alerts_sync([{

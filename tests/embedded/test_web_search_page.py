@@ -24,6 +24,8 @@ NOW = datetime.now(UTC).replace(microsecond=0)
 
 @pytest.fixture(scope="module")
 def desk_store(tmp_path_factory: pytest.TempPathFactory) -> SqliteStore:
+    global NOW  # the items' clock starts with the store, not when pytest collected this module (a
+    NOW = datetime.now(UTC).replace(microsecond=0)  # suite minutes long moved "last 1 h" under them)
     store = SqliteStore(tmp_path_factory.mktemp("desk"))
     assert {o.status for o in store.index_items_sync(console_items(NOW))} == {"indexed"}
     return store

@@ -29,8 +29,17 @@ async def settings(kafka_bootstrap: str, elasticsearch_url: str, topic_prefix: s
 
 
 async def indexed_count(es_client: Any, alias: str) -> int:
-    await es_client.indices.refresh(index=alias, ignore_unavailable=True, allow_no_indices=True)
-    return int((await es_client.count(index=alias, ignore_unavailable=True, allow_no_indices=True))["count"])
+    """Documents searchable under ``alias``; -1 while a just-created index's shards are not yet
+    searchable (the node answers 503 ``search_phase_execution_exception`` then)."""
+    from elasticsearch import ApiError
+
+    try:
+        await es_client.indices.refresh(index=alias, ignore_unavailable=True, allow_no_indices=True)
+        return int((await es_client.count(index=alias, ignore_unavailable=True, allow_no_indices=True))["count"])
+    except ApiError as exc:
+        if exc.meta.status == 503:
+            return -1
+        raise
 
 
 def process_raw(wirewatch_bin: str, env: dict[str, str]) -> list[dict[str, Any]]:
