@@ -623,7 +623,11 @@ def _term(tok: _Tok, field: str | None) -> Node | None:
         else:
             literal.append(c)
     flush()
-    text = "".join(pattern)
+    return _pattern_node(tok, "".join(pattern), field)
+
+
+def _pattern_node(tok: _Tok, text: str, field: str | None) -> Node:
+    """A normalised wildcard pattern as a node: a trailing-``*``-only pattern is a Prefix."""
     if not text or text[0] in "*?":
         raise QuerySyntaxError(tok.pos + 1, f"leading wildcard in {tok.text!r} is not allowed")
     stripped = text.rstrip("*")
@@ -651,13 +655,7 @@ def _field_term(tok: _Tok, field: str | None, kind: Kind) -> Node | None:
             literal.clear()
         else:
             literal.append(c)
-    text = "".join(pattern)
-    if not text or text[0] in "*?":
-        raise QuerySyntaxError(tok.pos + 1, f"leading wildcard in {tok.text!r} is not allowed")
-    stripped = text.rstrip("*")
-    if "*" not in stripped and "?" not in stripped:
-        return Prefix(stripped, field)
-    return Wildcard(text, field)
+    return _pattern_node(tok, "".join(pattern), field)
 
 
 def parse(query: str, *, for_rules: bool = False) -> Node:
