@@ -87,7 +87,7 @@ async def test_alerts_are_keyed_by_id_the_first_kept_and_listed_in_arrival_order
         (1, "r:1", "one"), (2, "r:2", "two"),
     ]
     assert [a["id"] for _, a in store.alerts_after(1)] == ["r:2"]
-    assert store.alert_count() == 2
+    assert store.alert_total() == 2
     await store.close()
 
 

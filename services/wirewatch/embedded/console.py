@@ -124,7 +124,7 @@ def lucene_phrase(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-async def _maybe(value: Any) -> Any:
+async def awaited(value: Any) -> Any:
     """A store method's result, awaited when it is a coroutine (Elasticsearch) and not (SQLite)."""
     return await value if inspect.isawaitable(value) else value
 
@@ -225,10 +225,10 @@ def add_console(
         if not callable(history):
             return await render("alerts", entries=None, rule=rule, rule_ids=rule_ids, total=0, page_no=1,
                                 pages=1, link=_link("/alerts", rule=rule))
-        total = int(await _maybe(store.alert_total(rule=rule)))
+        total = int(await awaited(store.alert_total(rule=rule)))
         pages = max(1, math.ceil(total / ALERTS_PER_PAGE))
         page_no = min(page_no, pages)
-        entries = await _maybe(history(limit=ALERTS_PER_PAGE, offset=(page_no - 1) * ALERTS_PER_PAGE, rule=rule))
+        entries = await awaited(history(limit=ALERTS_PER_PAGE, offset=(page_no - 1) * ALERTS_PER_PAGE, rule=rule))
         first = (page_no - 1) * ALERTS_PER_PAGE + 1 if entries else 0
         return await render("alerts", entries=entries, rule=rule, rule_ids=rule_ids, total=total,
                             page_no=page_no, pages=pages, first=first, last=first + len(entries) - 1,
@@ -245,8 +245,8 @@ def add_console(
         history = getattr(store, "alert_history", None)
         if shown is not None and callable(history):
             for rule in shown:
-                total = int(await _maybe(store.alert_total(rule=rule.id)))
-                recent = await _maybe(history(limit=RULE_MATCHES_SHOWN, rule=rule.id)) if total else []
+                total = int(await awaited(store.alert_total(rule=rule.id)))
+                recent = await awaited(history(limit=RULE_MATCHES_SHOWN, rule=rule.id)) if total else []
                 matches[rule.id] = (total, recent)
         query = request.query.get("q", "").strip()
         period = request.query.get("since", DEFAULT_PERIOD)

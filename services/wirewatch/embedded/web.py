@@ -38,7 +38,7 @@ from wirewatch.core.errors import ConfigError, WirewatchError
 from wirewatch.core.logging import get_logger
 from wirewatch.core.sqlite import Database, is_damage
 from wirewatch.core.times import parse_rfc3339
-from wirewatch.embedded.console import add_console
+from wirewatch.embedded.console import add_console, awaited
 from wirewatch.embedded.search_view import FILTERS, PER_PAGE, TIMES, VERDICTS, Paging, SearchRequest
 from wirewatch.search.highlight import QueryTerms, highlight, snippet, terms_of
 from wirewatch.sinks.store import ItemStore
@@ -219,11 +219,12 @@ class Page:
 
     async def stats(self) -> dict[str, int]:
         stories = getattr(self.store, "story_count", None)
-        alert_count = getattr(self.store, "alert_count", None)
+        alert_total = getattr(self.store, "alert_total", None)  # sync on SQLite, async on Elasticsearch
         return {
             "items": await self.store.count(),
             "stories": stories() if callable(stories) else 0,
-            "alerts": alert_count() if callable(alert_count) else len(self.alerts.recent_alerts(10_000)),
+            "alerts": int(await awaited(alert_total())) if callable(alert_total)
+            else len(self.alerts.recent_alerts(10_000)),
         }
 
     async def stories(self, limit: int = 30) -> list[dict[str, Any]]:

@@ -590,10 +590,6 @@ class SqliteStore:
         rows = self.db.conn.execute("SELECT seq, doc FROM alerts ORDER BY seq DESC LIMIT ?", (limit,))
         return [(int(seq), json.loads(doc)) for seq, doc in rows]
 
-    def alert_count(self) -> int:
-        self.setup_sync()
-        return int(self.db.conn.execute("SELECT COUNT(*) FROM alerts").fetchone()[0])
-
     def alert_history(self, limit: int = 50, offset: int = 0, rule: str | None = None) -> list[dict[str, Any]]:
         """Stored alerts newest first (the order they were stored), each with ``deliveries``:
         ``[{destination, outcome, at, attempts?}]`` in time order. The alert-history page."""
@@ -619,9 +615,8 @@ class SqliteStore:
     def alert_total(self, rule: str | None = None) -> int:
         """Alerts stored (of ``rule``): the count the page and the status line show."""
         self.setup_sync()
-        if rule is None:
-            return self.alert_count()
-        return int(self.db.conn.execute("SELECT COUNT(*) FROM alerts WHERE rule = ?", (rule,)).fetchone()[0])
+        where, params = ("WHERE rule = ?", (rule,)) if rule is not None else ("", ())
+        return int(self.db.conn.execute(f"SELECT COUNT(*) FROM alerts {where}", params).fetchone()[0])
 
     def delivery_counts(self) -> dict[str, int]:
         """Delivery records by outcome (``delivered`` = webhooks the destinations accepted)."""
