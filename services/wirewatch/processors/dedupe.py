@@ -746,10 +746,9 @@ class Deduper:
         """The verdict for one item, without remembering it (see :meth:`commit`)."""
         fp = item if isinstance(item, Fingerprint) else fingerprint(item)
         ts = _epoch(now)
-        ikey = f"i:{fp.item_id}"
-        again = self._fresh(ikey, ts)
-        if again is not None and again.get("h") == fp.text_hash and "v" in again:
-            return Verdict(**again["v"])  # a re-delivery (at-least-once): same answer as the first time
+        again = self.redelivered(fp, ts)
+        if again is not None:
+            return again  # a re-delivery (at-least-once): same answer as the first time
         for key in fp.identity:
             seen = self._fresh(key, ts)
             if seen is None:
@@ -767,6 +766,14 @@ class Deduper:
         if nearest is not None and nearest[0] >= self.threshold:
             return Verdict("near_duplicate", nearest[1], nearest[0], "similar text")
         return Verdict("new", None)
+
+    def redelivered(self, fp: Fingerprint, ts: float) -> Verdict | None:
+        """The verdict an exact re-delivery of ``fp`` (same id, same text) got the first time; None
+        for anything else."""
+        again = self._fresh(f"i:{fp.item_id}", ts)
+        if again is not None and again.get("h") == fp.text_hash and "v" in again:
+            return Verdict(**again["v"])
+        return None
 
     def commit(self, item: Mapping[str, Any] | Fingerprint, verdict: Verdict, now: datetime | float | None = None) -> None:
         """Remember an item under the verdict it got, so later items resolve to its story."""

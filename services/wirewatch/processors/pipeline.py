@@ -27,6 +27,7 @@ from wirewatch.processors.language import load as load_language_model
 from wirewatch.processors.language import with_languages
 from wirewatch.processors.ner import NerModels, resolve_ner
 from wirewatch.processors.rules import MatchDocument, Rule, RuleSet, load_rules
+from wirewatch.processors.signals import Signals
 from wirewatch.search.analysis import entity_tokens, shared_search_tokens, tokenize
 
 NerMode = Literal["auto", "on", "off"]
@@ -97,14 +98,18 @@ class Enriched:
     """Stage 1 output: everything that needs no shared state."""
 
     item: dict[str, Any]  # raw fields + entities + alerts
-    rules: list[Rule]
+    rules: list[Rule]  # the query rules it matches (one alert each)
     fingerprint: Fingerprint
     received: float | None = None  # epoch seconds the raw message entered the bus (latency metric)
+    signals: list[Rule] = field(default_factory=list)  # the signal rules it matches (counted)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON form, to cross a repartition topic between the two Faust stages."""
-        return {"item": self.item, "rules": [r.id for r in self.rules], "fp": self.fingerprint.as_dict(),
-                "received": self.received}
+        out = {"item": self.item, "rules": [r.id for r in self.rules], "fp": self.fingerprint.as_dict(),
+               "received": self.received}
+        if self.signals:
+            out["signals"] = [r.id for r in self.signals]
+        return out
 
 
 @dataclass(frozen=True)
@@ -147,6 +152,8 @@ class Processor:
         load_language_model()  # here, so a broken install fails at start, not on the first item
         self._by_id = {r.id: r for r in _rule_list(rules)}
         metrics.RULES_LOADED.set(len(self._by_id))
+        #: Spike, new-entity and silence rules, their state in the dedupe store (inactive without any).
+        self.signals = Signals(deduper.store, _rule_list(rules))
 
     @classmethod
     def from_config(cls, config: ProcessorConfig | ProcessorParts, store: MutableMapping[str, Any]) -> Processor:
@@ -159,7 +166,8 @@ class Processor:
         """:meth:`Enriched.as_dict` read back in stage 2 (a rule reloaded in between is dropped)."""
         by_id = self._by_id
         prints = Fingerprint.from_dicts([data["fp"] for data in datas])
-        return [Enriched(data["item"], [by_id[i] for i in data["rules"] if i in by_id], fp, data.get("received"))
+        return [Enriched(data["item"], [by_id[i] for i in data["rules"] if i in by_id], fp, data.get("received"),
+                         [by_id[i] for i in data.get("signals", ()) if i in by_id])
                 for data, fp in zip(datas, prints, strict=True)]
 
     def reload_rules(self, rules: RuleSet) -> None:
@@ -167,6 +175,13 @@ class Processor:
         self.rules = rules
         self._by_id = {r.id: r for r in _rule_list(rules)}
         metrics.RULES_LOADED.set(len(self._by_id))
+        self.signals.reload(_rule_list(rules))
+
+    def reset_state(self) -> None:
+        """Forget what is derived from the store (LSH index, signal state): read again on next use,
+        after the Faust app rebuilt its memory from the changelog."""
+        self.deduper.reset_index()
+        self.signals.reset()
 
     # -- stage 1: no shared state -----------------------------------------
     def enrich(self, raw: dict[str, Any], ner_mentions: list[Mention] | None = None) -> Enriched:
@@ -189,7 +204,14 @@ class Processor:
         for kind, n in Counter(ent["type"] for item, _, _ in tagged for ent in item["entities"]).items():
             metrics.ENTITIES_TAGGED.labels(kind).inc(n)
         prints = fingerprints(raws, [tokens for _, _, tokens in tagged])
-        return [Enriched(item, rules, fp) for (item, rules, _), fp in zip(tagged, prints, strict=True)]
+        enriched = [Enriched(item, rules, fp) for (item, rules, _), fp in zip(tagged, prints, strict=True)]
+        if self.signals.active:  # signal rules are counted in stage 2, not alerted per item
+            for one in enriched:
+                if any(r.kind != "query" for r in one.rules):
+                    one.signals = [r for r in one.rules if r.kind != "query"]
+                    one.rules = [r for r in one.rules if r.kind == "query"]
+                    one.item["alerts"] = [{"rule": r.id, "notify": list(r.notify)} for r in one.rules]
+        return enriched
 
     def _tag_and_match(
         self, raw: dict[str, Any], ner_mentions: Sequence[Mention]
@@ -225,7 +247,17 @@ class Processor:
         metrics are counted once per batch."""
         now = now or datetime.now(UTC)
         stamp, ts = _time_str(now), now.timestamp()
+        signals = self.signals
+        again: list[bool] = []
+        if signals.active:  # a re-delivery (at-least-once) is not counted twice: asked before dedupe commits it
+            again = [self.deduper.redelivered(e.fingerprint, ts) is not None for e in batch]
         results = [self._finish(enriched, ts, stamp) for enriched in batch]
+        if signals.active:
+            fired = signals.observe([(r.item, e.signals, a) for r, e, a in zip(results, batch, again, strict=True)], ts)
+            for result, alerts in zip(results, fired, strict=True):
+                result.alerts.extend(alerts)
+                for alert in alerts:
+                    metrics.ALERTS_MATCHED.labels(alert["rule"]).inc()
         for status, n in Counter(r.item["dedupe"]["status"] for r in results).items():
             metrics.ITEMS_PROCESSED.labels(status).inc(n)
         for rule_id, n in Counter(rule.id for enriched in batch for rule in enriched.rules).items():

@@ -31,16 +31,18 @@ from collections.abc import Iterable, Iterator, Mapping
 from collections.abc import Set as AbstractSet
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from wirewatch.core.config import Duration, load_yaml, unique_ids
 from wirewatch.core.errors import ConfigError
 from wirewatch.core.logging import get_logger
 from wirewatch.search.matcher import (
+    Anchors,
     FactsAnalyser,
     MatchDocument,
     Matcher,
@@ -55,16 +57,96 @@ log = get_logger("rules")
 _PREFIX_KEY = 3
 
 
-class Rule(BaseModel):
-    """One watch rule as written in ``rules.yaml``."""
+RuleKind = Literal["query", "spike", "new_entity", "silence"]
+EntityKind = Literal["person", "organisation", "place"]
+#: The longest span a signal rule may keep counts for: the dedupe memory's window, after which
+#: the Faust table's changelog entries are purged (``faust_app.BatchLog.purge``).
+SIGNAL_SPAN = timedelta(hours=72)
+#: Fields each signal kind may set (beyond id, query, notify, throttle).
+_KIND_FIELDS: dict[str, frozenset[str]] = {
+    "query": frozenset({"on_update"}),
+    "spike": frozenset({"entity", "window", "baseline", "min_count", "factor"}),
+    "new_entity": frozenset({"types", "learn", "forget", "max_entities"}),
+    "silence": frozenset({"source", "silent_for"}),
+}
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+
+def _span(span: timedelta) -> str:
+    """A duration as rules.yaml writes it (``90s``, ``10m``, ``24h``)."""
+    seconds = span.total_seconds()
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds / size:g}{unit}"
+    return f"{seconds:g}s"
+
+
+class Rule(BaseModel):
+    """One watch rule as written in ``rules.yaml``.
+
+    ``kind: query`` (the default) alerts on each matching story; ``spike``, ``new_entity``
+    and ``silence`` are signal rules (:mod:`wirewatch.processors.signals`) with their own fields.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
     id: str = Field(min_length=1)
-    query: str
+    kind: RuleKind = "query"
+    query: str | None = None
     notify: list[str] = []
     throttle: Duration | None = None
     on_update: bool = Field(False, description="notify again for updates of an alerted story")
+    # kind: spike
+    entity: str | None = Field(None, min_length=1, description="count mentions of this entity")
+    window: Duration | None = None
+    baseline: Duration | None = None
+    min_count: int = Field(5, ge=1)
+    factor: float = Field(3.0, gt=0)
+    # kind: new_entity
+    types: list[EntityKind] | None = None
+    learn: Duration = timedelta(hours=24)
+    forget: Duration = timedelta(days=90)
+    max_entities: int = Field(100_000, ge=1)
+    # kind: silence
+    source: str | None = Field(None, min_length=1)
+    silent_for: Duration | None = Field(None, alias="for")
+
+    @model_validator(mode="after")
+    def _kind_fields(self) -> Rule:
+        kind = self.kind
+        for name in sorted(self.model_fields_set - {"id", "kind", "query", "notify", "throttle"}):
+            if name not in _KIND_FIELDS[kind]:
+                owner = next(k for k, names in _KIND_FIELDS.items() if name in names)
+                shown = "for" if name == "silent_for" else name
+                raise ValueError(f"{shown} is for kind {owner} rules, not kind {kind}")
+        if kind in ("query", "new_entity") and not self.query:
+            raise ValueError(f"a kind {kind} rule needs a query")
+        if kind == "spike":
+            if not (self.query or self.entity):
+                raise ValueError("a spike rule needs an entity or a query to count")
+            if self.window is None or self.window.total_seconds() <= 0:
+                raise ValueError("a spike rule needs a window (e.g. window: 1h)")
+            if self.baseline is None:
+                raise ValueError("a spike rule needs a baseline to compare its window with (e.g. baseline: 24h)")
+            if self.baseline <= self.window:
+                raise ValueError(f"baseline ({_span(self.baseline)}) must be longer than window ({_span(self.window)})")
+            if self.window + self.baseline > SIGNAL_SPAN:
+                raise ValueError(f"window + baseline must be at most {SIGNAL_SPAN.total_seconds() / 3600:g}h "
+                                 "(how long the dedupe memory keeps its changelog)")
+        if kind == "silence":
+            if not (self.source or self.query):
+                raise ValueError("a silence rule needs a source or a query to watch")
+            if self.silent_for is None or self.silent_for.total_seconds() <= 0:
+                raise ValueError("a silence rule needs for: (how long without items, e.g. for: 2h)")
+        return self
+
+    @property
+    def match_query(self) -> str | None:
+        """What the rule matches items with (a spike's ``entity`` as an ``entity:`` phrase); None
+        for a silence rule that watches a source only."""
+        if self.kind == "spike" and self.entity:
+            phrase = 'entity:"' + self.entity.replace("\\", "\\\\").replace('"', '\\"') + '"'
+            return f"({self.query}) AND {phrase}" if self.query else phrase
+        return self.query
 
 
 class RulesConfig(BaseModel):
@@ -82,6 +164,14 @@ class RulesConfig(BaseModel):
 
 
 # -------------------------------------------------------------------- rule set
+
+#: The facts of a rule with no query: no anchors, so never a candidate.
+_NO_FACTS = QueryFacts(Anchors(frozenset(), frozenset()), frozenset(), frozenset())
+
+
+def _never(doc: MatchDocument) -> bool:
+    return False
+
 
 #: [rule index, required title/body words, matcher]; a list so that a rule's first call can swap
 #: its lazy matcher for the compiled one in every index list sharing the posting.
@@ -170,7 +260,8 @@ class RuleSet:
         posting = self._postings[idx]
         matches: Matcher = posting[2]
         if isinstance(matches, _LazyMatcher):  # parsed once at load already: cannot fail here
-            matches = posting[2] = compile_query(self.rules[idx].query).matches
+            query = self.rules[idx].match_query
+            matches = posting[2] = compile_query(query).matches if query is not None else _never
         return matches
 
     def _token_index(self, by_token: dict[str, list[int]], counts: Mapping[str, int] | None = None) -> _TokenIndex:
@@ -236,14 +327,18 @@ class RuleSet:
         facts = []
         with _no_gc():
             for i, rule in enumerate(rules):
+                query = rule.match_query
+                if query is None:  # a silence rule on a source: never a candidate
+                    facts.append(_NO_FACTS)
+                    continue
                 try:
-                    facts.append(analyser.facts(rule.query))
+                    facts.append(analyser.facts(query))
                 except QuerySyntaxError as exc:
                     raise ConfigError(
                         f"{where}: rules[{i}] ({rule.id}).query" if where else f"rules[{i}] ({rule.id}).query",
                         str(exc),
                     ) from None
-                for word in character_split_words(rule.query):
+                for word in character_split_words(query):
                     log.warning(
                         f"rule {rule.id}: {word.text} matches any one of {' '.join(word.tokens)} (as in Elasticsearch);"
                         f' write "{word.text}" to match the word', rule=rule.id,

@@ -118,6 +118,21 @@ class Stage:
                 metrics.PROCESS_SECONDS.observe(max(0.0, now - item.received))
         return out
 
+    def due_silences(self, now: float | None = None) -> list[Keyed]:
+        """Silence alerts due now (:meth:`Signals.due_silences
+        <wirewatch.processors.signals.Signals.due_silences>`), keyed like every alert. Drivers
+        publish them, then call :meth:`silences_sent`; both from one timer of the dedupe owner."""
+        return [(alert["rule"], alert) for alert in self.processor.signals.due_silences(now or time.time())]
+
+    def silences_sent(self, alerts: Sequence[Keyed], now: float | None = None) -> None:
+        """Mark published silence alerts, and let the signal state do its upkeep."""
+        now = now or time.time()
+        signals = self.processor.signals
+        signals.silences_sent([alert for _key, alert in alerts], now)
+        for _key, alert in alerts:
+            metrics.ALERTS_MATCHED.labels(alert["rule"]).inc()
+        signals.maintain(now)
+
     def _valid_raw(self, message: Message, dead_letters: list[Keyed]) -> dict[str, Any] | None:
         limit = self.max_message_bytes
         if limit is not None and len(message.raw) > limit:
