@@ -63,6 +63,7 @@ from wirewatch.processors.pipeline import (
     ProcessResult,
 )
 from wirewatch.processors.rules import RuleSet
+from wirewatch.processors.signals import SILENCE_CHECK_SECONDS
 from wirewatch.processors.stage import RulesWatcher, Stage, StageOutput
 from wirewatch.sinks.notifier import DeliveredLog
 from wirewatch.sinks.sqlite import SqliteStore
@@ -321,6 +322,39 @@ class ProcessorDriver:
             for result in out.results:
                 for listener in self.listeners:
                     listener(result)
+
+    async def silences(self) -> None:
+        """Silence alerts due now (:meth:`Stage.due_silences`), published then marked; on the
+        embedded bus both in one transaction, on Kafka a crash in between re-sends the same ids."""
+        stage = self.stage
+        if not stage.processor.signals.active:
+            return
+        topic = self.settings.alerts_topic
+        if isinstance(self.publisher, MemoryBus):
+            with self.db.transaction():
+                due = stage.due_silences()
+                for key, value in due:
+                    self.publisher.append(topic, value, key)
+                stage.silences_sent(due)
+            return
+        with self.db.transaction():
+            due = stage.due_silences()
+        if due:
+            await self.publisher.publish_many(topic, due)
+        with self.db.transaction():
+            stage.silences_sent(due)
+
+
+async def watch_silences(driver: ProcessorDriver, stop: asyncio.Event, every: float = SILENCE_CHECK_SECONDS) -> None:
+    """The silence rules' timer (the same check the Faust worker's timer runs), until ``stop``."""
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=every)
+        if not stop.is_set():
+            try:
+                await driver.silences()
+            except Exception as exc:  # the next tick tries again; the stream goes on
+                log.error("silence check failed", reason=f"{type(exc).__name__}: {exc}")
 
 
 async def watch_rules(watcher: RulesWatcher, stop: asyncio.Event) -> None:
@@ -613,10 +647,12 @@ class Runner:
         watcher = RulesWatcher(options.rules, self.processor,
                                check=lambda rules: config.check_notify(rules, options.rules, options.destinations))
         watching = asyncio.create_task(watch_rules(watcher, stop))
+        silences = asyncio.create_task(watch_silences(driver, stop))
         try:
             await driver.run(stop)
         finally:
             watching.cancel()
+            silences.cancel()
 
     async def _indexer(self, publisher: Publisher, store: ItemStore, stack: contextlib.AsyncExitStack,
                        stop: asyncio.Event) -> None:

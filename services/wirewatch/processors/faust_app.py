@@ -50,6 +50,7 @@ from wirewatch.core.logging import configure_logging, get_logger
 from wirewatch.core.reach import until_reachable_or_signalled
 from wirewatch.processors.faust_offsets import OffsetGuard
 from wirewatch.processors.pipeline import Processor, ProcessorConfig
+from wirewatch.processors.signals import SILENCE_CHECK_SECONDS
 from wirewatch.processors.stage import RULES_CHECK_SECONDS, RulesWatcher, Stage
 
 #: Events an agent takes at once, and how long it waits to fill a batch. Per batch, not per
@@ -64,6 +65,8 @@ HOP_BYTES = 256 * 1024
 STALL_CHECK_SECONDS = 2.0
 LAG_SECONDS = 5.0
 PURGE_SECONDS = 600.0
+#: Writes in one table entry made by a timer (a learned entity's write is ~100 bytes).
+TIMER_WRITES = 2000
 log = get_logger("processor")
 
 
@@ -82,6 +85,7 @@ class BatchLog(MutableMapping[str, Any]):
         self.data: dict[str, Any] = {}
         self.stale = True  # rebuilt before the first batch (the table is recovered by then)
         self._writes: list[list[Any]] = []
+        self.last_offset = -1
 
     def __getitem__(self, key: str) -> Any:
         return self.data[key]
@@ -104,17 +108,28 @@ class BatchLog(MutableMapping[str, Any]):
 
     def commit(self, offset: int, ts: float) -> None:
         """Store the writes since the last commit as the entry of the batch starting at ``offset``."""
+        self.last_offset = offset
         if self._writes:
             self.table[f"{offset:020d}"] = {"t": ts, "w": self._writes}
             self._writes = []
 
+    def commit_timer(self, ts: float, chunk: int = TIMER_WRITES) -> None:
+        """Store writes made by a timer (signal upkeep, silences marked), after the last batch's
+        entry (``<offset>~<ns>`` sorts after ``<offset>`` and before the next offset), ``chunk``
+        writes an entry so one entry stays well under Kafka's message limit."""
+        writes, self._writes = self._writes, []
+        for n, start in enumerate(range(0, len(writes), chunk)):
+            self.table[f"{self.last_offset:020d}~{time.time_ns():020d}{n:06d}"] = {"t": ts, "w": writes[start:start + chunk]}
+
     def rebuild(self) -> None:
         """The dict from the table's entries, in offset order."""
         self.data = {}
-        for key in sorted(self.table.keys()):
+        keys = sorted(self.table.keys())
+        for key in keys:
             for record_key, value in self.table[key]["w"]:
                 self.data[record_key] = value
         self._writes = []
+        self.last_offset = int(keys[-1].split("~")[0]) if keys else -1
         self.stale = False
 
     def purge(self, older_than: float) -> int:
@@ -206,7 +221,7 @@ def create_app(settings: Settings, config: ProcessorConfig) -> faust.App:
     async def dedupe_batch(messages: list[FaustMessage]) -> None:
         if memory.stale:
             memory.rebuild()
-            processor.deduper.reset_index()
+            processor.reset_state()
         for message in messages:  # one table entry per hop message: its offset is the entry's key
             out = stage.finish(processor.enriched_from_dicts(decode(message.value)["items"]))
             memory.commit(message.offset, time.time())
@@ -282,7 +297,29 @@ def create_app(settings: Settings, config: ProcessorConfig) -> faust.App:
     async def purge() -> None:
         if not memory.stale:
             processor.deduper.purge()
+            processor.signals.maintain(time.time(), force=True)  # rewrites what the purge below would drop
+            memory.commit_timer(time.time())
             memory.purge(time.time() - processor.deduper.window)
+
+    def owns_dedupe() -> bool:
+        return any(tp.topic == dedupe_topic.get_topic_name() for tp in app.consumer.assignment())
+
+    @app.timer(interval=SILENCE_CHECK_SECONDS)
+    async def check_silences() -> None:
+        """Silence rules on the worker owning the dedupe partition (their state is its memory).
+        Published before they are marked: a crash in between sends the same ids again, which
+        the notifier drops."""
+        if not processor.signals.active or app.rebalancing or app.in_recovery or not owns_dedupe():
+            return  # the memory is only whole once the changelog is recovered
+        if memory.stale:
+            memory.rebuild()
+            processor.reset_state()
+        due = stage.due_silences()
+        if due:
+            await send(alerts_topic, due)
+            await app.producer.flush()
+        stage.silences_sent(due)
+        memory.commit_timer(time.time())
 
     return app
 
