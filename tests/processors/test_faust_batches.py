@@ -39,3 +39,27 @@ def test_the_batch_log_rebuilds_the_memory_from_its_entries_in_offset_order() ->
     assert not rebuilt.stale
     assert rebuilt.purge(older_than=150.0) == 1
     assert sorted(table) == ["00000000000000000010"]
+
+
+def test_timer_writes_land_after_the_last_batch_and_before_the_next_in_chunks() -> None:
+    """Signal upkeep and silences marked by a timer: replayed after the batch before them and
+    before the batch after them, at most ``chunk`` writes an entry (a changelog message)."""
+    table: dict[str, object] = {}
+    log = BatchLog(table)
+    log["sig:q:1:r"] = {"f": None}
+    log.commit(7, ts=100.0)
+    for n in range(5):
+        log[f"sig:n:1:r:e{n}"] = {"seen": n}
+    log["sig:q:1:r"] = {"f": "x"}
+    log.commit_timer(ts=150.0, chunk=2)
+    log["sig:q:1:r"] = {"f": None}  # the next batch: an item came, the silence re-armed
+    log.commit(8, ts=200.0)
+    keys = sorted(table)
+    assert [k.split("~")[0] for k in keys] == ["00000000000000000007"] * 4 + ["00000000000000000008"]
+    assert [len(table[k]["w"]) for k in keys] == [1, 2, 2, 2, 1]  # type: ignore[index]
+
+    rebuilt = BatchLog(table)
+    rebuilt.rebuild()
+    assert rebuilt["sig:q:1:r"] == {"f": None}
+    assert [rebuilt[f"sig:n:1:r:e{n}"] for n in range(5)] == [{"seen": n} for n in range(5)]
+    assert rebuilt.last_offset == 8

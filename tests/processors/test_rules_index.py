@@ -88,7 +88,7 @@ def test_rules_are_reanchored_on_their_rarest_required_word_after_learning() -> 
 
 def test_lazily_compiled_rules_match_as_compiled_ones() -> None:
     rules = [Rule(id=f"q{i}", query=q) for i, q in enumerate(QUERIES)]
-    eager = [compile_query(r.query) for r in rules]
+    eager = [compile_query(q) for q in QUERIES]
     ruleset = RuleSet.from_rules(rules)
     assert ruleset.compiled_count() == 0
     hits = 0

@@ -114,9 +114,7 @@ def test_a_spike_re_arms_when_it_falls_back_below(tagger: EntityTagger, tmp_path
     p = make(tagger, tmp_path)
     run(p, [item(0)], 0)
     ids = []
-    n = 0
-    for minute in (300, 301, 302, 303, 500, 501, 502):  # no baseline mentions: min_count decides
-        n += 1
+    for n, minute in enumerate((300, 301, 302, 303, 500, 501, 502), start=1):  # no baseline mentions: min_count decides
         ids += [a["id"] for a in kinds(run(p, [zelensky(n)], minute), "spike")]
     assert ids == ["zelensky-spike:spike:2026-12-01T04:05:00.000Z", "zelensky-spike:spike:2026-12-01T07:25:00.000Z"]
 

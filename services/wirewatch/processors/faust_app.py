@@ -118,8 +118,9 @@ class BatchLog(MutableMapping[str, Any]):
         entry (``<offset>~<ns>`` sorts after ``<offset>`` and before the next offset), ``chunk``
         writes an entry so one entry stays well under Kafka's message limit."""
         writes, self._writes = self._writes, []
+        ns = time.time_ns()
         for n, start in enumerate(range(0, len(writes), chunk)):
-            self.table[f"{self.last_offset:020d}~{time.time_ns():020d}{n:06d}"] = {"t": ts, "w": writes[start:start + chunk]}
+            self.table[f"{self.last_offset:020d}~{ns:020d}{n:06d}"] = {"t": ts, "w": writes[start:start + chunk]}
 
     def rebuild(self) -> None:
         """The dict from the table's entries, in offset order."""

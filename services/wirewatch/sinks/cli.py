@@ -184,13 +184,16 @@ def _rule_query(rule_id: str, rules_file: str) -> str:
     """The query of rule ``rule_id`` in ``rules_file``; an unknown id is one line and exit 2."""
     from wirewatch.processors.rules import load_rules
 
-    ids = {rule.id: rule.query for rule in load_rules(Path(rules_file)).rules}
+    ids = {rule.id: rule.match_query for rule in load_rules(Path(rules_file)).rules}
     if rule_id not in ids:
         close = difflib.get_close_matches(rule_id, ids, n=3, cutoff=0.5)
         hint = f" (did you mean {', '.join(repr(c) for c in close)}?)" if close else \
             f" (its rules: {', '.join(sorted(ids)[:10])}{', ...' if len(ids) > 10 else ''})"
         raise WirewatchError(f"no rule {rule_id!r} in {rules_file}{hint}; to backtest a query, use --query")
-    return ids[rule_id]
+    query = ids[rule_id]
+    if query is None:
+        raise WirewatchError(f"rule {rule_id!r} watches a source, not a query: nothing to backtest")
+    return query
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:
