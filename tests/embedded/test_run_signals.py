@@ -136,3 +136,28 @@ async def test_signal_rules_survive_a_sigkill_of_wirewatch_run(
                 run.send_signal(signal.SIGTERM)
                 await asyncio.wait_for(run.wait(), 30)
         await http.cleanup()
+
+
+async def test_the_rules_page_shows_a_signal_rule_by_kind_and_what_it_watches(tmp_path: Path) -> None:
+    import aiohttp
+
+    from wirewatch.embedded.console import attach
+    from wirewatch.embedded.web import create_app, start_web
+    from wirewatch.processors.rules import Rule
+
+    rules = [Rule.model_validate(r) for r in RULES["rules"]]
+    store = SqliteStore(tmp_path)
+    app = create_app(store, store)
+    attach(app, rules=lambda: rules)
+    runner, url = await start_web(app, "127.0.0.1", 0)
+    try:
+        async with aiohttp.ClientSession() as session, session.get(url + "rules") as response:
+            page = await response.text()
+        assert response.status == 200
+        assert page.count('<dd class="kind">') == 4
+        assert '<code class="query" dir="auto">source:quiet1</code>' in page
+        assert '<code class="query" dir="auto">entity:&#34;Volodymyr Zelensky&#34;</code>' in page
+        assert page.count('class="backtest-link"') == 2  # the spike's entity and new-port's query
+    finally:
+        await runner.cleanup()
+        await store.close()
