@@ -20,6 +20,11 @@ process; what a batch wrote to it is one entry of the Faust table
 batch costs one changelog write instead of ~5 per item. A worker that is handed
 the dedupe partition rebuilds the dict from the table (:class:`BatchLog`).
 
+Signal rules (:mod:`wirewatch.processors.signals`: spikes, new entities, silences) keep
+their counts in the same memory, so they recover with it; their timer (silences, upkeep)
+runs on the worker owning the dedupe partition and stores its writes after the last
+batch's entry (:meth:`BatchLog.commit_timer`).
+
 Delivery is at-least-once: after a crash, items whose offsets were not yet
 committed are processed again. Dedupe treats an exact re-delivery of an item
 (same id, same text) as idempotent and returns the verdict it gave first, so
