@@ -127,3 +127,15 @@ def test_backtest_never_takes_a_rule_id_for_a_query(args: tuple[str, ...], line:
                "--data-dir", str(folder))
     assert (done.returncode, done.stdout) == (2, "")
     assert done.stderr.splitlines() == [line.replace("RULES", rules)]
+
+
+def test_backtest_of_a_silence_rule_on_a_source_is_one_line(wirewatch_bin: str, wirewatch_env: dict[str, str],
+                                                           tmp_path: Path, processed_items: list[dict[str, Any]]) -> None:
+    folder = _store(tmp_path / "desk", processed_items)
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("rules:\n  - id: reuters-quiet\n    kind: silence\n    source: reuters\n    for: 2h\n")
+    done = run(wirewatch_bin, wirewatch_env, "rules", "backtest", "reuters-quiet", "--rules", str(rules),
+               "--data-dir", str(folder))
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr.splitlines() == [
+        "wirewatch rules: error: rule 'reuters-quiet' watches a source, not a query: nothing to backtest"]
