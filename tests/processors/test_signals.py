@@ -228,3 +228,42 @@ def test_no_signal_rules_means_no_signal_state(tagger: EntityTagger, tmp_path: P
     run(p, [item(1, title="Port strike")], 0)
     assert not [k for k in store if k.startswith("sig:")]
     assert p.signals.due_silences(T0 + 10**6) == []
+
+
+def test_a_removed_rule_leaves_no_state_behind(tagger: EntityTagger, tmp_path: Path) -> None:
+    store: dict[str, Any] = {}
+    p = make(tagger, tmp_path, store)
+    run(p, [item(1, title="Port of Rotterdam")], 0)
+    assert {k.split(":")[1] for k in store if k.startswith("sig:")} == {"s", "n", "q"}
+    kept = make(tagger, tmp_path, store, rules=RULES.split("  - id: new-port-city")[0])  # only the spike left
+    run(kept, [item(2)], 1)
+    assert {k.split(":")[1] for k in store if k.startswith("sig:")} == {"s"}
+
+
+def test_learned_entities_and_silences_outlive_the_changelog_purge(tagger: EntityTagger, tmp_path: Path) -> None:
+    """On Faust the table drops entries older than the dedupe window (72 h); the upkeep writes
+    again what must live longer, so a worker rebuilding from the table still knows it."""
+    from wirewatch.processors.faust_app import BatchLog
+
+    table: dict[str, Any] = {}
+    memory = BatchLog(table)
+    memory.stale = False
+    p = make(tagger, tmp_path, memory)  # type: ignore[arg-type]
+    day = 24 * 60
+    run(p, [item(1, title="Port of Rotterdam")], 0)
+    memory.commit(1, T0)
+    for d in (1, 2, 3, 4):  # the purge timer's work, once a day here
+        now = T0 + d * day * 60
+        p.signals.maintain(now, force=True)
+        memory.commit_timer(now)
+        memory.purge(now - 72 * 3600)
+    assert min(entry["t"] for entry in table.values()) > T0  # the first batch's entry is gone
+    rebuilt = BatchLog(table)
+    rebuilt.rebuild()
+    q = make(tagger, tmp_path, rebuilt)  # type: ignore[arg-type]
+    silent = q.signals.due_silences(T0 + (4 * day + 1) * 60)
+    assert [(a["id"], a["figures"]["last_seen"]) for a in silent] == [
+        ("wire-quiet:silence:2026-12-01T00:00:00.000Z", "2026-12-01T00:00:00.000Z")]
+    assert q.signals.entity_count("new-port-city") == 1  # Rotterdam, learned on day 0
+    assert kinds(run(q, [item(2, title="Port of Rotterdam and Antwerp")], 4 * day + 2), "new_entity")[0]["figures"] \
+        == {"entity": "Antwerp", "type": "GPE", "first_item": "wire-2"}  # learning ended on day 0, not now

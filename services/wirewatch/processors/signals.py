@@ -49,6 +49,9 @@ SILENCE_CHECK_SECONDS = 5.0
 #: ``types:`` names -> the entity labels of processed items.
 ENTITY_TYPES = {"person": {"PERSON"}, "organisation": {"ORG"}, "place": {"GPE", "LOC", "FAC"}}
 
+#: The key letter of each signal kind's state.
+_KIND_KEYS = {"spike": "s", "new_entity": "n", "silence": "q"}
+
 Alert = dict[str, Any]
 
 
@@ -189,11 +192,15 @@ class Signals:
         self._loaded = True
         records: dict[tuple[str, str], Any] = {}
         parts: dict[tuple[str, str], list[tuple[str, Any]]] = {}
+        kinds = {rule.id: _KIND_KEYS[rule.kind] for rule in self.rules.values()}
         for key, value in list(self.store.items()):
             parsed = parse_key(key) if key.startswith(PREFIX) else None
-            if parsed is None or parsed[1] not in self.rules:
+            if parsed is None:
                 continue
             kind, rule_id, rest = parsed
+            if kinds.get(rule_id) != kind:  # a rule removed (or its kind changed): its state goes
+                del self.store[key]
+                continue
             if rest:
                 parts.setdefault((kind, rule_id), []).append((rest, value))
             else:
