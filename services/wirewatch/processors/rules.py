@@ -40,6 +40,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from wirewatch.core.config import Duration, load_yaml, unique_ids
 from wirewatch.core.errors import ConfigError
 from wirewatch.core.logging import get_logger
+from wirewatch.core.times import parse_rfc3339, rfc3339
 from wirewatch.search.matcher import (
     FactsAnalyser,
     MatchDocument,
@@ -48,6 +49,7 @@ from wirewatch.search.matcher import (
     compile_query,
 )
 from wirewatch.search.query import QuerySyntaxError, character_split_words
+from wirewatch.sinks.schedule import DigestConfig, MuteWindows, muted_until
 
 log = get_logger("rules")
 
@@ -65,6 +67,20 @@ class Rule(BaseModel):
     notify: list[str] = []
     throttle: Duration | None = None
     on_update: bool = Field(False, description="notify again for updates of an alerted story")
+    digest: DigestConfig | None = Field(None, description="send this rule's alerts as one digest a period")
+    mute: MuteWindows = Field(default_factory=list, description="windows in which its alerts are held back")
+
+    def alert_marks(self, matched_at: str) -> dict[str, Any]:
+        """What an alert of this rule carries for the notifier: its digest, and ``muted`` when
+        ``matched_at`` falls in one of the rule's mute windows (the alert is still stored)."""
+        marks: dict[str, Any] = {}
+        if self.digest is not None:
+            marks["digest"] = self.digest.as_alert()
+        if self.mute:
+            until = muted_until(self.mute, parse_rfc3339(matched_at))
+            if until is not None:
+                marks["muted"] = {"by": "rule", "name": self.id, "until": rfc3339(until)}
+        return marks
 
 
 class RulesConfig(BaseModel):

@@ -14,6 +14,10 @@ File format::
         max_backoff: 60s
         concurrency: 4                  # parallel deliveries to this destination
         headers: {X-Team: news}         # extra request headers
+        digest: {every: 1h, max_items: 50}   # alerts grouped into one message a period (or cron:)
+        mute: {cron: "0 22 * * *", for: 8h}  # held back in this window (or from/until; a list)
+
+``digest`` and ``mute``: see :mod:`wirewatch.sinks.schedule` and :mod:`wirewatch.sinks.digest`.
 
 Signature scheme (same idea as Stripe/Slack signing): every request carries
 
@@ -48,6 +52,7 @@ from wirewatch.core.config import Duration, load_yaml
 from wirewatch.core.errors import ConfigError
 from wirewatch.core.retry import Backoff, RateLimiter
 from wirewatch.sinks import slack
+from wirewatch.sinks.schedule import DigestConfig, MuteWindow, MuteWindows
 
 _RATE = re.compile(r"^\s*(\d+)\s*/\s*(s|sec|second|m|min|minute|h|hour)\s*$")
 _PERIODS = {"s": 1.0, "sec": 1.0, "second": 1.0, "m": 60.0, "min": 60.0, "minute": 60.0,
@@ -75,6 +80,8 @@ class DestinationConfig(BaseModel):
     max_backoff: Duration = timedelta(seconds=60)
     concurrency: int = Field(4, ge=1, le=64)
     headers: dict[str, str] = Field(default_factory=dict)
+    digest: DigestConfig | None = None
+    mute: MuteWindows = Field(default_factory=list)
 
     @field_validator("url")
     @classmethod
@@ -111,6 +118,8 @@ class Destination:
     limiter: RateLimiter | None = None
     concurrency: int = 4
     headers: dict[str, str] = field(default_factory=dict)
+    digest: DigestConfig | None = None
+    mute: tuple[MuteWindow, ...] = ()
 
     @classmethod
     def from_config(cls, name: str, config: DestinationConfig, environ: dict[str, str] | None = None) -> Destination:
@@ -128,6 +137,7 @@ class Destination:
             timeout=config.timeout.total_seconds(), retries=config.retries,
             backoff=Backoff(config.backoff.total_seconds(), config.max_backoff.total_seconds()),
             limiter=limiter, concurrency=config.concurrency, headers=dict(config.headers),
+            digest=config.digest, mute=tuple(config.mute),
         )
 
 
