@@ -256,7 +256,7 @@ async def test_destination_digest_sent_once_at_its_time_and_rebuilt_after_a_rest
     await wait_for(lambda: asyncio.sleep(0, len(handler.requests) == 1), timeout=10)
     await asyncio.sleep(0.2)
     await second.stop()
-    path, headers, body = handler.requests[0]
+    _path, headers, body = handler.requests[0]
     assert headers["Idempotency-Key"] == "digest:desk:2026-12-05T07:00:00Z"
     digest = json.loads(body)
     validate("digest", digest)
