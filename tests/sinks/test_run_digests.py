@@ -18,7 +18,6 @@ from wirewatch.core.schemas import validate
 from wirewatch.embedded.demo_site import WebhookReceiver, serve
 from wirewatch.sinks.sqlite import SqliteStore
 
-
 PERIOD = 20  # seconds: room for `wirewatch run` to start, poll, alert and stop inside one period
 URGENT = 3  # stories 0, 10 and 20 of 30 say "urgent"
 
