@@ -365,8 +365,8 @@ async def test_muted_alerts_are_recorded_not_sent_and_join_a_digest_when_there_i
     clock.now = at("2026-12-06T00:00:00Z")
     await wait_for(lambda: asyncio.sleep(0, len(handler.requests) == 2), timeout=10)
     await session.stop()
-    [record] = _records(bus2, "digested")
-    assert record["muted"] == {"by": "destination", "name": "desk", "until": "2026-12-06T06:00:00Z"}
+    [held] = _records(bus2, "digested")
+    assert held["muted"] == {"by": "destination", "name": "desk", "until": "2026-12-06T06:00:00Z"}
     assert json.loads(handler.requests[1][2])["events"][0]["event_id"] == "xinhua:88"
 
 
