@@ -14,13 +14,13 @@ from aiohttp import web
 
 from wirewatch.bus.memory import MemoryBus
 from wirewatch.core.errors import ConfigError
+from wirewatch.core.schedule import Cron, DigestConfig, Every, MuteWindow, muted_until, period
 from wirewatch.core.schemas import validate
 from wirewatch.processors.pipeline import make_alert
 from wirewatch.processors.rules import Rule, load_rules
 from wirewatch.sinks.destinations import Destination, DestinationConfig, load_destinations
 from wirewatch.sinks.digest import Bucket, build_digest, entry, render_digest, slack_message
 from wirewatch.sinks.notifier import DeliveredLog, Notifier
-from wirewatch.sinks.schedule import Cron, DigestConfig, Every, MuteWindow, muted_until, period
 
 from .helpers import load_jsonl, wait_for
 

@@ -40,6 +40,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from wirewatch.core.config import Duration, load_yaml, unique_ids
 from wirewatch.core.errors import ConfigError
 from wirewatch.core.logging import get_logger
+from wirewatch.core.schedule import DigestConfig, MuteWindows, muted_until
 from wirewatch.core.times import parse_rfc3339, rfc3339
 from wirewatch.search.matcher import (
     FactsAnalyser,
@@ -49,7 +50,6 @@ from wirewatch.search.matcher import (
     compile_query,
 )
 from wirewatch.search.query import QuerySyntaxError, character_split_words
-from wirewatch.sinks.schedule import DigestConfig, MuteWindows, muted_until
 
 log = get_logger("rules")
 

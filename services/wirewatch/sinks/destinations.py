@@ -17,7 +17,7 @@ File format::
         digest: {every: 1h, max_items: 50}   # alerts grouped into one message a period (or cron:)
         mute: {cron: "0 22 * * *", for: 8h}  # held back in this window (or from/until; a list)
 
-``digest`` and ``mute``: see :mod:`wirewatch.sinks.schedule` and :mod:`wirewatch.sinks.digest`.
+``digest`` and ``mute``: see :mod:`wirewatch.core.schedule` and :mod:`wirewatch.sinks.digest`.
 
 Signature scheme (same idea as Stripe/Slack signing): every request carries
 
@@ -51,8 +51,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from wirewatch.core.config import Duration, load_yaml
 from wirewatch.core.errors import ConfigError
 from wirewatch.core.retry import Backoff, RateLimiter
+from wirewatch.core.schedule import DigestConfig, MuteWindow, MuteWindows
 from wirewatch.sinks import slack
-from wirewatch.sinks.schedule import DigestConfig, MuteWindow, MuteWindows
 
 _RATE = re.compile(r"^\s*(\d+)\s*/\s*(s|sec|second|m|min|minute|h|hour)\s*$")
 _PERIODS = {"s": 1.0, "sec": 1.0, "second": 1.0, "m": 60.0, "min": 60.0, "minute": 60.0,

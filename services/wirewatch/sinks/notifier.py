@@ -24,7 +24,7 @@
   other 4xx are permanent. After the last try the alert goes to the
   dead-letter topic and ``wirewatch_notifier_deliveries{outcome="failed"}``.
 
-* Mutes (``mute:`` of a rule or destination, :mod:`wirewatch.sinks.schedule`): an alert the
+* Mutes (``mute:`` of a rule or destination, :mod:`wirewatch.core.schedule`): an alert the
   processor marked ``muted`` (rule mute) or one arriving while its destination is muted is not
   sent: recorded with outcome ``muted`` and the ``muted`` object (by, name, until), done. It is
   not sent when the window ends, unless a digest applies: then it joins the digest.
@@ -57,11 +57,11 @@ from wirewatch.core.errors import ConfigError
 from wirewatch.core.logging import get_logger
 from wirewatch.core.metrics import DEAD_LETTERS, DELIVERIES, DELIVERY_SECONDS, STAGE_ITEMS
 from wirewatch.core.retry import parse_retry_after
+from wirewatch.core.schedule import DigestConfig, muted_until, period
 from wirewatch.core.times import rfc3339
 from wirewatch.sinks.destinations import Destination, render_body, request_headers
 from wirewatch.sinks.digest import Bucket, build_digest, digest_id, entry, render_digest, restore
 from wirewatch.sinks.indexer import bad_input_reason
-from wirewatch.sinks.schedule import DigestConfig, muted_until, period
 
 log = get_logger("sinks.notifier")
 
