@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -388,3 +389,34 @@ async def test_rule_digest_groups_per_rule_and_destination(receiver: tuple[Recei
     assert handler.requests[3][1]["Idempotency-Key"] == digest["id"] == "digest:desk:quake:2026-12-05T07:00:00Z"
     assert (digest["rule"], digest["alerts"], [e["event_id"] for e in digest["events"]]) == (
         "quake", 2, ["nhk:12", "xinhua:88"])
+
+
+# -- bad schedules at the command line: one line, exit 2 ---------------------------------------
+
+def test_impossible_cron_stops_the_notifier_with_one_line(tmp_path: Path, wirewatch_bin: str,
+                                                         wirewatch_env: dict[str, str]):
+    bad = tmp_path / "destinations.yaml"
+    bad.write_text('destinations:\n  desk:\n    url: http://127.0.0.1:9/x\n    digest: {cron: "0 7 31 2 *"}\n', "utf-8")
+    done = subprocess.run([wirewatch_bin, "notifier", "--destinations", str(bad)], capture_output=True, text=True,
+                          env={**wirewatch_env, "WIREWATCH_KAFKA_BOOTSTRAP": "127.0.0.1:9"}, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        f"wirewatch notifier: error: {bad}: destinations.desk.digest.cron: "
+        "not a possible cron schedule: '0 7 31 2 *' (Bad day-of-month)"
+    ]
+
+
+def test_unknown_mute_key_stops_wirewatch_run_with_one_line(tmp_path: Path, wirewatch_bin: str,
+                                                           wirewatch_env: dict[str, str]):
+    (tmp_path / "sources.yaml").write_text("sources:\n  - {id: desk, kind: rss, url: http://127.0.0.1:9/feed}\n",
+                                           "utf-8")
+    rules = tmp_path / "rules.yaml"
+    rules.write_text('rules:\n  - id: night-desk\n    query: flood\n    mute: [{cron: "0 22 * * *", for: 8h, '
+                     "weekdays: [sat, sun]}]\n", "utf-8")
+    done = subprocess.run([wirewatch_bin, "run", "--config", str(tmp_path / "sources.yaml"), "--rules", str(rules),
+                           "--web", "off"], capture_output=True, text=True, env=wirewatch_env, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        f"wirewatch run: error: {rules}: rules[0] (night-desk).mute[0]: unknown key 'weekdays' "
+        "(known keys: from, until, cron, for, tz)"
+    ]

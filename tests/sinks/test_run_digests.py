@@ -139,6 +139,13 @@ async def test_run_digest_survives_a_restart_and_is_sent_once(
     assert sorted(e["event_id"] for e in digest["events"]) == ["feed:s-0", "feed:s-10", "feed:s-20"]
     assert all(e["outlets"] == ["feed"] and e["rules"] == ["urgent"] for e in digest["events"])
 
+    conn = sqlite3.connect(data / "delivered.db")  # the sent digest's entries are dropped; it stays closed
+    try:
+        kept = conn.execute("SELECT key, json_extract(record, '$.outcome') FROM digest_records").fetchall()
+    finally:
+        conn.close()
+    assert kept == [(f"hook|{digest['id']}", "delivered")]
+
     store = SqliteStore(data)
     try:
         alerts = store.alert_history(limit=100)

@@ -50,6 +50,12 @@ class DeliveredFile:
         """Key -> latest record of every delivery that belongs to a digest."""
         return {str(k): json.loads(r) for k, r in self.db.conn.execute("SELECT key, record FROM digest_records")}
 
+    def drop_digest_entries(self, digest_id: str) -> None:
+        """Forget the entries of a digest that was sent (its own record stays and keeps it closed)."""
+        self.db.conn.execute(
+            "DELETE FROM digest_records WHERE json_extract(record, '$.outcome') = 'digested' "
+            "AND json_extract(record, '$.digest.id') = ?", (digest_id,))
+
     def add_digest_record(self, key: str, record: Mapping[str, Any]) -> None:
         self.db.conn.execute(
             "INSERT INTO digest_records (key, record) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET record = excluded.record",
@@ -98,6 +104,8 @@ class AlsoToFile:
             record = value if isinstance(value, dict) else {}
             if "digest" in record:
                 self.file.add_digest_record(key, record)
+                if record.get("outcome") in ("delivered", "dead-lettered"):  # the digest closed: its entries go
+                    self.file.drop_digest_entries(str(record["digest"].get("id", "")))
             self.file.add(key, str(record.get("outcome", "delivered")), str(record.get("at", "")))
         await self.bus.publish(topic, value, key)
 
