@@ -420,3 +420,30 @@ def test_unknown_mute_key_stops_wirewatch_run_with_one_line(tmp_path: Path, wire
         f"wirewatch run: error: {rules}: rules[0] (night-desk).mute[0]: unknown key 'weekdays' "
         "(known keys: from, until, cron, for, tz)"
     ]
+
+
+async def test_alerts_page_shows_a_muted_delivery_with_its_window(tmp_path: Path):
+    import httpx
+    from selectolax.lexbor import LexborHTMLParser
+
+    from wirewatch.embedded.web import create_app, start_web
+    from wirewatch.sinks.sqlite import SqliteStore
+
+    store = SqliteStore(tmp_path)
+    alert = load_jsonl("digest_alerts.jsonl")[3]
+    muted = {"by": "destination", "name": "pager", "until": "2026-12-06T06:00:00Z"}
+    store.index_alerts_sync([alert])
+    store.index_deliveries_sync([{"alert_id": alert["id"], "destination": "pager", "outcome": "muted",
+                                  "at": "2026-12-05T23:30:00.000Z", "attempts": 0, "rule": "quake",
+                                  "story_id": alert["story_id"], "muted": muted}])
+    runner, url = await start_web(create_app(store, store), "127.0.0.1", 0)
+    try:
+        async with httpx.AsyncClient() as client:
+            html = LexborHTMLParser((await client.get(url.rstrip("/") + "/alerts")).text)
+    finally:
+        await runner.cleanup()
+        await store.close()
+    [delivery] = html.css("li.delivery")
+    assert delivery.attributes["class"] == "delivery outcome-muted"
+    assert delivery.css_first(".outcome").text() == "muted"
+    assert delivery.css_first(".muted").text().startswith("by destination pager until ")
