@@ -211,8 +211,9 @@ class MuteWindow(BaseModel):
         return until.astimezone(UTC) if start <= t < until else None
 
 
-#: ``mute:`` as written: one window or a list of them
-MuteWindows = Annotated[list[MuteWindow], BeforeValidator(_single_or_list)]
+#: ``mute:`` as written: one window or a list of them (a tuple: the empty default is shared, not
+#: one list per rule of a 100k-rule file)
+MuteWindows = Annotated[tuple[MuteWindow, ...], BeforeValidator(_single_or_list)]
 
 
 def muted_until(windows: Sequence[MuteWindow], t: datetime) -> datetime | None:

@@ -68,7 +68,7 @@ class Rule(BaseModel):
     throttle: Duration | None = None
     on_update: bool = Field(False, description="notify again for updates of an alerted story")
     digest: DigestConfig | None = Field(None, description="send this rule's alerts as one digest a period")
-    mute: MuteWindows = Field(default_factory=list, description="windows in which its alerts are held back")
+    mute: MuteWindows = Field((), description="windows in which its alerts are held back")
 
     def alert_marks(self, matched_at: str) -> dict[str, Any]:
         """What an alert of this rule carries for the notifier: its digest, and ``muted`` when

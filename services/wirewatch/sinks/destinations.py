@@ -81,7 +81,7 @@ class DestinationConfig(BaseModel):
     concurrency: int = Field(4, ge=1, le=64)
     headers: dict[str, str] = Field(default_factory=dict)
     digest: DigestConfig | None = None
-    mute: MuteWindows = Field(default_factory=list)
+    mute: MuteWindows = ()
 
     @field_validator("url")
     @classmethod
