@@ -448,3 +448,15 @@ async def test_alerts_page_shows_a_muted_delivery_with_its_window(tmp_path: Path
     assert [n.text() for n in delivery.css(".outcome")] == ["muted"]
     [window] = delivery.css(".muted")
     assert window.text().startswith("by destination pager until ")
+
+
+def test_readme_example_loads(tmp_path: Path):
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text("utf-8")
+    section = readme.split("## Digests and silence windows", 1)[1]
+    example = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    path = tmp_path / "destinations.yaml"
+    path.write_text(example, "utf-8")
+    loaded = load_destinations(path)
+    assert loaded["morning-desk"].digest == DigestConfig(cron="0 7 * * *", tz="Europe/Paris", max_items=50)
+    assert [w.muted_until(at("2026-12-24T22:30:00Z")) for w in loaded["pager"].mute] == [
+        at("2026-12-25T05:00:00Z"), at("2026-12-26T06:00:00Z")]
