@@ -1,4 +1,4 @@
-"""The notifier: alerts from the bus delivered as signed webhooks, once per destination.
+"""The notifier: alerts from the bus delivered as signed webhooks (or mail), once per destination.
 
 * One notification per rule per story: the processor makes alert ids
   ``f"{rule}:{story_id}"`` (``:{revision}`` appended for updates the rule asks
@@ -46,6 +46,7 @@ from wirewatch.core.errors import ConfigError
 from wirewatch.core.logging import get_logger
 from wirewatch.core.metrics import DEAD_LETTERS, DELIVERIES, DELIVERY_SECONDS, STAGE_ITEMS
 from wirewatch.core.retry import parse_retry_after
+from wirewatch.sinks import email as mail
 from wirewatch.sinks.destinations import Destination, render_body, request_headers
 from wirewatch.sinks.indexer import bad_input_reason
 
@@ -260,7 +261,7 @@ class Notifier:
                 self._end()
 
     async def _deliver(self, destination: Destination, client: httpx.AsyncClient, job: _Job) -> None:
-        body = render_body(job.alert, destination.format)
+        body = render_body(job.alert, destination.format, destination)
         alert_id = job.alert["id"]
         last_error = "not attempted"
         attempts = 0
@@ -271,17 +272,25 @@ class Notifier:
             wait_at_least = 0.0
             started = time.perf_counter()
             try:
-                response = await client.post(
-                    destination.url, content=body, timeout=destination.timeout,
-                    headers=request_headers(destination, alert_id, body),
-                )
+                if destination.smtp is not None:  # email: one SMTP transaction, the same retries after
+                    await mail.send(destination.name, destination.smtp, body, destination.timeout)
+                    response = None
+                else:
+                    response = await client.post(
+                        destination.url, content=body, timeout=destination.timeout,
+                        headers=request_headers(destination, alert_id, body),
+                    )
+            except mail.SendError as exc:
+                last_error = str(exc)
+                if exc.permanent:
+                    break  # a 5xx reply, a TLS failure: retrying will not help
             except httpx.TimeoutException:
                 last_error = f"timed out after {destination.timeout:g}s"
             except httpx.HTTPError as exc:
                 last_error = f"{type(exc).__name__}: {exc}"
             else:
                 DELIVERY_SECONDS.labels(destination.name).observe(time.perf_counter() - started)
-                if response.is_success:
+                if response is None or response.is_success:
                     DELIVERIES.labels(destination.name, "delivered").inc()
                     await self.delivered.add(job.key, delivery_record(job.alert, destination.name, "delivered",
                                                                       attempts=attempts))
