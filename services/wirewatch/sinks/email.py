@@ -44,6 +44,8 @@ SUBJECT_MAX = 200
 TITLE_MAX = 1000
 SUMMARY_MAX = 10_000
 ENTITIES_SHOWN = 10
+#: 7-bit bodies: any relay takes them (no 8BITMIME or SMTPUTF8 needed); the text stays readable raw
+CTE = "quoted-printable"
 
 
 class SendError(Exception):
@@ -134,8 +136,8 @@ def alert_message(alert: dict[str, Any], smtp: Smtp) -> bytes:
     first = _first_alert_id(alert)
     if first is not None:
         mail["In-Reply-To"] = mail["References"] = message_id(first, smtp.sender)
-    mail.set_content(alert_text(alert))
-    mail.add_alternative(alert_html(alert), subtype="html")
+    mail.set_content(alert_text(alert), cte=CTE)
+    mail.add_alternative(alert_html(alert), subtype="html", cte=CTE)
     return mail.as_bytes()
 
 
@@ -171,8 +173,8 @@ def digest_message(digest: dict[str, Any], smtp: Smtp) -> bytes:
     subject = cut(one_line(f"[digest] {len(digest['events'])} events, {digest['period_start']} to "
                            f"{digest['period_end']}"), SUBJECT_MAX)
     mail = _envelope(smtp, subject, key)
-    mail.set_content(digest_text(digest))
-    mail.add_alternative(digest_html(digest), subtype="html")
+    mail.set_content(digest_text(digest), cte=CTE)
+    mail.add_alternative(digest_html(digest), subtype="html", cte=CTE)
     return mail.as_bytes()
 
 
