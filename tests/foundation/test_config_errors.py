@@ -140,7 +140,7 @@ CONFIG_MISTAKES = [
      "destinations.desk.secret_env: environment variable WIREWATCH_FIXTURE_SECRET_NEVER_SET is not set"),
     ("destinations_unknown_key.yaml", "destinations.desk: unknown key 'rate_limt' (did you mean 'rate_limit'?)"),
     ("destinations_bad_rate.yaml", "destinations.desk.rate_limit: not a rate limit: 'lots' (use e.g. 30/min, 5/s, 100/h)"),
-    ("destinations_bad_format.yaml", "destinations.desk.format: must be one of json, slack (got 'slak'; did you mean 'slack'?)"),
+    ("destinations_bad_format.yaml", "destinations.desk.format: must be one of json, slack, teams, discord, email (got 'slak'; did you mean 'slack'?)"),
     ("destinations_too_many_retries.yaml", "destinations.desk.retries: must be at most 20 (got 50)"),
     ("destinations_bad_url.yaml", "destinations.desk.url: must be an http:// or https:// URL (got 'hooks.example.org/wirewatch')"),
     ("watchlist_unknown_key.yaml", "entities[1] (Bank of Japan): unknown key 'aliasses' (did you mean 'aliases'?)"),

@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from wirewatch.sinks.links import one_line, web_link
+from wirewatch.sinks.links import count_items, one_line, web_link
 
 CONTENT_MAX = 2000
 TITLE_MAX = 256
@@ -128,7 +128,7 @@ def digest_message(digest: dict[str, Any]) -> dict[str, Any]:
         title = escape(event["title"], 200)
         link = _link(event.get("url", ""))
         line = (f"• [{title}]({link})" if link else f"• {title}") + \
-            f" ({int(event['count'])} items: {escape(outlets, 300)})"
+            f" ({count_items(event['count'])}: {escape(outlets, 300)})"
         if size + _units(line) + 1 > DESCRIPTION_MAX - 40:  # room for "and N more events"
             break
         lines.append(line)

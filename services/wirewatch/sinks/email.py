@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 import aiosmtplib
 
-from wirewatch.sinks.links import cut, one_line, web_link
+from wirewatch.sinks.links import count_items, cut, one_line, web_link
 
 if TYPE_CHECKING:
     from wirewatch.sinks.destinations import Smtp
@@ -145,7 +145,7 @@ def digest_text(digest: dict[str, Any]) -> str:
     lines = [f"Wirewatch digest for {digest['destination']}: {digest['period_start']} to {digest['period_end']}", ""]
     for event in digest["events"]:
         outlets = ", ".join(one_line(o) for o in event.get("outlets", [])[:ENTITIES_SHOWN])
-        lines.append(f"* {cut(one_line(event['title']), TITLE_MAX)} ({event['count']} items: {outlets})")
+        lines.append(f"* {cut(one_line(event['title']), TITLE_MAX)} ({count_items(event['count'])}: {outlets})")
         link = web_link(event.get("url", ""))
         if link:
             lines.append(f"  {link}")
@@ -161,7 +161,7 @@ def digest_html(digest: dict[str, Any]) -> str:
         link = web_link(event.get("url", ""))
         heading = f'<a href="{html.escape(link)}">{title}</a>' if link else title
         outlets = html.escape(", ".join(one_line(o) for o in event.get("outlets", [])[:ENTITIES_SHOWN]))
-        items.append(f'<li dir="auto">{heading} <small>({int(event["count"])} items: {outlets})</small></li>')
+        items.append(f'<li dir="auto">{heading} <small>({count_items(event["count"])}: {outlets})</small></li>')
     more = f"<p>and {int(digest['more'])} more events</p>" if digest.get("more") else ""
     head = html.escape(f"{digest['period_start']} to {digest['period_end']}")
     return _page(f"<h2>Wirewatch digest: {head}</h2>\n<ul>{''.join(items)}</ul>{more}")

@@ -48,3 +48,9 @@ def one_line(text: str) -> str:
 def cut(text: str, limit: int) -> str:
     """``text`` in at most ``limit`` characters, with an ellipsis where it was cut."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def count_items(count: int) -> str:
+    """``1 item``, ``10 items``: a digest event's count of items."""
+    number = int(count)
+    return "1 item" if number == 1 else f"{number} items"

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from wirewatch.sinks.links import web_link
+from wirewatch.sinks.links import count_items, web_link
 
 #: Cuts, in escaped characters: a section or context text may hold at most 3,000.
 TITLE_MAX = 500
@@ -98,7 +98,7 @@ def digest_message(digest: dict[str, Any]) -> dict[str, Any]:
         link = safe_link(event.get("url", ""))
         outlets = ", ".join(escape(o, VALUE_MAX) for o in event.get("outlets", [])[:ENTITIES_SHOWN])
         heading = f"<{link}|{title}>" if link else title
-        blocks.append({"type": "section", "text": _mrkdwn(f"{heading} · {int(event['count'])} items: {outlets}")})
+        blocks.append({"type": "section", "text": _mrkdwn(f"{heading} · {count_items(event['count'])}: {outlets}")})
     more = int(digest.get("more", 0)) + len(digest["events"]) - len(shown)
     if more:
         blocks.append({"type": "context", "elements": [_mrkdwn(f"and {more} more events")]})

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from wirewatch.sinks.links import cut, one_line, web_link
+from wirewatch.sinks.links import count_items, cut, one_line, web_link
 
 CARD_VERSION = "1.4"
 TITLE_MAX = 500
@@ -85,7 +85,7 @@ def digest_message(digest: dict[str, Any]) -> dict[str, Any]:
         outlets = ", ".join(cut(one_line(o), VALUE_MAX) for o in event.get("outlets", [])[:ENTITIES_SHOWN])
         title = _title(event["title"], web_link(event.get("url", "")))
         title["inlines"][0].update(size="Default")
-        title["inlines"].append(_run(f" ({int(event['count'])} items: {outlets})", isSubtle=True))
+        title["inlines"].append(_run(f" ({count_items(event['count'])}: {outlets})", isSubtle=True))
         body.append(title)
     more = int(digest.get("more", 0)) + len(digest["events"]) - len(shown)
     if more:
