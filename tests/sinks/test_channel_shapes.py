@@ -256,3 +256,17 @@ async def test_the_notifier_signs_keys_and_retries_teams_and_discord_as_any_webh
         assert verify_signature(b"k3y", headers["X-Wirewatch-Timestamp"], raw, headers["X-Wirewatch-Signature"])
     schema = DISCORD if fmt == "discord" else TEAMS
     assert list(schema.iter_errors(json.loads(received[-1][1]))) == []
+
+
+def test_slack_digest_escapes_every_title_and_stays_within_50_blocks() -> None:
+    message = json.loads(render_digest("slack", digest(200, 50)))
+    assert len(message["blocks"]) == 1 + 40 + 1
+    assert message["blocks"][-1]["elements"][0]["text"] == "and 210 more events"
+    assert message["text"] == "Wirewatch digest: 250 events, 2026-12-04T07:00:00Z to 2026-12-05T07:00:00Z"
+    for block in message["blocks"][1:-1]:
+        text = block["text"]["text"]
+        assert block["text"]["verbatim"] is True and len(text) <= 3000
+        assert "<@" not in text and "<!" not in text and "<#" not in text
+    assert message["blocks"][2]["text"]["text"] == (
+        "<https://news.example/e1|@everyone @here &lt;@123456789012345678&gt; &lt;@&amp;42&gt; &lt;#1&gt; "
+        "&lt;:emoji:1&gt; look> · 2 items: Wire, @everyone, الجزيرة")

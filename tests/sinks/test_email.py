@@ -28,7 +28,7 @@ from structlog.testing import capture_logs
 from wirewatch.bus.memory import MemoryBus
 from wirewatch.core.errors import ConfigError
 from wirewatch.core.schemas import validate
-from wirewatch.sinks.destinations import Destination, load_destinations
+from wirewatch.sinks.destinations import Destination, load_destinations, render_digest
 from wirewatch.sinks.notifier import DeliveredLog, Notifier
 
 from .helpers import wait_for
@@ -361,3 +361,27 @@ def test_email_config_mistakes_are_one_line(tmp_path: Path, text: str, where: st
     with pytest.raises(ConfigError) as caught:
         destinations(tmp_path, "destinations:\n  " + text + "\n")
     assert (caught.value.where, caught.value.reason) == (f"{tmp_path / 'destinations.yaml'}: {where}", reason)
+
+
+def test_a_digest_mail_lists_its_events_and_keeps_one_message_id_per_period(tmp_path: Path) -> None:
+    (target,) = destinations(tmp_path, PLAIN.format(port=25)).values()
+    digest = {
+        "destination": "desk-mail", "period_start": "2026-12-04T07:00:00Z", "period_end": "2026-12-05T07:00:00Z",
+        "events": [{"event_id": "e1", "title": "Xi arrives in Moscow", "url": "https://news.example/xi",
+                    "count": 10, "outlets": ["Wire", "Daily"]},
+                   {"event_id": "e2", "title": "<b>وصول</b>", "url": "javascript:1", "count": 1, "outlets": ["Wire"]}],
+        "more": 3,
+    }
+    first, again = (parsed({"data": render_digest("email", digest, target).decode("latin-1")}) for _ in range(2))
+    key = "digest:desk-mail:2026-12-04T07:00:00Z:2026-12-05T07:00:00Z"
+    assert first["Message-ID"] == again["Message-ID"] == message_id(key)
+    assert first["Subject"] == "[digest] 2 events, 2026-12-04T07:00:00Z to 2026-12-05T07:00:00Z"
+    assert bodies(first) == (
+        "Wirewatch digest for desk-mail: 2026-12-04T07:00:00Z to 2026-12-05T07:00:00Z\n\n"
+        "* Xi arrives in Moscow (10 items: Wire, Daily)\n  https://news.example/xi\n"
+        "* <b>وصول</b> (1 item: Wire)\n\nand 3 more events\n",
+        PAGE_HEAD + "<h2>Wirewatch digest: 2026-12-04T07:00:00Z to 2026-12-05T07:00:00Z</h2>\n<ul>"
+        '<li dir="auto"><a href="https://news.example/xi">Xi arrives in Moscow</a> <small>(10 items: Wire, Daily)'
+        '</small></li><li dir="auto">&lt;b&gt;وصول&lt;/b&gt; <small>(1 item: Wire)</small></li></ul>'
+        "<p>and 3 more events</p>" + PAGE_TAIL,
+    )

@@ -1,11 +1,11 @@
-"""Webhook destinations (``destinations.yaml``), bodies and signatures.
+"""Destinations (``destinations.yaml``): webhooks and mail, their bodies and signatures.
 
 File format::
 
     destinations:
       newsroom:                         # the name rules use in ``notify:``
         url: https://hooks.example.org/wirewatch
-        format: json                    # json (body = the alert, schemas/alert.json) | slack
+        format: json                    # json (body = the alert, schemas/alert.json) | slack | teams | discord
         secret_env: NEWSROOM_SECRET     # env var holding the HMAC secret; omit = unsigned
         timeout: 5s                     # per attempt
         rate_limit: 30/min              # N/s, N/min or N/h; omit = unlimited
@@ -14,6 +14,16 @@ File format::
         max_backoff: 60s
         concurrency: 4                  # parallel deliveries to this destination
         headers: {X-Team: news}         # extra request headers
+      desk-mail:                        # format email: no url, secret_env or headers
+        format: email
+        smtp: {host: smtp.example.org, port: 587, tls: starttls, username: wirewatch, password_env: SMTP_PASSWORD}
+        from: "Wirewatch <alerts@example.org>"
+        to: [desk@example.org]
+
+Each format has one function for an alert and one for a digest (``_ALERT_MESSAGES``,
+``_DIGEST_MESSAGES``; email's in :mod:`wirewatch.sinks.email`); a new format plugs in there.
+Email goes over SMTP (:func:`wirewatch.sinks.email.send`) with the same retries, dead letters
+and delivery records; its idempotency key is the Message-ID, derived from the alert id.
 
 Signature scheme (same idea as Stripe/Slack signing): every request carries
 
