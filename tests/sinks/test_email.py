@@ -9,15 +9,8 @@ a dead letter, and the other destination still gets its mail.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import email
-import email.policy
-import hashlib
 import json
 import subprocess
-import sys
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -32,8 +25,8 @@ from wirewatch.sinks.destinations import Destination, load_destinations, render_
 from wirewatch.sinks.notifier import DeliveredLog, Notifier
 
 from .helpers import wait_for
+from .mailbox import message_id, parsed, smtp_server
 
-SERVER = Path(__file__).resolve().parent / "smtp_server.py"
 PASSWORD = "s3cret-Ünïcode-pass"  # what the relay accepts; must appear in no log or record
 
 
@@ -57,37 +50,6 @@ ARABIC = alert(2, title="وصول الرئيس إلى موسكو في زيارة
                id="desk-rule:wire:2:r2")
 HOSTILE = alert(3, title='<script>alert("x")</script> & <b>bold</b>\r\nBcc: victim@example.org',
                 url="javascript:alert(1)", summary="<img src=x onerror=alert(1)>")
-
-
-def message_id(alert_id: str) -> str:
-    return f"<alert.{hashlib.sha256(alert_id.encode()).hexdigest()[:32]}@example.org>"
-
-
-@dataclass
-class SmtpServer:
-    port: int
-    out: Path
-
-    def mails(self) -> list[dict[str, Any]]:
-        if not self.out.exists():
-            return []
-        return [json.loads(line) for line in self.out.read_text("utf-8").splitlines()]
-
-
-@contextlib.asynccontextmanager
-async def smtp_server(tmp_path: Path, name: str, *args: str) -> AsyncIterator[SmtpServer]:
-    """The aiosmtpd process of ``tests/sinks/smtp_server.py``, stopped (and reaped) on exit."""
-    out = tmp_path / f"{name}.jsonl"
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, str(SERVER), "--out", str(out), *args, stdout=asyncio.subprocess.PIPE)
-    try:
-        assert process.stdout is not None
-        line = (await asyncio.wait_for(process.stdout.readline(), 30)).decode()
-        assert line.startswith("listening "), line
-        yield SmtpServer(int(line.split()[1]), out)
-    finally:
-        process.terminate()
-        await process.wait()
 
 
 @pytest.fixture(scope="module")
@@ -137,13 +99,6 @@ async def deliver(alerts: list[dict[str, Any]], targets: dict[str, Destination],
 def outcomes(bus: MemoryBus) -> list[tuple[str, str, str, int]]:
     return sorted((m.value["destination"], m.value["alert_id"], m.value["outcome"], m.value["attempts"])
                   for m in bus.messages("delivered"))
-
-
-def parsed(mail: dict[str, Any]) -> EmailMessage:
-    raw = mail["data"].encode("latin-1")
-    message = email.message_from_bytes(raw, policy=email.policy.default)
-    assert isinstance(message, EmailMessage)
-    return message
 
 
 def bodies(message: EmailMessage) -> tuple[str, str]:
