@@ -1,7 +1,7 @@
 """A real SMTP server process for the email tests (aiosmtpd), on 127.0.0.1 and a free port.
 
     python tests/sinks/smtp_server.py --out mails.jsonl [--tls none|starttls|tls --cert C --key K]
-                                      [--auth USER:PASSWORD]
+                                      [--auth USER:PASSWORD] [--refuse ADDRESS ...]
 
 Prints ``listening <port>`` once it accepts connections. Each mail it accepts is one JSON
 line in ``--out``: envelope sender and recipients, the raw message (latin-1 text of its
@@ -22,8 +22,16 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 
 class Recorder:
-    def __init__(self, out: str) -> None:
+    def __init__(self, out: str, refuse: list[str]) -> None:
         self.out = out
+        self.refuse = set(refuse)
+
+    async def handle_RCPT(self, server: SMTP, session: Session, envelope: Envelope, address: str,  # noqa: N802
+                          rcpt_options: list[str]) -> str:
+        if address in self.refuse:
+            return "550 5.1.1 No such user here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         record: dict[str, Any] = {
@@ -44,6 +52,7 @@ def main() -> None:
     parser.add_argument("--cert")
     parser.add_argument("--key")
     parser.add_argument("--auth")
+    parser.add_argument("--refuse", action="append", default=[], help="a recipient to refuse with 550")
     args = parser.parse_args()
     context = None
     if args.tls != "none":
@@ -57,7 +66,7 @@ def main() -> None:
 
     def protocol() -> SMTP:
         return SMTP(
-            Recorder(args.out), hostname="smtp.test", enable_SMTPUTF8=True,
+            Recorder(args.out, args.refuse), hostname="smtp.test", enable_SMTPUTF8=True,
             tls_context=context if args.tls == "starttls" else None,
             require_starttls=args.tls == "starttls",
             authenticator=authenticate if args.auth else None, auth_required=bool(args.auth),

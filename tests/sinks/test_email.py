@@ -340,3 +340,23 @@ def test_a_digest_mail_lists_its_events_and_keeps_one_message_id_per_period(tmp_
         '</small></li><li dir="auto">&lt;b&gt;وصول&lt;/b&gt; <small>(1 item: Wire)</small></li></ul>'
         "<p>and 3 more events</p>" + PAGE_TAIL,
     )
+
+
+async def test_a_refused_recipient_is_named_and_the_others_get_the_mail(tmp_path: Path) -> None:
+    async with smtp_server(tmp_path, "refusing", "--refuse", "gone@example.org") as server:
+        text = PLAIN.format(port=server.port).replace('["Desk <desk@example.org>", night@example.org]',
+                                                      "[desk@example.org, gone@example.org]")
+        text = text.replace("retries: 0", "retries: 3\n    backoff: 10ms")
+        with capture_logs() as logs:
+            some = await deliver([CHINESE], destinations(tmp_path, text), done=1)
+        alone = await deliver([CHINESE], destinations(tmp_path, text.replace("desk@example.org, ", "")), done=1)
+        mails = server.mails()
+    assert outcomes(some) == [("desk-mail", CHINESE["id"], "delivered", 1)]
+    assert [m["rcpt_tos"] for m in mails] == [["desk@example.org"]]
+    assert [(e["destination"], e["refused"]) for e in logs if e["event"] == "mail recipients refused"] == [
+        ("desk-mail", {"gone@example.org": "550 5.1.1 No such user here"})]
+    assert outcomes(alone) == [("desk-mail", CHINESE["id"], "dead-lettered", 1)]  # 550 is final: no retry
+    (letter,) = [m.value for m in alone.messages("dead-letter")]
+    assert letter["reason"] == (
+        f"delivery to desk-mail failed after 1 attempt(s): SMTP server 127.0.0.1:{server.port} for destination "
+        "'desk-mail' refused every recipient (gone@example.org: 550 5.1.1 No such user here)")

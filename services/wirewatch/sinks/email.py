@@ -35,10 +35,13 @@ from typing import TYPE_CHECKING, Any
 
 import aiosmtplib
 
+from wirewatch.core.logging import get_logger
 from wirewatch.sinks.links import count_items, cut, one_line, web_link
 
 if TYPE_CHECKING:
     from wirewatch.sinks.destinations import Smtp
+
+log = get_logger("sinks.email")
 
 SUBJECT_MAX = 200
 TITLE_MAX = 1000
@@ -204,7 +207,7 @@ async def send(name: str, smtp: Smtp, body: bytes, timeout: float) -> None:
     """
     where = f"SMTP server {smtp.where} for destination {name!r}"
     try:
-        await aiosmtplib.send(
+        refused, _ = await aiosmtplib.send(
             body, sender=envelope_sender(smtp), recipients=recipients(smtp),
             hostname=smtp.host, port=smtp.port, username=smtp.username, password=smtp.password,
             use_tls=smtp.tls == "tls", start_tls=smtp.tls == "starttls",
@@ -231,6 +234,9 @@ async def send(name: str, smtp: Smtp, body: bytes, timeout: float) -> None:
         raise SendError(f"TLS with {where} failed: {one_line(exc.reason or str(exc))}", permanent=True) from None
     except OSError as exc:
         raise SendError(f"cannot reach {where}: {one_line(exc.strerror or str(exc))}") from None
+    if refused:  # some recipients took it: delivered, and the refused ones named once
+        log.warning("mail recipients refused", destination=name,
+                    refused={rcpt: f"{reply.code} {one_line(reply.message)}" for rcpt, reply in sorted(refused.items())})
 
 
 def _connect_reason(exc: BaseException) -> tuple[str, bool]:
