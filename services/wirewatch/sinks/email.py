@@ -221,8 +221,8 @@ async def send(name: str, smtp: Smtp, body: bytes, timeout: float) -> None:
     except aiosmtplib.SMTPTimeoutError:
         raise SendError(f"{where} timed out after {timeout:g}s") from None
     except aiosmtplib.SMTPRecipientsRefused as exc:
-        refused = "; ".join(f"{r.recipient}: {r.code} {one_line(r.message)}" for r in exc.recipients)
-        raise SendError(f"{where} refused every recipient ({refused})",
+        listed = "; ".join(f"{r.recipient}: {r.code} {one_line(r.message)}" for r in exc.recipients)
+        raise SendError(f"{where} refused every recipient ({listed})",
                         permanent=all(r.code >= 500 for r in exc.recipients)) from None
     except aiosmtplib.SMTPResponseException as exc:
         raise SendError(f"{where} replied {exc.code} {one_line(exc.message)}", permanent=exc.code >= 500) from None
