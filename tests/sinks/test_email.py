@@ -360,3 +360,12 @@ async def test_a_refused_recipient_is_named_and_the_others_get_the_mail(tmp_path
     assert letter["reason"] == (
         f"delivery to desk-mail failed after 1 attempt(s): SMTP server 127.0.0.1:{server.port} for destination "
         "'desk-mail' refused every recipient (gone@example.org: 550 5.1.1 No such user here)")
+
+
+def test_an_unreadable_ca_file_is_a_config_error_at_load(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        destinations(tmp_path, "destinations:\n  desk-mail: {format: email, smtp: {host: h, ca_file: /nonexistent/ca.pem}, "
+                               "from: a@example.org, to: [b@example.org]}\n")
+    assert (caught.value.where, caught.value.reason) == (
+        f"{tmp_path / 'destinations.yaml'}: destinations.desk-mail.smtp.ca_file",
+        "cannot read /nonexistent/ca.pem: No such file or directory")

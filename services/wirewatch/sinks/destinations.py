@@ -45,6 +45,7 @@ import hmac
 import json
 import os
 import re
+import ssl
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -195,6 +196,7 @@ class Smtp:
     username: str | None = None
     password: str | None = field(default=None, repr=False)
     ca_file: str | None = None
+    context: ssl.SSLContext | None = field(default=None, repr=False, compare=False)  # built at load: tls on
 
     @property
     def where(self) -> str:
@@ -250,9 +252,16 @@ def _smtp(name: str, config: DestinationConfig, env: Mapping[str, str]) -> Smtp 
         if not password:
             raise ConfigError(f"destinations.{name}.smtp.password_env",
                               f"environment variable {relay.password_env} is not set")
+    context = None
+    if relay.tls != "none":  # verified TLS: the system's CAs, or ca_file's instead; read now, not at send
+        try:
+            context = ssl.create_default_context(cafile=relay.ca_file)
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigError(f"destinations.{name}.smtp.ca_file",
+                              f"cannot read {relay.ca_file}: {exc.strerror or exc}") from None
     return Smtp(host=relay.host, port=relay.port or _SMTP_PORTS[relay.tls], tls=relay.tls,
                 sender=config.sender, to=tuple(config.to), username=relay.username, password=password,
-                ca_file=relay.ca_file)
+                ca_file=relay.ca_file, context=context)
 
 
 def load_destinations(path: Path | str, environ: dict[str, str] | None = None) -> dict[str, Destination]:

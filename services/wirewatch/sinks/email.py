@@ -193,11 +193,6 @@ def envelope_sender(smtp: Smtp) -> str:
 # ------------------------------------------------------------------ sending
 
 
-def tls_context(smtp: Smtp) -> ssl.SSLContext:
-    """Verified TLS: the system's CAs, or ``ca_file`` (an internal relay's CA) instead."""
-    return ssl.create_default_context(cafile=smtp.ca_file) if smtp.ca_file else ssl.create_default_context()
-
-
 async def send(name: str, smtp: Smtp, body: bytes, timeout: float) -> None:
     """One SMTP transaction for ``body``; a failure is a :class:`SendError` with one clear line.
 
@@ -211,7 +206,7 @@ async def send(name: str, smtp: Smtp, body: bytes, timeout: float) -> None:
             body, sender=envelope_sender(smtp), recipients=recipients(smtp),
             hostname=smtp.host, port=smtp.port, username=smtp.username, password=smtp.password,
             use_tls=smtp.tls == "tls", start_tls=smtp.tls == "starttls",
-            tls_context=tls_context(smtp) if smtp.tls != "none" else None, timeout=timeout,
+            tls_context=smtp.context, timeout=timeout,
         )
     except aiosmtplib.SMTPConnectTimeoutError:
         raise SendError(f"cannot reach {where}: timed out after {timeout:g}s") from None
