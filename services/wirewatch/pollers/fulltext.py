@@ -33,6 +33,7 @@ from wirewatch.core.times import parse_rfc3339
 from wirewatch.pollers.http import (
     NO_SETTINGS,
     Fetch,
+    FetchOutcome,
     SourceFetch,
     Zone,
     decode_text,
@@ -48,7 +49,8 @@ from wirewatch.pollers.items import (
     describe,
     read_time,
 )
-from wirewatch.pollers.state import SourceState
+from wirewatch.pollers.state import HASH_CHARS, PageState, SourceState
+from wirewatch.search.analysis import normalize
 
 log = get_logger("pollers.fulltext")
 
@@ -153,14 +155,18 @@ async def complete(
     source_id: str,
     feed_url: str,
     settings: SourceFetch = NO_SETTINGS,
-) -> tuple[list[dict[str, Any]], set[str]]:
-    """``items`` with their articles, and the ids to retry at the next poll (host busy).
+    known: dict[str, PageState] | None = None,
+    now: float = 0.0,
+) -> tuple[list[dict[str, Any]], set[str], dict[str, PageState]]:
+    """``items`` with their articles, the ids to retry at the next poll (host busy), and
+    the pages fetched (validators and text hash, for :mod:`~wirewatch.pollers.rechecks`).
 
-    Any other failure keeps the feed's text and logs one warning line.
+    Any other failure keeps the feed's text and logs one warning line. ``known`` pages
+    keep the time they were first fetched.
     """
     todo = [item for item in items if item["id"] in wanted]
     if not todo:
-        return items, set()
+        return items, set(), {}
     for item in todo[PAGES_PER_POLL:]:
         item["content_hash"] = content_hash(item["title"], item["body"])
     if len(todo) > PAGES_PER_POLL:
@@ -171,30 +177,18 @@ async def complete(
             "fetches kept the feed's text",
         )
         todo = todo[:PAGES_PER_POLL]
-    zones: dict[str, asyncio.Task[Zone | None]] = {}
-
-    def zone(url: str) -> asyncio.Task[Zone | None]:
-        """One DNS lookup per host and poll, shared by its items."""
-        host = urlsplit(url).hostname or ""
-        if host not in zones:
-            zones[host] = asyncio.ensure_future(_zone(host))
-        return zones[host]
-
-    feed_zone = await zone(feed_url)
+    pages = PageFetch(fetcher, feed_url, settings)
     slots = asyncio.Semaphore(CONCURRENT_PAGES)
     postponed: set[str] = set()
+    fetched_pages: dict[str, PageState] = {}
+    known = known or {}
 
     async def one(item: dict[str, Any]) -> None:
         async with slots:
             try:
-                article = await _fetch_article(
-                    item,
-                    fetcher,
-                    feed_zone,
-                    await zone(item["url"]),
-                    link_settings(settings, feed_url, item["url"]),
-                )
-            except _Later:
+                fetched = await pages.get(item)
+                article = await pages.article(item, fetched)
+            except Later:
                 postponed.add(item["id"])
                 return
             except NoArticle as exc:
@@ -206,10 +200,83 @@ async def complete(
                 )
                 item["content_hash"] = content_hash(item["title"], item["body"])
                 return
-            _apply(item, article)
+            apply(item, article)
+            before = known.get(item["id"])
+            fetched_pages[item["id"]] = PageState(
+                fetched.etag,
+                fetched.last_modified,
+                text_hash(article.text),
+                before.first if before is not None else now,
+                now,
+            )
 
     await asyncio.gather(*(one(item) for item in todo))
-    return [item for item in items if item["id"] not in postponed], postponed
+    return [item for item in items if item["id"] not in postponed], postponed, fetched_pages
+
+
+def text_hash(text: str) -> str:
+    """What tells an edited article from a re-served one: the extracted text as the search
+    index sees it (case, punctuation and spacing aside), never the page's HTML."""
+    return hashlib.sha256(normalize(text).encode()).hexdigest()[:HASH_CHARS]
+
+
+class PageFetch:
+    """Fetches the pages one feed links to: zone checks (one DNS lookup per host and poll),
+    the source's settings (:func:`link_settings`), extraction off the event loop."""
+
+    def __init__(self, fetcher: Fetch, feed_url: str, settings: SourceFetch = NO_SETTINGS) -> None:
+        self.fetcher = fetcher
+        self.feed_url = feed_url
+        self.settings = settings
+        self._zones: dict[str, asyncio.Task[Zone | None]] = {}
+
+    def _zone(self, url: str) -> asyncio.Task[Zone | None]:
+        host = urlsplit(url).hostname or ""
+        if host not in self._zones:
+            self._zones[host] = asyncio.ensure_future(_zone(host))
+        return self._zones[host]
+
+    async def get(
+        self, item: dict[str, Any], etag: str | None = None, last_modified: str | None = None
+    ) -> FetchOutcome:
+        """The page (``ok`` or, given validators, ``not_modified``); :class:`Later` when its
+        host makes us wait, :class:`NoArticle` for any other failure."""
+        url = item["url"]
+        feed_zone = await self._zone(self.feed_url)
+        link_zone = await self._zone(url)
+        if link_zone is None:
+            raise NoArticle(f"cannot resolve the host of {url}")
+        if feed_zone is not None and not redirect_allowed(feed_zone, link_zone):
+            raise NoArticle(f"refused a link from a {feed_zone} feed to a {link_zone} address")
+        fetched = await self.fetcher.fetch(
+            url,
+            etag=etag,
+            last_modified=last_modified,
+            settings=link_settings(self.settings, self.feed_url, url),
+        )
+        if fetched.kind == "deferred":
+            raise Later
+        if not fetched.ok:
+            raise NoArticle(f"{fetched.kind}: {fetched.reason}")
+        return fetched
+
+    async def article(self, item: dict[str, Any], fetched: FetchOutcome) -> Article:
+        """The article in a fetched page, longer than the feed's text, or :class:`NoArticle`."""
+        try:
+            article = await asyncio.to_thread(
+                extract,
+                fetched.content,
+                fetched.content_type,
+                fetched.final_url or item["url"],
+                item["title"],
+            )
+        except NoArticle:
+            raise
+        except Exception as exc:  # an extractor bug costs one item's full text, not the poll
+            raise NoArticle(f"extraction failed: {describe(exc)}") from None
+        if len(article.text) <= len(item["body"]):
+            raise NoArticle("the page holds no article text longer than the feed's")
+        return article
 
 
 def postpone(planned: SourceState, ids: set[str], before: SourceState) -> SourceState:
@@ -225,7 +292,7 @@ def postpone(planned: SourceState, ids: set[str], before: SourceState) -> Source
     return replace(planned, entries=entries)
 
 
-class _Later(Exception):
+class Later(Exception):
     """The host asked to wait longer than the fetcher waits: try at the next poll."""
 
 
@@ -257,37 +324,7 @@ def _host(url: str) -> str:
     return host.removeprefix("www.")
 
 
-async def _fetch_article(
-    item: dict[str, Any],
-    fetcher: Fetch,
-    feed_zone: Zone | None,
-    link_zone: Zone | None,
-    settings: SourceFetch = NO_SETTINGS,
-) -> Article:
-    url = item["url"]
-    if link_zone is None:
-        raise NoArticle(f"cannot resolve the host of {url}")
-    if feed_zone is not None and not redirect_allowed(feed_zone, link_zone):
-        raise NoArticle(f"refused a link from a {feed_zone} feed to a {link_zone} address")
-    fetched = await fetcher.fetch(url, settings=settings)
-    if fetched.kind == "deferred":
-        raise _Later
-    if fetched.kind != "ok":
-        raise NoArticle(f"{fetched.kind}: {fetched.reason}")
-    try:
-        article = await asyncio.to_thread(
-            extract, fetched.content, fetched.content_type, fetched.final_url or url, item["title"]
-        )
-    except NoArticle:
-        raise
-    except Exception as exc:  # an extractor bug costs one item's full text, not the poll
-        raise NoArticle(f"extraction failed: {describe(exc)}") from None
-    if len(article.text) <= len(item["body"]):
-        raise NoArticle("the page holds no article text longer than the feed's")
-    return article
-
-
-def _apply(item: dict[str, Any], article: Article) -> None:
+def apply(item: dict[str, Any], article: Article) -> None:
     """The item with the article as ``body``, the feed's text as ``summary``."""
     truncated = [name for name in item.get("truncated", []) if name not in ("body", "summary")]
     summary, summary_cut = clip(item["body"], MAX_SUMMARY)
