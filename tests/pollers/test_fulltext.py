@@ -328,3 +328,52 @@ async def test_page_requests_carry_the_source_settings_and_its_cookies_only_to_i
     )
     assert theirs["User-Agent"] == "CourierBot/2"
     assert "Cookie" not in theirs and "X-Desk" not in theirs
+
+
+STORM_POSTS = [
+    "Power restored to 12,000 homes",
+    "Nordvik Energi says crews have reconnected 12,000 homes since dawn. About 28,000 remain "
+    "without power, most of them on the islands.",
+    "Coastguard rescues two from a drifting yacht",
+    "A coastguard helicopter lifted two sailors from a yacht that lost its mast off Skarv point. "
+    "Both are in hospital with mild hypothermia.",
+    "Readers have been sending us pictures of the waves breaking over the harbour wall at Nordkai. "
+    "Please stay away from the seafront.",
+    "Schools closed in three districts",
+    "The county has closed all schools in Vestby, Holmen and Sandnes for the day. Pupils will be "
+    "taught online from 10am.",
+    "All morning ferries cancelled",
+    "The ferry operators' association has cancelled every crossing before noon. Pilot Ingrid "
+    "Haugen said waves of six metres made the harbour mouth impassable.",
+    "Welcome to our live coverage",
+    "Storm Ingrid reached the coast overnight with gusts of up to 140km/h. We will bring you the "
+    "latest on travel, power cuts and closures throughout the day.",
+]
+
+
+async def test_a_live_blog_linked_from_a_feed_is_its_posts_in_page_order_without_chrome(
+    pages: Pages, tmp_path: Path
+) -> None:
+    link = pages.article("/live/2026/dec/03/storm-ingrid-live", "liveblog_page.html")
+    teaser = "Ferries cancelled and 40,000 homes without power: follow the latest."
+    [item] = await poll(
+        pages, tmp_path, "auto",
+        entry("live1", link, "Storm Ingrid live: ferries cancelled", description=teaser),
+    )  # fmt: skip
+    assert item["body"] == "\n".join(STORM_POSTS)
+    assert (item["summary"], item["revision"], "liveblog" in item) == (teaser, 1, False)
+    assert item["published_at"] == "2026-12-03T06:05:00Z"  # the page's date: the feed has none
+    for chrome in (
+        "LIVE", "Key events", "Show all key events", "GMT", "Share", "Copy link", "Older posts",
+        "Storm Ingrid live", "Red warning", "Maren Solberg", "morning briefing", "Most viewed",
+        "cookies", "All rights reserved", "Sport",
+    ):  # fmt: skip
+        assert chrome not in item["body"], chrome
+
+
+def test_a_live_blog_without_posts_in_json_ld_is_read_as_an_article() -> None:
+    """No ``liveBlogUpdate`` posts: trafilatura reads the page as for any article."""
+    page = (ARTICLES / "article_chrome.html").read_text("utf-8")
+    marked = page.replace('"@type":"NewsArticle"', '"@type":"LiveBlogPosting"')
+    assert fulltext.liveblog_text(marked) is None
+    assert fulltext.extract(marked.encode(), "text/html", "https://courier.example/a").text == HARBOUR

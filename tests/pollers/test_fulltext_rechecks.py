@@ -185,3 +185,24 @@ def test_pages_survive_the_stored_form(compress: bool) -> None:
     assert after == before
     with pytest.raises(ValueError, match="corrupt poller state"):
         SourceState.from_json({**before.to_json(), "pages": {"s:1": ["x"]}}, "s")
+
+
+async def test_a_new_post_on_a_linked_live_blog_is_a_revision_with_the_post_first(
+    pages: Pages, tmp_path: Path
+) -> None:
+    pages.validators = True
+    page = (ARTICLES / "liveblog_page.html").read_text("utf-8")
+    link = pages.serve("/live/storm", page)
+    story = entry("live1", link, "Storm Ingrid live")
+    [v1] = await poll(pages, tmp_path, "auto", story)
+    post = (
+        '{"@type":"BlogPosting","@id":"https://www.coastalcourier.example/live#block-7",'
+        '"headline":"Red warning lifted","datePublished":"2026-12-03T11:30:00+00:00",'
+        '"articleBody":"<p>The weather service has downgraded the warning to amber.</p>"},\n'
+    )
+    pages.serve("/live/storm", page.replace('"liveBlogUpdate":[\n', '"liveBlogUpdate":[\n' + post))
+    [v2] = await poll(pages, tmp_path, "auto", story, recheck=NOW)
+    assert (v2["id"], v2["revision"]) == (v1["id"], 2)
+    assert v2["body"] == (
+        "Red warning lifted\nThe weather service has downgraded the warning to amber.\n" + v1["body"]
+    )

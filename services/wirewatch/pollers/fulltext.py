@@ -27,6 +27,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import trafilatura
+from selectolax.lexbor import LexborHTMLParser
 
 from wirewatch.core.logging import get_logger
 from wirewatch.core.times import parse_rfc3339
@@ -49,6 +50,7 @@ from wirewatch.pollers.items import (
     describe,
     read_time,
 )
+from wirewatch.pollers.liveblog import find_liveblog_updates, post_text
 from wirewatch.pollers.state import HASH_CHARS, PageState, SourceState
 from wirewatch.search.analysis import normalize
 
@@ -144,7 +146,27 @@ def extract(content: bytes, content_type: str, url: str, title: str = "") -> Art
     if lines and " ".join(lines[0].split()) in headlines:
         lines = lines[1:]
     date = getattr(document, "date", None) if document is not None else None
-    return Article("\n".join(lines), date or None)
+    posts = liveblog_text(decoded.text)
+    return Article(posts if posts is not None else "\n".join(lines), date or None)
+
+
+def liveblog_text(html: str) -> str | None:
+    """A live blog's posts (headline, then text), in the page's order; None for other pages.
+
+    Read from the page's schema.org ``LiveBlogPosting`` JSON-LD, as a live-blog source's
+    posts are (:mod:`~wirewatch.pollers.liveblog`): trafilatura reads a live page as one
+    article, keeps its "LIVE" badge and "Key events" heading and drops posts (the oldest
+    post of tests/fixtures/pollers/articles/liveblog_page.html), with or without
+    ``favor_recall``.
+    """
+    if "LiveBlogPosting" not in html:
+        return None
+    lines: list[str] = []
+    for post in find_liveblog_updates(LexborHTMLParser(html)).posts or []:
+        headline, text = post_text(post)
+        if text:
+            lines += [headline, text] if headline else [text]
+    return "\n".join(lines) if lines else None
 
 
 async def complete(
