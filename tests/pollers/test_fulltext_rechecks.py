@@ -165,13 +165,18 @@ def test_the_pages_kept_are_bounded_by_count_window_and_known_ids() -> None:
     ids = [f"s:{n}" for n in range(state.MAX_PAGES + 100)]
     entries = {i: EntryState("h", 1, 1000.0) for i in ids}
     pages = {i: _page(1000.0 + n) for n, i in enumerate(ids)}
-    kept = SourceState("s", entries=entries).with_pages(pages, window=86400.0, now=2000.0)
+    everything = set(ids)
+    kept = SourceState("s", entries=entries).with_pages(
+        pages, present=everything, window=86400.0, now=2000.0
+    )
     assert sorted(kept.pages) == sorted(ids[100:])  # the most recently first fetched
 
     old = SourceState("s", entries=entries, pages={ids[0]: _page(0.0), ids[1]: _page(500.0)})
-    assert list(old.with_pages({}, window=1000.0, now=1200.0).pages) == [ids[1]]
-    gone = SourceState("s", entries={}, pages={ids[0]: _page(1000.0)})
-    assert gone.with_pages({}, window=86400.0, now=1200.0).pages == {}
+    assert list(old.with_pages({}, present=everything, window=1000.0, now=1200.0).pages) == [
+        ids[1]
+    ]
+    out_of_feed = SourceState("s", entries=entries, pages={ids[0]: _page(1000.0)})
+    assert out_of_feed.with_pages({}, present=set(), window=86400.0, now=1200.0).pages == {}
 
 
 @pytest.mark.parametrize("compress", [False, True])
@@ -206,3 +211,15 @@ async def test_a_new_post_on_a_linked_live_blog_is_a_revision_with_the_post_firs
     assert v2["body"] == (
         "Red warning lifted\nThe weather service has downgraded the warning to amber.\n" + v1["body"]
     )
+
+
+async def test_an_item_gone_from_the_feed_leaves_the_feed_asked_conditionally(
+    pages: Pages, tmp_path: Path
+) -> None:
+    pages.validators = True
+    first = entry("h1", pages.serve("/news/harbour", ORIGINAL), TITLE)
+    second = entry("h2", pages.serve("/news/other", ORIGINAL), "Another story")
+    await poll(pages, tmp_path, "always", first)
+    [added] = await poll(pages, tmp_path, "always", second, recheck=NOW)  # h1 scrolled out
+    assert (added["id"], sorted(stored_pages(tmp_path))) == ("courier:h2", ["courier:h2"])
+    assert pages.hits["/news/harbour"] == 1

@@ -290,7 +290,9 @@ class Poller:
             revised, next_state = next_state.revise(revised)
             emitted += revised
         if pages or next_state.pages:
-            next_state = next_state.with_pages(pages, window=self.recheck.window, now=now)
+            next_state = next_state.with_pages(
+                pages, present={item["id"] for item in items}, window=self.recheck.window, now=now
+            )
         if emitted:
             if state.saved_at == 0:
                 # Mark the source as started before its first publish (log recovery starts here).

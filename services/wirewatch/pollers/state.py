@@ -169,15 +169,17 @@ class SourceState:
         return revised, replace(self, entries=entries)
 
     def with_pages(
-        self, updates: dict[str, PageState], *, window: float, now: float
+        self, updates: dict[str, PageState], *, present: set[str], window: float, now: float
     ) -> SourceState:
         """The state with ``updates``; pages first fetched over ``window`` seconds ago, of ids
-        no longer known, or beyond the :data:`MAX_PAGES` most recent, are forgotten."""
+        not ``present`` in the source's latest document (nothing to re-emit: a page kept for
+        them would stay due, and keep the feed from being asked conditionally), or beyond the
+        :data:`MAX_PAGES` most recent, are forgotten."""
         merged = {**self.pages, **updates}
         kept = [
             (key, page)
             for key, page in merged.items()
-            if key in self.entries and now - page.first <= window
+            if key in present and key in self.entries and now - page.first <= window
         ]
         if len(kept) > MAX_PAGES:
             kept = heapq.nlargest(MAX_PAGES, kept, key=lambda kv: kv[1].first)
