@@ -12,9 +12,13 @@ navigation, cookie banners, "most viewed" boxes, footers and subscription prompt
 out of the text (tests/pollers/test_fulltext.py).
 
 When to fetch (``auto``): the feed's text is shorter than :data:`TEASER_BELOW`
-characters. Once per item: the poller's state records a fingerprint of the feed
-entry (its title, text and updated date), so an article is fetched again only when
-its feed entry changes, and an unchanged feed fetches no page.
+characters. Once per feed-entry version: the poller's state records a fingerprint of
+the feed entry (its title, text and updated date), so a page is fetched again when its
+feed entry changes, and otherwise only by a re-check (:mod:`~wirewatch.pollers.rechecks`:
+recent pages, conditionally, on a budget).
+
+A page carrying schema.org ``LiveBlogPosting`` JSON-LD (a live blog linked from a feed)
+becomes its posts instead of trafilatura's reading (:func:`liveblog_text`).
 """
 
 from __future__ import annotations
