@@ -89,7 +89,7 @@ CONFIG_MISTAKES = [
     ("sources_fetch_unknown_key.yaml", "fetch: unknown key 'per_host_concurency' (did you mean 'per_host_concurrency'?)"),
     ("sources_top_unknown_key.yaml", "unknown key 'source' (did you mean 'sources'?)"),
     ("sources_no_close_key.yaml",
-     "sources[0] (bbc-world): unknown key 'colour' (known keys: id, name, kind, url, interval, tags, liveblog, "
+     "sources[0] (bbc-world): unknown key 'colour' (known keys: id, name, kind, url, site_url, interval, tags, liveblog, "
      "full_text, user_agent, headers, cookies, proxy, min_host_delay, timeout)"),
     ("sources_missing_id.yaml", "sources[1] (NPR News): missing required key 'id'"),
     ("sources_bad_kind.yaml", "sources[0] (bbc-world).kind: must be one of rss, atom, liveblog, auto (got 'podcast')"),
