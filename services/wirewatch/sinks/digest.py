@@ -4,7 +4,7 @@ An alert bound for a digest (``digest:`` on its rule or on the destination) is n
 its own: the notifier records it (outcome ``digested``, with the :func:`entry` the digest
 needs) and adds it to the open :class:`Bucket` of its period. At the period's end the bucket
 becomes one digest (``schemas/digest.json``, built by :func:`build_digest`) rendered for
-the destination's format by :func:`render_digest`.
+the destination's format by :func:`wirewatch.sinks.destinations.render_digest`.
 
 * Digest id: ``digest:<destination>:<period start>`` (``digest:<destination>:<rule>:<period
   start>`` for a rule's digest): the ``Idempotency-Key`` of the request and the delivered
@@ -18,14 +18,12 @@ the destination's format by :func:`render_digest`.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from wirewatch.core.times import parse_rfc3339, rfc3339
-from wirewatch.sinks import slack
 
 #: outcomes that close a digest: it is not sent again after a restart
 CLOSED = frozenset({"delivered", "dead-lettered"})
@@ -97,76 +95,13 @@ def build_digest(bucket: Bucket) -> dict[str, Any]:
     newest = sorted(events.values(), key=lambda e: (e["last_matched_at"], e["event_id"]), reverse=True)
     digest: dict[str, Any] = {
         "id": bucket.id, "destination": bucket.destination,
-        "period": {"start": rfc3339(bucket.start), "end": rfc3339(bucket.end)},
+        "period_start": rfc3339(bucket.start), "period_end": rfc3339(bucket.end),
         "alerts": len(bucket.entries), "events_total": len(newest),
         "events": newest[:bucket.max_items], "more": max(0, len(newest) - bucket.max_items),
     }
     if bucket.rule is not None:
         digest["rule"] = bucket.rule
     return digest
-
-
-def _json(digest: dict[str, Any]) -> bytes:
-    return json.dumps(digest, ensure_ascii=False, separators=(",", ":")).encode()
-
-
-#: Slack refuses a message of more than 50 blocks, or a section text over 3,000 characters.
-_SLACK_BLOCKS = 48
-_SLACK_SECTION = 2900
-
-
-def slack_message(digest: dict[str, Any]) -> dict[str, Any]:
-    """A Slack message: a heading, one line per event (linked title, count, outlets), "and N more"."""
-    period = digest["period"]
-    heading = (f"Wirewatch digest: {digest['alerts']} alert(s) in {digest['events_total']} event(s), "
-               f"{period['start']} – {period['end']}")
-    if digest.get("rule"):
-        heading += f" · rule {digest['rule']}"
-    lines = []
-    for event in digest["events"]:
-        title = slack.escape(event["title"], slack.TITLE_MAX)
-        link = slack.safe_link(event["url"])
-        outlets = ", ".join(slack.escape(o, slack.VALUE_MAX) for o in event["outlets"][:slack.ENTITIES_SHOWN])
-        if len(event["outlets"]) > slack.ENTITIES_SHOWN:
-            outlets += f" +{len(event['outlets']) - slack.ENTITIES_SHOWN}"
-        lines.append(f"• *<{link}|{title}>*" if link else f"• *{title}*")
-        lines[-1] += f" — {event['count']} alert(s) · {outlets}"
-    sections: list[str] = []
-    shown = 0
-    for line in lines:
-        if sections and len(sections[-1]) + 1 + len(line) <= _SLACK_SECTION:
-            sections[-1] += "\n" + line
-        elif len(sections) < _SLACK_BLOCKS - 2:
-            sections.append(line)
-        else:
-            break
-        shown += 1
-    more = digest["more"] + len(lines) - shown
-    blocks: list[dict[str, Any]] = [{"type": "section", "text": _mrkdwn(f"*{slack.escape(heading)}*")}]
-    blocks += [{"type": "section", "text": _mrkdwn(text)} for text in sections]
-    if more:
-        blocks.append({"type": "context", "elements": [_mrkdwn(f"and {more} more")]})
-    return {"text": slack.escape(heading), "blocks": blocks}
-
-
-def _mrkdwn(text: str) -> dict[str, Any]:
-    return {"type": "mrkdwn", "text": text, "verbatim": True}
-
-
-def _slack(digest: dict[str, Any]) -> bytes:
-    return json.dumps(slack_message(digest), ensure_ascii=False, separators=(",", ":")).encode()
-
-
-#: format -> renderer; other formats register theirs here (``DIGEST_RENDERERS["teams"] = ...``).
-DIGEST_RENDERERS: dict[str, Callable[[dict[str, Any]], bytes]] = {"json": _json, "slack": _slack}
-
-
-def render_digest(fmt: str, digest: dict[str, Any]) -> bytes:
-    """The request body of a digest for a destination format (json: ``schemas/digest.json``).
-
-    A format without a digest renderer gets the JSON payload.
-    """
-    return DIGEST_RENDERERS.get(fmt, _json)(digest)
 
 
 def restore(records: Mapping[str, Any], destinations: Iterable[str]) -> dict[str, Bucket]:

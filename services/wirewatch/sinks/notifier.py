@@ -1,4 +1,4 @@
-"""The notifier: alerts from the bus delivered as signed webhooks, once per destination.
+"""The notifier: alerts from the bus delivered as signed webhooks (or mail), once per destination.
 
 * One notification per rule per story: the processor makes alert ids
   ``f"{rule}:{story_id}"`` (``:{revision}`` appended for updates the rule asks
@@ -59,8 +59,9 @@ from wirewatch.core.metrics import DEAD_LETTERS, DELIVERIES, DELIVERY_SECONDS, S
 from wirewatch.core.retry import parse_retry_after
 from wirewatch.core.schedule import DigestConfig, muted_until, period
 from wirewatch.core.times import rfc3339
-from wirewatch.sinks.destinations import Destination, render_body, request_headers
-from wirewatch.sinks.digest import Bucket, build_digest, digest_id, entry, render_digest, restore
+from wirewatch.sinks import email as mail
+from wirewatch.sinks.destinations import Destination, render_body, render_digest, request_headers
+from wirewatch.sinks.digest import Bucket, build_digest, digest_id, entry, restore
 from wirewatch.sinks.indexer import bad_input_reason
 
 log = get_logger("sinks.notifier")
@@ -310,7 +311,7 @@ class Notifier:
                 self._end()
 
     async def _deliver(self, destination: Destination, client: httpx.AsyncClient, job: _Job) -> None:
-        body = render_body(job.alert, destination.format)
+        body = render_body(job.alert, destination.format, destination)
         alert_id = job.alert["id"]
         ok, attempts, last_error = await self._post(destination, client, alert_id, body)
         if ok:
@@ -332,7 +333,8 @@ class Notifier:
 
     async def _post(self, destination: Destination, client: httpx.AsyncClient, key: str,
                     body: bytes) -> tuple[bool, int, str]:
-        """POST ``body`` with retries (``key``: the Idempotency-Key): (2xx?, attempts, last error)."""
+        """Send ``body`` with retries (``key``: the Idempotency-Key; email: an SMTP transaction):
+        (accepted?, attempts, last error)."""
         alert_id = key
         last_error = "not attempted"
         attempts = 0
@@ -343,17 +345,25 @@ class Notifier:
             wait_at_least = 0.0
             started = time.perf_counter()
             try:
-                response = await client.post(
-                    destination.url, content=body, timeout=destination.timeout,
-                    headers=request_headers(destination, alert_id, body),
-                )
+                if destination.smtp is not None:  # email: one SMTP transaction, the same retries after
+                    await mail.send(destination.name, destination.smtp, body, destination.timeout)
+                    response = None
+                else:
+                    response = await client.post(
+                        destination.url, content=body, timeout=destination.timeout,
+                        headers=request_headers(destination, alert_id, body),
+                    )
+            except mail.SendError as exc:
+                last_error = str(exc)
+                if exc.permanent:
+                    break  # a 5xx reply, a TLS failure: retrying will not help
             except httpx.TimeoutException:
                 last_error = f"timed out after {destination.timeout:g}s"
             except httpx.HTTPError as exc:
                 last_error = f"{type(exc).__name__}: {exc}"
             else:
                 DELIVERY_SECONDS.labels(destination.name).observe(time.perf_counter() - started)
-                if response.is_success:
+                if response is None or response.is_success:
                     return True, attempts, ""
                 last_error = f"HTTP {response.status_code}"
                 if response.status_code < 500 and response.status_code not in RETRYABLE_STATUSES:
@@ -443,7 +453,7 @@ class Notifier:
             self._buckets.pop(bucket.id, None)
             return
         digest = build_digest(bucket)
-        body = render_digest(destination.format, digest)
+        body = render_digest(destination.format, digest, destination)
         ok, attempts, last_error = await self._post(destination, client, bucket.id, body)
         record: dict[str, Any] = {
             "alert_id": bucket.id, "destination": destination.name, "outcome": "delivered" if ok else "dead-lettered",
