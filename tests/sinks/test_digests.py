@@ -453,3 +453,29 @@ def test_readme_example_loads(tmp_path: Path):
     assert loaded["morning-desk"].digest == DigestConfig(cron="0 7 * * *", tz="Europe/Paris", max_items=50)
     assert [w.muted_until(at("2026-12-24T22:30:00Z")) for w in loaded["pager"].mute] == [
         at("2026-12-25T05:00:00Z"), at("2026-12-26T06:00:00Z")]
+
+
+async def test_email_digest_is_one_mail_through_a_real_smtp_server(tmp_path: Path):
+    from .mailbox import parsed, smtp_server
+
+    bus, clock = _bus(), Clock(at("2026-12-05T07:40:00Z"))
+    for alert in load_jsonl("digest_alerts.jsonl"):
+        await bus.publish("alerts", alert, key=alert["rule"])
+    async with smtp_server(tmp_path, "digest") as server:
+        config = DestinationConfig.model_validate({
+            "format": "email", "smtp": {"host": "127.0.0.1", "port": server.port, "tls": "none"},
+            "from": "Wirewatch <alerts@example.org>", "to": ["desk@example.org"], "retries": 0,
+            "digest": {"every": "1h"}})
+        desk = {"desk": Destination.from_config("desk", config)}
+        session = await Session(bus, desk, clock).start()
+        await wait_for(lambda: asyncio.sleep(0, len(_records(bus, "digested")) == 5), timeout=10)
+        assert server.mails() == []
+        clock.now = at("2026-12-05T08:00:00Z")
+        await wait_for(lambda: asyncio.sleep(0, len(server.mails()) == 1), timeout=20)
+        await asyncio.sleep(0.2)
+        await session.stop()
+        [mail] = server.mails()
+    message = parsed(mail)
+    assert message["Subject"] == "[digest] 3 events, 2026-12-05T07:00:00Z to 2026-12-05T08:00:00Z"
+    [sent] = [m.value for m in bus.messages("delivered") if m.key == "desk|digest:desk:2026-12-05T07:00:00Z"]
+    assert (sent["outcome"], sent["attempts"], sent["digest"]["alerts"]) == ("delivered", 1, 5)
