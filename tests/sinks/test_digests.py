@@ -479,3 +479,27 @@ async def test_email_digest_is_one_mail_through_a_real_smtp_server(tmp_path: Pat
     assert message["Subject"] == "[digest] 3 events, 2026-12-05T07:00:00Z to 2026-12-05T08:00:00Z"
     [sent] = [m.value for m in bus.messages("delivered") if m.key == "desk|digest:desk:2026-12-05T07:00:00Z"]
     assert (sent["outcome"], sent["attempts"], sent["digest"]["alerts"]) == ("delivered", 1, 5)
+
+
+async def test_a_restart_mid_period_keeps_collecting_into_the_same_digest(receiver: tuple[Receiver, str]):
+    handler, url = receiver
+    bus, clock = _bus(), Clock(at("2026-12-05T07:10:00Z"))
+    desk = {"desk": _destination(url, digest=DigestConfig(every=timedelta(hours=1)))}
+    alerts = load_jsonl("digest_alerts.jsonl")
+    for alert in alerts[:2]:
+        await bus.publish("alerts", alert, key=alert["rule"])
+    first = await Session(bus, desk, clock).start()
+    await wait_for(lambda: asyncio.sleep(0, len(_records(bus, "digested")) == 2), timeout=10)
+    await first.stop()
+    clock.now = at("2026-12-05T07:20:00Z")
+    for alert in alerts[2:]:
+        await bus.publish("alerts", alert, key=alert["rule"])
+    second = await Session(bus, desk, clock).start()
+    await wait_for(lambda: asyncio.sleep(0, len(_records(bus, "digested")) == 5), timeout=10)
+    clock.now = at("2026-12-05T08:00:00Z")
+    await wait_for(lambda: asyncio.sleep(0, len(handler.requests) == 1), timeout=10)
+    await asyncio.sleep(0.2)
+    await second.stop()
+    digest = json.loads(handler.requests[0][2])
+    assert (digest["id"], digest["alerts"], digest["events_total"]) == ("digest:desk:2026-12-05T07:00:00Z", 5, 3)
+    assert len(handler.requests) == 1
