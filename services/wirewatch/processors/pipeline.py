@@ -76,6 +76,8 @@ def make_alert(item: dict[str, Any], rule: Rule, matched_at: str | None = None) 
         alert["revision"] = revision
     if rule.throttle:
         alert["throttle_seconds"] = rule.throttle.total_seconds()
+    if rule.digest is not None or rule.mute:
+        alert.update(rule.alert_marks(alert["matched_at"]))
     if item.get("summary"):
         alert["summary"] = item["summary"]
     if item.get("entities"):

@@ -41,6 +41,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from wirewatch.core.config import Duration, load_yaml, unique_ids
 from wirewatch.core.errors import ConfigError
 from wirewatch.core.logging import get_logger
+from wirewatch.core.schedule import DigestConfig, MuteWindows, muted_until
+from wirewatch.core.times import parse_rfc3339, rfc3339
 from wirewatch.search.matcher import (
     Anchors,
     FactsAnalyser,
@@ -95,6 +97,8 @@ class Rule(BaseModel):
     notify: list[str] = []
     throttle: Duration | None = None
     on_update: bool = Field(False, description="notify again for updates of an alerted story")
+    digest: DigestConfig | None = Field(None, description="send this rule's alerts as one digest a period")
+    mute: MuteWindows = Field((), description="windows in which its alerts are held back")
     # kind: spike
     entity: str | None = Field(None, min_length=1, description="count mentions of this entity")
     window: Duration | None = None
@@ -113,7 +117,7 @@ class Rule(BaseModel):
     @model_validator(mode="after")
     def _kind_fields(self) -> Rule:
         kind = self.kind
-        for name in sorted(self.model_fields_set - {"id", "kind", "query", "notify", "throttle"}):
+        for name in sorted(self.model_fields_set - {"id", "kind", "query", "notify", "throttle", "digest", "mute"}):
             if name not in _KIND_FIELDS[kind]:
                 owner = next(k for k, names in _KIND_FIELDS.items() if name in names)
                 shown = "for" if name == "silent_for" else name
@@ -147,6 +151,18 @@ class Rule(BaseModel):
             phrase = 'entity:"' + self.entity.replace("\\", "\\\\").replace('"', '\\"') + '"'
             return f"({self.query}) AND {phrase}" if self.query else phrase
         return self.query
+
+    def alert_marks(self, matched_at: str) -> dict[str, Any]:
+        """What an alert of this rule carries for the notifier: its digest, and ``muted`` when
+        ``matched_at`` falls in one of the rule's mute windows (the alert is still stored)."""
+        marks: dict[str, Any] = {}
+        if self.digest is not None:
+            marks["digest"] = self.digest.as_alert()
+        if self.mute:
+            until = muted_until(self.mute, parse_rfc3339(matched_at))
+            if until is not None:
+                marks["muted"] = {"by": "rule", "name": self.id, "until": rfc3339(until)}
+        return marks
 
 
 class RulesConfig(BaseModel):

@@ -105,6 +105,8 @@ def _alert(rule: Rule, kind: str, key: str, title: str, figures: dict[str, Any],
     alert["figures"] = figures
     if rule.throttle:
         alert["throttle_seconds"] = rule.throttle.total_seconds()
+    if rule.digest is not None or rule.mute:  # digests and mute windows apply as to any alert
+        alert.update(rule.alert_marks(alert["matched_at"]))
     return alert
 
 
