@@ -267,3 +267,39 @@ def test_learned_entities_and_silences_outlive_the_changelog_purge(tagger: Entit
     assert q.signals.entity_count("new-port-city") == 1  # Rotterdam, learned on day 0
     assert kinds(run(q, [item(2, title="Port of Rotterdam and Antwerp")], 4 * day + 2), "new_entity")[0]["figures"] \
         == {"entity": "Antwerp", "type": "GPE", "first_item": "wire-2"}  # learning ended on day 0, not now
+
+
+def test_signal_alerts_render_in_every_channel_format(tagger: EntityTagger, tmp_path: Path) -> None:
+    """A spike, a new entity and two silences (one with no item at all: empty url) become a
+    message in each format; Teams and Discord bodies match the shapes those services document."""
+    import json as jsonlib
+
+    from jsonschema import Draft202012Validator
+
+    from wirewatch.sinks.destinations import load_destinations, render_body
+
+    shapes = Path(__file__).resolve().parents[1] / "fixtures" / "sinks"
+    checks = {"teams": Draft202012Validator(jsonlib.loads((shapes / "teams_workflow_message.schema.json").read_text())),
+              "discord": Draft202012Validator(jsonlib.loads((shapes / "discord_webhook.schema.json").read_text()))}
+    p = make(tagger, tmp_path)
+    run(p, [item(0, source="other", title="Port quiet")], 0)
+    fired = [a for i in (1, 2, 3) for a in run(p, [zelensky(i)], 300 + i)]
+    fired += run(p, [item(4, title="Port of Antwerp closes")], 310)
+    quiet = make(tagger, tmp_path, rules=RULES.replace("source: wire", "source: reuters"))
+    run(quiet, [item(5, source="other")], 0)
+    fired += p.signals.due_silences(T0 + 500 * 60) + quiet.signals.due_silences(T0 + 500 * 60)
+    assert sorted(a["kind"] for a in fired) == ["new_entity", "silence", "silence", "spike"]
+    (tmp_path / "d.yaml").write_text(
+        "destinations:\n"
+        + "".join(f"  {f}:\n    url: https://hooks.example/{f}\n    format: {f}\n" for f in ("json", "slack", "teams", "discord"))
+        + "  mail:\n    format: email\n    from: desk@example.org\n    to: [news@example.org]\n"
+          "    smtp: {host: 127.0.0.1, port: 2525, tls: none}\n")
+    destinations = load_destinations(tmp_path / "d.yaml")
+    for alert in fired:
+        for name, destination in destinations.items():
+            body = render_body(alert, destination.format, destination)
+            assert body
+            if name in checks:
+                errors = [e.message for e in checks[name].iter_errors(jsonlib.loads(body))]
+                assert errors == [], (alert["kind"], name, errors)
+        assert jsonlib.loads(render_body(alert, "json"))["figures"] == alert["figures"]
