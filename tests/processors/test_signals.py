@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from wirewatch.core.config import parse_duration
 from wirewatch.core.schemas import validate
 from wirewatch.processors.dedupe import Deduper
 from wirewatch.processors.entities import EntityTagger
@@ -303,3 +304,16 @@ def test_signal_alerts_render_in_every_channel_format(tagger: EntityTagger, tmp_
                 errors = [e.message for e in checks[name].iter_errors(jsonlib.loads(body))]
                 assert errors == [], (alert["kind"], name, errors)
         assert jsonlib.loads(render_body(alert, "json"))["figures"] == alert["figures"]
+
+
+def test_the_readme_example_loads_as_documented(tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text("utf-8")
+    section = readme.split("## Signal rules: spikes, new entities, silence", 1)[1]
+    path = tmp_path / "rules.yaml"
+    path.write_text(section.split("```yaml\n", 1)[1].split("```", 1)[0])
+    spike, new, quiet = load_rules(path).rules
+    assert (spike.kind, spike.match_query, spike.min_count, spike.factor) == ("spike", 'entity:"Vladimir Putin"', 5, 3)
+    assert (spike.window.total_seconds() if spike.window else None, spike.baseline) == (3600, parse_duration("24h"))
+    assert (new.kind, new.types, new.learn, new.forget, new.max_entities) == (
+        "new_entity", ["person", "organisation", "place"], parse_duration("24h"), parse_duration("90d"), 100_000)
+    assert (quiet.kind, quiet.source, quiet.silent_for, quiet.match_query) == ("silence", "reuters", parse_duration("2h"), None)
