@@ -25,7 +25,7 @@ RULES = {"rules": [
      "min_count": 3, "factor": 3, "notify": ["hook"]},
     {"id": "new-port", "kind": "new_entity", "query": "port", "types": ["place"], "learn": "10s", "notify": ["hook"]},
     {"id": "quiet-early", "kind": "silence", "source": "quiet1", "for": "12s", "notify": ["hook"]},
-    {"id": "quiet-late", "kind": "silence", "source": "quiet2", "for": "40s", "notify": ["hook"]},
+    {"id": "quiet-late", "kind": "silence", "source": "quiet2", "for": "45s", "notify": ["hook"]},
 ]}
 
 
@@ -107,15 +107,16 @@ async def test_signal_rules_survive_a_sigkill_of_wirewatch_run(
         await wait_for(lambda: stored() >= 3, 60, "the first items")
         first = time.monotonic()  # every rule's clock started by now (processing time)
         await wait_for(lambda: len(alerts("silence")) == 1, 30, "the early silence")
-        await asyncio.sleep(max(0.0, first + 28 - time.monotonic()))
+        await asyncio.sleep(max(0.0, first + 34 - time.monotonic()))
         feeds.add("wire", "Zelensky meets envoys, round 1")
         feeds.add("wire", "Zelensky meets envoys, round 2")
         await wait_for(lambda: stored() >= 5, 20, "two mentions")
         runs[0].send_signal(signal.SIGKILL)
         await runs[0].wait()
         await start()
-        # the window holding rounds 1 and 2 starts 25 s (a full baseline) after the rules did
-        await asyncio.sleep(max(0.0, first + 45 - time.monotonic()))
+        # 1.67 s buckets: the window of an item handled at +46 to +52 s starts between +26 and +34 s
+        # (rounds 1 and 2 in it), and its 25 s baseline after the rules' clocks started
+        await asyncio.sleep(max(0.0, first + 46 - time.monotonic()))
         feeds.add("wire", "Zelensky meets envoys, round 3")
         feeds.add("wire", "Port of Antwerp joins strike")
         feeds.add("wire", "Port of Rotterdam strike ends")
