@@ -206,7 +206,7 @@ def create_app(settings: Settings, config: ProcessorConfig) -> faust.App:
     async def dedupe_batch(messages: list[FaustMessage]) -> None:
         if memory.stale:
             memory.rebuild()
-            processor.deduper.reset_index()
+            processor.reset_memory()
         for message in messages:  # one table entry per hop message: its offset is the entry's key
             out = stage.finish(processor.enriched_from_dicts(decode(message.value)["items"]))
             memory.commit(message.offset, time.time())
@@ -281,7 +281,7 @@ def create_app(settings: Settings, config: ProcessorConfig) -> faust.App:
     @app.timer(interval=PURGE_SECONDS)
     async def purge() -> None:
         if not memory.stale:
-            processor.deduper.purge()
+            processor.purge()
             memory.purge(time.time() - processor.deduper.window)
 
     return app

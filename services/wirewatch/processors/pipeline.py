@@ -9,6 +9,7 @@ which every path (CLI, Faust worker, ``wirewatch run``) runs.
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import MutableMapping, Sequence
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from wirewatch.core.schemas import validate, validator
 from wirewatch.core.times import rfc3339
 from wirewatch.processors.dedupe import Deduper, Fingerprint, Verdict, fingerprints
 from wirewatch.processors.entities import EntityTagger, Mention, load_watchlist
+from wirewatch.processors.events import EventClusterer, event_features
 from wirewatch.processors.language import load as load_language_model
 from wirewatch.processors.language import with_languages
 from wirewatch.processors.ner import NerModels, resolve_ner
@@ -30,6 +32,8 @@ from wirewatch.processors.rules import MatchDocument, Rule, RuleSet, load_rules
 from wirewatch.search.analysis import entity_tokens, shared_search_tokens, tokenize
 
 NerMode = Literal["auto", "on", "off"]
+#: Characters of the lead searched for quotes (events.event_features).
+_LEAD_CHARS = 600
 
 
 def validate_raw(obj: Any) -> dict[str, Any]:
@@ -47,16 +51,30 @@ def _time_str(now: datetime) -> str:
     return rfc3339(now, millis=True)
 
 
-def make_alert(item: dict[str, Any], rule: Rule, matched_at: str | None = None) -> dict[str, Any]:
+def alert_unit(item: dict[str, Any], rule: Rule) -> str:
+    """What the rule alerts once per (``per``), as the start of the alert id: ``<rule>:item:<item
+    id>``, ``<rule>:<story id>`` (the default, as before ``per`` existed) or ``<rule>:event:<event id>``."""
+    if rule.per == "item":
+        return f"{rule.id}:item:{item['id']}"
+    if rule.per == "event":
+        return f"{rule.id}:event:{item.get('event_id') or item['story_id']}"
+    return f"{rule.id}:{item['story_id']}"
+
+
+def make_alert(
+    item: dict[str, Any], rule: Rule, matched_at: str | None = None, window: str | None = None
+) -> dict[str, Any]:
     """The alert (``schemas/alert.json``) for one processed item matching one rule.
 
-    Its id is the notifier's idempotency key: one alert per rule and story, plus
-    one per revision when the rule asks to hear about updates (``on_update``).
+    Its id is the notifier's idempotency key (formats in ``schemas/alert.json``): one alert
+    per rule and unit of ``per`` (item, story or event), plus one per revision when the rule
+    asks to hear about updates (``on_update``), plus one per ``re_alert`` window (``window``:
+    the window's start, ``YYYYMMDDTHHMMSSZ``).
     """
     dedupe = item["dedupe"]
     story = item["story_id"]
     alert: dict[str, Any] = {
-        "id": f"{rule.id}:{story}",
+        "id": alert_unit(item, rule),
         "rule": rule.id,
         "query": rule.query,
         "notify": list(rule.notify),
@@ -69,10 +87,16 @@ def make_alert(item: dict[str, Any], rule: Rule, matched_at: str | None = None) 
         "published_at": item["published_at"],
         "matched_at": matched_at or utc_now(),
     }
+    if item.get("event_id"):
+        alert["event_id"] = item["event_id"]
+    alert["per"] = rule.per
     revision = item.get("revision")
     if dedupe["status"] == "update" and rule.on_update and revision:
-        alert["id"] += f":r{revision}"
+        # an update of the item (per item), of the story (per story), of one story of the event
+        alert["id"] += f":{story}:r{revision}" if rule.per == "event" else f":r{revision}"
         alert["revision"] = revision
+    if window is not None:
+        alert["id"] += f":w{window}"
     if rule.throttle:
         alert["throttle_seconds"] = rule.throttle.total_seconds()
     if item.get("summary"):
@@ -100,11 +124,12 @@ class Enriched:
     rules: list[Rule]
     fingerprint: Fingerprint
     received: float | None = None  # epoch seconds the raw message entered the bus (latency metric)
+    features: list[str] = field(default_factory=list)  # what events compare (events.event_features)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON form, to cross a repartition topic between the two Faust stages."""
         return {"item": self.item, "rules": [r.id for r in self.rules], "fp": self.fingerprint.as_dict(),
-                "received": self.received}
+                "received": self.received, "ev": self.features}
 
 
 @dataclass(frozen=True)
@@ -143,6 +168,7 @@ class Processor:
         self.rules = rules
         self.tagger = tagger
         self.deduper = deduper
+        self.events = EventClusterer(deduper.store)
         self.ner = ner
         load_language_model()  # here, so a broken install fails at start, not on the first item
         self._by_id = {r.id: r for r in _rule_list(rules)}
@@ -159,8 +185,20 @@ class Processor:
         """:meth:`Enriched.as_dict` read back in stage 2 (a rule reloaded in between is dropped)."""
         by_id = self._by_id
         prints = Fingerprint.from_dicts([data["fp"] for data in datas])
-        return [Enriched(data["item"], [by_id[i] for i in data["rules"] if i in by_id], fp, data.get("received"))
+        return [Enriched(data["item"], [by_id[i] for i in data["rules"] if i in by_id], fp, data.get("received"),
+                         data.get("ev") or [])
                 for data, fp in zip(datas, prints, strict=True)]
+
+    def reset_memory(self) -> None:
+        """Forget the indexes derived from the dedupe memory (rebuilt on next use): after the
+        memory was replaced, e.g. a rebalance handed this worker the dedupe partition."""
+        self.deduper.reset_index()
+        self.events.reset_index()
+
+    def purge(self) -> None:
+        """Drop expired records from the dedupe memory and its derived indexes."""
+        self.deduper.purge()
+        self.events.compact(time.time() - self.events.window)
 
     def reload_rules(self, rules: RuleSet) -> None:
         """Swap the rule set; the next item is matched against the new rules."""
@@ -186,15 +224,17 @@ class Processor:
             else:
                 ner_mentions = [()] * len(raws)
         tagged = [self._tag_and_match(raw, m) for raw, m in zip(raws, ner_mentions, strict=True)]
-        for kind, n in Counter(ent["type"] for item, _, _ in tagged for ent in item["entities"]).items():
+        for kind, n in Counter(ent["type"] for item, _, _, _ in tagged for ent in item["entities"]).items():
             metrics.ENTITIES_TAGGED.labels(kind).inc(n)
-        prints = fingerprints(raws, [tokens for _, _, tokens in tagged])
-        return [Enriched(item, rules, fp) for (item, rules, _), fp in zip(tagged, prints, strict=True)]
+        prints = fingerprints(raws, [tokens for _, _, tokens, _ in tagged])
+        return [Enriched(item, rules, fp, None, features)
+                for (item, rules, _, features), fp in zip(tagged, prints, strict=True)]
 
     def _tag_and_match(
         self, raw: dict[str, Any], ner_mentions: Sequence[Mention]
-    ) -> tuple[dict[str, Any], list[Rule], list[str]]:
-        """The item with entities and alerts, its matching rules, and the tokens dedupe compares.
+    ) -> tuple[dict[str, Any], list[Rule], list[str], list[str]]:
+        """The item with entities and alerts, its matching rules, the tokens dedupe compares and
+        the features events compare.
 
         ``raw`` is :func:`with_languages`' copy, so it becomes the item itself: the caller's
         message stays as it was without a second copy.
@@ -211,7 +251,10 @@ class Processor:
         fields["entity"] = entity_tokens(entities)
         matched = self.rules.match(MatchDocument(fields, item))
         item["alerts"] = [{"rule": r.id, "notify": list(r.notify)} for r in matched]
-        return item, matched, title_body
+        lead_text = raw.get("summary") or raw.get("body") or ""
+        features = event_features(title, summary or body, (raw["title"], lead_text[:_LEAD_CHARS]), entities,
+                                  raw.get("language"))
+        return item, matched, title_body, features
 
     # -- stage 2: the dedupe store --------------------------------------
     def finish(self, enriched: Enriched, now: datetime | None = None) -> ProcessResult:
@@ -240,13 +283,32 @@ class Processor:
         item["story_id"] = verdict.story_id(item["id"])
         if verdict.status == "update" and "revision" not in item:
             item["revision"] = verdict.revision
+        event = self.events.assign(item["id"], item["story_id"], verdict.status, enriched.features, ts)
+        item["event_id"] = event.event_id
+        if event.merged:
+            item["event_merged"] = event.merged
         item["processed_at"] = stamp
-        alerts = [make_alert(item, rule, stamp) for rule in enriched.rules]
+        alerts = [make_alert(item, rule, stamp, self._window(item, rule, ts)) for rule in enriched.rules]
         # field order of the output line: raw fields, then what processing added, entities and
         # alerts last (re-inserted in place: the enriched item is not used after this)
         item["entities"] = item.pop("entities")
         item["alerts"] = item.pop("alerts")
         return ProcessResult(item, alerts)
+
+    def _window(self, item: dict[str, Any], rule: Rule, ts: float) -> str | None:
+        """The start of the rule's ``re_alert`` window for this item's unit (None without
+        ``re_alert``): a new window when the last one started longer than ``re_alert`` ago.
+        Kept in the dedupe memory (``a:<rule unit>``) so it survives restarts."""
+        if rule.re_alert is None:
+            return None
+        key = f"a:{alert_unit(item, rule)}"
+        state = self.deduper.store.get(key)
+        start = state["w"] if state is not None else None
+        if start is None or ts - start > rule.re_alert.total_seconds():
+            start = ts
+        if state is None or state["w"] != start or ts - state["t"] > 3600:  # "t" keeps it from the purge
+            self.deduper.store[key] = {"w": start, "t": ts}
+        return datetime.fromtimestamp(start, UTC).strftime("%Y%m%dT%H%M%SZ")
 
     # -- both -----------------------------------------------------------
     def process(self, raw: dict[str, Any], now: datetime | None = None) -> ProcessResult:
@@ -258,4 +320,4 @@ def _rule_list(rules: RuleSet) -> list[Rule]:
     return list(rules.rules)
 
 
-__all__ = ["Enriched", "ProcessResult", "Processor", "ProcessorConfig", "ProcessorParts", "SchemaError", "make_alert", "validate_raw"]
+__all__ = ["Enriched", "ProcessResult", "Processor", "ProcessorConfig", "ProcessorParts", "SchemaError", "alert_unit", "make_alert", "validate_raw"]

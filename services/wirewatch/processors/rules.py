@@ -32,7 +32,7 @@ from collections.abc import Set as AbstractSet
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -65,6 +65,10 @@ class Rule(BaseModel):
     notify: list[str] = []
     throttle: Duration | None = None
     on_update: bool = Field(False, description="notify again for updates of an alerted story")
+    per: Literal["item", "story", "event"] = Field(
+        "story", description="alert once per item, per story (syndicated copies fold in) or per event (outlets fold in)")
+    re_alert: Duration | None = Field(
+        None, description="alert again for a match longer than this after the last alert of the same unit")
 
 
 class RulesConfig(BaseModel):
