@@ -27,13 +27,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "events"))
 
-from labelled import ITEMS  # noqa: E402
+from labelled import ITEMS  # type: ignore[import-not-found]
 
-from wirewatch.processors.dedupe import Deduper  # noqa: E402
-from wirewatch.processors.entities import EntityTagger  # noqa: E402
-from wirewatch.processors.events import MERGE_THRESHOLD, THRESHOLD  # noqa: E402
-from wirewatch.processors.pipeline import Processor  # noqa: E402
-from wirewatch.processors.rules import RuleSet  # noqa: E402
+from wirewatch.processors.dedupe import Deduper
+from wirewatch.processors.entities import EntityTagger
+from wirewatch.processors.events import MERGE_THRESHOLD, THRESHOLD
+from wirewatch.processors.pipeline import Processor
+from wirewatch.processors.rules import RuleSet
 
 BACKGROUND = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "processors" / "languages.jsonl"
 START = datetime(2026, 3, 3, 6, 0, tzinfo=UTC)

@@ -35,12 +35,13 @@ dedupe LSH index is.
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 from wirewatch.search.analysis import CHARACTER_TOKEN, tokenize
@@ -102,11 +103,11 @@ def event_key(item: Mapping[str, Any]) -> str:
     return str(item.get("event_id") or item["story_id"])
 
 
-@lru_cache(maxsize=None)
+@cache
 def stop_words(language: str | None) -> frozenset[str]:
     """The language's frequent words (jusText's list), normalised as the analyser does, plus English's
     (headlines everywhere borrow it); English's alone for a language without a list."""
-    from justext import get_stoplist  # trafilatura's dependency; imported here: only stage 1 needs it
+    from justext import get_stoplist  # type: ignore[import-untyped]  # trafilatura's dependency; imported here: only stage 1 needs it
 
     names = {"English", _STOPLIST_NAMES.get((language or "").split("-")[0].lower(), "English")}
     words: set[str] = set()
@@ -133,7 +134,7 @@ def event_features(
             run.append(tok)
             continue
         if run:
-            out.update(f"c:{a}{b}" for a, b in zip(run, run[1:], strict=False))
+            out.update(f"c:{a}{b}" for a, b in itertools.pairwise(run))
             run = []
         if _DIGIT.search(tok):
             if len(tok) > 1:
@@ -141,11 +142,11 @@ def event_features(
         elif len(tok) > 1 and tok not in stops:
             out.add(f"w:{tok[:STEM]}")
     if run:
-        out.update(f"c:{a}{b}" for a, b in zip(run, run[1:], strict=False))
+        out.update(f"c:{a}{b}" for a, b in itertools.pairwise(run))
     for text in texts:
         for quote in _QUOTED.findall(text):
             words = [w for w in tokenize(quote) if w not in stops]
-            out.update(f"q:{a} {b}" for a, b in zip(words, words[1:], strict=False))
+            out.update(f"q:{a} {b}" for a, b in itertools.pairwise(words))
     for entity in entities:
         name = entity.get("id") or entity.get("name")
         if name:

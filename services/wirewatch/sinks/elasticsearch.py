@@ -129,6 +129,8 @@ ITEM_PROPERTIES: dict[str, Any] = {
         }
     },
     "story_id": _KEYWORD,
+    "event_id": _KEYWORD,  # Kibana groups by it (README "Events")
+    "event_merged": _KEYWORD,
     "is_story": {"type": "boolean"},
     "entities": {
         "properties": {
@@ -156,6 +158,8 @@ ALERT_PROPERTIES: dict[str, Any] = {
     "notify": _KEYWORD,
     "item_id": _KEYWORD,
     "story_id": _KEYWORD,
+    "event_id": _KEYWORD,
+    "per": _KEYWORD,
     "revision": {"type": "integer"},
     "dedupe_status": _KEYWORD,
     "title": _TEXT_KW,
