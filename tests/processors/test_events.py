@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from wirewatch.core.errors import ConfigError
 from wirewatch.core.schemas import validate
 from wirewatch.processors.dedupe import Deduper
 from wirewatch.processors.entities import EntityTagger
@@ -118,3 +119,15 @@ def test_features_work_in_any_script() -> None:
 def test_event_key_falls_back_to_the_story() -> None:
     assert event_key({"story_id": "s", "event_id": "e"}) == "e"
     assert event_key({"story_id": "s"}) == "s"
+
+
+@pytest.mark.parametrize(("line", "error"), [
+    ("per: outlet", "rules[0] (bridge).per: must be one of item, story, event (got 'outlet')"),
+    ("re_alert: soon", "rules[0] (bridge).re_alert: not a duration: 'soon' (use e.g. 30s, 10m, 72h, 7d)"),
+])
+def test_a_bad_per_or_re_alert_is_one_clear_line(tmp_path: Path, line: str, error: str) -> None:
+    path = tmp_path / "rules.yaml"
+    path.write_text(f"rules:\n  - id: bridge\n    query: bridge\n    {line}\n", "utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_rules(path)
+    assert str(caught.value) == f"{path}: {error}"
