@@ -71,7 +71,7 @@ PRIOR_DOCS = 50
 #: events differ in their figures (magnitude 6.8 vs 5.9, 12 vs 4.3 billion); rewrites repeat them.
 NUMBERS_DISAGREE = 0.5
 #: Rows compared exactly per item: the ones sharing most features.
-TOP_ROWS = 6
+TOP_ROWS = 4
 #: A feature held by more rows than this finds no candidates (it still weighs in the score).
 POSTING_CAP = 16
 #: Merge hops followed when resolving an event id.
@@ -177,9 +177,9 @@ class EventIndex:
 
         One dict an item, read again for every row it is compared with: per-feature method
         calls were 30% of the events' time (cProfile, 5,000 bench items)."""
-        log, df, boost = math.log, self.df.get, BOOST.get
-        top = log(len(self.events) + PRIOR_DOCS)
-        return {f: boost(f[0], 1.0) * (top - log(1 + df(f, 0))) for f in features}
+        df, boost, logs = self.df.get, BOOST.get, _LOG1P
+        top = math.log(len(self.events) + PRIOR_DOCS)
+        return {f: boost(f[0], 1.0) * (top - logs[min(df(f, 0), _LOG_MAX)]) for f in features}
 
     def add(self, event: str, features: Sequence[str], weight: float, ts: float) -> None:
         row = len(self.events)
@@ -189,12 +189,12 @@ class EventIndex:
         self.weights.append(weight)
         self.numbers.append(frozenset(f for f in features if f[0] == "#"))
         self.df.update(features)
-        postings = self.postings
+        postings, cap = self.postings, POSTING_CAP
         for f in features:
             rows = postings.get(f)
             if rows is None:
                 postings[f] = [row]
-            else:
+            elif len(rows) <= cap:  # a longer posting finds no candidates: stop it one past the cap
                 rows.append(row)
 
     def alike(
@@ -223,6 +223,12 @@ class EventIndex:
             out.append((similarity, row))
         out.sort(key=lambda pair: (-pair[0], pair[1]))
         return out
+
+
+#: log(1 + df) for the document frequencies a feature scored in candidates can have (a list
+#: index instead of a math.log call); beyond it, the frequency counts as this many.
+_LOG_MAX = 4096
+_LOG1P = [math.log(1 + df) for df in range(_LOG_MAX + 1)]
 
 
 def _most_then_oldest(pair: tuple[int, int]) -> tuple[int, int]:
