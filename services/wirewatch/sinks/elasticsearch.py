@@ -213,6 +213,7 @@ def item_document(item: dict[str, Any]) -> dict[str, Any]:
     doc = dict(item)
     doc.setdefault("revision", 1)
     doc.setdefault("story_id", (item.get("dedupe") or {}).get("of") or item["id"])
+    doc.setdefault("event_id", doc["story_id"])  # an item processed before events: its story (events.event_key)
     doc["is_story"] = doc["story_id"] == item["id"]
     # no empty strings: Elasticsearch counts "" as a value, so title:* would match an item
     # without a title where the matcher (and a reader) says it has none
