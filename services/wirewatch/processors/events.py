@@ -8,27 +8,31 @@ memory (``Stage.finish`` -> ``Processor.finish_batch``), so ``wirewatch process`
 the Faust worker and ``wirewatch run`` give the same ``event_id``.
 
 Signals that work in any script (:func:`event_features`, over the title and the lead):
-numbers (``6.8``, ``12,5``), quoted words (“…”, «…», „…“, 「…」), entities, and the
-other words minus the language's 4,000-odd most frequent ones (jusText's stop lists,
-installed with trafilatura), cut to 6 characters (a cheap stemmer: ``москву`` and
-``москва`` meet); Han and Hiragana, which the analyser splits into characters,
-become character pairs. Each feature weighs its inverse document frequency among
-the items of the window, times a boost for numbers, quotes and entities. Two items
-are alike by weighted Dice: twice the weight they share over the sum of their
-weights. An item joins the event of the most alike item of the last
-:data:`WINDOW` whose similarity reaches :data:`THRESHOLD` (measured on the labelled
-set, ``python -m bench.events``); a new event is named after its first story
-(``event_id == story_id``). A syndicated copy (duplicate, near duplicate, update)
-takes the event of its story. When an item reaches :data:`THRESHOLD` with items of
-two or more events, those events merge into the oldest: the item carries
+numbers (``#6.8``, ``#12,5``), pairs of words in quotes (``"мы друзья`` from “…”, «…»,
+„…“, 「…」), entities (``@name``), and the other words minus the language's few
+thousand most frequent ones (jusText's stop lists, installed with trafilatura), cut to 6
+characters (a cheap stemmer: ``москву`` and ``москва`` meet); Han and Hiragana, which
+the analyser splits into characters, become character pairs (``~习近``). Each feature
+weighs its inverse document frequency among the items of the window, times a boost
+for numbers and quotes. Two items are alike by weighted Dice: twice the weight they
+share over the sum of their weights, halved when both state numbers and share none
+(same-beat events differ in their figures). An item joins the event of the most alike
+item of the last :data:`WINDOW` whose similarity reaches :data:`THRESHOLD` (measured
+on the labelled set, ``python -m bench.events``); a new event is named after its first
+story (``event_id == story_id``). A syndicated copy (duplicate, near duplicate,
+update) takes the event of its story. When an item also reaches
+:data:`MERGE_THRESHOLD` with items of other events, those events merge into the
+oldest: the item carries
 ``event_merged`` (the ids merged away) and the memory keeps ``M:<old>`` -> new.
 Items already emitted keep their old id; readers resolve an id through the
-merges (``event_merged`` on the bridging item; the stores keep that map).
+merges (``event_merged`` on the bridging item; the SQLite store keeps them in
+``event_merges``, the event page follows them).
 
 Memory layout (JSON values, each with its time ``t`` so dedupe's purge drops it
 after the dedupe window): ``v:<item id>`` -> ``{"e": event, "t", "f": features,
-"w": weight}`` (features only for the items compared: not for syndicated
-copies), ``M:<event>`` -> ``{"into": event, "t"}``. The index (postings, document
+"w": weight, "k": scheme}`` (features only for the items compared: not for syndicated
+copies), ``M:<event>`` -> ``{"into": event, "t"}``; the alert windows of ``re_alert``
+(:mod:`wirewatch.processors.pipeline`) ``a:<rule unit>`` -> ``{"w": start, "t"}``. The index (postings, document
 frequencies) is derived: built from the ``v:`` records on first use, as the
 dedupe LSH index is.
 """
