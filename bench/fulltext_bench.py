@@ -8,6 +8,12 @@ feeds are parsed, each linked page fetched through the poller's fetcher and its
 article extracted. Floor: ``fulltext.extract`` (trafilatura) alone over the same 200
 pages in a loop: the extraction no full-text poll can skip. Peak RSS of the process
 in ``extra``. ``python -m bench.fulltext_bench`` prints the result.
+
+``fulltext.recheck_ms_per_page``: the same poller polls the 4 feeds again with every page
+due a re-check (:mod:`wirewatch.pollers.rechecks`, ``Recheck(every=0, per_poll=50)``) and
+every page answering ``304 Not Modified`` to its stored ETag: milliseconds per re-checked
+page (the feed fetched whole, 200 conditional GETs, nothing extracted or emitted), against
+the first poll's milliseconds per page fetched and extracted (floor; ratio = cost share).
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from typing import Any
 from bench.common import Context, Result, missing
 
 NAME = "fulltext.items_per_s"
+RECHECK = "fulltext.recheck_ms_per_page"
 FEEDS = 4
 ITEMS_PER_FEED = 50  # = fulltext.PAGES_PER_POLL: every item gets its page
 ARTICLES = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "pollers" / "articles"
@@ -53,6 +60,7 @@ class _Server:
 
     def __init__(self, pages: dict[str, bytes]) -> None:
         self.pages = pages
+        self.not_modified = 0
         self.port = 0
         self.ready = threading.Event()
         self.loop = asyncio.new_event_loop()
@@ -65,8 +73,14 @@ class _Server:
             body = self.pages.get(request.path)
             if body is None:
                 return web.Response(status=404)
-            ctype = "application/rss+xml" if request.path.startswith("/feed") else "text/html"
-            return web.Response(body=body, headers={"Content-Type": ctype})
+            if request.path.startswith("/feed"):
+                return web.Response(body=body, headers={"Content-Type": "application/rss+xml"})
+            etag = f'"{request.path}"'  # the pages never change here: re-checks answer 304
+            headers = {"Content-Type": "text/html", "ETag": etag}
+            if request.headers.get("If-None-Match") == etag:
+                self.not_modified += 1
+                return web.Response(status=304, headers=headers)
+            return web.Response(body=body, headers=headers)
 
         async def start() -> web.AppRunner:
             app = web.Application()
@@ -115,17 +129,23 @@ class _Counter:
             await self.publish(topic, value, key)
 
 
-def _poll(port: int) -> tuple[float, _Counter]:
+def _poll(port: int) -> tuple[float, _Counter, float, _Counter]:
+    """The first poll (every page fetched) and the second (every page re-checked): time, counts."""
     from wirewatch.pollers.config import Source
     from wirewatch.pollers.http import Fetcher, FetchPolicy
     from wirewatch.pollers.poller import Poller
+    from wirewatch.pollers.rechecks import Recheck
     from wirewatch.pollers.state import SourceState
 
     class Memory:
-        async def load(self, source_id: str) -> SourceState:
-            return SourceState(source_id)
+        def __init__(self) -> None:
+            self.states: dict[str, SourceState] = {}
 
-        async def save(self, state: SourceState) -> None: ...
+        async def load(self, source_id: str) -> SourceState:
+            return self.states.get(source_id) or SourceState(source_id)
+
+        async def save(self, state: SourceState) -> None:
+            self.states[state.source_id] = state
 
     sources = [
         Source(id=f"f{i}", kind="rss", url=f"http://127.0.0.1:{port}/feed/{i}", full_text="always")
@@ -133,16 +153,24 @@ def _poll(port: int) -> tuple[float, _Counter]:
     ]
     # one local host: per-host pacing lifted, as in poller.feeds_per_s
     policy = FetchPolicy(user_agent="wirewatch-bench", per_host_concurrency=16, min_host_delay=0.0)
-    counter = _Counter()
+    counter, again = _Counter(), _Counter()
+    due = Recheck(every=0, per_poll=ITEMS_PER_FEED)
 
-    async def run() -> float:
+    async def run() -> tuple[float, float]:
+        memory = Memory()
         async with Fetcher(policy) as fetcher:
-            poller = Poller(state=Memory(), fetcher=fetcher, publisher=counter, raw_topic="r", dead_letter_topic="d")
+            poller = Poller(state=memory, fetcher=fetcher, publisher=counter, raw_topic="r",
+                            dead_letter_topic="d", recheck=due)
             started = time.perf_counter()
             await poller.poll_once(sources)
-            return time.perf_counter() - started
+            first = time.perf_counter() - started
+            poller.publisher = again
+            started = time.perf_counter()
+            await poller.poll_once(sources)
+            return first, time.perf_counter() - started
 
-    return asyncio.run(run()), counter
+    first_s, second_s = asyncio.run(run())
+    return first_s, counter, second_s, again
 
 
 def _extract_alone(pages: dict[str, bytes]) -> float:
@@ -159,7 +187,8 @@ def run(ctx: Context) -> list[Result]:
     try:
         import trafilatura  # noqa: F401
     except ImportError as exc:
-        return [missing(NAME, "items/s", f"trafilatura not installed: {exc}")]
+        return [missing(NAME, "items/s", f"trafilatura not installed: {exc}"),
+                missing(RECHECK, "ms", f"trafilatura not installed: {exc}")]
     from wirewatch.core.logging import configure_logging
 
     configure_logging("error", "json")
@@ -168,9 +197,11 @@ def run(ctx: Context) -> list[Result]:
     _extract_alone(dict(list(pages.items())[:8]))  # warm-up: imports, lxml, htmldate caches
     floor_s = _extract_alone(pages)
     with _Server(dict(pages)) as server:
-        poll_s, counter = _poll(server.port)
+        poll_s, counter, recheck_s, again = _poll(server.port)
+        not_modified = server.not_modified
     if counter.full != count:
-        return [missing(NAME, "items/s", f"only {counter.full} of {count} items got their article")]
+        return [missing(NAME, "items/s", f"only {counter.full} of {count} items got their article"),
+                missing(RECHECK, "ms", "the first poll failed")]
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     notes = (
         f"{FEEDS} feeds x {ITEMS_PER_FEED} teaser items, each page fetched (127.0.0.1, pacing lifted) "
@@ -178,9 +209,22 @@ def run(ctx: Context) -> list[Result]:
         f"trafilatura alone on the same {count} pages {floor_s:.2f}s; the local server runs in a thread "
         f"of the same process; peak RSS of the process {peak_mb:.0f} MB"
     )
+    rechecks: Result
+    if not_modified != count or again.items:
+        rechecks = missing(RECHECK, "ms", f"{not_modified} of {count} re-checks answered 304, "
+                           f"{again.items} items emitted")
+    else:
+        rechecks = Result(
+            RECHECK, recheck_s * 1000 / count, "ms", floor=poll_s * 1000 / count,
+            notes=f"second poll of the same {FEEDS} feeds with all {count} pages due a re-check, each "
+            f"answering 304 to its ETag: {recheck_s:.2f}s (feeds fetched whole, nothing extracted or "
+            f"emitted) against {poll_s:.2f}s for the first poll's fetch and extraction",
+            extra={"recheck_poll_s": round(recheck_s, 3)},
+        )
     return [
         Result(NAME, count / poll_s, "items/s", floor=count / floor_s, notes=notes,
-               extra={"peak_rss_mb": round(peak_mb, 1), "poll_s": round(poll_s, 3), "extract_s": round(floor_s, 3)})
+               extra={"peak_rss_mb": round(peak_mb, 1), "poll_s": round(poll_s, 3), "extract_s": round(floor_s, 3)}),
+        rechecks,
     ]
 
 

@@ -51,7 +51,7 @@ STEPS: list[tuple[Metrics, Step]] = [
     ((("process.long_line", "CPU-s/MB"),), long_line_bench.run),
     ((("language.us_per_item", "µs/item"),), language.run),
     ((("poller.feeds_per_s", "feeds/s"),), poller_bench.run),
-    ((("fulltext.items_per_s", "items/s"),), fulltext_bench.run),
+    ((("fulltext.items_per_s", "items/s"), ("fulltext.recheck_ms_per_page", "ms")), fulltext_bench.run),
     (((search_page_bench.NAME, "ms"),), search_page_bench.run),
     ((("e2e.items_per_s", "items/s"), ("e2e.processor_cpu_ms_per_item", "ms/item")), stream_bench.run_e2e),
     ((("alert.latency_ms_p50", "ms"), ("alert.latency_ms_p99", "ms")), stream_bench.run_latency),

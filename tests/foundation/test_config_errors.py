@@ -89,7 +89,7 @@ CONFIG_MISTAKES = [
     ("sources_fetch_unknown_key.yaml", "fetch: unknown key 'per_host_concurency' (did you mean 'per_host_concurrency'?)"),
     ("sources_top_unknown_key.yaml", "unknown key 'source' (did you mean 'sources'?)"),
     ("sources_no_close_key.yaml",
-     "sources[0] (bbc-world): unknown key 'colour' (known keys: id, name, kind, url, interval, tags, liveblog, "
+     "sources[0] (bbc-world): unknown key 'colour' (known keys: id, name, kind, url, site_url, interval, tags, liveblog, "
      "full_text, user_agent, headers, cookies, proxy, min_host_delay, timeout)"),
     ("sources_missing_id.yaml", "sources[1] (NPR News): missing required key 'id'"),
     ("sources_bad_kind.yaml", "sources[0] (bbc-world).kind: must be one of rss, atom, liveblog, auto (got 'podcast')"),
@@ -140,7 +140,7 @@ CONFIG_MISTAKES = [
      "destinations.desk.secret_env: environment variable WIREWATCH_FIXTURE_SECRET_NEVER_SET is not set"),
     ("destinations_unknown_key.yaml", "destinations.desk: unknown key 'rate_limt' (did you mean 'rate_limit'?)"),
     ("destinations_bad_rate.yaml", "destinations.desk.rate_limit: not a rate limit: 'lots' (use e.g. 30/min, 5/s, 100/h)"),
-    ("destinations_bad_format.yaml", "destinations.desk.format: must be one of json, slack (got 'slak'; did you mean 'slack'?)"),
+    ("destinations_bad_format.yaml", "destinations.desk.format: must be one of json, slack, teams, discord, email (got 'slak'; did you mean 'slack'?)"),
     ("destinations_too_many_retries.yaml", "destinations.desk.retries: must be at most 20 (got 50)"),
     ("destinations_bad_url.yaml", "destinations.desk.url: must be an http:// or https:// URL (got 'hooks.example.org/wirewatch')"),
     ("watchlist_unknown_key.yaml", "entities[1] (Bank of Japan): unknown key 'aliasses' (did you mean 'aliases'?)"),

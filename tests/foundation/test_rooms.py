@@ -20,7 +20,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "core": frozenset(),
     "bus": frozenset({"core"}),
     "search": frozenset({"core"}),
-    "pollers": frozenset({"core", "bus"}),
+    "pollers": frozenset({"core", "bus", "search"}),  # full text hashes article text as search normalises it
     "processors": frozenset({"core", "bus", "search"}),
     "sinks": frozenset({"core", "bus", "search"}),
     "embedded": frozenset(ROOMS),

@@ -14,6 +14,7 @@ from typing import Any
 from wirewatch.pollers.config import FetchSettings
 from wirewatch.pollers.http import Fetcher, FetchPolicy
 from wirewatch.pollers.poller import Poller
+from wirewatch.pollers.rechecks import Recheck
 from wirewatch.pollers.state import DirectoryStateStore, SourceState
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "pollers"
@@ -138,7 +139,11 @@ def fast_policy(**overrides: Any) -> FetchPolicy:
 
 
 def make_poller(
-    state_dir: Path, fetcher: Fetcher, publisher: Collecting | None = None
+    state_dir: Path,
+    fetcher: Fetcher,
+    publisher: Collecting | None = None,
+    *,
+    recheck: Recheck | None = None,
 ) -> tuple[Poller, Collecting]:
     publisher = publisher or Collecting()
     poller = Poller(
@@ -148,6 +153,7 @@ def make_poller(
         raw_topic="t.raw",
         dead_letter_topic="t.dead-letter",
         concurrency=FetchSettings().concurrency,
+        recheck=recheck,
     )
     return poller, publisher
 

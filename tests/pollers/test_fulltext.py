@@ -8,131 +8,21 @@ next to the feed that links to them.
 from __future__ import annotations
 
 import socket
-from collections.abc import AsyncIterator, MutableMapping
-from dataclasses import dataclass, field
+from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any
-from xml.sax.saxutils import escape
 
 import pytest
-from aiohttp import web
 from structlog.testing import capture_logs
 
 from wirewatch.core.errors import ConfigError
-from wirewatch.core.schemas import validate
 from wirewatch.pollers import fulltext
 from wirewatch.pollers.config import Source, load_sources
 from wirewatch.pollers.http import Fetcher
 from wirewatch.pollers.items import content_hash
 
-from .helpers import FIXTURES, fast_policy, make_poller
-
-ARTICLES = FIXTURES / "articles"
-
-HARBOUR = (
-    "The harbour authority on Monday approved a plan to dredge the inner channel at night, "
-    "ending a two-year dispute with ferry operators who said daytime work was costing them sailings.\n"
-    "Under the plan, dredgers will work between 10pm and 5am from January to March. Pilot Ingrid "
-    "Haugen, who chairs the ferry operators' association, said the decision would keep the morning "
-    "crossings on schedule.\n"
-    "Residents of the Nordkai apartments had objected to the noise. The authority said it would fit "
-    "the dredgers with acoustic screens and publish noise readings every week on its website.\n"
-    "The channel silted up after the autumn storms, reducing its depth to 7.2 metres in places. "
-    "Cargo vessels calling at the container terminal need at least 9 metres at low tide.\n"
-    "Work is expected to cost 48 million kroner, shared between the authority and the regional "
-    "government."
-)
-TEASER = "Ferry operators win a two-year dispute over daytime dredging."
-
-
-@dataclass
-class Pages:
-    """A local publisher: path -> (bytes, Content-Type); counts requests per path."""
-
-    base: str = ""
-    routes: dict[str, tuple[bytes, str]] = field(default_factory=dict)
-    hits: dict[str, int] = field(default_factory=dict)
-    headers: dict[str, dict[str, str]] = field(default_factory=dict)
-    """The last request's headers per ``host + path``."""
-
-    def serve(
-        self, path: str, body: bytes | str, content_type: str = "text/html; charset=utf-8"
-    ) -> str:
-        self.routes[path] = (body.encode() if isinstance(body, str) else body, content_type)
-        return self.base + path
-
-    def article(
-        self, path: str, fixture: str, content_type: str = "text/html; charset=utf-8"
-    ) -> str:
-        return self.serve(path, (ARTICLES / fixture).read_bytes(), content_type)
-
-    def page_hits(self) -> int:
-        return sum(n for path, n in self.hits.items() if path != "/feed.xml")
-
-
-@pytest.fixture
-async def pages() -> AsyncIterator[Pages]:
-    site = Pages()
-
-    async def handle(request: web.Request) -> web.Response:
-        site.hits[request.path] = site.hits.get(request.path, 0) + 1
-        site.headers[request.host.split(":")[0] + request.path] = dict(request.headers)
-        if request.path not in site.routes:
-            return web.Response(status=404, text="not found")
-        body, ctype = site.routes[request.path]
-        return web.Response(body=body, headers={"Content-Type": ctype})
-
-    app = web.Application()
-    app.router.add_get("/{tail:.*}", handle)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    tcp = web.TCPSite(runner, "127.0.0.1", 0)
-    await tcp.start()
-    port = runner.addresses[0][1]
-    site.base = f"http://127.0.0.1:{port}"
-    try:
-        yield site
-    finally:
-        await runner.cleanup()
-
-
-def rss(*entries: dict[str, str]) -> str:
-    """A summary-only RSS 2.0 feed: title, link, description, optional pubDate/atom:updated."""
-    items = []
-    for e in entries:
-        extra = f"<pubDate>{e['pubDate']}</pubDate>" if "pubDate" in e else ""
-        extra += f"<atom:updated>{e['updated']}</atom:updated>" if "updated" in e else ""
-        items.append(
-            f"<item><title>{escape(e['title'])}</title><link>{e['link']}</link>"
-            f'<guid isPermaLink="false">{e["guid"]}</guid>'
-            f"<description>{escape(e['description'])}</description>{extra}</item>"
-        )
-    return (
-        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0" '
-        'xmlns:atom="http://www.w3.org/2005/Atom"><channel><title>Courier</title>'
-        f"<link>https://courier.example/</link>{''.join(items)}</channel></rss>"
-    )
-
-
-def entry(
-    guid: str, link: str, title: str, description: str = TEASER, **extra: str
-) -> dict[str, str]:
-    return {"guid": guid, "link": link, "title": title, "description": description, **extra}
-
-
-async def poll(
-    pages: Pages, tmp_path: Path, mode: str, *entries: dict[str, str]
-) -> list[dict[str, Any]]:
-    """One poll of a feed listing ``entries``; the emitted items, each checked against the schema."""
-    pages.serve("/feed.xml", rss(*entries), "application/rss+xml")
-    source = Source(id="courier", kind="rss", url=pages.base + "/feed.xml", full_text=mode)  # type: ignore[arg-type]
-    async with Fetcher(fast_policy()) as fetcher:
-        poller, _ = make_poller(tmp_path / "state", fetcher)
-        result = await poller.poll_source(source)
-    assert result.outcome == "ok", result.reason
-    for item in result.items:
-        validate("raw_item", item)
-    return result.items
+from .articles import ARTICLES, HARBOUR, TEASER, Pages, entry, poll, rss
+from .helpers import fast_policy, make_poller
 
 
 def warnings_of(logs: list[MutableMapping[str, Any]]) -> list[MutableMapping[str, Any]]:
@@ -438,3 +328,52 @@ async def test_page_requests_carry_the_source_settings_and_its_cookies_only_to_i
     )
     assert theirs["User-Agent"] == "CourierBot/2"
     assert "Cookie" not in theirs and "X-Desk" not in theirs
+
+
+STORM_POSTS = [
+    "Power restored to 12,000 homes",
+    "Nordvik Energi says crews have reconnected 12,000 homes since dawn. About 28,000 remain "
+    "without power, most of them on the islands.",
+    "Coastguard rescues two from a drifting yacht",
+    "A coastguard helicopter lifted two sailors from a yacht that lost its mast off Skarv point. "
+    "Both are in hospital with mild hypothermia.",
+    "Readers have been sending us pictures of the waves breaking over the harbour wall at Nordkai. "
+    "Please stay away from the seafront.",
+    "Schools closed in three districts",
+    "The county has closed all schools in Vestby, Holmen and Sandnes for the day. Pupils will be "
+    "taught online from 10am.",
+    "All morning ferries cancelled",
+    "The ferry operators' association has cancelled every crossing before noon. Pilot Ingrid "
+    "Haugen said waves of six metres made the harbour mouth impassable.",
+    "Welcome to our live coverage",
+    "Storm Ingrid reached the coast overnight with gusts of up to 140km/h. We will bring you the "
+    "latest on travel, power cuts and closures throughout the day.",
+]
+
+
+async def test_a_live_blog_linked_from_a_feed_is_its_posts_in_page_order_without_chrome(
+    pages: Pages, tmp_path: Path
+) -> None:
+    link = pages.article("/live/2026/dec/03/storm-ingrid-live", "liveblog_page.html")
+    teaser = "Ferries cancelled and 40,000 homes without power: follow the latest."
+    [item] = await poll(
+        pages, tmp_path, "auto",
+        entry("live1", link, "Storm Ingrid live: ferries cancelled", description=teaser),
+    )  # fmt: skip
+    assert item["body"] == "\n".join(STORM_POSTS)
+    assert (item["summary"], item["revision"], "liveblog" in item) == (teaser, 1, False)
+    assert item["published_at"] == "2026-12-03T06:05:00Z"  # the page's date: the feed has none
+    for chrome in (
+        "LIVE", "Key events", "Show all key events", "GMT", "Share", "Copy link", "Older posts",
+        "Storm Ingrid live", "Red warning", "Maren Solberg", "morning briefing", "Most viewed",
+        "cookies", "All rights reserved", "Sport",
+    ):  # fmt: skip
+        assert chrome not in item["body"], chrome
+
+
+def test_a_live_blog_without_posts_in_json_ld_is_read_as_an_article() -> None:
+    """No ``liveBlogUpdate`` posts: trafilatura reads the page as for any article."""
+    page = (ARTICLES / "article_chrome.html").read_text("utf-8")
+    marked = page.replace('"@type":"NewsArticle"', '"@type":"LiveBlogPosting"')
+    assert fulltext.liveblog_text(marked) is None
+    assert fulltext.extract(marked.encode(), "text/html", "https://courier.example/a").text == HARBOUR

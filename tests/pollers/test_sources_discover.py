@@ -7,10 +7,13 @@ site also answers on common paths with a real feed, an HTML soft-404, a sitemap 
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import subprocess
+from pathlib import Path
 
 from .helpers import FIXTURES, Site, fixture_bytes
+from .test_fetch_settings import Proxy
 
 DISCOVER = FIXTURES / "discover"
 HTML = {"Content-Type": "text/html; charset=utf-8"}
@@ -95,3 +98,74 @@ def test_bad_urls_are_one_line_and_exit_2(site: Site, wirewatch_bin: str, wirewa
     assert (done.returncode, done.stdout) == (2, "")
     assert done.stderr.startswith(f"wirewatch sources discover: error: cannot fetch {unreachable}: ConnectError")
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+
+
+async def discover_async(
+    wirewatch_bin: str, env: dict[str, str], *args: str
+) -> tuple[int, str, str]:
+    """``wirewatch sources discover ARGS`` without blocking the loop the test's proxy runs on."""
+    process = await asyncio.create_subprocess_exec(
+        wirewatch_bin, "sources", "discover", *args, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(process.communicate(), 60)
+    return int(process.returncode or 0), out.decode(), err.decode()
+
+
+async def test_discovery_goes_through_the_proxy_and_user_agent_given_or_a_sources(
+    site: Site, tmp_path: Path, wirewatch_bin: str, wirewatch_env: dict[str, str]
+) -> None:
+    home = site.serve("/", (DISCOVER / "plain.html").read_bytes(), headers=HTML)
+    feed = site.serve("/rss.xml", fixture_bytes("rss_v1.xml"), headers=RSS)
+    recorder = Proxy()
+    server = await asyncio.start_server(recorder.handle, "127.0.0.1", 0)
+    recorder.port = server.sockets[0].getsockname()[1]
+    try:
+        done = await discover_async(
+            wirewatch_bin, wirewatch_env, "--proxy", recorder.url, "--user-agent", "DeskBot/2", home
+        )
+        assert done == (0, f"{feed}\n", "")
+        assert f"GET {home} HTTP/1.1" in recorder.requests
+        assert f"GET {feed} HTTP/1.1" in recorder.requests
+        assert len(recorder.requests) == len(site.requests) == 8  # the page and the 7 common paths
+        assert {headers["user-agent"] for _, headers in site.requests} == {"DeskBot/2"}
+
+        config = tmp_path / "sources.yaml"
+        config.write_text(
+            f"sources:\n  - id: desk\n    url: {site.url('/rss.xml')}\n    proxy: {recorder.url}\n"
+            "    user_agent: DeskBot/3\n    headers: {X-Desk: world}\n",
+            "utf-8",
+        )
+        before = len(recorder.requests)
+        done = await discover_async(
+            wirewatch_bin, wirewatch_env, "--config", str(config), "--source", "desk", home
+        )
+        assert done == (0, f"{feed}\n", "")
+        assert len(recorder.requests) == before + 8
+        assert [(h["user-agent"], h["x-desk"]) for _, h in site.requests[8:]] == [("DeskBot/3", "world")] * 8
+    finally:
+        server.close()
+
+
+async def test_a_refusing_proxy_and_unusable_flags_are_one_line_and_exit_2(
+    site: Site, tmp_path: Path, wirewatch_bin: str, wirewatch_env: dict[str, str]
+) -> None:
+    home = site.serve("/", (DISCOVER / "plain.html").read_bytes(), headers=HTML)
+    dead = f"http://127.0.0.1:{closed_port()}"
+    code, out, err = await discover_async(wirewatch_bin, wirewatch_env, "--proxy", dead, home)
+    assert (code, out) == (2, "") and err.count("\n") == 1
+    assert err.startswith(f"wirewatch sources discover: error: cannot fetch {home}: proxy {dead} failed: ConnectError")
+    assert site.requests == []
+    config = tmp_path / "sources.yaml"
+    config.write_text(f"sources:\n  - id: desk\n    url: {home}\n  - id: wire\n    url: {home}\n", "utf-8")
+    cases = {
+        ("--proxy", "socks5://desk:s3cret@proxy.example:1080"):
+            "--proxy: must be an http:// or https:// proxy URL (got 'socks5://***@proxy.example:1080')",
+        ("--user-agent", " "): "--user-agent: must not be empty",
+        ("--source", "desk"): "--source: needs --config FILE (the sources.yaml that holds it)",
+        ("--config", str(config), "--source", "nope"): f"{config}: no source 'nope' (sources: desk, wire)",
+    }  # fmt: skip
+    for flags, message in cases.items():
+        done = await discover_async(wirewatch_bin, wirewatch_env, *flags, home)
+        assert done == (2, "", f"wirewatch sources discover: error: {message}\n")
+    assert site.requests == []

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from wirewatch.core.errors import ConfigError
 from wirewatch.pollers.config import SourcesConfig, load_sources
 from wirewatch.pollers.opml import export_opml, import_opml, slug
 
@@ -27,8 +28,8 @@ def run(wirewatch_bin: str, env: dict[str, str], *args: str) -> subprocess.Compl
     return subprocess.run([wirewatch_bin, "sources", *args], capture_output=True, text=True, env=env, timeout=60)
 
 
-def essentials(config: SourcesConfig) -> dict[str, tuple[str, str | None, list[str]]]:
-    return {s.id: (s.url, s.name, s.tags) for s in config.sources}
+def essentials(config: SourcesConfig) -> dict[str, tuple[str, str | None, str | None, list[str]]]:
+    return {s.id: (s.url, s.site_url, s.name, s.tags) for s in config.sources}
 
 
 @pytest.mark.parametrize("reader", READERS)
@@ -47,7 +48,8 @@ def test_feed_in_two_folders_is_one_source_tagged_with_both() -> None:
     imported = import_opml((OPML / "feedly.opml").read_bytes())
     verge = [s for s in imported.sources if s["url"] == "https://www.theverge.com/rss/index.xml"]
     assert verge == [
-        {"id": "the-verge", "name": "The Verge", "kind": "rss", "url": verge[0]["url"], "tags": ["Tech", "Must Read"]}
+        {"id": "the-verge", "name": "The Verge", "kind": "rss", "url": verge[0]["url"],
+         "site_url": "https://www.theverge.com/", "tags": ["Tech", "Must Read"]}
     ]
 
 
@@ -114,6 +116,7 @@ sources:
     name: BBC News - World
     kind: rss
     url: https://feeds.bbci.co.uk/news/world/rss.xml
+    site_url: https://www.bbc.co.uk/news/world
     tags: [world, uk]
   - id: wire
     url: https://wire.example/feed?a=1&b=2
@@ -123,7 +126,7 @@ sources:
 """
 
 
-def test_hand_written_ids_survive_the_round_trip_and_live_blogs_are_left_out(
+def test_hand_written_ids_and_site_urls_survive_the_round_trip_and_live_blogs_are_left_out(
     tmp_path: Path, wirewatch_bin: str, wirewatch_env: dict[str, str]
 ) -> None:
     config = tmp_path / "sources.yaml"
@@ -140,7 +143,8 @@ def test_hand_written_ids_survive_the_round_trip_and_live_blogs_are_left_out(
         "  <body>\n"
         '    <outline text="world" title="world">\n'
         '      <outline type="rss" text="BBC News - World" title="BBC News - World" '
-        'xmlUrl="https://feeds.bbci.co.uk/news/world/rss.xml" wirewatch:id="bbc-world" category="/world,/uk" />\n'
+        'xmlUrl="https://feeds.bbci.co.uk/news/world/rss.xml" htmlUrl="https://www.bbc.co.uk/news/world" '
+        'wirewatch:id="bbc-world" category="/world,/uk" />\n'
         "    </outline>\n"
         '    <outline type="rss" text="wire" title="wire" xmlUrl="https://wire.example/feed?a=1&amp;b=2" wirewatch:id="wire" />\n'
         "  </body>\n"
@@ -149,7 +153,8 @@ def test_hand_written_ids_survive_the_round_trip_and_live_blogs_are_left_out(
     reimported = import_opml(exported.stdout.encode())
     expected: list[dict[str, Any]] = [
         {"id": "bbc-world", "name": "BBC News - World", "kind": "rss",
-         "url": "https://feeds.bbci.co.uk/news/world/rss.xml", "tags": ["world", "uk"]},
+         "url": "https://feeds.bbci.co.uk/news/world/rss.xml", "site_url": "https://www.bbc.co.uk/news/world",
+         "tags": ["world", "uk"]},
         {"id": "wire", "kind": "rss", "url": "https://wire.example/feed?a=1&b=2"},
     ]  # fmt: skip
     assert reimported.sources == expected
@@ -211,3 +216,15 @@ def test_missing_file_and_bad_config_are_one_line_and_exit_2(
     bad = run(wirewatch_bin, wirewatch_env, "export", "--config", str(config))
     assert bad.returncode == 2 and bad.stdout == ""
     assert bad.stderr.startswith("wirewatch sources export: error: ") and bad.stderr.count("\n") == 1
+
+
+def test_a_site_url_that_is_not_http_is_one_line(tmp_path: Path) -> None:
+    config = tmp_path / "sources.yaml"
+    config.write_text(
+        "sources:\n  - id: wire\n    url: https://wire.example/feed\n    site_url: wire.example\n", "utf-8"
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_sources(config)
+    assert str(caught.value) == (
+        f"{config}: sources[0] (wire).site_url: must be an http:// or https:// URL (got 'wire.example')"
+    )

@@ -21,8 +21,8 @@ import jsonschema_rs
 from wirewatch.core.errors import SchemaError
 from wirewatch.core.text import shorten
 
-SchemaName = Literal["raw_item", "processed_item", "alert", "dead_letter", "delivery"]
-SCHEMA_NAMES: tuple[SchemaName, ...] = ("raw_item", "processed_item", "alert", "dead_letter", "delivery")
+SchemaName = Literal["raw_item", "processed_item", "alert", "dead_letter", "delivery", "digest"]
+SCHEMA_NAMES: tuple[SchemaName, ...] = ("raw_item", "processed_item", "alert", "dead_letter", "delivery", "digest")
 #: Characters of a validation error's message and path: the message quotes the offending value
 #: (a 20 MB string would make a 20 MB dead-letter reason and log line); head and tail are kept.
 MESSAGE_MAX = 240

@@ -649,15 +649,17 @@ class Runner:
         record: Publisher = publisher
         if delivered is not None:
             known: Iterable[str] = delivered.keys()
+            records: Mapping[str, Any] = delivered.digest_records()  # open digests are rebuilt from them
             record = AlsoToFile(delivered, publisher)
         else:
             from wirewatch.bus.kafka import read_latest
 
             assert s.kafka_bootstrap
-            known = done_keys(await read_latest(s.kafka_bootstrap, topic))
+            records = await read_latest(s.kafka_bootstrap, topic)
+            known = done_keys(records)
         subscriber = await self._started(stack, self._subscriber([s.alerts_topic], s.notifier_group))
         notifier = Notifier(subscriber, destinations, publisher, CountingLog(self.stats, record, topic, known),
-                            dead_letter_topic=s.dead_letter_topic)
+                            dead_letter_topic=s.dead_letter_topic, records=records)
         await notifier.run(stop)
 
 

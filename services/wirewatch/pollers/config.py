@@ -134,6 +134,8 @@ class Source(BaseModel):
     name: str | None = None
     kind: SourceKind = "auto"
     url: str
+    site_url: str | None = None
+    """The site's home page (OPML ``htmlUrl``): kept through import and export, never fetched."""
     interval: Duration | None = None
     tags: list[str] = Field(default_factory=list)
     liveblog: LiveblogSelectors | None = None
@@ -159,10 +161,10 @@ class Source(BaseModel):
     def _atom_is_rss(cls, value: str) -> str:
         return "rss" if value == "atom" else value
 
-    @field_validator("url")
+    @field_validator("url", "site_url")
     @classmethod
-    def _http_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
             raise ValueError("must be an http:// or https:// URL")
         return value
 

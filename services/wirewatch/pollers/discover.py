@@ -16,7 +16,7 @@ from urllib.parse import urljoin, urlsplit
 from wirewatch.core.errors import WirewatchError
 from wirewatch.pollers.config import Source
 from wirewatch.pollers.feeds import advertised_feeds, looks_like_html, parse_feed
-from wirewatch.pollers.http import Fetch, FetchOutcome
+from wirewatch.pollers.http import NO_SETTINGS, Fetch, FetchOutcome, SourceFetch
 
 #: Paths feed software serves by default (WordPress /feed, Hugo /index.xml, Jekyll /feed.xml,
 #: Ghost /rss, many /rss.xml and /atom.xml, JSON Feed /feed.json).
@@ -52,11 +52,14 @@ def _is_feed(fetched: FetchOutcome) -> bool:
     return parsed.error is None
 
 
-async def discover(fetcher: Fetch, url: str) -> Discovered:
-    """Advertised feeds of the page at ``url``, then common paths that answer with a feed."""
+async def discover(fetcher: Fetch, url: str, settings: SourceFetch = NO_SETTINGS) -> Discovered:
+    """Advertised feeds of the page at ``url``, then common paths that answer with a feed.
+
+    ``settings`` (a source's user agent, proxy, headers...) go with every request.
+    """
     if not url.startswith(("http://", "https://")):
         raise DiscoverError(f"{url!r} is not an http:// or https:// URL")
-    page = await fetcher.fetch(url)
+    page = await fetcher.fetch(url, settings=settings)
     if not page.ok:
         raise DiscoverError(f"cannot fetch {url}: {page.reason or page.kind}")
     final = page.final_url or url
@@ -70,7 +73,7 @@ async def discover(fetcher: Fetch, url: str) -> Discovered:
     root = f"{parts.scheme}://{parts.netloc}/"
     candidates = [urljoin(root, path) for path in COMMON_PATHS]
     candidates = [c for c in candidates if c not in found.advertised]
-    fetched = await asyncio.gather(*(fetcher.fetch(c) for c in candidates))
+    fetched = await asyncio.gather(*(fetcher.fetch(c, settings=settings) for c in candidates))
     for candidate, outcome in zip(candidates, fetched, strict=True):
         feed_url = outcome.final_url or candidate  # /feed -> /feed/ (WordPress): the URL that answered
         if _is_feed(outcome) and feed_url not in found.probed:

@@ -12,9 +12,13 @@ navigation, cookie banners, "most viewed" boxes, footers and subscription prompt
 out of the text (tests/pollers/test_fulltext.py).
 
 When to fetch (``auto``): the feed's text is shorter than :data:`TEASER_BELOW`
-characters. Once per item: the poller's state records a fingerprint of the feed
-entry (its title, text and updated date), so an article is fetched again only when
-its feed entry changes, and an unchanged feed fetches no page.
+characters. Once per feed-entry version: the poller's state records a fingerprint of
+the feed entry (its title, text and updated date), so a page is fetched again when its
+feed entry changes, and otherwise only by a re-check (:mod:`~wirewatch.pollers.rechecks`:
+recent pages, conditionally, on a budget).
+
+A page carrying schema.org ``LiveBlogPosting`` JSON-LD (a live blog linked from a feed)
+becomes its posts instead of trafilatura's reading (:func:`liveblog_text`).
 """
 
 from __future__ import annotations
@@ -27,12 +31,14 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 import trafilatura
+from selectolax.lexbor import LexborHTMLParser
 
 from wirewatch.core.logging import get_logger
 from wirewatch.core.times import parse_rfc3339
 from wirewatch.pollers.http import (
     NO_SETTINGS,
     Fetch,
+    FetchOutcome,
     SourceFetch,
     Zone,
     decode_text,
@@ -48,7 +54,9 @@ from wirewatch.pollers.items import (
     describe,
     read_time,
 )
-from wirewatch.pollers.state import SourceState
+from wirewatch.pollers.liveblog import find_liveblog_updates, post_text
+from wirewatch.pollers.state import HASH_CHARS, PageState, SourceState
+from wirewatch.search.analysis import normalize
 
 log = get_logger("pollers.fulltext")
 
@@ -142,7 +150,27 @@ def extract(content: bytes, content_type: str, url: str, title: str = "") -> Art
     if lines and " ".join(lines[0].split()) in headlines:
         lines = lines[1:]
     date = getattr(document, "date", None) if document is not None else None
-    return Article("\n".join(lines), date or None)
+    posts = liveblog_text(decoded.text)
+    return Article(posts if posts is not None else "\n".join(lines), date or None)
+
+
+def liveblog_text(html: str) -> str | None:
+    """A live blog's posts (headline, then text), in the page's order; None for other pages.
+
+    Read from the page's schema.org ``LiveBlogPosting`` JSON-LD, as a live-blog source's
+    posts are (:mod:`~wirewatch.pollers.liveblog`): trafilatura reads a live page as one
+    article, keeps its "LIVE" badge and "Key events" heading and drops posts (the oldest
+    post of tests/fixtures/pollers/articles/liveblog_page.html), with or without
+    ``favor_recall``.
+    """
+    if "LiveBlogPosting" not in html:
+        return None
+    lines: list[str] = []
+    for post in find_liveblog_updates(LexborHTMLParser(html)).posts or []:
+        headline, text = post_text(post)
+        if text:
+            lines += [headline, text] if headline else [text]
+    return "\n".join(lines) if lines else None
 
 
 async def complete(
@@ -153,14 +181,18 @@ async def complete(
     source_id: str,
     feed_url: str,
     settings: SourceFetch = NO_SETTINGS,
-) -> tuple[list[dict[str, Any]], set[str]]:
-    """``items`` with their articles, and the ids to retry at the next poll (host busy).
+    known: dict[str, PageState] | None = None,
+    now: float = 0.0,
+) -> tuple[list[dict[str, Any]], set[str], dict[str, PageState]]:
+    """``items`` with their articles, the ids to retry at the next poll (host busy), and
+    the pages fetched (validators and text hash, for :mod:`~wirewatch.pollers.rechecks`).
 
-    Any other failure keeps the feed's text and logs one warning line.
+    Any other failure keeps the feed's text and logs one warning line. ``known`` pages
+    keep the time they were first fetched.
     """
     todo = [item for item in items if item["id"] in wanted]
     if not todo:
-        return items, set()
+        return items, set(), {}
     for item in todo[PAGES_PER_POLL:]:
         item["content_hash"] = content_hash(item["title"], item["body"])
     if len(todo) > PAGES_PER_POLL:
@@ -171,30 +203,18 @@ async def complete(
             "fetches kept the feed's text",
         )
         todo = todo[:PAGES_PER_POLL]
-    zones: dict[str, asyncio.Task[Zone | None]] = {}
-
-    def zone(url: str) -> asyncio.Task[Zone | None]:
-        """One DNS lookup per host and poll, shared by its items."""
-        host = urlsplit(url).hostname or ""
-        if host not in zones:
-            zones[host] = asyncio.ensure_future(_zone(host))
-        return zones[host]
-
-    feed_zone = await zone(feed_url)
+    pages = PageFetch(fetcher, feed_url, settings)
     slots = asyncio.Semaphore(CONCURRENT_PAGES)
     postponed: set[str] = set()
+    fetched_pages: dict[str, PageState] = {}
+    known = known or {}
 
     async def one(item: dict[str, Any]) -> None:
         async with slots:
             try:
-                article = await _fetch_article(
-                    item,
-                    fetcher,
-                    feed_zone,
-                    await zone(item["url"]),
-                    link_settings(settings, feed_url, item["url"]),
-                )
-            except _Later:
+                fetched = await pages.get(item)
+                article = await pages.article(item, fetched)
+            except Later:
                 postponed.add(item["id"])
                 return
             except NoArticle as exc:
@@ -206,10 +226,83 @@ async def complete(
                 )
                 item["content_hash"] = content_hash(item["title"], item["body"])
                 return
-            _apply(item, article)
+            apply(item, article)
+            before = known.get(item["id"])
+            fetched_pages[item["id"]] = PageState(
+                fetched.etag,
+                fetched.last_modified,
+                text_hash(article.text),
+                before.first if before is not None else now,
+                now,
+            )
 
     await asyncio.gather(*(one(item) for item in todo))
-    return [item for item in items if item["id"] not in postponed], postponed
+    return [item for item in items if item["id"] not in postponed], postponed, fetched_pages
+
+
+def text_hash(text: str) -> str:
+    """What tells an edited article from a re-served one: the extracted text as the search
+    index sees it (case, punctuation and spacing aside), never the page's HTML."""
+    return hashlib.sha256(normalize(text).encode()).hexdigest()[:HASH_CHARS]
+
+
+class PageFetch:
+    """Fetches the pages one feed links to: zone checks (one DNS lookup per host and poll),
+    the source's settings (:func:`link_settings`), extraction off the event loop."""
+
+    def __init__(self, fetcher: Fetch, feed_url: str, settings: SourceFetch = NO_SETTINGS) -> None:
+        self.fetcher = fetcher
+        self.feed_url = feed_url
+        self.settings = settings
+        self._zones: dict[str, asyncio.Task[Zone | None]] = {}
+
+    def _zone(self, url: str) -> asyncio.Task[Zone | None]:
+        host = urlsplit(url).hostname or ""
+        if host not in self._zones:
+            self._zones[host] = asyncio.ensure_future(_zone(host))
+        return self._zones[host]
+
+    async def get(
+        self, item: dict[str, Any], etag: str | None = None, last_modified: str | None = None
+    ) -> FetchOutcome:
+        """The page (``ok`` or, given validators, ``not_modified``); :class:`Later` when its
+        host makes us wait, :class:`NoArticle` for any other failure."""
+        url = item["url"]
+        feed_zone = await self._zone(self.feed_url)
+        link_zone = await self._zone(url)
+        if link_zone is None:
+            raise NoArticle(f"cannot resolve the host of {url}")
+        if feed_zone is not None and not redirect_allowed(feed_zone, link_zone):
+            raise NoArticle(f"refused a link from a {feed_zone} feed to a {link_zone} address")
+        fetched = await self.fetcher.fetch(
+            url,
+            etag=etag,
+            last_modified=last_modified,
+            settings=link_settings(self.settings, self.feed_url, url),
+        )
+        if fetched.kind == "deferred":
+            raise Later
+        if not fetched.ok:
+            raise NoArticle(f"{fetched.kind}: {fetched.reason}")
+        return fetched
+
+    async def article(self, item: dict[str, Any], fetched: FetchOutcome) -> Article:
+        """The article in a fetched page, longer than the feed's text, or :class:`NoArticle`."""
+        try:
+            article = await asyncio.to_thread(
+                extract,
+                fetched.content,
+                fetched.content_type,
+                fetched.final_url or item["url"],
+                item["title"],
+            )
+        except NoArticle:
+            raise
+        except Exception as exc:  # an extractor bug costs one item's full text, not the poll
+            raise NoArticle(f"extraction failed: {describe(exc)}") from None
+        if len(article.text) <= len(item["body"]):
+            raise NoArticle("the page holds no article text longer than the feed's")
+        return article
 
 
 def postpone(planned: SourceState, ids: set[str], before: SourceState) -> SourceState:
@@ -225,7 +318,7 @@ def postpone(planned: SourceState, ids: set[str], before: SourceState) -> Source
     return replace(planned, entries=entries)
 
 
-class _Later(Exception):
+class Later(Exception):
     """The host asked to wait longer than the fetcher waits: try at the next poll."""
 
 
@@ -257,37 +350,7 @@ def _host(url: str) -> str:
     return host.removeprefix("www.")
 
 
-async def _fetch_article(
-    item: dict[str, Any],
-    fetcher: Fetch,
-    feed_zone: Zone | None,
-    link_zone: Zone | None,
-    settings: SourceFetch = NO_SETTINGS,
-) -> Article:
-    url = item["url"]
-    if link_zone is None:
-        raise NoArticle(f"cannot resolve the host of {url}")
-    if feed_zone is not None and not redirect_allowed(feed_zone, link_zone):
-        raise NoArticle(f"refused a link from a {feed_zone} feed to a {link_zone} address")
-    fetched = await fetcher.fetch(url, settings=settings)
-    if fetched.kind == "deferred":
-        raise _Later
-    if fetched.kind != "ok":
-        raise NoArticle(f"{fetched.kind}: {fetched.reason}")
-    try:
-        article = await asyncio.to_thread(
-            extract, fetched.content, fetched.content_type, fetched.final_url or url, item["title"]
-        )
-    except NoArticle:
-        raise
-    except Exception as exc:  # an extractor bug costs one item's full text, not the poll
-        raise NoArticle(f"extraction failed: {describe(exc)}") from None
-    if len(article.text) <= len(item["body"]):
-        raise NoArticle("the page holds no article text longer than the feed's")
-    return article
-
-
-def _apply(item: dict[str, Any], article: Article) -> None:
+def apply(item: dict[str, Any], article: Article) -> None:
     """The item with the article as ``body``, the feed's text as ``summary``."""
     truncated = [name for name in item.get("truncated", []) if name not in ("body", "summary")]
     summary, summary_cut = clip(item["body"], MAX_SUMMARY)

@@ -180,14 +180,20 @@ def parse_liveblog(html: str, *, source: Source, page_url: str, fetched_at: str)
     return page
 
 
+def post_text(post: dict[str, Any]) -> tuple[str, str]:
+    """A JSON-LD ``BlogPosting``'s headline and text, as plain text."""
+    title = inline_text(_text_value(post.get("headline")) or _text_value(post.get("name")))
+    body = html_to_text(_text_value(post.get("articleBody")) or _text_value(post.get("text")))
+    return title, body
+
+
 def _post_item(
     post: dict[str, Any], source: Source, page_url: str, fetched_at: str
 ) -> dict[str, Any]:
     """One JSON-LD ``BlogPosting`` -> a raw item."""
-    title = inline_text(_text_value(post.get("headline")) or _text_value(post.get("name")))
+    title, body = post_text(post)
     published = read_time(_text_value(post.get("datePublished")) or post.get("datePublished"))
     updated = read_time(_text_value(post.get("dateModified")) or post.get("dateModified"))
-    body = html_to_text(_text_value(post.get("articleBody")) or _text_value(post.get("text")))
     # the hash seed of id-less posts keeps its historical form: parse_time's string
     bid = _post_id(post, title, parse_time(post.get("datePublished")))
     url = safe_url(_text_value(post.get("url"))) or safe_url(_text_value(post.get("@id")), page_url)

@@ -1,5 +1,8 @@
 """OPML subscription lists <-> ``sources.yaml`` (``wirewatch sources import|export``).
 
+An outline's ``htmlUrl`` (the site's home page) becomes the source's ``site_url`` and is
+written back on export.
+
 Reading uses listparser's OPML handler (maintained, and it already knows what
 feed readers write: ``text`` before ``title``, grouping outlines, the OPML 2.0
 ``category`` attribute, one entry per URL however many folders hold it). Its
@@ -61,6 +64,8 @@ class _Handler(listparser_opml.OpmlMixin, xml_handler.XMLHandler):
     def __init__(self) -> None:
         super().__init__()
         self.ids: dict[str, str] = {}
+        self.sites: dict[str, str] = {}
+        """Feed URL -> its outline's ``htmlUrl`` (the first one), which listparser drops."""
         self.folders: dict[str, list[list[str]]] = {}
 
     def start_opml_outline(self, attrs: dict[str, str]) -> None:
@@ -73,6 +78,9 @@ class _Handler(listparser_opml.OpmlMixin, xml_handler.XMLHandler):
         given = attrs.get(_ID_ATTR, "").strip()
         if given:
             self.ids.setdefault(url, given)
+        site = attrs.get("htmlurl", "").strip()
+        if site.startswith(("http://", "https://")):
+            self.sites.setdefault(url, site)
 
 
 def slug(text: str) -> str:
@@ -149,6 +157,8 @@ def import_opml(content: bytes, name: str = "the file") -> Imported:
             source["name"] = title
         source["kind"] = "rss"
         source["url"] = url
+        if feed["url"] in handler.sites:
+            source["site_url"] = handler.sites[feed["url"]]
         tags = _tags([*handler.folders.get(feed["url"], []), *feed.get("categories", [])])
         if tags:
             source["tags"] = tags
@@ -202,6 +212,7 @@ def export_opml(sources: Iterable[Source], title: str = "Wirewatch sources") -> 
             "text": source.display_name,
             "title": source.display_name,
             "xmlUrl": source.url,
+            **({"htmlUrl": source.site_url} if source.site_url else {}),
             f"{{{NAMESPACE}}}id": source.id,
         }
         categories = [f"/{tag}" for tag in source.tags if _carried(tag)]

@@ -33,7 +33,7 @@ from wirewatch.core.logging import get_logger
 from wirewatch.core.metrics import DEAD_LETTERS, FETCH_ERRORS, FETCH_SECONDS, ITEMS_EMITTED, POLLS
 from wirewatch.core.retry import Backoff
 from wirewatch.core.schemas import validate
-from wirewatch.pollers import feeds, fulltext
+from wirewatch.pollers import feeds, fulltext, rechecks
 from wirewatch.pollers.config import FetchSettings, Source
 from wirewatch.pollers.feeds import looks_like_json, parse_feed
 from wirewatch.pollers.health import SourceHealth, item_times
@@ -46,7 +46,7 @@ from wirewatch.pollers.http import (
 )
 from wirewatch.pollers.items import describe, one_per_id
 from wirewatch.pollers.liveblog import parse_liveblog
-from wirewatch.pollers.state import StateStore
+from wirewatch.pollers.state import PageState, StateStore
 
 log = get_logger("pollers")
 
@@ -193,6 +193,7 @@ class Poller:
         retry_base: float = 0.5,
         stop: asyncio.Event | None = None,
         health: SourceHealth | None = None,
+        recheck: rechecks.Recheck | None = None,
     ) -> None:
         self.state = state
         self.fetcher = fetcher
@@ -204,6 +205,8 @@ class Poller:
         self.stop = stop or asyncio.Event()
         self.health = health
         """Told every poll's outcome (the console's sources page, the staleness gauges)."""
+        self.recheck = recheck or rechecks.Recheck()
+        """When recently fetched article pages are fetched again (:mod:`~wirewatch.pollers.rechecks`)."""
         self._slots = asyncio.Semaphore(concurrency)
         self._rng = random.Random()
 
@@ -222,10 +225,13 @@ class Poller:
     async def _poll(self, source: Source) -> PollResult:
         state = await self.state.load(source.id)
         fetched_at = utc_now()
+        now = time.time()
+        # a re-check re-emits the feed's current entry: with pages due, the whole feed is needed
+        pages_due = source.full_text != "never" and bool(rechecks.due(state, self.recheck, now))
         fetched = await self.fetcher.fetch(
             source.url,
-            etag=state.etag,
-            last_modified=state.last_modified,
+            etag=None if pages_due else state.etag,
+            last_modified=None if pages_due else state.last_modified,
             settings=source.fetch_settings,
         )
         FETCH_SECONDS.labels(source.id).observe(fetched.elapsed)
@@ -254,16 +260,39 @@ class Poller:
         emitted, next_state = state.plan(
             items, etag=fetched.etag, last_modified=fetched.last_modified
         )
+        pages: dict[str, PageState] = {}
+        later: set[str] = set()
+        fetched_pages = min(sum(item["id"] in wanted for item in emitted), fulltext.PAGES_PER_POLL)
         if wanted:  # only new or changed feed entries reach here: an unchanged feed fetches no page
-            emitted, later = await fulltext.complete(
+            emitted, later, pages = await fulltext.complete(
                 emitted,
                 wanted,
                 fetcher=self.fetcher,
                 source_id=source.id,
                 feed_url=source.url,
                 settings=source.fetch_settings,
+                known=state.pages,
+                now=now,
             )
             next_state = fulltext.postpone(next_state, later, state)
+        if pages_due:
+            emitted_ids = {item["id"] for item in emitted} | later
+            revised, checked = await rechecks.recheck(
+                [item for item in items if item["id"] not in emitted_ids],
+                state,
+                policy=self.recheck,
+                budget=fulltext.PAGES_PER_POLL - fetched_pages,
+                pages=fulltext.PageFetch(self.fetcher, source.url, source.fetch_settings),
+                source_id=source.id,
+                now=now,
+            )
+            pages.update(checked)
+            revised, next_state = next_state.revise(revised)
+            emitted += revised
+        if pages or next_state.pages:
+            next_state = next_state.with_pages(
+                pages, present={item["id"] for item in items}, window=self.recheck.window, now=now
+            )
         if emitted:
             if state.saved_at == 0:
                 # Mark the source as started before its first publish (log recovery starts here).

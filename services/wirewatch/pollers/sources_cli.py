@@ -5,16 +5,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from wirewatch.core.config import load_settings
+from wirewatch.core.errors import ConfigError
 from wirewatch.core.logging import configure_logging
-from wirewatch.pollers.config import FetchSettings, load_sources
+from wirewatch.pollers.config import FetchSettings, Source, load_sources
 
 if TYPE_CHECKING:
     from wirewatch.pollers.check import CheckRow
+    from wirewatch.pollers.http import SourceFetch
 
 EXAMPLES = """\
 examples:
@@ -70,6 +73,12 @@ def register(subparsers: Any) -> None:
         "(" + ", ".join(_common_paths()) + ") that answer with a feed.",
     )
     disc.add_argument("url", metavar="URL")
+    disc.add_argument("--config", type=Path, metavar="FILE",
+                      help="sources.yaml: its fetch: limits, and with --source that source's settings")
+    disc.add_argument("--source", metavar="ID",
+                      help="fetch with this source's user_agent, proxy, headers, cookies (needs --config)")
+    disc.add_argument("--proxy", metavar="URL", help="http(s)://host:port proxy for every request")
+    disc.add_argument("--user-agent", metavar="TEXT", help="User-Agent for every request")
     disc.set_defaults(func=run_discover, command="sources discover")  # errors read "wirewatch sources discover: error: ..."
     check = actions.add_parser(
         "check",
@@ -129,11 +138,11 @@ def run_discover(args: argparse.Namespace) -> int:
 
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_format)
-    fetch = FetchSettings(min_host_delay=DISCOVER_HOST_DELAY)
+    fetch, source_fetch = discover_settings(args)
 
     async def main() -> list[str]:
         async with make_fetcher(fetch, settings.user_agent) as fetcher:
-            return (await discover(fetcher, args.url)).all
+            return (await discover(fetcher, args.url, source_fetch)).all
 
     found = asyncio.run(main())
     for url in found:
@@ -142,6 +151,44 @@ def run_discover(args: argparse.Namespace) -> int:
         print(f"wirewatch sources discover: no feed found at {args.url}", file=sys.stderr)
         return 1
     return 0
+
+
+def discover_settings(args: argparse.Namespace) -> tuple[FetchSettings, SourceFetch]:
+    """The fetcher limits and per-request settings ``discover`` uses; :class:`ConfigError` when
+    the flags are unusable.
+
+    ``--config`` gives the config's ``fetch:`` limits (requests stay 0.25 s apart);
+    ``--source`` that source's settings, its headers and cookies only when the URL is on the
+    source's own host (as for article pages); ``--proxy``/``--user-agent`` win over both.
+    """
+    from wirewatch.pollers.fulltext import link_settings
+    from wirewatch.pollers.http import NO_SETTINGS
+
+    fetch = FetchSettings(min_host_delay=DISCOVER_HOST_DELAY)
+    source_fetch = NO_SETTINGS
+    if args.source is not None and args.config is None:
+        raise ConfigError("--source", "needs --config FILE (the sources.yaml that holds it)")
+    if args.config is not None:
+        config = load_sources(args.config)
+        fetch = config.fetch.model_copy(update={"min_host_delay": DISCOVER_HOST_DELAY})
+        if args.source is not None:
+            found = {source.id: source for source in config.sources}
+            if args.source not in found:
+                known = ", ".join(found)
+                raise ConfigError(str(args.config), f"no source {args.source!r} (sources: {known})")
+            source = found[args.source]
+            source_fetch = link_settings(source.fetch_settings, source.url, args.url)
+    try:
+        if args.proxy is not None:
+            source_fetch = replace(source_fetch, proxy=Source._proxy_url(args.proxy))
+    except ValueError as exc:  # the validators of sources.yaml: the same rules, the same words
+        raise ConfigError("--proxy", str(exc)) from None
+    try:
+        if args.user_agent is not None:
+            source_fetch = replace(source_fetch, user_agent=Source._user_agent(args.user_agent))
+    except ValueError as exc:
+        raise ConfigError("--user-agent", str(exc)) from None
+    return fetch, source_fetch
 
 
 # --- check --------------------------------------------------------------------------------------

@@ -16,6 +16,11 @@ whatever the feed's size (so an unchanged item is never emitted twice; the
 fetch's ``max_bytes`` bounds the feed), and of the ids no longer in the feed at
 most :data:`MAX_ABSENT` are kept, the least recently seen forgotten first.
 
+Full-text pages (:mod:`wirewatch.pollers.rechecks`): per item whose linked page was
+fetched, a :class:`PageState` (the page's ETag/Last-Modified, a hash of its extracted
+text, when it was first fetched and last checked), at most :data:`MAX_PAGES` per
+source and none older than the re-check window.
+
 State is planned (:meth:`SourceState.plan`) as a new value and only saved
 after the items were durably published, so a crash re-emits, never skips.
 
@@ -58,6 +63,8 @@ MAX_ABSENT = 5000
 FORMAT_VERSION = 1
 HASH_CHARS = 16
 """Hex digits of ``content_hash`` kept: 64 bits tell an edit apart; the compressed state is 2.4x smaller."""
+MAX_PAGES = 500
+"""Article pages remembered per source for re-checks (the most recently first fetched)."""
 MAX_MESSAGE_BYTES = 1_000_000
 """A state must fit one Kafka message (the broker's default limit is 1,048,588 bytes)."""
 
@@ -71,6 +78,34 @@ class EntryState:
 
 
 @dataclass(frozen=True)
+class PageState:
+    """An item's linked page as last fetched: what a re-check sends and compares."""
+
+    etag: str | None
+    last_modified: str | None
+    text_hash: str
+    """Hash of the extracted text as the search index sees it (:func:`~wirewatch.pollers.rechecks.text_hash`)."""
+    first: float
+    """Epoch seconds the page was first fetched: re-checks stop a window after it."""
+    checked: float
+    """Epoch seconds of the last fetch or re-check."""
+
+    def to_json(self) -> list[Any]:
+        return [self.etag, self.last_modified, self.text_hash, self.first, self.checked]
+
+    @classmethod
+    def from_json(cls, value: Any) -> PageState:
+        etag, last_modified, digest, first, checked = value
+        return cls(
+            None if etag is None else str(etag),
+            None if last_modified is None else str(last_modified),
+            str(digest),
+            float(first),
+            float(checked),
+        )
+
+
+@dataclass(frozen=True)
 class SourceState:
     """Immutable: :meth:`plan` returns the next state instead of mutating this one."""
 
@@ -79,6 +114,8 @@ class SourceState:
     last_modified: str | None = None
     entries: dict[str, EntryState] = field(default_factory=dict)
     saved_at: float = 0.0
+    pages: dict[str, PageState] = field(default_factory=dict)
+    """Item id -> its full-text page, for re-checks (bounded: :meth:`with_pages`)."""
 
     def plan(
         self,
@@ -107,8 +144,46 @@ class SourceState:
             emitted.append({**item, "revision": revision})
             entries[item_id] = EntryState(digest, revision, now)
         return emitted, SourceState(
-            self.source_id, etag, last_modified, _prune(entries, seen_now, now), saved_at=now
+            self.source_id,
+            etag,
+            last_modified,
+            _prune(entries, seen_now, now),
+            saved_at=now,
+            pages=self.pages,
         )
+
+    def revise(self, items: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], SourceState]:
+        """``items`` (known ids whose article page changed) with ``revision`` + 1, and the state.
+
+        The entry's hash stays the feed entry's: only the page changed, so the next poll of
+        the same feed emits nothing.
+        """
+        entries = dict(self.entries)
+        revised: list[dict[str, Any]] = []
+        for item in items:
+            known = entries.get(item["id"])
+            if known is None:
+                continue
+            entries[item["id"]] = replace(known, revision=known.revision + 1)
+            revised.append({**item, "revision": known.revision + 1})
+        return revised, replace(self, entries=entries)
+
+    def with_pages(
+        self, updates: dict[str, PageState], *, present: set[str], window: float, now: float
+    ) -> SourceState:
+        """The state with ``updates``; pages first fetched over ``window`` seconds ago, of ids
+        not ``present`` in the source's latest document (nothing to re-emit: a page kept for
+        them would stay due, and keep the feed from being asked conditionally), or beyond the
+        :data:`MAX_PAGES` most recent, are forgotten."""
+        merged = {**self.pages, **updates}
+        kept = [
+            (key, page)
+            for key, page in merged.items()
+            if key in present and key in self.entries and now - page.first <= window
+        ]
+        if len(kept) > MAX_PAGES:
+            kept = heapq.nlargest(MAX_PAGES, kept, key=lambda kv: kv[1].first)
+        return replace(self, pages=dict(kept))
 
     def with_validators(self, etag: str | None, last_modified: str | None) -> SourceState:
         return replace(self, etag=etag, last_modified=last_modified, saved_at=time.time())
@@ -130,6 +205,7 @@ class SourceState:
         Compressed, about 32,000 entries with 80-character URL ids fit one Kafka message.
         """
         entries = {k: [e.hash, e.revision, e.seen] for k, e in self.entries.items()}
+        pages = {k: page.to_json() for k, page in self.pages.items()}
         data: dict[str, Any] = {
             "v": FORMAT_VERSION,
             "source": self.source_id,
@@ -140,8 +216,13 @@ class SourceState:
         if compress:
             packed = zlib.compress(json.dumps(entries, separators=(",", ":")).encode(), 6)
             data["entries_z"] = base64.b64encode(packed).decode("ascii")
+            if pages:
+                packed = zlib.compress(json.dumps(pages, separators=(",", ":")).encode(), 6)
+                data["pages_z"] = base64.b64encode(packed).decode("ascii")
         else:
             data["entries"] = entries
+            if pages:
+                data["pages"] = pages
         return data
 
     @classmethod
@@ -157,12 +238,17 @@ class SourceState:
                 str(k): EntryState(str(v[0])[:HASH_CHARS], int(v[1]), float(v[2]))
                 for k, v in (stored or {}).items()
             }
+            stored_pages = data.get("pages")
+            if "pages_z" in data:
+                stored_pages = json.loads(zlib.decompress(base64.b64decode(data["pages_z"])))
+            pages = {str(k): PageState.from_json(v) for k, v in (stored_pages or {}).items()}
             return cls(
                 source_id,
                 data.get("etag"),
                 data.get("last_modified"),
                 entries,
                 float(data.get("saved_at") or 0.0),
+                pages,
             )
         except (TypeError, ValueError, IndexError, AttributeError, zlib.error) as exc:
             raise ValueError(f"corrupt poller state: {exc}") from None

@@ -99,6 +99,8 @@ def make_alert(
         alert["id"] += f":w{window}"
     if rule.throttle:
         alert["throttle_seconds"] = rule.throttle.total_seconds()
+    if rule.digest is not None or rule.mute:
+        alert.update(rule.alert_marks(alert["matched_at"]))
     if item.get("summary"):
         alert["summary"] = item["summary"]
     if item.get("entities"):

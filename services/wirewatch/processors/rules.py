@@ -40,6 +40,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from wirewatch.core.config import Duration, load_yaml, unique_ids
 from wirewatch.core.errors import ConfigError
 from wirewatch.core.logging import get_logger
+from wirewatch.core.schedule import DigestConfig, MuteWindows, muted_until
+from wirewatch.core.times import parse_rfc3339, rfc3339
 from wirewatch.search.matcher import (
     FactsAnalyser,
     MatchDocument,
@@ -69,6 +71,20 @@ class Rule(BaseModel):
         "story", description="alert once per item, per story (syndicated copies fold in) or per event (outlets fold in)")
     re_alert: Duration | None = Field(
         None, description="alert again for a match longer than this after the last alert of the same unit")
+    digest: DigestConfig | None = Field(None, description="send this rule's alerts as one digest a period")
+    mute: MuteWindows = Field((), description="windows in which its alerts are held back")
+
+    def alert_marks(self, matched_at: str) -> dict[str, Any]:
+        """What an alert of this rule carries for the notifier: its digest, and ``muted`` when
+        ``matched_at`` falls in one of the rule's mute windows (the alert is still stored)."""
+        marks: dict[str, Any] = {}
+        if self.digest is not None:
+            marks["digest"] = self.digest.as_alert()
+        if self.mute:
+            until = muted_until(self.mute, parse_rfc3339(matched_at))
+            if until is not None:
+                marks["muted"] = {"by": "rule", "name": self.id, "until": rfc3339(until)}
+        return marks
 
 
 class RulesConfig(BaseModel):

@@ -239,8 +239,8 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=cmd_indexer)
 
     p = subparsers.add_parser(
-        "notifier", help="Kafka alerts -> signed webhooks",
-        description="Deliver alerts to the webhook destinations named by the rules, once per rule and story.",
+        "notifier", help="Kafka alerts -> signed webhooks and mail",
+        description="Deliver alerts to the destinations (webhooks, Slack, Teams, Discord, email) named by the rules, once per rule and story.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=("examples:\n"
                 "  DESK_SLACK_SECRET=... WIREWATCH_KAFKA_BOOTSTRAP=127.0.0.1:19092 \\\n"

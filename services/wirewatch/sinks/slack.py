@@ -17,9 +17,9 @@ link. A feed's title, URL, summary or source name could hold any of these, so:
 
 from __future__ import annotations
 
-import re
 from typing import Any
-from urllib.parse import quote, urlsplit
+
+from wirewatch.sinks.links import count_items, web_link
 
 #: Cuts, in escaped characters: a section or context text may hold at most 3,000.
 TITLE_MAX = 500
@@ -29,10 +29,6 @@ VALUE_MAX = 200  # rule id, source name, each entity in the context line
 ENTITIES_SHOWN = 10
 
 _ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
-#: RFC 3986 reserved and unreserved characters plus "%" (already-encoded URLs stay as they are),
-#: without "|", "<" and ">": everything else (spaces, controls, non-ASCII) is percent-encoded
-_URL_SAFE = "!#$%&'()*+,/:;=?@[]~"
-_HOST = re.compile(r"[A-Za-z0-9.\-:\[\]@_%!$&'()*+,;=~]+")
 
 
 def escape(text: str, limit: int | None = None, *, one_line: bool = True) -> str:
@@ -57,24 +53,10 @@ def escape(text: str, limit: int | None = None, *, one_line: bool = True) -> str
 
 
 def safe_link(url: str) -> str | None:
-    """The URL as it can sit inside ``<...|...>``, or None when it should not be linked.
-
-    urlsplit drops tabs and newlines, as browsers do (WHATWG URL).
-    """
-    try:
-        parts = urlsplit(url.strip())
-        host = parts.netloc
-        if not host.isascii():
-            host = host.encode("idna").decode("ascii")  # an IDN host stays a host
-    except (ValueError, UnicodeError):
+    """The URL as it can sit inside ``<...|...>`` (:func:`links.web_link`, ``&`` escaped), or None."""
+    link = web_link(url, limit=URL_MAX)
+    if link is None:
         return None
-    if parts.scheme not in ("http", "https") or not _HOST.fullmatch(host):
-        return None
-    link = f"{parts.scheme}://{host}{quote(parts.path, safe=_URL_SAFE)}"
-    if parts.query:
-        link += "?" + quote(parts.query, safe=_URL_SAFE)
-    if parts.fragment:
-        link += "#" + quote(parts.fragment, safe=_URL_SAFE)
     link = link.replace("&", "&amp;")
     return link if len(link) <= URL_MAX else None
 
@@ -101,3 +83,24 @@ def message(alert: dict[str, Any]) -> dict[str, Any]:
 
 def _mrkdwn(text: str) -> dict[str, Any]:
     return {"type": "mrkdwn", "text": text, "verbatim": True}
+
+
+DIGEST_EVENTS_SHOWN = 40  # Slack takes at most 50 blocks a message
+
+
+def digest_message(digest: dict[str, Any]) -> dict[str, Any]:
+    """A digest: its period, then one section per event (linked title, count, outlets)."""
+    period = f"{escape(str(digest['period_start']), VALUE_MAX)} to {escape(str(digest['period_end']), VALUE_MAX)}"
+    blocks: list[dict[str, Any]] = [{"type": "section", "text": _mrkdwn(f"*Wirewatch digest* · {period}")}]
+    shown = digest["events"][:DIGEST_EVENTS_SHOWN]
+    for event in shown:
+        title = escape(event["title"], TITLE_MAX)
+        link = safe_link(event.get("url", ""))
+        outlets = ", ".join(escape(o, VALUE_MAX) for o in event.get("outlets", [])[:ENTITIES_SHOWN])
+        heading = f"<{link}|{title}>" if link else title
+        blocks.append({"type": "section", "text": _mrkdwn(f"{heading} · {count_items(event['count'])}: {outlets}")})
+    more = int(digest.get("more", 0)) + len(digest["events"]) - len(shown)
+    if more:
+        blocks.append({"type": "context", "elements": [_mrkdwn(f"and {more} more events")]})
+    total = len(digest["events"]) + int(digest.get("more", 0))
+    return {"text": f"Wirewatch digest: {total} events, {period}", "blocks": blocks}

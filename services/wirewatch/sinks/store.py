@@ -85,10 +85,12 @@ def delivery_problem(record: Any) -> str | None:
 
 
 def delivery_view(record: Mapping[str, Any]) -> dict[str, Any]:
-    """What ``alert_history`` lists of one delivery: destination, outcome, at (attempts if known)."""
+    """What ``alert_history`` lists of one delivery: destination, outcome, at (attempts, and
+    why/until a muted one was held back, if known)."""
     view = {name: record[name] for name in ("destination", "outcome", "at") if name in record}
-    if "attempts" in record:
-        view["attempts"] = record["attempts"]
+    for name in ("attempts", "muted"):
+        if name in record:
+            view[name] = record[name]
     return view
 
 
