@@ -48,6 +48,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
+from wirewatch.core.schemas import event_key
 from wirewatch.search.analysis import CHARACTER_TOKEN, tokenize
 
 #: Seconds an item stays comparable: a day and a half of an event's coverage on both sides
@@ -100,11 +101,6 @@ _STOPLIST_NAMES = {
     "te": "Telugu", "tr": "Turkish", "uk": "Ukrainian", "ur": "Urdu", "uz": "Uzbek", "vi": "Vietnamese",
     "cy": "Welsh",
 }
-
-
-def event_key(item: Mapping[str, Any]) -> str:
-    """The event an item or alert belongs to: its ``event_id``, or its story before events existed."""
-    return str(item.get("event_id") or item["story_id"])
 
 
 @cache
