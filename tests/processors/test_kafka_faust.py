@@ -279,19 +279,21 @@ def _comparable(outputs: dict[str, list[dict[str, Any]]]) -> dict[str, list[dict
             for kind, records in outputs.items()}
 
 
-def _cli_outputs(wirewatch_bin: str, env: dict[str, str], rules: Path, tmp_path: Path) -> dict[str, list[dict[str, Any]]]:
+def _cli_outputs(
+    wirewatch_bin: str, env: dict[str, str], rules: Path, tmp_path: Path, story: list[str] = STORY
+) -> dict[str, list[dict[str, Any]]]:
     alerts, dead = tmp_path / "cli-alerts.jsonl", tmp_path / "cli-dead.jsonl"
     done = subprocess.run(
         [wirewatch_bin, "process", "--rules", str(rules), "--ner", "off", "--alerts", str(alerts),
          "--dead-letters", str(dead)],
-        input="\n".join(STORY) + "\n", capture_output=True, text=True, env=env, timeout=120, check=True,
+        input="\n".join(story) + "\n", capture_output=True, text=True, env=env, timeout=120, check=True,
     )
     lines = lambda text: [json.loads(line) for line in text.splitlines()]  # noqa: E731
     return {"processed": lines(done.stdout), "alerts": lines(alerts.read_text("utf-8")),
             "dead": lines(dead.read_text("utf-8"))}
 
 
-async def _embedded_outputs(rules: Path, tmp_path: Path) -> dict[str, list[dict[str, Any]]]:
+async def _embedded_outputs(rules: Path, tmp_path: Path, story: list[str] = STORY) -> dict[str, list[dict[str, Any]]]:
     """`wirewatch run`'s processor driver over its in-process bus, as the runner wires it."""
     from wirewatch.bus.memory import MemoryBus
     from wirewatch.core.sqlite import Database, SqliteKV
@@ -302,7 +304,7 @@ async def _embedded_outputs(rules: Path, tmp_path: Path) -> dict[str, list[dict[
     settings = Settings()
     db = Database(tmp_path / "embedded.db")
     bus = MemoryBus(partitions=1, conn=db.conn)
-    for line in STORY:
+    for line in story:
         bus.append_raw(settings.raw_topic, line.encode(), "fixture")
     processor = Processor.from_config(ProcessorConfig(rules=rules, ner="off"), SqliteKV(db, "dedupe"))
     subscriber = bus.subscriber([settings.raw_topic], "processor")
@@ -427,3 +429,42 @@ async def test_spike_new_entity_and_silence_rules_survive_a_worker_crash(
         assert [(a["item_id"], a["figures"]["count"], a["figures"]["baseline_count"]) for a in spikes] == [("wire-12", 3, 0)]
         assert alerts("new_entity") == ["new-port:new_entity:antwerp"]
         assert [a.split(":silence:")[0] for a in alerts("silence")] == ["quiet-early", "quiet-late"]
+
+
+EVENT_STORY = (FIX.parent / "events" / "ten_outlets.jsonl").read_text("utf-8").splitlines()
+EVENT_RULES = """rules:
+  - id: bridge-event
+    query: "Mülheim OR bridge"
+    per: event
+  - id: bridge-item
+    query: "Mülheim OR bridge"
+    per: item
+"""
+
+
+async def test_event_ids_and_per_event_alerts_are_the_same_on_every_path(
+    settings: Settings, kafka_bootstrap: str, producer: Callable[..., Any],
+    start_worker: Callable[..., subprocess.Popen[bytes]], rules_file: Path, wirewatch_bin: str,
+    wirewatch_env: dict[str, str], tmp_path: Path,
+) -> None:
+    # ten outlets' write-ups of one event, a syndicated copy and three unrelated stories
+    # (tests/fixtures/events/ten_outlets.jsonl): the event clustering lives in the dedupe stage
+    rules_file.write_text(EVENT_RULES, "utf-8")
+    cli = _comparable(_cli_outputs(wirewatch_bin, wirewatch_env, rules_file, tmp_path, EVENT_STORY))
+    assert len({i["event_id"] for i in cli["processed"]}) == 4
+    assert {a["id"] for a in cli["alerts"] if a["rule"] == "bridge-event"} == {"bridge-event:event:wire-bridge"}
+    assert len({a["id"] for a in cli["alerts"] if a["rule"] == "bridge-item"}) == 11
+    assert _comparable(await _embedded_outputs(rules_file, tmp_path, EVENT_STORY)) == cli
+
+    async with Collector(settings, kafka_bootstrap) as out:
+        start_worker("events")
+        for line in EVENT_STORY:
+            await producer(json.loads(line), key="fixture")  # one partition: the CLI's order
+        await out.wait("every output of the fixture", lambda: (len(out.messages["processed"]),
+                       len(out.messages["alerts"])) == (14, 22), STARTUP_DEADLINE)
+        await asyncio.sleep(1.0)  # nothing more may follow
+        faust = _comparable(out.messages)
+    # order holds within a key only: alerts are keyed by rule, processed items by story
+    in_key_order = lambda records: sorted(records, key=lambda r: (r.get("rule") or "", r["story_id"]))  # noqa: E731
+    assert {kind: in_key_order(records) for kind, records in faust.items()} == {
+        kind: in_key_order(records) for kind, records in cli.items()}

@@ -317,3 +317,14 @@ def test_the_readme_example_loads_as_documented(tmp_path: Path) -> None:
     assert (new.kind, new.types, new.learn, new.forget, new.max_entities) == (
         "new_entity", ["person", "organisation", "place"], parse_duration("24h"), parse_duration("90d"), 100_000)
     assert (quiet.kind, quiet.source, quiet.silent_for, quiet.match_query) == ("silence", "reuters", parse_duration("2h"), None)
+
+
+def test_per_and_re_alert_belong_to_query_rules() -> None:
+    from pydantic import ValidationError
+
+    from wirewatch.processors.rules import Rule
+
+    assert Rule(id="q", query="strike", per="event", re_alert="1h").per == "event"  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match="per is for kind query rules, not kind spike"):
+        Rule.model_validate({"id": "s", "kind": "spike", "entity": "X", "window": "1h", "baseline": "24h",
+                             "per": "event"})

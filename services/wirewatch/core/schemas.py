@@ -10,6 +10,7 @@ validator, ~250x faster than the pure-Python one); the pure-Python
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from functools import cache
 from importlib import resources
 from importlib.resources.abc import Traversable
@@ -88,3 +89,9 @@ def is_valid(name: SchemaName, message: Any) -> bool:
         return bool(validator(name).is_valid(message))
     except UnicodeEncodeError:  # a lone surrogate: see validate
         return False
+
+
+def event_key(item: Mapping[str, Any]) -> str:
+    """The event an item or alert belongs to: its ``event_id``, or its story before events existed."""
+    return str(item.get("event_id") or item["story_id"])
+

@@ -180,6 +180,55 @@ async def load_story(store: Any, story_id: str) -> StoryView | None:
     return StoryView(story_id, items, {}, None, story_entities(items), note=note)
 
 
+@dataclass(frozen=True)
+class EventView:
+    """An event across outlets: its items oldest first (the timeline), the merges into it."""
+
+    event_id: str
+    asked: str  # the id in the address (an id merged away leads here)
+    items: list[dict[str, Any]]
+    merges: list[dict[str, Any]]
+    note: str | None = None
+
+    @property
+    def lead(self) -> dict[str, Any]:
+        return next((d for d in self.items if d.get("id") == self.event_id), self.items[0])
+
+    @property
+    def outlets(self) -> list[tuple[str, int]]:
+        """(outlet, items) by first appearance."""
+        counts: Counter[str] = Counter()
+        for doc in self.items:
+            source = doc.get("source") or {}
+            counts[str(source.get("name") or source.get("id") or "?")] += 1
+        return list(counts.items())
+
+    @property
+    def stories(self) -> int:
+        return len({d.get("story_id") for d in self.items})
+
+
+async def load_event(store: Any, event_id: str) -> EventView | None:
+    """An event's items and merges; None when no item belongs to it."""
+    if callable(getattr(store, "event_items", None)):
+        current, merges, items = store.event_items(event_id)
+        return EventView(current, event_id, items, merges) if items else None
+    try:  # Elasticsearch: the items of the id, and of ids an item says it merged into it
+        bridged = await store.search(f"event_merged:{lucene_phrase(event_id)}", limit=1)
+        current = str(bridged[0].document["event_id"]) if bridged else event_id
+        hits = list(await store.search(f"event_id:{lucene_phrase(current)}", limit=STORY_ITEMS_MAX))
+        merges = [{"old": str(old), "new": current, "item_id": h.document["id"], "at": h.document.get("processed_at")}
+                  for h in hits for old in h.document.get("event_merged") or ()]
+        if merges:  # one level of merges: the items still carrying the ids merged away
+            query = " OR ".join(f"event_id:{lucene_phrase(m['old'])}" for m in merges)
+            hits += await store.search(query, limit=STORY_ITEMS_MAX)
+    except (WirewatchError, ValueError) as exc:
+        note = f"This store cannot list an event's items ({' '.join(str(exc).split())[:200]})."
+        return EventView(event_id, event_id, [], [], note=note)
+    items = sorted((h.document for h in hits), key=lambda d: (str(d.get("published_at", "")), str(d.get("id"))))
+    return EventView(current, event_id, items, merges) if items else None
+
+
 def rule_list(state: ConsoleState) -> list[Rule] | None:
     return list(state.rules()) if state.rules is not None else None
 
@@ -194,7 +243,7 @@ def add_console(
     frame: Callable[[dict[str, Any]], Awaitable[dict[str, Any]]],
     search_deadline: float,
 ) -> None:
-    """Register ``/story/{id}``, ``/alerts``, ``/rules`` and ``/sources`` on ``app``.
+    """Register ``/story/{id}``, ``/event/{id}``, ``/alerts``, ``/rules`` and ``/sources`` on ``app``.
 
     ``frame`` adds what ``base.html`` shows on every page (stats line, live alerts).
     """
@@ -203,7 +252,7 @@ def add_console(
     state = ConsoleState()
     app[CONSOLE] = state
     env.filters.update(iso=iso, span=span, ago=ago)
-    templates = {name: env.get_template(f"{name}.html") for name in ("story", "alerts", "rules", "sources")}
+    templates = {name: env.get_template(f"{name}.html") for name in ("story", "event", "alerts", "rules", "sources")}
 
     async def render(name: str, status: int = 200, **context: Any) -> web.Response:
         html = templates[name].render(await frame({"nav": name, "now": time.time(), **context}))
@@ -215,6 +264,12 @@ def add_console(
         if view is None:
             return await render("story", status=404, story_id=story_id, view=None, nav_story=True)
         return await render("story", story_id=story_id, view=view)
+
+    async def event(request: web.Request) -> web.Response:
+        event_id = request.match_info["event_id"]
+        view = await load_event(store, event_id)
+        return await render("event", status=404 if view is None else 200, event_id=event_id, view=view,
+                            nav_story=True)
 
     async def alerts(request: web.Request) -> web.Response:
         rule = request.query.get("rule") or None
@@ -276,6 +331,7 @@ def add_console(
                             now=now)
 
     app.router.add_get("/story/{story_id:.+}", story)
+    app.router.add_get("/event/{event_id:.+}", event)
     app.router.add_get("/alerts", alerts)
     app.router.add_get("/rules", rules)
     app.router.add_get("/sources", sources)

@@ -227,7 +227,7 @@ def create_app(settings: Settings, config: ProcessorConfig) -> faust.App:
     async def dedupe_batch(messages: list[FaustMessage]) -> None:
         if memory.stale:
             memory.rebuild()
-            processor.reset_state()
+            processor.reset_memory()
         for message in messages:  # one table entry per hop message: its offset is the entry's key
             out = stage.finish(processor.enriched_from_dicts(decode(message.value)["items"]))
             memory.commit(message.offset, time.time())
@@ -302,8 +302,7 @@ def create_app(settings: Settings, config: ProcessorConfig) -> faust.App:
     @app.timer(interval=PURGE_SECONDS)
     async def purge() -> None:
         if not memory.stale:
-            processor.deduper.purge()
-            processor.signals.maintain(time.time(), force=True)  # rewrites what the purge below would drop
+            processor.purge()  # signal upkeep included: it rewrites what the purge below would drop
             memory.commit_timer(time.time())
             memory.purge(time.time() - processor.deduper.window)
 
@@ -319,7 +318,7 @@ def create_app(settings: Settings, config: ProcessorConfig) -> faust.App:
             return  # the memory is only whole once the changelog is recovered
         if memory.stale:
             memory.rebuild()
-            processor.reset_state()
+            processor.reset_memory()
         due = stage.due_silences()
         if due:
             await send(alerts_topic, due)

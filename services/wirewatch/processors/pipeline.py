@@ -9,6 +9,7 @@ which every path (CLI, Faust worker, ``wirewatch run``) runs.
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import MutableMapping, Sequence
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from wirewatch.core.schemas import validate, validator
 from wirewatch.core.times import rfc3339
 from wirewatch.processors.dedupe import Deduper, Fingerprint, Verdict, fingerprints
 from wirewatch.processors.entities import EntityTagger, Mention, load_watchlist
+from wirewatch.processors.events import EventClusterer, event_features
 from wirewatch.processors.language import load as load_language_model
 from wirewatch.processors.language import with_languages
 from wirewatch.processors.ner import NerModels, resolve_ner
@@ -31,6 +33,8 @@ from wirewatch.processors.signals import Signals
 from wirewatch.search.analysis import entity_tokens, shared_search_tokens, tokenize
 
 NerMode = Literal["auto", "on", "off"]
+#: Characters of the lead searched for quotes (events.event_features).
+_LEAD_CHARS = 600
 
 
 def validate_raw(obj: Any) -> dict[str, Any]:
@@ -48,16 +52,30 @@ def _time_str(now: datetime) -> str:
     return rfc3339(now, millis=True)
 
 
-def make_alert(item: dict[str, Any], rule: Rule, matched_at: str | None = None) -> dict[str, Any]:
+def alert_unit(item: dict[str, Any], rule: Rule) -> str:
+    """What the rule alerts once per (``per``), as the start of the alert id: ``<rule>:item:<item
+    id>``, ``<rule>:<story id>`` (the default, as before ``per`` existed) or ``<rule>:event:<event id>``."""
+    if rule.per == "item":
+        return f"{rule.id}:item:{item['id']}"
+    if rule.per == "event":
+        return f"{rule.id}:event:{item.get('event_id') or item['story_id']}"
+    return f"{rule.id}:{item['story_id']}"
+
+
+def make_alert(
+    item: dict[str, Any], rule: Rule, matched_at: str | None = None, window: str | None = None
+) -> dict[str, Any]:
     """The alert (``schemas/alert.json``) for one processed item matching one rule.
 
-    Its id is the notifier's idempotency key: one alert per rule and story, plus
-    one per revision when the rule asks to hear about updates (``on_update``).
+    Its id is the notifier's idempotency key (formats in ``schemas/alert.json``): one alert
+    per rule and unit of ``per`` (item, story or event), plus one per revision when the rule
+    asks to hear about updates (``on_update``), plus one per ``re_alert`` window (``window``:
+    the window's start, ``YYYYMMDDTHHMMSSZ``).
     """
     dedupe = item["dedupe"]
     story = item["story_id"]
     alert: dict[str, Any] = {
-        "id": f"{rule.id}:{story}",
+        "id": alert_unit(item, rule),
         "rule": rule.id,
         "query": rule.query,
         "notify": list(rule.notify),
@@ -70,10 +88,16 @@ def make_alert(item: dict[str, Any], rule: Rule, matched_at: str | None = None) 
         "published_at": item["published_at"],
         "matched_at": matched_at or utc_now(),
     }
+    if item.get("event_id"):
+        alert["event_id"] = item["event_id"]
+    alert["per"] = rule.per
     revision = item.get("revision")
     if dedupe["status"] == "update" and rule.on_update and revision:
-        alert["id"] += f":r{revision}"
+        # an update of the item (per item), of the story (per story), of one story of the event
+        alert["id"] += f":{story}:r{revision}" if rule.per == "event" else f":r{revision}"
         alert["revision"] = revision
+    if window is not None:
+        alert["id"] += f":w{window}"
     if rule.throttle:
         alert["throttle_seconds"] = rule.throttle.total_seconds()
     if rule.digest is not None or rule.mute:
@@ -103,12 +127,13 @@ class Enriched:
     rules: list[Rule]  # the query rules it matches (one alert each)
     fingerprint: Fingerprint
     received: float | None = None  # epoch seconds the raw message entered the bus (latency metric)
+    features: list[str] = field(default_factory=list)  # what events compare (events.event_features)
     signals: list[Rule] = field(default_factory=list)  # the signal rules it matches (counted)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON form, to cross a repartition topic between the two Faust stages."""
         out = {"item": self.item, "rules": [r.id for r in self.rules], "fp": self.fingerprint.as_dict(),
-               "received": self.received}
+               "received": self.received, "ev": self.features}
         if self.signals:
             out["signals"] = [r.id for r in self.signals]
         return out
@@ -150,6 +175,7 @@ class Processor:
         self.rules = rules
         self.tagger = tagger
         self.deduper = deduper
+        self.events = EventClusterer(deduper.store)
         self.ner = ner
         load_language_model()  # here, so a broken install fails at start, not on the first item
         self._by_id = {r.id: r for r in _rule_list(rules)}
@@ -169,8 +195,22 @@ class Processor:
         by_id = self._by_id
         prints = Fingerprint.from_dicts([data["fp"] for data in datas])
         return [Enriched(data["item"], [by_id[i] for i in data["rules"] if i in by_id], fp, data.get("received"),
-                         [by_id[i] for i in data.get("signals", ()) if i in by_id])
+                         data.get("ev") or [], [by_id[i] for i in data.get("signals", ()) if i in by_id])
                 for data, fp in zip(datas, prints, strict=True)]
+
+    def reset_memory(self) -> None:
+        """Forget the indexes derived from the dedupe memory (rebuilt on next use): after the
+        memory was replaced, e.g. a rebalance handed this worker the dedupe partition."""
+        self.deduper.reset_index()
+        self.events.reset_index()
+        self.signals.reset()
+
+    def purge(self) -> None:
+        """Drop expired records from the dedupe memory and its derived indexes; signal upkeep
+        (:meth:`Signals.maintain <wirewatch.processors.signals.Signals.maintain>`)."""
+        self.deduper.purge()
+        self.events.compact(time.time() - self.events.window)
+        self.signals.maintain(time.time(), force=True)
 
     def reload_rules(self, rules: RuleSet) -> None:
         """Swap the rule set; the next item is matched against the new rules."""
@@ -178,12 +218,6 @@ class Processor:
         self._by_id = {r.id: r for r in _rule_list(rules)}
         metrics.RULES_LOADED.set(len(self._by_id))
         self.signals.reload(_rule_list(rules))
-
-    def reset_state(self) -> None:
-        """Forget what is derived from the store (LSH index, signal state): read again on next use,
-        after the Faust app rebuilt its memory from the changelog."""
-        self.deduper.reset_index()
-        self.signals.reset()
 
     # -- stage 1: no shared state -----------------------------------------
     def enrich(self, raw: dict[str, Any], ner_mentions: list[Mention] | None = None) -> Enriched:
@@ -203,10 +237,11 @@ class Processor:
             else:
                 ner_mentions = [()] * len(raws)
         tagged = [self._tag_and_match(raw, m) for raw, m in zip(raws, ner_mentions, strict=True)]
-        for kind, n in Counter(ent["type"] for item, _, _ in tagged for ent in item["entities"]).items():
+        for kind, n in Counter(ent["type"] for item, _, _, _ in tagged for ent in item["entities"]).items():
             metrics.ENTITIES_TAGGED.labels(kind).inc(n)
-        prints = fingerprints(raws, [tokens for _, _, tokens in tagged])
-        enriched = [Enriched(item, rules, fp) for (item, rules, _), fp in zip(tagged, prints, strict=True)]
+        prints = fingerprints(raws, [tokens for _, _, tokens, _ in tagged])
+        enriched = [Enriched(item, rules, fp, None, features)
+                    for (item, rules, _, features), fp in zip(tagged, prints, strict=True)]
         if self.signals.active:  # signal rules are counted in stage 2, not alerted per item
             for one in enriched:
                 if any(r.kind != "query" for r in one.rules):
@@ -217,8 +252,9 @@ class Processor:
 
     def _tag_and_match(
         self, raw: dict[str, Any], ner_mentions: Sequence[Mention]
-    ) -> tuple[dict[str, Any], list[Rule], list[str]]:
-        """The item with entities and alerts, its matching rules, and the tokens dedupe compares.
+    ) -> tuple[dict[str, Any], list[Rule], list[str], list[str]]:
+        """The item with entities and alerts, its matching rules, the tokens dedupe compares and
+        the features events compare.
 
         ``raw`` is :func:`with_languages`' copy, so it becomes the item itself: the caller's
         message stays as it was without a second copy.
@@ -235,7 +271,10 @@ class Processor:
         fields["entity"] = entity_tokens(entities)
         matched = self.rules.match(MatchDocument(fields, item))
         item["alerts"] = [{"rule": r.id, "notify": list(r.notify)} for r in matched]
-        return item, matched, title_body
+        lead_text = raw.get("summary") or raw.get("body") or ""
+        features = event_features(title, summary or body, (raw["title"], lead_text[:_LEAD_CHARS]), entities,
+                                  raw.get("language"))
+        return item, matched, title_body, features
 
     # -- stage 2: the dedupe store --------------------------------------
     def finish(self, enriched: Enriched, now: datetime | None = None) -> ProcessResult:
@@ -274,13 +313,32 @@ class Processor:
         item["story_id"] = verdict.story_id(item["id"])
         if verdict.status == "update" and "revision" not in item:
             item["revision"] = verdict.revision
+        event = self.events.assign(item["id"], item["story_id"], verdict.status, enriched.features, ts)
+        item["event_id"] = event.event_id
+        if event.merged:
+            item["event_merged"] = event.merged
         item["processed_at"] = stamp
-        alerts = [make_alert(item, rule, stamp) for rule in enriched.rules]
+        alerts = [make_alert(item, rule, stamp, self._window(item, rule, ts)) for rule in enriched.rules]
         # field order of the output line: raw fields, then what processing added, entities and
         # alerts last (re-inserted in place: the enriched item is not used after this)
         item["entities"] = item.pop("entities")
         item["alerts"] = item.pop("alerts")
         return ProcessResult(item, alerts)
+
+    def _window(self, item: dict[str, Any], rule: Rule, ts: float) -> str | None:
+        """The start of the rule's ``re_alert`` window for this item's unit (None without
+        ``re_alert``): a new window when the last one started longer than ``re_alert`` ago.
+        Kept in the dedupe memory (``a:<rule unit>``) so it survives restarts."""
+        if rule.re_alert is None:
+            return None
+        key = f"a:{alert_unit(item, rule)}"
+        state = self.deduper.store.get(key)
+        start = state["w"] if state is not None else None
+        if start is None or ts - start > rule.re_alert.total_seconds():
+            start = ts
+        if state is None or state["w"] != start or ts - state["t"] > 3600:  # "t" keeps it from the purge
+            self.deduper.store[key] = {"w": start, "t": ts}
+        return datetime.fromtimestamp(start, UTC).strftime("%Y%m%dT%H%M%SZ")
 
     # -- both -----------------------------------------------------------
     def process(self, raw: dict[str, Any], now: datetime | None = None) -> ProcessResult:
@@ -292,4 +350,4 @@ def _rule_list(rules: RuleSet) -> list[Rule]:
     return list(rules.rules)
 
 
-__all__ = ["Enriched", "ProcessResult", "Processor", "ProcessorConfig", "ProcessorParts", "SchemaError", "make_alert", "validate_raw"]
+__all__ = ["Enriched", "ProcessResult", "Processor", "ProcessorConfig", "ProcessorParts", "SchemaError", "alert_unit", "make_alert", "validate_raw"]

@@ -66,7 +66,7 @@ EntityKind = Literal["person", "organisation", "place"]
 SIGNAL_SPAN = timedelta(hours=72)
 #: Fields each signal kind may set (beyond id, query, notify, throttle).
 _KIND_FIELDS: dict[str, frozenset[str]] = {
-    "query": frozenset({"on_update"}),
+    "query": frozenset({"on_update", "per", "re_alert"}),
     "spike": frozenset({"entity", "window", "baseline", "min_count", "factor"}),
     "new_entity": frozenset({"types", "learn", "forget", "max_entities"}),
     "silence": frozenset({"source", "silent_for"}),
@@ -97,6 +97,10 @@ class Rule(BaseModel):
     notify: list[str] = []
     throttle: Duration | None = None
     on_update: bool = Field(False, description="notify again for updates of an alerted story")
+    per: Literal["item", "story", "event"] = Field(
+        "story", description="alert once per item, per story (syndicated copies fold in) or per event (outlets fold in)")
+    re_alert: Duration | None = Field(
+        None, description="alert again for a match longer than this after the last alert of the same unit")
     digest: DigestConfig | None = Field(None, description="send this rule's alerts as one digest a period")
     mute: MuteWindows = Field((), description="windows in which its alerts are held back")
     # kind: spike
@@ -118,8 +122,8 @@ class Rule(BaseModel):
     def _kind_fields(self) -> Rule:
         kind = self.kind
         for name in sorted(self.model_fields_set - {"id", "kind", "query", "notify", "throttle", "digest", "mute"}):
-            if name not in _KIND_FIELDS[kind]:
-                owner = next(k for k, names in _KIND_FIELDS.items() if name in names)
+            owner = next((k for k, names in _KIND_FIELDS.items() if name in names), None)
+            if owner is not None and name not in _KIND_FIELDS[kind]:
                 shown = "for" if name == "silent_for" else name
                 raise ValueError(f"{shown} is for kind {owner} rules, not kind {kind}")
         if kind in ("query", "new_entity") and not self.query:

@@ -90,6 +90,8 @@ SPECS: dict[str, FieldSpec] = {spec.key: spec for spec in (
     FieldSpec("=language", Kind.KEYWORD, "language"),
     FieldSpec("=entities.type", Kind.KEYWORD, "entities.type"),
     FieldSpec("=story_id", Kind.KEYWORD, "story_id", late=True),
+    FieldSpec("=event_id", Kind.KEYWORD, "event_id", late=True),
+    FieldSpec("=event_merged", Kind.KEYWORD, "event_merged", late=True),
     FieldSpec("=dedupe.status", Kind.KEYWORD, "dedupe.status", late=True),
     FieldSpec("=dedupe.of", Kind.KEYWORD, "dedupe.of", late=True),
     FieldSpec("=alerts.rule", Kind.KEYWORD, "alerts.rule", late=True),

@@ -23,16 +23,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from wirewatch.core.schemas import event_key
 from wirewatch.core.times import parse_rfc3339, rfc3339
 
 #: outcomes that close a digest: it is not sent again after a restart
 CLOSED = frozenset({"delivered", "dead-lettered"})
-
-
-def event_key(item: Mapping[str, Any]) -> str:
-    """The event an item or alert belongs to: its ``event_id``, else its story (one-liner shared
-    with the events branch: ``processors/events.py`` will hold the one copy)."""
-    return str(item.get("event_id") or item["story_id"])
 
 
 def digest_id(destination: str, start: datetime, rule: str | None = None) -> str:

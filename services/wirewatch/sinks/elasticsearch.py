@@ -129,6 +129,8 @@ ITEM_PROPERTIES: dict[str, Any] = {
         }
     },
     "story_id": _KEYWORD,
+    "event_id": _KEYWORD,  # Kibana groups by it (README "Events")
+    "event_merged": _KEYWORD,
     "is_story": {"type": "boolean"},
     "entities": {
         "properties": {
@@ -156,6 +158,8 @@ ALERT_PROPERTIES: dict[str, Any] = {
     "notify": _KEYWORD,
     "item_id": _KEYWORD,
     "story_id": _KEYWORD,
+    "event_id": _KEYWORD,
+    "per": _KEYWORD,
     "revision": {"type": "integer"},
     "dedupe_status": _KEYWORD,
     "title": _TEXT_KW,
@@ -209,6 +213,7 @@ def item_document(item: dict[str, Any]) -> dict[str, Any]:
     doc = dict(item)
     doc.setdefault("revision", 1)
     doc.setdefault("story_id", (item.get("dedupe") or {}).get("of") or item["id"])
+    doc.setdefault("event_id", doc["story_id"])  # an item processed before events: its story (events.event_key)
     doc["is_story"] = doc["story_id"] == item["id"]
     # no empty strings: Elasticsearch counts "" as a value, so title:* would match an item
     # without a title where the matcher (and a reader) says it has none

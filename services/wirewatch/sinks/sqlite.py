@@ -97,6 +97,21 @@ CREATE TABLE IF NOT EXISTS item_revisions (
     PRIMARY KEY (item_id, revision)
 ) WITHOUT ROWID;
 """
+#: Events (processors/events.py): items by ``event_id`` (an index on the document's field, no
+#: column to migrate), and each merge an item announced (``event_merged``): old id -> new id,
+#: so an id shown before a merge still finds its whole event (:meth:`SqliteStore.event_items`).
+_EVENTS_SCHEMA = """
+CREATE INDEX IF NOT EXISTS items_event ON items (json_extract(doc, '$.event_id'));
+CREATE TABLE IF NOT EXISTS event_merges (
+    old TEXT PRIMARY KEY,
+    new TEXT NOT NULL,
+    item_id TEXT NOT NULL,
+    at TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS event_merges_new ON event_merges (new);
+"""
+#: Merges followed from an old event id to the one it lives on in.
+EVENT_HOPS = 16
 #: Characters of a revision's body kept in ``item_revisions``.
 EXCERPT_CHARS = 280
 
@@ -206,6 +221,7 @@ class SqliteStore:
             if not self._read_only:
                 self.db.conn.executescript(_STORE_SCHEMA)
                 self.db.conn.executescript(_REVISIONS_SCHEMA)
+                self.db.conn.executescript(_EVENTS_SCHEMA)
             self._ready = True
 
     def has_items_table(self) -> bool:
@@ -270,6 +286,9 @@ class SqliteStore:
             )
             conn.execute("DELETE FROM items_fts WHERE rowid = ?", (seq,))
         conn.execute("INSERT INTO items_fts (rowid, text) VALUES (?, ?)", (seq, text))
+        for old in item.get("event_merged") or ():
+            conn.execute("INSERT INTO event_merges (old, new, item_id, at) VALUES (?, ?, ?, ?) ON CONFLICT (old) DO NOTHING",
+                         (str(old), str(item["event_id"]), item_id, item.get("processed_at") or item["published_at"]))
         return IndexOutcome(item_id, "indexed")
 
     async def index_alerts(self, alerts: Sequence[dict[str, Any]]) -> list[IndexOutcome]:
@@ -544,6 +563,36 @@ class SqliteStore:
             "SELECT doc FROM items WHERE story_id = ? ORDER BY published_ms, seq", (story_id,)
         )
         return [json.loads(doc) for (doc,) in rows]
+
+    def event_items(self, event_id: str) -> tuple[str, list[dict[str, Any]], list[dict[str, Any]]]:
+        """(the id the event lives on as, the merges into it, its items oldest first).
+
+        An id merged away leads to the event it went into; the items are those of that id and
+        of every id merged into it (items keep the id they were emitted with)."""
+        self.setup_sync()
+        conn = self.db.conn
+        current = event_id
+        for _ in range(EVENT_HOPS):
+            row = conn.execute("SELECT new FROM event_merges WHERE old = ?", (current,)).fetchone()
+            if row is None:
+                break
+            current = row[0]
+        ids, merges, frontier = [current], [], [current]
+        while frontier:
+            for old, new, item_id, at in conn.execute(
+                    "SELECT old, new, item_id, at FROM event_merges WHERE new = ? ORDER BY at, old", (frontier.pop(),)):
+                if old not in ids:
+                    ids.append(old)
+                    frontier.append(old)
+                    merges.append({"old": old, "new": new, "item_id": item_id, "at": at})
+        items: list[dict[str, Any]] = []
+        for start in range(0, len(ids), 500):  # SQLite's bound-parameter limit
+            chunk = ids[start:start + 500]
+            items.extend(json.loads(doc) for (doc,) in conn.execute(
+                f"SELECT doc FROM items WHERE json_extract(doc, '$.event_id') IN ({','.join('?' * len(chunk))}) "
+                "ORDER BY published_ms, seq", chunk))
+        items.sort(key=lambda d: to_millis(d["published_at"]))  # stable: stored order within a time
+        return current, merges, items
 
     def revisions(self, item_ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
         """Item id -> its stored revisions (``revision``, ``title``, ``excerpt``, ``updated_at``), in order.

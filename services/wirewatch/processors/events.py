@@ -1,0 +1,330 @@
+"""Events: ``event_id`` groups items about one event across outlets, a level above ``story_id``.
+
+``story_id`` folds syndicated copies (same text) into their original; an event
+also gathers different outlets' own write-ups of the same facts. Two halves, like
+dedupe: :func:`event_features` needs no shared state (stage 1, every partition);
+:class:`EventClusterer` runs in the single-owner dedupe stage over the same dedupe
+memory (``Stage.finish`` -> ``Processor.finish_batch``), so ``wirewatch process``,
+the Faust worker and ``wirewatch run`` give the same ``event_id``.
+
+Signals that work in any script (:func:`event_features`, over the title and the lead):
+numbers (``#6.8``, ``#12,5``), pairs of words in quotes (``"мы друзья`` from “…”, «…»,
+„…“, 「…」), entities (``@name``), and the other words minus the language's few
+thousand most frequent ones (jusText's stop lists, installed with trafilatura), cut to 6
+characters (a cheap stemmer: ``москву`` and ``москва`` meet); Han and Hiragana, which
+the analyser splits into characters, become character pairs (``~习近``). Each feature
+weighs its inverse document frequency among the items of the window, times a boost
+for numbers and quotes. Two items are alike by weighted Dice: twice the weight they
+share over the sum of their weights, halved when both state numbers and share none
+(same-beat events differ in their figures). An item joins the event of the most alike
+item of the last :data:`WINDOW` whose similarity reaches :data:`THRESHOLD` (measured
+on the labelled set, ``python -m bench.events``); a new event is named after its first
+story (``event_id == story_id``). A syndicated copy (duplicate, near duplicate,
+update) takes the event of its story. When an item also reaches
+:data:`MERGE_THRESHOLD` with items of other events, those events merge into the
+oldest: the item carries
+``event_merged`` (the ids merged away) and the memory keeps ``M:<old>`` -> new.
+Items already emitted keep their old id; readers resolve an id through the
+merges (``event_merged`` on the bridging item; the SQLite store keeps them in
+``event_merges``, the event page follows them).
+
+Memory layout (JSON values, each with its time ``t`` so dedupe's purge drops it
+after the dedupe window): ``v:<item id>`` -> ``{"e": event, "t", "f": features,
+"w": weight, "k": scheme}`` (features only for the items compared: not for syndicated
+copies), ``M:<event>`` -> ``{"into": event, "t"}``; the alert windows of ``re_alert``
+(:mod:`wirewatch.processors.pipeline`) ``a:<rule unit>`` -> ``{"w": start, "t"}``. The index (postings, document
+frequencies) is derived: built from the ``v:`` records on first use, as the
+dedupe LSH index is.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping, MutableMapping, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+from wirewatch.core.schemas import event_key
+from wirewatch.search.analysis import CHARACTER_TOKEN, tokenize
+
+#: Seconds an item stays comparable: a day and a half of an event's coverage on both sides
+#: of a night; the labelled set's rewrites come within 30 h.
+WINDOW = 48 * 3600.0
+#: Similarity (weighted Dice) from which two items are the same event; chosen on the labelled
+#: set (README "Events", ``python -m bench.events``): the lowest with pair precision 1.0 (0.25:
+#: 0.82), as a false join hides a different event's alert behind a per-event one.
+THRESHOLD = 0.3
+#: Similarity from which an item also joins a second event to the first, merging them: higher
+#: than :data:`THRESHOLD`, since one weak bridge would chain unrelated events (labelled set).
+MERGE_THRESHOLD = 0.4
+#: Lead tokens (after the title) an item is compared by: what rewrites share is up front.
+LEAD_TOKENS = 30
+#: Words are cut to this many characters (inflected forms meet).
+STEM = 6
+#: Boosts of the kinds of features over plain words.
+#: (Entities already count as their words: a boost of 2 joined the two Moscow visits at 0.3.)
+BOOST = {"#": 2.0, '"': 1.5}
+#: Items the IDF pretends to have seen besides the window's (a new index must not make every
+#: word rare).
+PRIOR_DOCS = 50
+#: Factor on the similarity of two items that both state numbers but share none: same-beat
+#: events differ in their figures (magnitude 6.8 vs 5.9, 12 vs 4.3 billion); rewrites repeat them.
+NUMBERS_DISAGREE = 0.5
+#: Rows compared exactly per item: the ones sharing most features.
+TOP_ROWS = 4
+#: A feature held by more rows than this finds no candidates (it still weighs in the score).
+POSTING_CAP = 16
+#: Merge hops followed when resolving an event id.
+MAX_HOPS = 16
+
+_QUOTED = re.compile(r"[\"“”«»„「『‹›』」]([^\"“”«»„「『‹›』」]{6,400})[\"“”«»„」』›‹「『]")
+_DIGIT = re.compile(r"\d")
+_VERSION = "1"  # in stored records: features of another scheme are not compared
+
+#: ISO 639-1 -> jusText stop-list name, for the languages both know.
+_STOPLIST_NAMES = {
+    "af": "Afrikaans", "sq": "Albanian", "ar": "Arabic", "hy": "Armenian", "az": "Azerbaijani", "eu": "Basque",
+    "be": "Belarusian", "bn": "Bengali", "bs": "Bosnian", "br": "Breton", "bg": "Bulgarian", "ca": "Catalan",
+    "hr": "Croatian", "cs": "Czech", "da": "Danish", "nl": "Dutch", "en": "English", "eo": "Esperanto",
+    "et": "Estonian", "fi": "Finnish", "fr": "French", "gl": "Galician", "ka": "Georgian", "de": "German",
+    "el": "Greek", "gu": "Gujarati", "he": "Hebrew", "hi": "Hindi", "hu": "Hungarian", "is": "Icelandic",
+    "id": "Indonesian", "ga": "Irish", "it": "Italian", "kn": "Kannada", "kk": "Kazakh", "ko": "Korean",
+    "ku": "Kurdish", "ky": "Kyrgyz", "la": "Latin", "lv": "Latvian", "lt": "Lithuanian", "lb": "Luxembourgish",
+    "mk": "Macedonian", "ms": "Malay", "ml": "Malayalam", "mt": "Maltese", "mr": "Marathi", "ne": "Nepali",
+    "nb": "Norwegian_Bokmal", "no": "Norwegian_Bokmal", "nn": "Norwegian_Nynorsk", "fa": "Persian",
+    "pl": "Polish", "pt": "Portuguese", "ro": "Romanian", "ru": "Russian", "sr": "Serbian", "sk": "Slovak",
+    "sl": "Slovenian", "es": "Spanish", "sw": "Swahili", "sv": "Swedish", "tl": "Tagalog", "ta": "Tamil",
+    "te": "Telugu", "tr": "Turkish", "uk": "Ukrainian", "ur": "Urdu", "uz": "Uzbek", "vi": "Vietnamese",
+    "cy": "Welsh",
+}
+
+
+@cache
+def stop_words(language: str | None) -> frozenset[str]:
+    """The language's frequent words (jusText's list), normalised as the analyser does, plus English's
+    (headlines everywhere borrow it); English's alone for a language without a list."""
+    from justext import get_stoplist  # type: ignore[import-untyped]  # trafilatura's dependency; imported here: only stage 1 needs it
+
+    names = {"English", _STOPLIST_NAMES.get((language or "").split("-")[0].lower(), "English")}
+    return frozenset(tokenize(" ".join(word for name in sorted(names) for word in get_stoplist(name))))
+
+
+def event_features(
+    title: Sequence[str], lead: Sequence[str], texts: Iterable[str], entities: Iterable[Mapping[str, Any]],
+    language: str | None,
+) -> list[str]:
+    """The sorted features an item is compared by (see the module docstring).
+
+    ``title`` and ``lead`` are the analyser's tokens (the pipeline has them already);
+    ``texts`` the raw title and lead, searched for quotes.
+    """
+    stops = stop_words(language)
+    tokens = set(title).union(lead[:LEAD_TOKENS]).difference(stops)
+    # set comprehensions over the distinct tokens, no per-token branches: 60 -> 12 us an item
+    # (5,000 bench items; tests/processors/test_events.py::test_features_work_in_any_script)
+    out = {tok[:STEM] for tok in tokens if tok.isalpha()}
+    others = [tok for tok in tokens if not tok.isalpha() and len(tok) > 1]  # few: numbers, "o'neill", "u.s."
+    out.update(f"#{tok}" if _DIGIT.search(tok) else tok[:STEM] for tok in others)
+    if min(map(len, tokens), default=2) == 1:  # single letters; Han/Hiragana: their pairs, in text order
+        out.difference_update(tok for tok in tokens if len(tok) == 1)
+        run: list[str] = []
+        for tok in [*title, *lead[:LEAD_TOKENS]]:
+            if len(tok) == 1 and CHARACTER_TOKEN.match(tok):
+                run.append(tok)
+                continue
+            out.update(f"~{a}{b}" for a, b in itertools.pairwise(run))
+            run = []
+        out.update(f"~{a}{b}" for a, b in itertools.pairwise(run))
+    for text in texts:
+        for quote in _QUOTED.findall(text):
+            words = [w for w in tokenize(quote) if w not in stops]
+            out.update(f'"{a} {b}' for a, b in itertools.pairwise(words))
+    for entity in entities:
+        name = entity.get("id") or entity.get("name")
+        if name:
+            out.add(f"@{str(name).lower()}")
+    return sorted(out)
+
+
+@dataclass(slots=True)
+class EventVerdict:
+    """The event of one item and the events its arrival merged into it."""
+
+    event_id: str
+    merged: list[str] = field(default_factory=list)
+
+
+class EventIndex:
+    """Derived, in memory: the compared items of the window, their features and postings."""
+
+    def __init__(self) -> None:
+        self.events: list[str] = []
+        self.times: list[float] = []
+        self.features: list[frozenset[str]] = []
+        self.weights: list[float] = []
+        self.numbers: list[frozenset[str]] = []  # the row's number features
+        self.postings: dict[str, list[int]] = {}
+        self.df: Counter[str] = Counter()
+
+    def __len__(self) -> int:
+        return len(self.events)
+
+    def weights_of(self, features: Iterable[str]) -> dict[str, float]:
+        """Each feature's IDF among the rows (and :data:`PRIOR_DOCS`), times its kind's boost.
+
+        One dict an item, read again for every row it is compared with: per-feature method
+        calls were 30% of the events' time (cProfile, 5,000 bench items)."""
+        df, logs, most = self.df.get, _LOG1P, _LOG_MAX
+        top = math.log(len(self.events) + PRIOR_DOCS)
+        weights = {f: top - logs[min(df(f, 0), most)] for f in features}
+        for f in features:  # sorted: the boosted kinds ('"' quotes, '#' numbers) come first
+            if f[0] > "#":
+                break
+            weights[f] *= BOOST.get(f[0], 1.0)
+        return weights
+
+    def add(self, event: str, features: Sequence[str], weight: float, ts: float) -> None:
+        row = len(self.events)
+        self.events.append(event)
+        self.times.append(ts)
+        self.features.append(frozenset(features))
+        self.weights.append(weight)
+        self.numbers.append(frozenset(f for f in features if f[0] == "#"))
+        self.df.update(features)
+        postings, cap = self.postings, POSTING_CAP
+        for f in features:
+            rows = postings.get(f)
+            if rows is None:
+                postings[f] = [row]
+            elif len(rows) <= cap:  # a longer posting finds no candidates: stop it one past the cap
+                rows.append(row)
+
+    def alike(
+        self, features: Sequence[str], weights: dict[str, float], weight: float, oldest: float
+    ) -> list[tuple[float, int]]:
+        """(similarity, row) of the rows most alike, best first, among rows newer than ``oldest``
+        (``weights``: :meth:`weights_of` the features, ``weight`` their sum)."""
+        cap, postings = POSTING_CAP, self.postings
+        hits = [rows for rows in map(postings.get, features) if rows is not None and len(rows) <= cap]
+        # one C counting pass over every posting (per feature, Counter.update was 25% of alike)
+        counts: Counter[int] = Counter(itertools.chain.from_iterable(hits))
+        if not counts:
+            return []
+        mine = frozenset(features)
+        numbers = frozenset(f for f in features if f[0] == "#")
+        out = []
+        of = weights.__getitem__
+        # ties keep counting order (features sorted, rows ascending): the same in every process
+        for row, _n in counts.most_common(TOP_ROWS):
+            if self.times[row] < oldest:
+                continue
+            both = mine & self.features[row]
+            similarity = 2 * sum(map(of, both)) / (weight + self.weights[row])
+            row_numbers = self.numbers[row]
+            if numbers and row_numbers and numbers.isdisjoint(row_numbers):
+                similarity *= NUMBERS_DISAGREE
+            out.append((similarity, row))
+        out.sort(key=lambda pair: (-pair[0], pair[1]))
+        return out
+
+
+#: log(1 + df) for the document frequencies a feature scored in candidates can have (a list
+#: index instead of a math.log call); beyond it, the frequency counts as this many.
+_LOG_MAX = 4096
+_LOG1P = [math.log(1 + df) for df in range(_LOG_MAX + 1)]
+
+
+class EventClusterer:
+    """Assigns each item its event over the dedupe memory (see the module docstring)."""
+
+    def __init__(
+        self, store: MutableMapping[str, Any], threshold: float = THRESHOLD, window: float = WINDOW,
+        merge_threshold: float = MERGE_THRESHOLD,
+    ) -> None:
+        self.store = store
+        self.threshold = threshold
+        self.merge_threshold = merge_threshold
+        self.window = window
+        self._index: EventIndex | None = None
+
+    def reset_index(self) -> None:
+        """Forget the derived index (rebuilt from the memory on next use, e.g. after a rebalance)."""
+        self._index = None
+
+    @property
+    def index(self) -> EventIndex:
+        if self._index is None:
+            self._index = self._build_index()
+        return self._index
+
+    def _build_index(self) -> EventIndex:
+        records = [value for key, value in list(self.store.items())
+                   if key.startswith("v:") and value.get("f") is not None and value.get("k") == _VERSION]
+        records.sort(key=lambda r: r["t"])  # stable: commit order within one time
+        index = EventIndex()
+        for record in records:
+            index.add(record["e"], record["f"], record["w"], record["t"])
+        return index
+
+    def resolve(self, event: str) -> str:
+        """The event ``event`` was merged into, if it was (followed through :data:`MAX_HOPS` merges)."""
+        for _ in range(MAX_HOPS):
+            merged = self.store.get(f"M:{event}")
+            if merged is None:
+                return event
+            event = merged["into"]
+        return event
+
+    def _first_seen(self, event: str) -> float:
+        record = self.store.get(f"v:{event}")
+        return float(record["t"]) if record else math.inf
+
+    def assign(
+        self, item_id: str, story_id: str, status: str, features: Sequence[str], ts: float
+    ) -> EventVerdict:
+        """The item's event; remembers the item (and any merge) in the memory."""
+        again = self.store.get(f"v:{item_id}")
+        if again is not None:  # a re-delivery or a revision of an item: the event it had
+            return EventVerdict(self.resolve(again["e"]), list(again.get("m", [])))
+        if status != "new":  # a syndicated copy or an update: its story's event
+            story = self.store.get(f"v:{story_id}")
+            if story is not None:
+                verdict = EventVerdict(self.resolve(story["e"]))
+                self.store[f"v:{item_id}"] = {"e": verdict.event_id, "t": ts}
+                return verdict
+        index = self.index
+        weights = index.weights_of(features)
+        weight = sum(weights.values())
+        events: list[str] = []
+        for similarity, row in index.alike(features, weights, weight, ts - self.window):
+            if similarity < (self.merge_threshold if events else self.threshold):
+                break
+            event = self.resolve(index.events[row])
+            if event not in events:
+                events.append(event)
+        if not events:
+            verdict = EventVerdict(story_id)
+        else:
+            events.sort(key=lambda e: (self._first_seen(e), e))
+            verdict = EventVerdict(events[0], events[1:])
+            for old in verdict.merged:
+                self.store[f"M:{old}"] = {"into": verdict.event_id, "t": ts}
+        record: dict[str, Any] = {"e": verdict.event_id, "t": ts, "f": list(features), "w": weight, "k": _VERSION}
+        if verdict.merged:
+            record["m"] = verdict.merged
+        self.store[f"v:{item_id}"] = record
+        if features:
+            index.add(verdict.event_id, features, weight, ts)
+        return verdict
+
+    def compact(self, oldest: float) -> None:
+        """Drop rows older than ``oldest`` from the index (after the memory's purge)."""
+        if self._index is not None and self._index.times and self._index.times[0] < oldest:
+            self._index = self._build_index()
+
+
+__all__ = ["EventClusterer", "EventIndex", "EventVerdict", "event_features", "event_key", "stop_words"]
