@@ -105,6 +105,7 @@ def test_a_spike_fires_once_per_crossing_with_its_figures(tagger: EntityTagger, 
     # the window: 12 five-minute buckets ending with the one of minute 310 (minutes 255 to 315)
     assert alert["id"] == "zelensky-spike:spike:2026-12-01T04:15:00.000Z"
     assert alert["kind"] == "spike" and alert["item_id"] == "wire-7"
+    assert alert["event_id"] == alert["story_id"] == "wire-7"  # a new item: its own story and event
     assert alert["figures"] == {"count": 3, "window_seconds": 3600.0, "baseline_count": 4,
                                 "baseline_seconds": 14400.0, "expected": 1.0, "factor": 3.0}
     assert alert["title"] == ("Spike: 3 items on Volodymyr Zelensky in 1h 0m (expected 1.0): "
@@ -175,6 +176,7 @@ def test_silence_fires_once_and_re_arms_when_items_come_again(tagger: EntityTagg
          "since": "2026-12-01T00:00:00.000Z"})]
     validate("alert", due[0])
     assert due[0]["title"] == "Silence: no items from wire for 2h 1m" and due[0]["item_id"] == "wire-1"
+    assert due[0]["event_id"] == "wire-1"  # the last item's
     # not marked until the driver published it: asked again (a crash in between), the same id
     assert [a["id"] for a in p.signals.due_silences(T0 + 122 * 60)] == [due[0]["id"]]
     p.signals.silences_sent(due, T0 + 121 * 60)

@@ -98,6 +98,8 @@ def _alert(rule: Rule, kind: str, key: str, title: str, figures: dict[str, Any],
                       "dedupe_status": item.get("dedupe", {}).get("status", "new"), "title": title,
                       "url": item.get("url", ""), "source": dict(item["source"]),
                       "published_at": item["published_at"]})
+        if item.get("event_id"):
+            alert["event_id"] = item["event_id"]
     else:
         alert.update({"item_id": "", "story_id": "", "dedupe_status": "new", "title": title, "url": "",
                       "source": {"id": rule.source or rule.id}, "published_at": stamp(now)})
@@ -112,8 +114,11 @@ def _alert(rule: Rule, kind: str, key: str, title: str, figures: dict[str, Any],
 
 def _last_item(item: dict[str, Any]) -> dict[str, Any]:
     """What a silence rule keeps of the last item it saw (for its alert)."""
-    return {"id": item["id"], "story_id": item.get("story_id", item["id"]), "title": item.get("title", ""),
+    last = {"id": item["id"], "story_id": item.get("story_id", item["id"]), "title": item.get("title", ""),
             "url": item.get("url", ""), "source": dict(item["source"]), "published_at": item["published_at"]}
+    if item.get("event_id"):
+        last["event_id"] = item["event_id"]
+    return last
 
 
 @dataclass
