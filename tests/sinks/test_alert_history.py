@@ -165,3 +165,24 @@ async def test_the_indexer_stores_delivered_topic_records_old_and_new(sqlite_sto
     (letter,) = [m.value for m in bus.messages("dead-letter")]
     assert (letter["stage"], letter["topic"], letter["key"]) == ("indexer", "delivered", f"chat|{FIRST['id']}")
     assert letter["reason"].startswith("rejected by the store: not a valid delivery at outcome:")
+
+
+@pytest.mark.elastic
+async def test_elastic_alerts_can_be_filtered_by_kind_and_mute(es_store: ElasticsearchStore, es_client: Any) -> None:
+    """Signal rules' ``kind`` and a mute's ``by``/``name``/``until`` are mapped fields, so Kibana
+    filters and groups by them (the alerts index is ``dynamic: false``: unmapped, they were kept
+    in ``_source`` only)."""
+    spike = {**alert("quake-spike", "s:1", "s:1", "Quake", "2026-12-03T09:00:01.000Z"),
+             "id": "quake-spike:spike:20261203T0900Z", "kind": "spike",
+             "figures": {"count": 9, "window_seconds": 3600, "baseline_count": 12, "baseline_seconds": 86400,
+                         "expected": 0.5, "factor": 3}}
+    muted = {**alert("night", "s:2", "s:2", "Night desk", "2026-12-03T23:00:00.000Z"),
+             "muted": {"by": "rule", "name": "night", "until": "2026-12-04T06:00:00Z"}}
+    assert [o.status for o in await es_store.index_alerts([spike, muted, STRIKE])] == ["indexed"] * 3
+    await es_store.refresh()
+    pattern = f"{es_store.prefix}-alerts-*"
+    found = await es_client.search(index=pattern, size=0, aggs={"kinds": {"terms": {"field": "kind"}}})
+    assert {b["key"]: b["doc_count"] for b in found["aggregations"]["kinds"]["buckets"]} == {"spike": 1}
+    found = await es_client.search(index=pattern, query={"bool": {"filter": [
+        {"term": {"muted.by": "rule"}}, {"range": {"muted.until": {"gte": "2026-12-04T05:00:00Z"}}}]}})
+    assert [hit["_source"]["id"] for hit in found["hits"]["hits"]] == ["night:s:2"]

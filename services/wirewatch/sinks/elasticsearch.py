@@ -160,6 +160,8 @@ ALERT_PROPERTIES: dict[str, Any] = {
     "story_id": _KEYWORD,
     "event_id": _KEYWORD,
     "per": _KEYWORD,
+    "kind": _KEYWORD,  # query, spike, new_entity, silence: Kibana filters signal alerts by it
+    "muted": {"properties": {"by": _KEYWORD, "name": _KEYWORD, "until": _DATE}},
     "revision": {"type": "integer"},
     "dedupe_status": _KEYWORD,
     "title": _TEXT_KW,
