@@ -158,7 +158,10 @@ async def test_story_page_lists_every_outlet_and_revision_in_time_order(browser:
         published = await rows.locator(".line time").evaluate_all("els => els.map(e => e.getAttribute('datetime'))")
         assert published == sorted(published) and len(set(published)) == 3
         assert await page.locator(".summary").inner_text() == (
-            f"3 items from 3 outlets · first {await rows.first.locator('time').inner_text()} · story id {GRAIN}")
+            f"3 items from 3 outlets · first {await rows.first.locator('time').inner_text()} · story id {GRAIN}"
+            " · its event across outlets")
+        assert await page.locator(".summary a.event-link").get_attribute("href") == (
+            f"/event/{GRAIN.replace(':', '%3A')}")
 
         revisions = page.locator('li.version[data-id="harbour-post:hp-2001"] li.revision')
         assert await revisions.evaluate_all("els => els.map(e => e.dataset.revision)") == ["1", "2"]
