@@ -46,6 +46,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
+from operator import itemgetter
 from typing import Any
 
 from wirewatch.core.schemas import event_key
@@ -130,16 +131,17 @@ def event_features(
     others = [tok for tok in tokens if not tok.isalpha() and len(tok) > 1]  # few: numbers, "o'neill", "u.s."
     out.update(f"#{tok}" if _DIGIT.search(tok) else tok[:STEM] for tok in others)
     if min(map(len, tokens), default=2) == 1:  # single letters; Han/Hiragana: their pairs, in text order
-        out.difference_update(tok for tok in tokens if len(tok) == 1)
-        run: list[str] = []
-        for tok in [*title, *lead[:LEAD_TOKENS]]:
-            if len(tok) == 1 and CHARACTER_TOKEN.match(tok):
-                run.append(tok)
-                continue
-            out.update(f"~{a}{b}" for a, b in itertools.pairwise(run))
-            run = []
-        out.update(f"~{a}{b}" for a, b in itertools.pairwise(run))
+        singles = [tok for tok in tokens if len(tok) == 1]
+        out.difference_update(singles)
+        # the pairs only where a single is Han/Hiragana (a fifth of the bench's items have single
+        # letters, few of them Han): 2.6 -> 0.6 us an item (replay; test_features_work_in_any_script)
+        if any(map(CHARACTER_TOKEN.match, singles)):
+            out.update(_character_pairs([*title, *lead[:LEAD_TOKENS]]))
     for text in texts:
+        # ASCII without '"' has no quote: no regex scan for 45% of the texts (0.7 us an item,
+        # replay; test_features_work_in_any_script, test_ascii_quotes_are_features)
+        if text.isascii() and '"' not in text:
+            continue
         for quote in _QUOTED.findall(text):
             words = [w for w in tokenize(quote) if w not in stops]
             out.update(f'"{a} {b}' for a, b in itertools.pairwise(words))
@@ -148,6 +150,21 @@ def event_features(
         if name:
             out.add(f"@{str(name).lower()}")
     return sorted(out)
+
+
+def _character_pairs(tokens: list[str]) -> set[str]:
+    """``~ab`` for each two neighbouring Han/Hiragana characters (the analyser's one-character
+    tokens) of the same run."""
+    out: set[str] = set()
+    run: list[str] = []
+    for tok in tokens:
+        if len(tok) == 1 and CHARACTER_TOKEN.match(tok):
+            run.append(tok)
+            continue
+        out.update(f"~{a}{b}" for a, b in itertools.pairwise(run))
+        run = []
+    out.update(f"~{a}{b}" for a, b in itertools.pairwise(run))
+    return out
 
 
 @dataclass(slots=True)
@@ -169,63 +186,85 @@ class EventIndex:
         self.numbers: list[frozenset[str]] = []  # the row's number features
         self.postings: dict[str, list[int]] = {}
         self.df: Counter[str] = Counter()
+        # log(1 + min(df, _LOG_MAX)) by df, as long as the rows (a df never exceeds them): a list
+        # index instead of a min() and a math.log call per feature
+        self._logs = list(_LOG1P)
 
     def __len__(self) -> int:
         return len(self.events)
 
-    def weights_of(self, features: Iterable[str]) -> dict[str, float]:
-        """Each feature's IDF among the rows (and :data:`PRIOR_DOCS`), times its kind's boost.
+    def weights_of(self, features: Sequence[str]) -> tuple[dict[str, float], frozenset[str]]:
+        """Each feature's IDF among the rows (and :data:`PRIOR_DOCS`), times its kind's boost;
+        and the number features (``features`` sorted: the boosted kinds come first).
 
-        One dict an item, read again for every row it is compared with: per-feature method
-        calls were 30% of the events' time (cProfile, 5,000 bench items)."""
-        df, logs, most = self.df.get, _LOG1P, _LOG_MAX
+        One dict an item, read again for every row it is compared with, built by C-level maps:
+        10 -> 3 us an item (replay of the bench's 20,000 items; tests/processors/test_events.py::
+        test_similarities_are_the_documented_weighted_dice)."""
         top = math.log(len(self.events) + PRIOR_DOCS)
-        weights = {f: top - logs[min(df(f, 0), most)] for f in features}
+        weights = dict(zip(features, map(top.__sub__, map(self._logs.__getitem__, map(
+            self.df.get, features, itertools.repeat(0)))), strict=True))
+        numbers = []
         for f in features:  # sorted: the boosted kinds ('"' quotes, '#' numbers) come first
-            if f[0] > "#":
+            kind = f[0]
+            if kind > "#":
                 break
-            weights[f] *= BOOST.get(f[0], 1.0)
-        return weights
+            weights[f] *= BOOST.get(kind, 1.0)
+            if kind == "#":
+                numbers.append(f)
+        return weights, frozenset(numbers)
 
-    def add(self, event: str, features: Sequence[str], weight: float, ts: float) -> None:
+    def add(
+        self, event: str, features: Sequence[str], weight: float, ts: float,
+        probe: tuple[frozenset[str], frozenset[str], list[list[int] | None]] | None = None,
+    ) -> None:
+        """Index a row; ``probe``: the (feature set, number set, postings) :meth:`alike` was given
+        for the same features, so they are built once an item."""
         row = len(self.events)
+        if probe is None:
+            mine = frozenset(features)
+            probe = (mine, frozenset(f for f in features if f[0] == "#"), list(map(self.postings.get, features)))
         self.events.append(event)
         self.times.append(ts)
-        self.features.append(frozenset(features))
+        self.features.append(probe[0])
         self.weights.append(weight)
-        self.numbers.append(frozenset(f for f in features if f[0] == "#"))
+        self.numbers.append(probe[1])
         self.df.update(features)
+        if row + 1 >= len(self._logs):
+            self._logs.extend([_LOG1P[-1]] * len(self._logs))
         postings, cap = self.postings, POSTING_CAP
-        for f in features:
-            rows = postings.get(f)
+        for f, rows in zip(features, probe[2], strict=True):
             if rows is None:
                 postings[f] = [row]
             elif len(rows) <= cap:  # a longer posting finds no candidates: stop it one past the cap
                 rows.append(row)
 
     def alike(
-        self, features: Sequence[str], weights: dict[str, float], weight: float, oldest: float
+        self, weights: dict[str, float], weight: float, oldest: float,
+        probe: tuple[frozenset[str], frozenset[str], list[list[int] | None]],
     ) -> list[tuple[float, int]]:
         """(similarity, row) of the rows most alike, best first, among rows newer than ``oldest``
-        (``weights``: :meth:`weights_of` the features, ``weight`` their sum)."""
-        cap, postings = POSTING_CAP, self.postings
-        hits = [rows for rows in map(postings.get, features) if rows is not None and len(rows) <= cap]
+        (``weights``, ``weight``: :meth:`weights_of` the features and their sum; ``probe``: the
+        feature set, the number set and each feature's posting or None)."""
+        cap = POSTING_CAP
+        mine, numbers, lists = probe
+        hits = [rows for rows in lists if rows is not None and len(rows) <= cap]
         # one C counting pass over every posting (per feature, Counter.update was 25% of alike)
         counts: Counter[int] = Counter(itertools.chain.from_iterable(hits))
         if not counts:
             return []
-        mine = frozenset(features)
-        numbers = frozenset(f for f in features if f[0] == "#")
+        # the TOP_ROWS most shared, ties in counting order (features sorted, rows ascending): the
+        # same in every process. A stable C sort, not Counter.most_common's heapq.nlargest (pure
+        # Python): 17 -> 2 us an item (replay; test_similarities_are_the_documented_weighted_dice)
+        top = sorted(counts.items(), key=itemgetter(1), reverse=True)[:TOP_ROWS]
         out = []
         of = weights.__getitem__
-        # ties keep counting order (features sorted, rows ascending): the same in every process
-        for row, _n in counts.most_common(TOP_ROWS):
-            if self.times[row] < oldest:
+        times, features, row_weights, row_numbers = self.times, self.features, self.weights, self.numbers
+        for row, _n in top:
+            if times[row] < oldest:
                 continue
-            both = mine & self.features[row]
-            similarity = 2 * sum(map(of, both)) / (weight + self.weights[row])
-            row_numbers = self.numbers[row]
-            if numbers and row_numbers and numbers.isdisjoint(row_numbers):
+            similarity = 2 * sum(map(of, mine & features[row])) / (weight + row_weights[row])
+            theirs = row_numbers[row]
+            if numbers and theirs and numbers.isdisjoint(theirs):
                 similarity *= NUMBERS_DISAGREE
             out.append((similarity, row))
         out.sort(key=lambda pair: (-pair[0], pair[1]))
@@ -297,10 +336,11 @@ class EventClusterer:
                 self.store[f"v:{item_id}"] = {"e": verdict.event_id, "t": ts}
                 return verdict
         index = self.index
-        weights = index.weights_of(features)
+        weights, numbers = index.weights_of(features)
         weight = sum(weights.values())
+        probe = (frozenset(features), numbers, list(map(index.postings.get, features)))
         events: list[str] = []
-        for similarity, row in index.alike(features, weights, weight, ts - self.window):
+        for similarity, row in index.alike(weights, weight, ts - self.window, probe):
             if similarity < (self.merge_threshold if events else self.threshold):
                 break
             event = self.resolve(index.events[row])
@@ -318,7 +358,7 @@ class EventClusterer:
             record["m"] = verdict.merged
         self.store[f"v:{item_id}"] = record
         if features:
-            index.add(verdict.event_id, features, weight, ts)
+            index.add(verdict.event_id, features, weight, ts, probe)
         return verdict
 
     def compact(self, oldest: float) -> None:
