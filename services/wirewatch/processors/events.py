@@ -47,7 +47,7 @@ from collections.abc import Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from operator import itemgetter
-from typing import Any
+from typing import Any, NamedTuple
 
 from wirewatch.core.schemas import event_key
 from wirewatch.search.analysis import CHARACTER_TOKEN, tokenize
@@ -175,6 +175,14 @@ class EventVerdict:
     merged: list[str] = field(default_factory=list)
 
 
+class Probe(NamedTuple):
+    """An item's features as :meth:`EventIndex.alike` and :meth:`EventIndex.add` read them, built once."""
+
+    features: frozenset[str]
+    numbers: frozenset[str]  # the number features
+    postings: list[list[int] | None]  # each feature's posting (None: no row has it)
+
+
 class EventIndex:
     """Derived, in memory: the compared items of the window, their features and postings."""
 
@@ -213,38 +221,34 @@ class EventIndex:
                 numbers.append(f)
         return weights, frozenset(numbers)
 
-    def add(
-        self, event: str, features: Sequence[str], weight: float, ts: float,
-        probe: tuple[frozenset[str], frozenset[str], list[list[int] | None]] | None = None,
-    ) -> None:
-        """Index a row; ``probe``: the (feature set, number set, postings) :meth:`alike` was given
-        for the same features, so they are built once an item."""
+    def probe(self, features: Sequence[str], numbers: frozenset[str]) -> Probe:
+        """The item's :class:`Probe` (``numbers``: from :meth:`weights_of`). Built once for
+        :meth:`alike` and :meth:`add`: 4 -> 2 us an item (replay; test_similarities_are_the_documented_weighted_dice)."""
+        return Probe(frozenset(features), numbers, list(map(self.postings.get, features)))
+
+    def add(self, event: str, features: Sequence[str], weight: float, ts: float, probe: Probe | None = None) -> None:
+        """Index a row (``probe``: the features' :meth:`probe`, if the caller has it)."""
         row = len(self.events)
         if probe is None:
-            mine = frozenset(features)
-            probe = (mine, frozenset(f for f in features if f[0] == "#"), list(map(self.postings.get, features)))
+            probe = self.probe(features, frozenset(f for f in features if f[0] == "#"))
         self.events.append(event)
         self.times.append(ts)
-        self.features.append(probe[0])
+        self.features.append(probe.features)
         self.weights.append(weight)
-        self.numbers.append(probe[1])
+        self.numbers.append(probe.numbers)
         self.df.update(features)
         if row + 1 >= len(self._logs):
             self._logs.extend([_LOG1P[-1]] * len(self._logs))
         postings, cap = self.postings, POSTING_CAP
-        for f, rows in zip(features, probe[2], strict=True):
+        for f, rows in zip(features, probe.postings, strict=True):
             if rows is None:
                 postings[f] = [row]
             elif len(rows) <= cap:  # a longer posting finds no candidates: stop it one past the cap
                 rows.append(row)
 
-    def alike(
-        self, weights: dict[str, float], weight: float, oldest: float,
-        probe: tuple[frozenset[str], frozenset[str], list[list[int] | None]],
-    ) -> list[tuple[float, int]]:
+    def alike(self, weights: dict[str, float], weight: float, oldest: float, probe: Probe) -> list[tuple[float, int]]:
         """(similarity, row) of the rows most alike, best first, among rows newer than ``oldest``
-        (``weights``, ``weight``: :meth:`weights_of` the features and their sum; ``probe``: the
-        feature set, the number set and each feature's posting or None)."""
+        (``weights``, ``weight``: :meth:`weights_of` the features and their sum; ``probe``: their :meth:`probe`)."""
         cap = POSTING_CAP
         mine, numbers, lists = probe
         hits = [rows for rows in lists if rows is not None and len(rows) <= cap]
@@ -338,7 +342,7 @@ class EventClusterer:
         index = self.index
         weights, numbers = index.weights_of(features)
         weight = sum(weights.values())
-        probe = (frozenset(features), numbers, list(map(index.postings.get, features)))
+        probe = index.probe(features, numbers)
         events: list[str] = []
         for similarity, row in index.alike(weights, weight, ts - self.window, probe):
             if similarity < (self.merge_threshold if events else self.threshold):
@@ -367,4 +371,4 @@ class EventClusterer:
             self._index = self._build_index()
 
 
-__all__ = ["EventClusterer", "EventIndex", "EventVerdict", "event_features", "event_key", "stop_words"]
+__all__ = ["EventClusterer", "EventIndex", "EventVerdict", "Probe", "event_features", "event_key", "stop_words"]
