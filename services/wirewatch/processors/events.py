@@ -135,12 +135,13 @@ def event_features(
         singles = [tok for tok in tokens if len(tok) == 1]
         out.difference_update(singles)
         # the pairs only where a single is Han/Hiragana (a fifth of the bench's items have single
-        # letters, few of them Han): 2.6 -> 0.6 us an item (replay; test_features_work_in_any_script)
+        # letters, few of them Han); with the quote check below, features 15.5 -> 13.6 us an item
+        # (replay, GC off; test_features_work_in_any_script, test_single_letters_are_dropped...)
         if any(map(CHARACTER_TOKEN.match, singles)):
             out.update(_character_pairs([*title, *lead[:LEAD_TOKENS]]))
     for text in texts:
-        # ASCII without '"' has no quote: no regex scan for 45% of the texts (0.7 us an item,
-        # replay; test_features_work_in_any_script, test_ascii_quotes_are_features)
+        # ASCII without '"' has no quote: no regex scan for 45% of the bench's texts (gain: above;
+        # test_features_work_in_any_script, test_ascii_quotes_are_features_and_text_without_quotes_has_none)
         if text.isascii() and '"' not in text:
             continue
         for quote in _QUOTED.findall(text):
@@ -191,16 +192,13 @@ class EventIndex:
         self.events: list[str] = []
         self.times: list[float] = []
         # the row's sorted features: the memory record's own list, not a frozenset (2 KB a row, built
-        # per row): assign 15.5 -> 13.1 us an item in the replay, 26 MB less memory over the bench's
-        # 20,000 items (test_similarities_are_the_documented_weighted_dice)
+        # per row): assign 15.5 -> 13.1 us an item (replay, GC off), 26 MB less peak memory over the
+        # bench's 20,000 items (test_similarities_are_the_documented_weighted_dice)
         self.features: list[Sequence[str]] = []
         self.weights: list[float] = []
         self.numbers: list[frozenset[str]] = []  # the row's number features
         self.postings: dict[str, list[int]] = {}
         self.df: Counter[str] = Counter()
-        # log(1 + min(df, _LOG_MAX)) by df, as long as the rows (a df never exceeds them): a list
-        # index instead of a min() and a math.log call per feature
-        self._logs = list(_LOG1P)
 
     def __len__(self) -> int:
         return len(self.events)
@@ -209,12 +207,11 @@ class EventIndex:
         """Each feature's IDF among the rows (and :data:`PRIOR_DOCS`), times its kind's boost;
         and the number features (``features`` sorted: the boosted kinds come first).
 
-        One dict an item, read again for every row it is compared with, built by C-level maps:
-        10 -> 3 us an item (replay of the bench's 20,000 items; tests/processors/test_events.py::
-        test_similarities_are_the_documented_weighted_dice)."""
+        One dict an item, read again for every row it is compared with: per-feature method
+        calls were 30% of the events' time (cProfile, 5,000 bench items)."""
+        df, logs, most = self.df.get, _LOG1P, _LOG_MAX
         top = math.log(len(self.events) + PRIOR_DOCS)
-        weights = dict(zip(features, map(top.__sub__, map(self._logs.__getitem__, map(
-            self.df.get, features, itertools.repeat(0)))), strict=True))
+        weights = {f: top - logs[min(df(f, 0), most)] for f in features}
         numbers = []
         for f in features:  # sorted: the boosted kinds ('"' quotes, '#' numbers) come first
             kind = f[0]
@@ -226,8 +223,9 @@ class EventIndex:
         return weights, frozenset(numbers) if numbers else _NO_NUMBERS
 
     def probe(self, features: Sequence[str], numbers: frozenset[str]) -> Probe:
-        """The item's :class:`Probe` (``numbers``: from :meth:`weights_of`). Built once for
-        :meth:`alike` and :meth:`add`: 4 -> 2 us an item (replay; test_similarities_are_the_documented_weighted_dice)."""
+        """The item's :class:`Probe` (``numbers``: from :meth:`weights_of`). Built once for :meth:`alike`
+        and :meth:`add`: assign 15.3 -> 13.9 us an item (replay of the bench's 20,000 items, GC off;
+        tests/processors/test_events.py::test_similarities_are_the_documented_weighted_dice)."""
         return Probe(frozenset(features), numbers, list(map(self.postings.get, features)))
 
     def add(self, event: str, features: Sequence[str], weight: float, ts: float, probe: Probe | None = None) -> None:
@@ -241,8 +239,6 @@ class EventIndex:
         self.weights.append(weight)
         self.numbers.append(probe.numbers)
         self.df.update(features)
-        if row + 1 >= len(self._logs):
-            self._logs.extend([_LOG1P[-1]] * len(self._logs))
         postings, cap = self.postings, POSTING_CAP
         for f, rows in zip(features, probe.postings, strict=True):
             if rows is None:
@@ -262,7 +258,7 @@ class EventIndex:
             return []
         # the TOP_ROWS most shared, ties in counting order (features sorted, rows ascending): the
         # same in every process. A stable C sort, not Counter.most_common's heapq.nlargest (pure
-        # Python): 17 -> 2 us an item (replay; test_similarities_are_the_documented_weighted_dice)
+        # Python): assign 14.4 -> 13.4 us an item (replay, GC off; test_the_top_rows_are_those_sharing_most...)
         top = sorted(counts.items(), key=itemgetter(1), reverse=True)[:TOP_ROWS]
         out = []
         of = weights.__getitem__
