@@ -9,6 +9,7 @@ unrelated stories of the same day, one of them sharing the number 14.
 from __future__ import annotations
 
 import json
+import math
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,14 @@ from wirewatch.core.errors import ConfigError
 from wirewatch.core.schemas import validate
 from wirewatch.processors.dedupe import Deduper
 from wirewatch.processors.entities import EntityTagger
-from wirewatch.processors.events import event_features, event_key
+from wirewatch.processors.events import (
+    BOOST,
+    NUMBERS_DISAGREE,
+    PRIOR_DOCS,
+    EventIndex,
+    event_features,
+    event_key,
+)
 from wirewatch.processors.pipeline import Processor
 from wirewatch.processors.rules import RuleSet, load_rules
 from wirewatch.search.analysis import tokenize
@@ -114,6 +122,70 @@ def test_features_work_in_any_script() -> None:
                         ["«мы друзья навсегда»"], [], "ru")
     assert "#12,5" in ru and "цзиньп" in ru and '"друзья навсегда' in ru  # number, stem, quoted pair
     assert "в" not in ru and "прибыл" not in ru  # frequent Russian words (jusText's list has both)
+
+
+def test_ascii_quotes_are_features_and_text_without_quotes_has_none() -> None:
+    quoted = 'Mayor says "bridge will reopen" by May 14'
+    assert event_features(tokenize(quoted), [], [quoted], [], "en") == [
+        '"bridge reopen', "#14", "bridge", "mayor", "reopen", "says"]  # "will": a frequent word
+    plain = "Mayor says bridge will reopen by May 14"
+    assert event_features(tokenize(plain), [], [plain], [], "en") == ["#14", "bridge", "mayor", "reopen", "says"]
+
+
+def test_single_letters_are_dropped_and_only_han_makes_pairs() -> None:
+    latin = "Plan B for the A40 bridge"
+    assert event_features(tokenize(latin), [], [latin], [], "en") == ["#a40", "bridge", "plan"]
+    mixed = "东京 bridge 大桥 x"  # two runs of Han: a pair each, none across the Latin word
+    assert event_features(tokenize(mixed), [], [mixed], [], "ja") == ["bridge", "~东京", "~大桥"]
+
+
+def weight(index: EventIndex, rows: int, feature: str) -> float:
+    """A feature's weight as the module docstring defines it: IDF among ``rows`` rows, times its boost."""
+    df = sum(feature in features for features in index.features[:rows])
+    return (math.log(rows + PRIOR_DOCS) - math.log(1 + min(df, 4096))) * BOOST.get(feature[0], 1.0)
+
+
+def test_similarities_are_the_documented_weighted_dice() -> None:
+    rows = [["#14", "bridge", "ruhr"], ["#12", "bridge", "mülheim"], ["bridge", "collapse", "ruhr"],
+            ["dam", "flood"]]
+    index = EventIndex()
+    for n, features in enumerate(rows):
+        weights, _ = index.weights_of(features)
+        assert weights == {f: pytest.approx(weight(index, n, f)) for f in features}
+        index.add(f"e{n}", features, sum(weights.values()), float(n))
+    item = ['"bridge fell', "#12", "bridge", "collapse", "ruhr"]
+    weights, numbers = index.weights_of(item)
+    assert weights == {f: pytest.approx(weight(index, 4, f)) for f in item} and numbers == {"#12"}
+    total = sum(weights.values())
+
+    def dice(row: int) -> float:
+        shared = sum(weights[f] for f in item if f in rows[row])
+        return 2 * shared / (total + index.weights[row])
+
+    alike = index.alike(weights, total, 0.0, index.probe(item, numbers))
+    assert [row for _, row in alike] == [2, 1, 0]  # best first; "dam, flood" shares nothing
+    assert dict((row, s) for s, row in alike) == {  # row 0 states 14, the item 12: halved
+        2: pytest.approx(dice(2)), 1: pytest.approx(dice(1)), 0: pytest.approx(dice(0) * NUMBERS_DISAGREE)}
+    assert index.alike(weights, total, 1.5, index.probe(item, numbers))[-1][1] == 2  # rows 0, 1 too old
+
+
+def test_the_top_rows_are_those_sharing_most_ties_in_feature_then_row_order() -> None:
+    index = EventIndex()
+    for n, features in enumerate([["c", "x0"], ["b", "x1"], ["a", "x2"], ["a", "x3"], ["b", "x4"], ["c", "x5"],
+                                  ["a", "b", "x6"]]):
+        index.add(f"e{n}", features, 1.0, 0.0)
+    weights, numbers = index.weights_of(["a", "b", "c"])
+    alike = index.alike(weights, sum(weights.values()), 0.0, index.probe(["a", "b", "c"], numbers))
+    # row 6 shares two; of the rows sharing one, postings a, b, c in order: rows 2, 3 (a) and 1 (b)
+    assert sorted(row for _, row in alike) == [1, 2, 3, 6]
+
+
+def test_document_frequencies_beyond_the_log_table_count_as_its_last() -> None:
+    index = EventIndex()
+    for n in range(5000):
+        index.add(f"e{n}", ["common"], 1.0, 0.0)
+    weights, _ = index.weights_of(["common", "rare"])
+    assert weights == {"common": pytest.approx(math.log(5050) - math.log(4097)), "rare": pytest.approx(math.log(5050))}
 
 
 def test_event_key_falls_back_to_the_story() -> None:
