@@ -15,6 +15,7 @@ from aiohttp import web
 from wirewatch.bus.base import decode
 from wirewatch.bus.kafka import topic_partitions
 from wirewatch.bus.memory import MemoryBus
+from wirewatch.core.schemas import validate
 from wirewatch.sinks.destinations import Destination
 from wirewatch.sinks.notifier import DeliveredLog, Notifier
 
@@ -156,3 +157,19 @@ async def running_notifier(
         await asyncio.wait_for(task, 10)
         await subscriber.stop()
         await runner.cleanup()
+
+
+def channel_alert(n: int, notify: list[str], /, **fields: Any) -> dict[str, Any]:
+    """Alert number ``n`` of rule ``desk-rule`` about a quake (a valid ``schemas/alert.json``
+    record), with ``fields`` replaced: what the channel renderers' tests start from."""
+    record: dict[str, Any] = {
+        "id": f"desk-rule:wire:{n}", "rule": "desk-rule", "notify": notify,
+        "item_id": f"wire:{n}", "story_id": f"wire:{n}", "dedupe_status": "new",
+        "title": "Quake", "url": f"https://news.example/{n}",
+        "source": {"id": "wire", "name": "Wire"},
+        "published_at": "2026-11-27T10:00:00Z", "matched_at": "2026-11-27T10:00:01Z",
+    }
+    record.update(fields)
+    validate("alert", record)
+    return record
+

@@ -19,10 +19,9 @@ import pytest
 from aiohttp import web
 from jsonschema import Draft202012Validator
 
-from wirewatch.core.schemas import validate
 from wirewatch.sinks.destinations import Destination, render_body, render_digest, verify_signature
 
-from .helpers import FIXTURES, running_notifier, wait_for
+from .helpers import FIXTURES, channel_alert, running_notifier, wait_for
 
 DISCORD = Draft202012Validator(json.loads((FIXTURES / "discord_webhook.schema.json").read_text("utf-8")))
 TEAMS = Draft202012Validator(json.loads((FIXTURES / "teams_workflow_message.schema.json").read_text("utf-8")))
@@ -31,16 +30,7 @@ DISCORD_EMBED_TOTAL = 6000
 
 
 def alert(n: int, **fields: Any) -> dict[str, Any]:
-    record: dict[str, Any] = {
-        "id": f"desk-rule:wire:{n}", "rule": "desk-rule", "notify": ["chat"],
-        "item_id": f"wire:{n}", "story_id": f"wire:{n}", "dedupe_status": "new",
-        "title": "Quake", "url": f"https://news.example/{n}",
-        "source": {"id": "wire", "name": "Wire"},
-        "published_at": "2026-11-27T10:00:00Z", "matched_at": "2026-11-27T10:00:01Z",
-    }
-    record.update(fields)
-    validate("alert", record)
-    return record
+    return channel_alert(n, ["chat"], **fields)
 
 
 PLAIN = alert(1, title="Quake hits coast", summary="A 6.1 quake.", entities=["Chile"])

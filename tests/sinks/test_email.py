@@ -20,27 +20,17 @@ from structlog.testing import capture_logs
 
 from wirewatch.bus.memory import MemoryBus
 from wirewatch.core.errors import ConfigError
-from wirewatch.core.schemas import validate
 from wirewatch.sinks.destinations import Destination, load_destinations, render_digest
 from wirewatch.sinks.notifier import DeliveredLog, Notifier
 
-from .helpers import wait_for
+from .helpers import channel_alert, wait_for
 from .mailbox import message_id, parsed, smtp_server
 
 PASSWORD = "s3cret-Ünïcode-pass"  # what the relay accepts; must appear in no log or record
 
 
 def alert(n: int, **fields: Any) -> dict[str, Any]:
-    record: dict[str, Any] = {
-        "id": f"desk-rule:wire:{n}", "rule": "desk-rule", "notify": ["desk-mail"],
-        "item_id": f"wire:{n}", "story_id": f"wire:{n}", "dedupe_status": "new",
-        "title": "Quake", "url": f"https://news.example/{n}",
-        "source": {"id": "wire", "name": "Wire"},
-        "published_at": "2026-11-27T10:00:00Z", "matched_at": "2026-11-27T10:00:01Z",
-    }
-    record.update(fields)
-    validate("alert", record)
-    return record
+    return channel_alert(n, ["desk-mail"], **fields)
 
 
 CHINESE = alert(1, title="习近平抵达莫斯科 开始国事访问", url="https://news.example/zh/习近平?a=1&b=2",

@@ -17,33 +17,17 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from wirewatch.core.schemas import validate
 from wirewatch.sinks.destinations import Destination
 from wirewatch.sinks.slack import message as slack_message
 
-from .helpers import running_notifier, wait_for
+from .helpers import channel_alert, running_notifier, wait_for
 
 #: the only ``<...>`` a message may hold: our link, an http(s) URL without ``|<>`` or spaces
 OUR_LINK = re.compile(r"<(https?://[^|<>\s]+)\|([^<>]*)>")
 
 
 def alert(n: int, **fields: Any) -> dict[str, Any]:
-    record: dict[str, Any] = {
-        "id": f"desk-rule:wire:{n}",
-        "rule": "desk-rule",
-        "notify": ["chat"],
-        "item_id": f"wire:{n}",
-        "story_id": f"wire:{n}",
-        "dedupe_status": "new",
-        "title": "Quake",
-        "url": f"https://news.example/{n}",
-        "source": {"id": "wire", "name": "Wire"},
-        "published_at": "2026-11-27T10:00:00Z",
-        "matched_at": "2026-11-27T10:00:01Z",
-    }
-    record.update(fields)
-    validate("alert", record)
-    return record
+    return channel_alert(n, ["chat"], **fields)
 
 
 HOSTILE = [
