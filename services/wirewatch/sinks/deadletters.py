@@ -11,7 +11,8 @@ it is the Kafka topic ``<prefix>.dead-letter``.
   the raw topic, a processed item on the processed topic, an alert on the alerts topic. A
   notifier letter names one destination; its alert goes back with ``notify`` narrowed to that
   destination, so only that destination is tried again (the notifier's delivered set holds only
-  delivered and throttled deliveries: a dead-lettered one is not done).
+  the outcomes of ``notifier.DONE_OUTCOMES``, delivered, throttled, digested and muted: a
+  dead-lettered one is not done). A failed digest's letter names no topic: replay refuses it.
 * Each replay is recorded (embedded: table ``deadletter_replays`` in the same transaction as the
   bus write; Kafka: the compacted topic ``<prefix>.dead-letter-replayed``, after the payload is
   acknowledged), and a letter replayed once is not replayed again.
