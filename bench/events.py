@@ -2,6 +2,7 @@
 
     python -m bench.events            # the table in README "Events"
     python -m bench.events --at 0.2   # one threshold
+    python -m bench.events --orders 50  # the chosen threshold over 50 shuffled arrival orders
 
 The set (``tests/fixtures/events/labelled.py``) runs through the real processing core
 (:class:`~wirewatch.processors.pipeline.Processor`, NER off, one batch per item in an
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import random
 import sys
 from collections import defaultdict
 from collections.abc import Sequence
@@ -82,8 +84,9 @@ def background() -> list[dict[str, Any]]:
     return out
 
 
-def cluster(items: Sequence[dict[str, Any]], threshold: float) -> list[str]:
-    """The event ids the processing core gives the items, in order, at ``threshold``."""
+def cluster(items: Sequence[dict[str, Any]], threshold: float, resolved: bool = True) -> list[str]:
+    """The event ids the processing core gives the items, in order, at ``threshold``: resolved
+    through later merges (as the store shows them), or as emitted (what ``per: event`` alerts saw)."""
     processor = Processor(RuleSet.from_rules([]), EntityTagger([]), Deduper({}))
     processor.events.threshold = threshold
     processor.events.merge_threshold = max(threshold, MERGE_THRESHOLD)
@@ -94,6 +97,8 @@ def cluster(items: Sequence[dict[str, Any]], threshold: float) -> list[str]:
         raw = {k: v for k, v in item.items() if k != "label"}
         result = processor.process(raw, START + timedelta(minutes=7 * n))
         out.append(result.item["event_id"])
+    if not resolved:
+        return out
     resolve = processor.events.resolve
     return [resolve(e) for e in out]  # as the store shows them: merged ids resolved
 
@@ -124,8 +129,12 @@ def score(items: Sequence[dict[str, Any]], events: Sequence[str]) -> Scores:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.events", description=__doc__.split("\n")[0])
     parser.add_argument("--at", type=float, action="append", help="threshold(s) to measure (default: a sweep)")
+    parser.add_argument("--orders", type=int, default=0,
+                        help="instead: the chosen threshold over this many shuffled arrival orders")
     args = parser.parse_args(argv)
     items = raw_items()
+    if args.orders:
+        return shuffled(items, args.orders)
     labels = len({item["label"] for item in items})
     print(f"{len(items)} items, {labels} events, {len({i['language'] for i in items})} languages; "
           f"chosen threshold {THRESHOLD}")
@@ -134,6 +143,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         s = score(items, cluster(items, threshold))
         print(f"{threshold:9.2f}  {s.pair_precision:6.3f}  {s.pair_recall:6.3f}  {s.same_language_recall:11.3f}  "
               f"{s.bcubed_precision:5.3f}  {s.bcubed_recall:5.3f}  {s.bcubed_f1:5.3f}  {s.clusters:8d}")
+    return 0
+
+
+def shuffled(items: Sequence[dict[str, Any]], orders: int) -> int:
+    """Pair precision/recall over shuffled arrival orders, merges resolved and as emitted."""
+    rows = []
+    for seed in range(orders):
+        order = list(items)
+        random.Random(seed).shuffle(order)
+        rows.append((score(order, cluster(order, THRESHOLD)), score(order, cluster(order, THRESHOLD, resolved=False))))
+    print(f"{len(items)} items, {orders} shuffled orders, threshold {THRESHOLD}: min / mean / max")
+    for name, pick in (("resolved", 0), ("as emitted", 1)):
+        for metric in ("pair_precision", "pair_recall", "bcubed_recall"):
+            values = [getattr(row[pick], metric) for row in rows]
+            print(f"{name:10}  {metric:14}  {min(values):.3f} / {sum(values) / len(values):.3f} / {max(values):.3f}")
+    merged = sum(row[0].clusters != row[1].clusters for row in rows)
+    print(f"orders with a merge (emitted ids differ from resolved ones): {merged} of {orders}")
     return 0
 
 
