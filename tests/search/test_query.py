@@ -25,7 +25,7 @@ from wirewatch.search.query import (
 
 MUST, SHOULD, NOT = Occur.MUST, Occur.SHOULD, Occur.MUST_NOT
 FIELD_LIST = (
-    "alerts.rule, body, dedupe.of, dedupe.status, entities.name, entities.type, entity, fetched_at, id, is_story, "
+    "alerts.rule, body, dedupe.of, dedupe.status, entities.name, entities.type, entity, event_id, event_merged, fetched_at, id, is_story, "
     "language, processed_at, published_at, revision, search.body, search.entity, search.entity.exact, "
     "search.language, search.source, search.source_name, search.tags, search.title, source, source.id, "
     "source.name, story_id, tag, tags, title, updated_at"
