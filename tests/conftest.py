@@ -49,6 +49,22 @@ def _port_open(hostport: str) -> bool:
         return False
 
 
+@pytest.fixture(autouse=True)
+def _logging_config_does_not_leak() -> Iterator[None]:
+    """A test that configures logging in-process (a level, a stream) leaves it as it found it: a
+    level of 'error' left behind hid the warnings a later test's ``capture_logs`` looked for
+    (capture_logs swaps structlog's processors, not its level filter)."""
+    import structlog
+
+    from wirewatch.core import logging as wirewatch_logging
+
+    config: dict[str, Any] = {k: list(v) if isinstance(v, list) else v for k, v in structlog.get_config().items()}
+    ours = (wirewatch_logging._config, wirewatch_logging._output)
+    yield
+    wirewatch_logging._config, wirewatch_logging._output = ours
+    structlog.configure(**config)
+
+
 @pytest.fixture(scope="session")
 def kafka_bootstrap() -> str:
     """host:port of the real Kafka broker."""
