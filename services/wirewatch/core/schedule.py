@@ -29,7 +29,14 @@ from typing import Annotated, Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from cronsim import CronSim, CronSimError
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    model_validator,
+)
 
 from wirewatch.core.config import Duration
 
@@ -53,6 +60,18 @@ def check_cron(expr: str) -> str:
     except CronSimError as exc:
         raise ValueError(f"not a possible cron schedule: {expr!r} ({exc})") from None
     return expr
+
+
+def check_zone(name: str) -> str:
+    """``name`` when it is a known time zone (see :func:`zone`)."""
+    zone(name)
+    return name
+
+
+#: a cron expression checked when the file is read (digests and mutes alike)
+CronText = Annotated[str, AfterValidator(check_cron)]
+#: an IANA time zone name, or UTC
+ZoneName = Annotated[str, AfterValidator(check_zone)]
 
 
 class Schedule(Protocol):
@@ -110,20 +129,9 @@ class DigestConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     every: Duration | None = None
-    cron: str | None = None
-    tz: str = "UTC"
+    cron: CronText | None = None
+    tz: ZoneName = "UTC"
     max_items: int = Field(50, ge=1, le=1000, description="events listed; the rest is 'and N more'")
-
-    @field_validator("cron")
-    @classmethod
-    def _cron(cls, value: str | None) -> str | None:
-        return None if value is None else check_cron(value)
-
-    @field_validator("tz")
-    @classmethod
-    def _tz(cls, value: str) -> str:
-        zone(value)
-        return value
 
     @model_validator(mode="after")
     def _one_schedule(self) -> DigestConfig:
@@ -164,20 +172,9 @@ class MuteWindow(BaseModel):
 
     start: datetime | None = Field(None, alias="from")
     until: datetime | None = None
-    cron: str | None = None
+    cron: CronText | None = None
     length: Duration | None = Field(None, alias="for")
-    tz: str = "UTC"
-
-    @field_validator("cron")
-    @classmethod
-    def _cron(cls, value: str | None) -> str | None:
-        return None if value is None else check_cron(value)
-
-    @field_validator("tz")
-    @classmethod
-    def _tz(cls, value: str) -> str:
-        zone(value)
-        return value
+    tz: ZoneName = "UTC"
 
     @model_validator(mode="after")
     def _one_form(self) -> MuteWindow:
