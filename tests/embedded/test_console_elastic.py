@@ -76,8 +76,9 @@ async def test_alert_history_rules_and_backtest_read_the_index(console: str) -> 
 
 
 async def test_the_counts_line_reads_the_stored_alerts(console: str) -> None:
-    """On Elasticsearch too the header counts the alerts stored (the page's live ring is empty here)."""
+    """On Elasticsearch too the header counts the stories and alerts stored (the page's live ring
+    is empty here; the stories line said 0 before the store counted ``is_story`` items)."""
     status, html = await get(console)
     assert status == 200
     line = re.search(r'<p class="stats" id="stats">([^<]*)</p>', html)
-    assert line is not None and line.group(1).startswith("4 items · ") and line.group(1).endswith(" · 1 alert")
+    assert line is not None and line.group(1) == "4 items · 2 stories · 1 alert"

@@ -218,11 +218,11 @@ class Page:
     alerts: AlertSource
 
     async def stats(self) -> dict[str, int]:
-        stories = getattr(self.store, "story_count", None)
+        stories = getattr(self.store, "story_count", None)  # sync on SQLite, async on Elasticsearch
         alert_total = getattr(self.store, "alert_total", None)  # sync on SQLite, async on Elasticsearch
         return {
             "items": await self.store.count(),
-            "stories": stories() if callable(stories) else 0,
+            "stories": int(await awaited(stories())) if callable(stories) else 0,
             "alerts": int(await awaited(alert_total())) if callable(alert_total)
             else len(self.alerts.recent_alerts(10_000)),
         }

@@ -716,6 +716,13 @@ class ElasticsearchStore:
                                            allow_no_indices=True)
         return int(response["count"])
 
+    async def story_count(self) -> int:
+        """Stories stored: the items that are their story's first (``is_story``), as the SQLite
+        store counts distinct story ids. The page's counts line."""
+        response = await self.client.count(index=self.items_alias, query={"term": {"is_story": True}},
+                                           ignore_unavailable=True, allow_no_indices=True)
+        return int(response["count"])
+
     async def alert_history(self, limit: int = 50, offset: int = 0, rule: str | None = None) -> list[dict[str, Any]]:
         """Stored alerts newest first (by ``matched_at``), each with ``deliveries``:
         ``[{destination, outcome, at, attempts?}]`` in time order. The alert-history page."""
