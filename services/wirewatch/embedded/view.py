@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from wirewatch.core.times import parse_rfc3339
+from wirewatch.embedded.console import awaited
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -222,9 +223,9 @@ class TerminalView:
             return
         try:
             self.totals.items = await store.count()
-            story_count = getattr(store, "story_count", None)
+            story_count = getattr(store, "story_count", None)  # sync on SQLite, async on Elasticsearch
             if story_count is not None:
-                self.totals.stories = story_count()
+                self.totals.stories = int(await awaited(story_count()))
         except (sqlite3.Error, OSError):  # damage or an outage: the runner reports it; the line goes on
             pass
         except Exception as exc:  # e.g. Elasticsearch unreachable for a moment
