@@ -14,7 +14,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Protocol, TypeVar
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 
 from wirewatch.core.errors import ConfigError
 from wirewatch.core.validation import annotation_at, explain, first_error, reason
@@ -42,6 +50,16 @@ def parse_duration(value: Any) -> timedelta:
 
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+
+def http_url(value: str) -> str:
+    """``value`` when it is an http(s) URL: what feeds, home pages and webhooks must be."""
+    if not value.startswith(("http://", "https://")):
+        raise ValueError("must be an http:// or https:// URL")
+    return value
+
+
+HttpUrl = Annotated[str, AfterValidator(http_url)]
 
 
 class Settings(BaseModel):

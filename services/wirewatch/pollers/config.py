@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
-from wirewatch.core.config import Duration, load_yaml, unique_ids
+from wirewatch.core.config import Duration, HttpUrl, load_yaml, unique_ids
 from wirewatch.core.validation import SecretValueError
 from wirewatch.pollers.http import SourceFetch, redact_proxy
 
@@ -133,8 +133,8 @@ class Source(BaseModel):
     id: str = Field(max_length=200)
     name: str | None = None
     kind: SourceKind = "auto"
-    url: str
-    site_url: str | None = None
+    url: HttpUrl
+    site_url: HttpUrl | None = None
     """The site's home page (OPML ``htmlUrl``): kept through import and export, never fetched."""
     interval: Duration | None = None
     tags: list[str] = Field(default_factory=list)
@@ -160,13 +160,6 @@ class Source(BaseModel):
     @classmethod
     def _atom_is_rss(cls, value: str) -> str:
         return "rss" if value == "atom" else value
-
-    @field_validator("url", "site_url")
-    @classmethod
-    def _http_url(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("http://", "https://")):
-            raise ValueError("must be an http:// or https:// URL")
-        return value
 
     @field_validator("user_agent")
     @classmethod

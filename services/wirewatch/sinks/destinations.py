@@ -61,7 +61,7 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from wirewatch.core.config import Duration, load_yaml
+from wirewatch.core.config import Duration, HttpUrl, load_yaml
 from wirewatch.core.errors import ConfigError
 from wirewatch.core.retry import Backoff, RateLimiter
 from wirewatch.core.schedule import DigestConfig, MuteWindow, MuteWindows
@@ -107,7 +107,7 @@ class SmtpConfig(BaseModel):
 class DestinationConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=False)
 
-    url: str | None = None  # every format but email
+    url: HttpUrl | None = None  # every format but email
     format: Format = "json"
     smtp: SmtpConfig | None = None  # email only
     sender: str | None = Field(None, alias="from")  # email only: the From address
@@ -122,13 +122,6 @@ class DestinationConfig(BaseModel):
     headers: dict[str, str] = Field(default_factory=dict)
     digest: DigestConfig | None = None
     mute: MuteWindows = ()
-
-    @field_validator("url")
-    @classmethod
-    def _http_url(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("http://", "https://")):
-            raise ValueError("must be an http:// or https:// URL")
-        return value
 
     @field_validator("sender")
     @classmethod
