@@ -135,17 +135,7 @@ def _poll(port: int) -> tuple[float, _Counter, float, _Counter]:
     from wirewatch.pollers.http import Fetcher, FetchPolicy
     from wirewatch.pollers.poller import Poller
     from wirewatch.pollers.rechecks import Recheck
-    from wirewatch.pollers.state import SourceState
-
-    class Memory:
-        def __init__(self) -> None:
-            self.states: dict[str, SourceState] = {}
-
-        async def load(self, source_id: str) -> SourceState:
-            return self.states.get(source_id) or SourceState(source_id)
-
-        async def save(self, state: SourceState) -> None:
-            self.states[state.source_id] = state
+    from wirewatch.pollers.state import MemoryStateStore
 
     sources = [
         Source(id=f"f{i}", kind="rss", url=f"http://127.0.0.1:{port}/feed/{i}", full_text="always")
@@ -157,7 +147,7 @@ def _poll(port: int) -> tuple[float, _Counter, float, _Counter]:
     due = Recheck(every=0, per_poll=ITEMS_PER_FEED)
 
     async def run() -> tuple[float, float]:
-        memory = Memory()
+        memory = MemoryStateStore()
         async with Fetcher(policy) as fetcher:
             poller = Poller(state=memory, fetcher=fetcher, publisher=counter, raw_topic="r",
                             dead_letter_topic="d", recheck=due)

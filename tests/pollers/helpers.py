@@ -15,7 +15,7 @@ from wirewatch.pollers.config import FetchSettings
 from wirewatch.pollers.http import Fetcher, FetchPolicy
 from wirewatch.pollers.poller import Poller
 from wirewatch.pollers.rechecks import Recheck
-from wirewatch.pollers.state import DirectoryStateStore, SourceState
+from wirewatch.pollers.state import DirectoryStateStore
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "pollers"
 
@@ -162,14 +162,3 @@ def summary(items: list[dict[str, Any]]) -> list[tuple[str, int, str, str]]:
     return [(i["id"], i["revision"], i["title"], i["body"]) for i in items]
 
 
-class MemoryStateStore:
-    """StateStore in a dict: the protocol is all the Poller needs."""
-
-    def __init__(self) -> None:
-        self.states: dict[str, SourceState] = {}
-
-    async def load(self, source_id: str) -> SourceState:
-        return self.states.get(source_id) or SourceState(source_id)
-
-    async def save(self, state: SourceState) -> None:
-        self.states[state.source_id] = state

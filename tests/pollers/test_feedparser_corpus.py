@@ -11,8 +11,9 @@ import pytest
 from wirewatch.pollers.config import Source
 from wirewatch.pollers.http import Fetcher
 from wirewatch.pollers.poller import Poller
+from wirewatch.pollers.state import MemoryStateStore
 
-from .helpers import Collecting, MemoryStateStore, Site, fast_policy
+from .helpers import Collecting, Site, fast_policy
 
 CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpora" / "feedparser"
 HOSTILE = re.compile(

@@ -278,6 +278,19 @@ class StateStore(Protocol):
     async def save(self, state: SourceState) -> None: ...
 
 
+class MemoryStateStore:
+    """Source states in a dict, for one process: tests and benchmarks that poll without a disk."""
+
+    def __init__(self) -> None:
+        self.states: dict[str, SourceState] = {}
+
+    async def load(self, source_id: str) -> SourceState:
+        return self.states.get(source_id) or SourceState(source_id)
+
+    async def save(self, state: SourceState) -> None:
+        self.states[state.source_id] = state
+
+
 class DirectoryStateStore:
     """One ``<quoted source id>.json`` per source under ``root``, replaced atomically."""
 
