@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -172,4 +172,16 @@ def channel_alert(n: int, notify: list[str], /, **fields: Any) -> dict[str, Any]
     record.update(fields)
     validate("alert", record)
     return record
+
+
+def strings(value: Any) -> Iterator[str]:
+    """Every string inside a JSON value (the payload checks walk all of them)."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from strings(item)
 

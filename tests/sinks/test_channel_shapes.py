@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -21,7 +20,7 @@ from jsonschema import Draft202012Validator
 
 from wirewatch.sinks.destinations import Destination, render_body, render_digest, verify_signature
 
-from .helpers import FIXTURES, channel_alert, running_notifier, wait_for
+from .helpers import FIXTURES, channel_alert, running_notifier, strings, wait_for
 
 DISCORD = Draft202012Validator(json.loads((FIXTURES / "discord_webhook.schema.json").read_text("utf-8")))
 TEAMS = Draft202012Validator(json.loads((FIXTURES / "teams_workflow_message.schema.json").read_text("utf-8")))
@@ -50,17 +49,6 @@ HOSTILE = [
 #: The characters Discord reads as Markdown or mentions; each must reach it escaped.
 SPECIAL = "\\*_~`|<>[]()#-:@."
 UNESCAPED = re.compile(r"(?<!\\)((?:\\\\)*)[" + re.escape(SPECIAL.replace("\\", "")) + "]")
-
-
-def strings(value: Any) -> Iterator[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from strings(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from strings(item)
 
 
 def unescape(text: str) -> str:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -20,7 +19,7 @@ from aiohttp import web
 from wirewatch.sinks.destinations import Destination
 from wirewatch.sinks.slack import message as slack_message
 
-from .helpers import channel_alert, running_notifier, wait_for
+from .helpers import channel_alert, running_notifier, strings, wait_for
 
 #: the only ``<...>`` a message may hold: our link, an http(s) URL without ``|<>`` or spaces
 OUR_LINK = re.compile(r"<(https?://[^|<>\s]+)\|([^<>]*)>")
@@ -45,18 +44,6 @@ HOSTILE = [
     alert(8, rule="<!channel>", title="Rule id from config: escaped anyway"),
     alert(9, title="Update", dedupe_status="update", revision=2),
 ]
-
-
-def strings(value: Any) -> Iterator[str]:
-    """Every string inside a JSON value."""
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from strings(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from strings(item)
 
 
 def unescape(text: str) -> str:
