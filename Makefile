@@ -8,10 +8,16 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 LOCAL := deploy/local
+# The Rust extension (services/wirewatch_native: dedupe's LSH index), built in release mode
+# into the venv; cargo's build cache lives outside the repo and is reused across worktrees.
+NATIVE := services/wirewatch_native
+NATIVE_STAMP := $(VENV)/.native-installed
+NATIVE_SOURCES := $(wildcard $(NATIVE)/src/*.rs) $(NATIVE)/Cargo.toml $(NATIVE)/Cargo.lock $(NATIVE)/pyproject.toml $(NATIVE)/wirewatch_native.pyi
+export CARGO_TARGET_DIR ?= $(HOME)/.cache/wirewatch/cargo-target
 
 .PHONY: install lint test test-unit stack-up stack-down stack-status demo bench clean
 
-install: $(STAMP)
+install: $(STAMP) $(NATIVE_STAMP)
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || PYTHON=python3; \
@@ -19,6 +25,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev,ner]'
 	touch $(STAMP)
+
+# rebuilt whenever a Rust source, the stub or the crate's manifests change (maturin from the dev extra)
+$(NATIVE_STAMP): $(STAMP) $(NATIVE_SOURCES)
+	@command -v cargo >/dev/null || { echo "make install: cargo not found; install Rust (https://rustup.rs) to build $(NATIVE)" >&2; exit 1; }
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/pip install -q --no-build-isolation $(NATIVE)
+	touch $(NATIVE_STAMP)
 
 lint: install
 	$(BIN)/ruff check services tests bench

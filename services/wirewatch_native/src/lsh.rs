@@ -1,0 +1,230 @@
+//! Dedupe's in-memory LSH index (`wirewatch.processors.dedupe.LshIndex` subclasses it):
+//! MinHash signature rows, band-key buckets and the nearest fresh candidate. In Python a
+//! check cost ~20 us (a numpy call per candidate, Python sets of rows); here it is a few
+//! hundred nanoseconds of integer compares. Band keys are computed by the caller
+//! (`dedupe.band_keys`, numpy, a batch at once): this index only stores and compares.
+
+use pyo3::buffer::PyBuffer;
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyList, PyString};
+use rustc_hash::FxHashMap;
+
+/// The rows sharing one band key: most keys hold a single row, so no vector for those.
+enum Bucket {
+    One(u32),
+    Many(Vec<u32>),
+}
+
+/// Rows of `num_perm` u32 values with their item id, story, time and size (shingles), and
+/// band key -> rows. A re-added item id's earlier row gets time -inf: it is never fresh again.
+#[pyclass(module = "wirewatch_native", subclass)]
+pub struct LshIndex {
+    num_perm: usize,
+    max_bucket: usize,
+    sigs: Vec<u32>, // row-major, num_perm values a row
+    times: Vec<f64>,
+    ids: Vec<Py<PyString>>,
+    stories: Vec<Py<PyString>>,
+    sizes: Vec<i64>,
+    row_of: FxHashMap<String, u32>, // item id -> its newest row
+    buckets: FxHashMap<u64, Bucket>,
+}
+
+/// How many slots two signatures agree on (a loop LLVM vectorises).
+fn shared(a: &[u32], b: &[u32]) -> i64 {
+    a.iter().zip(b).map(|(x, y)| (x == y) as i64).sum()
+}
+
+impl LshIndex {
+    /// A signature (any buffer of u32, e.g. a numpy row) copied out, checked for its width.
+    fn values(&self, py: Python<'_>, sig: &Bound<'_, PyAny>, rows: usize) -> PyResult<Vec<u32>> {
+        let buffer = PyBuffer::<u32>::get(sig)?;
+        if buffer.item_count() != rows * self.num_perm {
+            return Err(PyValueError::new_err(format!(
+                "expected {rows} signature(s) of {} uint32 values, got {} values",
+                self.num_perm,
+                buffer.item_count()
+            )));
+        }
+        buffer.to_vec(py)
+    }
+
+    fn push(&mut self, id: Bound<'_, PyString>, story: Bound<'_, PyString>, sig: &[u32], bands: &[u64], ts: f64, size: i64) -> PyResult<()> {
+        let row = self.ids.len() as u32;
+        self.sigs.extend_from_slice(sig);
+        self.times.push(ts);
+        if let Some(earlier) = self.row_of.insert(id.to_str()?.to_owned(), row) {
+            self.times[earlier as usize] = f64::NEG_INFINITY;
+        }
+        self.ids.push(id.unbind());
+        self.stories.push(story.unbind());
+        self.sizes.push(size);
+        for &key in bands {
+            match self.buckets.get_mut(&key) {
+                None => {
+                    self.buckets.insert(key, Bucket::One(row));
+                }
+                Some(bucket @ Bucket::One(_)) => {
+                    let Bucket::One(first) = *bucket else { unreachable!() };
+                    *bucket = Bucket::Many(vec![first, row]);
+                }
+                Some(Bucket::Many(rows)) => {
+                    rows.push(row);
+                    if rows.len() > self.max_bucket {
+                        rows.remove(0); // the oldest row leaves a full bucket
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[pymethods]
+impl LshIndex {
+    #[new]
+    #[pyo3(signature = (capacity, num_perm, max_bucket))]
+    fn new(capacity: usize, num_perm: usize, max_bucket: usize) -> PyResult<Self> {
+        if num_perm == 0 {
+            return Err(PyValueError::new_err("num_perm must be at least 1"));
+        }
+        Ok(LshIndex {
+            num_perm,
+            max_bucket,
+            sigs: Vec::with_capacity(capacity * num_perm),
+            times: Vec::with_capacity(capacity),
+            ids: Vec::with_capacity(capacity),
+            stories: Vec::with_capacity(capacity),
+            sizes: Vec::with_capacity(capacity),
+            row_of: FxHashMap::default(),
+            buckets: FxHashMap::default(),
+        })
+    }
+
+    fn __len__(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// Item ids of every row, in row order.
+    #[getter]
+    fn ids(&self, py: Python<'_>) -> Vec<Py<PyString>> {
+        self.ids.iter().map(|id| id.clone_ref(py)).collect()
+    }
+
+    /// Item id -> its newest row (a copy).
+    #[getter]
+    fn row_of<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let out = PyDict::new(py);
+        for (id, row) in &self.row_of {
+            out.set_item(id, row)?;
+        }
+        Ok(out)
+    }
+
+    /// Remember one signature under its band keys.
+    #[pyo3(signature = (item_id, story, sig, bands, ts, size = 0))]
+    fn add(
+        &mut self,
+        py: Python<'_>,
+        item_id: Bound<'_, PyString>,
+        story: Bound<'_, PyString>,
+        sig: &Bound<'_, PyAny>,
+        bands: Vec<u64>,
+        ts: f64,
+        size: i64,
+    ) -> PyResult<()> {
+        let values = self.values(py, sig, 1)?;
+        self.push(item_id, story, &values, &bands, ts, size)
+    }
+
+    /// Many rows at once, in commit order: ``sigs`` a C-order (n, num_perm) uint32 matrix.
+    fn add_rows(
+        &mut self,
+        py: Python<'_>,
+        ids: Vec<Bound<'_, PyString>>,
+        stories: Vec<Bound<'_, PyString>>,
+        sigs: &Bound<'_, PyAny>,
+        bands: Vec<Vec<u64>>,
+        times: Vec<f64>,
+        sizes: Vec<i64>,
+    ) -> PyResult<()> {
+        let n = ids.len();
+        if stories.len() != n || bands.len() != n || times.len() != n || sizes.len() != n {
+            return Err(PyValueError::new_err("ids, stories, bands, times and sizes differ in length"));
+        }
+        let values = self.values(py, sigs, n)?;
+        self.sigs.reserve(n * self.num_perm);
+        let rows = ids.into_iter().zip(stories).zip(values.chunks_exact(self.num_perm)).zip(bands).zip(times).zip(sizes);
+        for (((((id, story), sig), keys), ts), size) in rows {
+            self.push(id, story, sig, &keys, ts, size)?;
+        }
+        Ok(())
+    }
+
+    /// (share of equal slots, story) of the candidate sharing a band key with ``sig`` that
+    /// agrees on most slots, among rows at least as new as ``oldest`` other than ``item_id``'s
+    /// newest row; on a tie the earliest row (the story's first item). None without one.
+    fn nearest(
+        &self,
+        py: Python<'_>,
+        sig: &Bound<'_, PyAny>,
+        bands: Vec<u64>,
+        oldest: f64,
+        item_id: &str,
+    ) -> PyResult<Option<(f64, Py<PyString>)>> {
+        let mut found: Vec<u32> = Vec::new();
+        for key in &bands {
+            match self.buckets.get(key) {
+                Some(Bucket::One(row)) => found.push(*row),
+                Some(Bucket::Many(rows)) => found.extend_from_slice(rows),
+                None => {}
+            }
+        }
+        if found.is_empty() {
+            return Ok(None);
+        }
+        let query = self.values(py, sig, 1)?;
+        found.sort_unstable();
+        found.dedup();
+        let own = self.row_of.get(item_id).copied();
+        let (mut best, mut best_row) = (-1i64, None);
+        for row in found {
+            let at = row as usize;
+            if Some(row) == own || !(self.times[at] >= oldest) {
+                continue;
+            }
+            let count = shared(&self.sigs[at * self.num_perm..(at + 1) * self.num_perm], &query);
+            if count > best {
+                (best, best_row) = (count, Some(at));
+            }
+        }
+        Ok(best_row.map(|at| (best as f64 / self.num_perm as f64, self.stories[at].clone_ref(py))))
+    }
+
+    /// The rows at least as new as ``oldest``, in row order: (ids, stories, their signatures
+    /// as native-endian uint32 bytes, times, sizes), to build a compacted index from.
+    #[allow(clippy::type_complexity)]
+    fn live<'py>(
+        &self,
+        py: Python<'py>,
+        oldest: f64,
+    ) -> PyResult<(Bound<'py, PyList>, Bound<'py, PyList>, Bound<'py, PyBytes>, Vec<f64>, Vec<i64>)> {
+        let keep: Vec<usize> = (0..self.ids.len()).filter(|&row| self.times[row] >= oldest).collect();
+        let ids = PyList::new(py, keep.iter().map(|&row| self.ids[row].clone_ref(py)))?;
+        let stories = PyList::new(py, keep.iter().map(|&row| self.stories[row].clone_ref(py)))?;
+        let width = self.num_perm * 4;
+        let sigs = PyBytes::new_with(py, keep.len() * width, |out| {
+            for (chunk, &row) in out.chunks_exact_mut(width).zip(&keep) {
+                let values = &self.sigs[row * self.num_perm..(row + 1) * self.num_perm];
+                for (bytes, value) in chunk.chunks_exact_mut(4).zip(values) {
+                    bytes.copy_from_slice(&value.to_ne_bytes());
+                }
+            }
+            Ok(())
+        })?;
+        let times = keep.iter().map(|&row| self.times[row]).collect();
+        let sizes = keep.iter().map(|&row| self.sizes[row]).collect();
+        Ok((ids, stories, sigs, times, sizes))
+    }
+}
