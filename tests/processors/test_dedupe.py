@@ -484,9 +484,11 @@ def test_short_texts_meet_their_mirrors_through_the_fine_bands() -> None:
     assert long.size == FINE_MAX_SHINGLES + 1 and len(long.bands) == BANDS
 
 
-def test_few_and_many_candidates_give_the_same_nearest(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Row-at-a-time comparison (up to _FEW candidates) and the matrix comparison agree:
-    same best similarity, earliest row on a tie, stale rows and the item's own row skipped."""
+def test_nearest_is_the_most_equal_fresh_candidate_and_the_earliest_row_on_a_tie() -> None:
+    """The index's nearest equals a plain scan of the rows sharing a band with the query, for
+    candidate sets of 1 to 20 rows: most equal slots, earliest row on a tie, stale rows and the
+    item's own newest row skipped. (Before the index moved to Rust this compared its row-at-a-time
+    and matrix paths; the Rust index has one path, so it is compared with the rule itself.)"""
     rng = np.random.default_rng(11)
 
     def near(sig: np.ndarray, most: int) -> np.ndarray:
@@ -495,30 +497,77 @@ def test_few_and_many_candidates_give_the_same_nearest(monkeypatch: pytest.Monke
         out[changed] = rng.integers(0, 1 << 32, len(changed), dtype=np.uint32)
         return out
 
+    rows: list[tuple[str, str, np.ndarray, float]] = []  # (id, story, signature, time) in row order
+
+    def plain_nearest(q: np.ndarray, oldest: float, own: str) -> tuple[float, str] | None:
+        keys = set(band_keys(q[None])[0])
+        newest = {item_id: row for row, (item_id, _, _, _) in enumerate(rows)}
+        best: tuple[int, str] | None = None
+        for row, (item_id, story, sig, ts) in enumerate(rows):
+            if newest[item_id] != row or row == newest.get(own) or ts < oldest or not keys & set(band_keys(sig[None])[0]):
+                continue
+            shared = int(np.count_nonzero(sig == q))
+            if best is None or shared > best[0]:
+                best = (shared, story)
+        return None if best is None else (best[0] / NUM_PERM, best[1])
+
     bases = [rng.integers(0, 1 << 32, NUM_PERM, dtype=np.uint32) for _ in range(7)]
     index = LshIndex(4)
     n = 0
-    for base, size in zip(bases, (1, 2, 4, 7, 8, 9, 20), strict=True):  # candidate sets on both sides of _FEW
+    for base, size in zip(bases, (1, 2, 4, 7, 8, 9, 20), strict=True):  # candidate sets of 1 to 20 rows
         for _ in range(size):
             sig = near(base, 30)
             index.add(f"r{n}", f"s{n % 7}", sig, band_keys(sig[None])[0], float(n % 5))
+            rows.append((f"r{n}", f"s{n % 7}", sig, float(n % 5)))
             n += 1
     base = bases[0]
-    index.add("twin-a", "ta", base, band_keys(base[None])[0], 9.0)
-    index.add("twin-b", "tb", base, band_keys(base[None])[0], 9.0)
+    for twin in ("a", "b"):
+        index.add(f"twin-{twin}", f"t{twin}", base, band_keys(base[None])[0], 9.0)
+        rows.append((f"twin-{twin}", f"t{twin}", base, 9.0))
     queries = [near(b, 40) for b in bases for _ in range(6)]
-    answers = {}
-    for few in (dedupe._FEW, -1, 10**9):
-        monkeypatch.setattr(dedupe, "_FEW", few)
-        answers[few] = [
-            index.nearest(q, band_keys(q[None])[0], oldest, own)
-            for q in queries for oldest in (0.0, 3.0, 9.5) for own in ("r3", "twin-a")
-        ]
-    assert answers[8] == answers[-1] == answers[10**9]
-    assert sum(a is None for a in answers[8]) > 0 and sum(a is not None for a in answers[8]) > 30
-    monkeypatch.setattr(dedupe, "_FEW", 8)
+    answers = [
+        index.nearest(q, band_keys(q[None])[0], oldest, own)
+        for q in queries for oldest in (0.0, 3.0, 9.5) for own in ("r3", "twin-a")
+    ]
+    assert answers == [plain_nearest(q, oldest, own) for q in queries for oldest in (0.0, 3.0, 9.5) for own in ("r3", "twin-a")]
+    assert sum(a is None for a in answers) > 0 and sum(a is not None for a in answers) > 30
     assert index.nearest(base, band_keys(base[None])[0], 9.0, "r0") == (1.0, "ta")  # tie: the earlier row
     assert index.nearest(base, band_keys(base[None])[0], 9.0, "twin-a") == (1.0, "tb")
+
+
+def test_a_full_bucket_drops_its_oldest_row() -> None:
+    """A band key holds at most MAX_BUCKET rows: the 51st identical signature pushes out the
+    first, so the tie among the rest goes to the second."""
+    sig = np.arange(NUM_PERM, dtype=np.uint32)
+    index = LshIndex(4)
+    for n in range(dedupe.MAX_BUCKET + 1):
+        index.add(f"r{n}", f"s{n}", sig, band_keys(sig[None])[0], 1.0)
+    assert index.nearest(sig, band_keys(sig[None])[0], 0.0, "probe") == (1.0, "s1")
+
+
+def test_a_rebuilt_or_compacted_index_gives_the_same_nearest() -> None:
+    """The index rebuilt from the store's signature records (reset_index: packed rows, one
+    band-key pass) and the one compacted by a purge that keeps everything answer as the one
+    built item by item, over the labelled pairs' texts in 14 languages (short ones in the fine
+    bands too; a re-committed id included)."""
+    lines = [*PAIRS.read_text("utf-8").splitlines(), *PAIRS.with_name("dedupe_pairs_multilingual.jsonl").read_text("utf-8").splitlines()]
+    pairs = [json.loads(line) for line in lines]
+    d = Deduper({})
+    for n, pair in enumerate(pairs):
+        d.observe(item(f"a{n}", pair["a"]["body"], title=pair["a"]["title"]), T0 + timedelta(seconds=n))
+    d.observe(item("a0", f"{pairs[1]['b']['body']} Updated.", title=pairs[1]["b"]["title"]), T0 + timedelta(seconds=len(pairs)))
+    probes = fingerprints([item(f"b{n}", pair["b"]["body"], title=pair["b"]["title"]) for n, pair in enumerate(pairs)])
+    oldest = T0.timestamp() - 1
+
+    def answers() -> list[tuple[float, str] | None]:
+        return [d.index.nearest(fp.vector, fp.bands, oldest, fp.item_id) for fp in probes if fp.vector is not None]
+
+    built = answers()
+    assert sum(a is not None for a in built) > len(pairs) // 2
+    d.reset_index()
+    assert answers() == built
+    d.purge(T0 + timedelta(seconds=len(pairs)))
+    assert answers() == built
 
 
 def test_fingerprints_survive_their_json_form() -> None:

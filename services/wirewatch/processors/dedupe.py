@@ -39,13 +39,14 @@ import zlib
 from collections.abc import Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, Self
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import numpy as np
 import numpy.typing as npt
 from rensa import RMinHash
 
+import wirewatch_native
 from wirewatch.search.analysis import tokenize
 
 Status = Literal["new", "duplicate", "near_duplicate", "update"]
@@ -59,7 +60,7 @@ NEAR_DUPLICATE_THRESHOLD = 0.42
 #: 128 values: the estimate's standard error at J = 0.4 is 0.043 (64 values: 0.061). Under six
 #: rensa seeds every script and language keeps P and R >= 0.98 at 0.40-0.42 with 128 values,
 #: with 64 two or three seeds of six fall below (``test_dedupe_multilingual.py --seeds``).
-NUM_PERM = 128  # at most 255: LshIndex.nearest counts equal values in uint8
+NUM_PERM = 128
 # Two tiers of LSH bands. Every text: 21 bands x 3 rows of the first 63 values, P(candidate) =
 # 1 - (1 - J**3)**21: 0.94 at J = 0.5, 0.994 at 0.6, 0.16 at 0.2 (a few candidates an item).
 # Mirrors of long texts sit at J >= 0.6 (their furniture is a small share of them). Texts of at
@@ -409,71 +410,22 @@ def band_keys(sigs: npt.NDArray[np.uint32], sizes: Sequence[int] = ()) -> list[l
     return keys
 
 
-#: Up to this many candidates are compared one row at a time (numpy's per-call cost is the
-#: cost there); more go through one matrix comparison.
-# row at a time for few candidates: 3.65 -> 2.52 us a check; tests/processors/test_dedupe.py::test_few_and_many_candidates_give_the_same_nearest
-_FEW = 8
-
-
-class LshIndex:
-    """Recent signatures in memory: rows of one matrix, and band key -> the rows in that bucket.
+class LshIndex(wirewatch_native.LshIndex):
+    """Recent signatures in memory: rows of NUM_PERM values, and band key -> the rows in that
+    bucket (at most MAX_BUCKET: a full bucket drops its oldest row).
 
     Derived state: the store's signature records are the truth, and the index is rebuilt
     from them (:meth:`Deduper.reset_index`). A check gathers the rows sharing a band with
-    the item (at most ``BANDS * MAX_BUCKET``) and compares their signatures (a few one row
-    at a time, more in one numpy pass): no per-candidate store read, no ranking by shared bands.
+    the item (at most ``BANDS * MAX_BUCKET``) and compares their signatures: no per-candidate
+    store read, no ranking by shared bands. Rows, buckets, :meth:`add` and :meth:`nearest`
+    (most equal slots among fresh candidates other than the item itself, the earliest row on
+    a tie) are in Rust (``services/wirewatch_native/src/lsh.rs``); band keys come from
+    :func:`band_keys`. Signatures cross as numpy rows through the buffer protocol (no copy
+    to Python ints, no numpy crate to pin against numpy's C API).
     """
 
-    def __init__(self, capacity: int = 1024) -> None:
-        self.sigs = np.empty((capacity, NUM_PERM), dtype=_U32)
-        self.times = np.empty(capacity, dtype=np.float64)
-        self.ids: list[str] = []
-        self.stories: list[str] = []
-        self.sizes: list[int] = []  # shingles of each row's text (its LSH tier, for compaction)
-        self.row_of: dict[str, int] = {}  # item id -> its newest row
-        # band key -> its row, or a list of rows once a second one shares the band (most keys hold one)
-        # one-row buckets as ints: 148M fewer instructions over 20,000 items; tests/processors/test_dedupe.py::test_few_and_many_candidates_give_the_same_nearest
-        self.buckets: dict[int, int | list[int]] = {}
-
-    def __len__(self) -> int:
-        return len(self.ids)
-
-    def _grow(self, needed: int) -> None:
-        capacity = max(needed, 2 * len(self.times))
-        sigs = np.empty((capacity, NUM_PERM), dtype=_U32)
-        times = np.empty(capacity, dtype=np.float64)
-        sigs[: len(self.ids)] = self.sigs[: len(self.ids)]
-        times[: len(self.ids)] = self.times[: len(self.ids)]
-        self.sigs, self.times = sigs, times
-
-    def add(
-        self, item_id: str, story: str, sig: npt.NDArray[np.uint32], bands: Sequence[int], ts: float, size: int = 0
-    ) -> None:
-        """Remember one signature (``bands``: its :func:`band_keys` for ``size`` shingles); a
-        re-committed id's earlier row stops counting."""
-        row = len(self.ids)
-        if row == len(self.times):
-            self._grow(row + 1)
-        self.sigs[row] = sig
-        self.times[row] = ts
-        self.ids.append(item_id)
-        self.stories.append(story)
-        self.sizes.append(size)
-        earlier = self.row_of.get(item_id)
-        if earlier is not None:
-            self.times[earlier] = -np.inf
-        self.row_of[item_id] = row
-        buckets = self.buckets
-        for key in bands:
-            bucket = buckets.get(key)
-            if bucket is None:  # most keys are new: the row itself, no list
-                buckets[key] = row
-            elif isinstance(bucket, int):
-                buckets[key] = [bucket, row]
-            else:
-                bucket.append(row)
-                if len(bucket) > MAX_BUCKET:
-                    del bucket[0]
+    def __new__(cls, capacity: int = 1024) -> Self:
+        return super().__new__(cls, capacity, NUM_PERM, MAX_BUCKET)
 
     def extend(
         self, ids: Sequence[str], stories: Sequence[str], packed: Sequence[str], times: Sequence[float],
@@ -491,59 +443,13 @@ class LshIndex:
         sizes: Sequence[int],
     ) -> None:
         """Rows of a signature matrix, their band keys computed in one pass."""
-        if len(self.ids) + len(ids) > len(self.times):
-            self._grow(len(self.ids) + len(ids))
-        rows = zip(ids, stories, sigs, band_keys(sigs, sizes), times, sizes, strict=True)
-        for item_id, story, sig, bands, ts, size in rows:
-            self.add(item_id, story, sig, bands, ts, size)
-
-    def nearest(self, sig: npt.NDArray[np.uint32], bands: Sequence[int], oldest: float, item_id: str) -> tuple[float, str] | None:
-        """(similarity, story) of the most similar fresh candidate other than ``item_id``.
-
-        On a tie the earliest row wins: the first item seen of the story.
-        """
-        hits = [bucket for bucket in map(self.buckets.get, bands) if bucket is not None]
-        if not hits:
-            return None
-        found: set[int] = set()
-        for bucket in hits:
-            if isinstance(bucket, int):
-                found.add(bucket)
-            else:
-                found.update(bucket)
-        found.discard(self.row_of.get(item_id, -1))
-        if not found:
-            return None
-        if len(found) <= _FEW:  # the usual case: a row at a time beats setting up a matrix
-            times, sigs = self.times, self.sigs
-            best, best_row = -1, -1
-            for row in sorted(found):
-                if times[row] >= oldest:
-                    shared = int(np.count_nonzero(sigs[row] == sig))
-                    if shared > best:
-                        best, best_row = shared, row
-            return (best / NUM_PERM, self.stories[best_row]) if best_row >= 0 else None
-        rows = np.fromiter(found, dtype=np.intp, count=len(found))
-        rows = rows[self.times[rows] >= oldest]
-        if not len(rows):
-            return None
-        rows.sort()
-        # equal values counted as uint8 (NUM_PERM <= 255), no cast to int64: 200 candidates 18.3 -> 10.9 us;
-        # tests/processors/test_dedupe.py::test_few_and_many_candidates_give_the_same_nearest
-        shared = np.add.reduce((self.sigs[rows] == sig).view(np.uint8), axis=1, dtype=np.uint8)
-        best = int(shared.argmax())
-        return int(shared[best]) / NUM_PERM, self.stories[int(rows[best])]
+        self.add_rows(ids, stories, np.ascontiguousarray(sigs, dtype=_U32), band_keys(sigs, sizes), times, sizes)
 
     def compacted(self, oldest: float) -> LshIndex:
         """A new index holding only rows at least as new as ``oldest`` (after a purge)."""
-        n = len(self.ids)
-        live = np.flatnonzero(self.times[:n] >= oldest)
-        fresh = LshIndex(max(1024, len(live)))
-        keep = live.tolist()
-        fresh._append(
-            [self.ids[i] for i in keep], [self.stories[i] for i in keep], self.sigs[live], self.times[live].tolist(),
-            [self.sizes[i] for i in keep],
-        )
+        ids, stories, packed, times, sizes = self.live(oldest)
+        fresh = LshIndex(max(1024, len(ids)))
+        fresh._append(ids, stories, np.frombuffer(packed, dtype=_U32).reshape(len(ids), NUM_PERM), times, sizes)
         return fresh
 
 
