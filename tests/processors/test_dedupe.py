@@ -545,6 +545,16 @@ def test_a_full_bucket_drops_its_oldest_row() -> None:
     assert index.nearest(sig, band_keys(sig[None])[0], 0.0, "probe") == (1.0, "s1")
 
 
+def test_an_item_id_with_a_lone_surrogate_is_still_an_id() -> None:
+    """The pipeline's schema check refuses such ids, but a direct caller of the Deduper may pass
+    one (a str that is not valid Unicode): the index keys it as it is, apart from a neighbour id."""
+    d = Deduper({})
+    assert verdict(d, item("a\ud800")) == ("new", None)
+    assert verdict(d, item("a\ud801", f"{STORY} Read more.", source="m")) == ("near_duplicate", "a\ud800")
+    assert verdict(d, item("a\ud800", f"{STORY} Updated.")) == ("update", "a\ud800")
+    assert d.index.row_of == {"a\ud800": 2, "a\ud801": 1}
+
+
 def test_a_rebuilt_or_compacted_index_gives_the_same_nearest() -> None:
     """The index rebuilt from the store's signature records (reset_index: packed rows, one
     band-key pass) and the one compacted by a purge that keeps everything answer as the one

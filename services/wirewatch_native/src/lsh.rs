@@ -5,6 +5,8 @@
 //! conversion and cache misses in a table of ~30 keys an item. Band keys are computed by the
 //! caller (`dedupe.band_keys`, numpy, a batch at once): this index only stores and compares.
 
+use std::borrow::Cow;
+
 use pyo3::buffer::PyBuffer;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -43,9 +45,22 @@ pub struct LshIndex {
     ids: Vec<Py<PyString>>,
     stories: Vec<Py<PyString>>,
     sizes: Vec<i64>,
-    row_of: FxHashMap<String, u32>, // item id -> its newest row
-    buckets: FxHashMap<u64, u32>,   // band key -> a row, or MANY | an index into lists
-    lists: Vec<Vec<u32>>,           // rows of the keys shared by several, oldest first
+    row_of: FxHashMap<Box<[u8]>, u32>, // item id (its id_key) -> its newest row
+    buckets: FxHashMap<u64, u32>,      // band key -> a row, or MANY | an index into lists
+    lists: Vec<Vec<u32>>,              // rows of the keys shared by several, oldest first
+}
+
+/// An item id as a map key: its UTF-8 bytes, or for a str holding a lone surrogate (which
+/// has no UTF-8; the pipeline's schema check refuses such items, a direct caller may not) its
+/// "surrogatepass" bytes, which no valid UTF-8 equals.
+fn id_key<'a>(id: &'a Bound<'_, PyString>) -> PyResult<Cow<'a, [u8]>> {
+    match id.to_str() {
+        Ok(text) => Ok(Cow::Borrowed(text.as_bytes())),
+        Err(_) => Ok(Cow::Owned(
+            id.call_method1("encode", ("utf-8", "surrogatepass"))?
+                .extract()?,
+        )),
+    }
 }
 
 /// How many slots two signatures agree on (counted in u32 lanes: LLVM compares 4 a step).
@@ -88,7 +103,7 @@ impl LshIndex {
         let row = self.ids.len() as u32;
         self.sigs.extend_from_slice(sig);
         self.times.push(ts);
-        if let Some(earlier) = self.row_of.insert(id.to_str()?.to_owned(), row) {
+        if let Some(earlier) = self.row_of.insert(id_key(&id)?.into(), row) {
             self.times[earlier as usize] = f64::NEG_INFINITY;
         }
         self.ids.push(id.unbind());
@@ -100,6 +115,11 @@ impl LshIndex {
                     self.buckets.insert(key, row);
                 }
                 Some(entry) if *entry & MANY == 0 => {
+                    if self.lists.len() >= MANY as usize {
+                        return Err(PyValueError::new_err(
+                            "an LSH index holds at most 2**31 shared band keys",
+                        ));
+                    }
                     self.lists.push(vec![*entry, row]);
                     *entry = MANY | (self.lists.len() - 1) as u32;
                 }
@@ -152,8 +172,8 @@ impl LshIndex {
     #[getter]
     fn row_of<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let out = PyDict::new(py);
-        for (id, row) in &self.row_of {
-            out.set_item(id, row)?;
+        for &row in self.row_of.values() {
+            out.set_item(&self.ids[row as usize], row)?;
         }
         Ok(out)
     }
@@ -217,7 +237,7 @@ impl LshIndex {
         sig: &Bound<'_, PyAny>,
         bands: Vec<u64>,
         oldest: f64,
-        item_id: &str,
+        item_id: Bound<'_, PyString>,
     ) -> PyResult<Option<(f64, Py<PyString>)>> {
         let mut found: Vec<u32> = Vec::new();
         for key in &bands {
@@ -233,7 +253,7 @@ impl LshIndex {
         let query = self.values(py, sig, 1)?;
         found.sort_unstable();
         found.dedup();
-        let own = self.row_of.get(item_id).copied();
+        let own = self.row_of.get(id_key(&item_id)?.as_ref()).copied();
         found.retain(|&row| Some(row) != own && self.times[row as usize] >= oldest);
         for &row in &found {
             prefetch(self.row(row as usize));
