@@ -25,7 +25,9 @@ from wirewatch.processors.events import (
     BOOST,
     NUMBERS_DISAGREE,
     PRIOR_DOCS,
+    EventClusterer,
     EventIndex,
+    EventVerdict,
     event_features,
     event_key,
 )
@@ -204,6 +206,35 @@ def test_document_frequencies_beyond_the_log_table_count_as_its_last() -> None:
         index.add(f"e{n}", ["common"], 1.0, 0.0)
     weights = index.weights_of(["common", "rare"])
     assert weights == {"common": pytest.approx(math.log(5050) - math.log(4097)), "rare": pytest.approx(math.log(5050))}
+
+
+#: Two bridge write-ups, two dam write-ups, an item bridging two events of its own, an unrelated one.
+ARRIVALS = [
+    ("wire", ["#14", "bridge", "collapse", "cologne", "rhine"]),
+    ("dam-1", ["dam", "flood", "valley", "warning"]),
+    ("paper", ["#14", "bridge", "collapse", "cologne", "mayor"]),
+    ("alpha", ["alpha", "beta", "delta", "gamma"]),
+    ("epsilon", ["epsilon", "eta", "theta", "zeta"]),
+    ("dam-2", ["dam", "flood", "valley", "village"]),
+    ("bridging", ["alpha", "beta", "epsilon", "eta", "gamma", "zeta"]),
+    ("weather", ["rain", "sunday", "wind"]),
+]
+
+
+def test_the_index_rebuilt_from_the_memory_gives_the_same_verdicts_and_records() -> None:
+    kept, rebuilt = EventClusterer({}), EventClusterer({})
+    verdicts = []
+    for n, (item_id, features) in enumerate(ARRIVALS):
+        rebuilt.reset_index()  # as after a rebalance: the next assign rebuilds it from the v: records
+        verdict = kept.assign(item_id, item_id, "new", features, 1000.0 + n)
+        assert rebuilt.assign(item_id, item_id, "new", list(features), 1000.0 + n) == verdict
+        verdicts.append(verdict)
+    assert verdicts == [
+        EventVerdict("wire"), EventVerdict("dam-1"), EventVerdict("wire"), EventVerdict("alpha"),
+        EventVerdict("epsilon"), EventVerdict("dam-1"), EventVerdict("alpha", ["epsilon"]), EventVerdict("weather"),
+    ]
+    assert rebuilt.store == kept.store  # the memory records ("w" included) are the same, bit for bit
+    assert len(rebuilt.index) == len(ARRIVALS) and rebuilt.resolve("epsilon") == "alpha"
 
 
 def test_event_key_falls_back_to_the_story() -> None:

@@ -28,13 +28,22 @@ Items already emitted keep their old id; readers resolve an id through the
 merges (``event_merged`` on the bridging item; the SQLite store keeps them in
 ``event_merges``, the event page follows them).
 
+The numeric work is in Rust (``wirewatch_native``, services/wirewatch_native/, built by
+``make install``): :class:`wirewatch_native.Featurer` makes the token features (asking Python
+for ``str.isalpha``, ``\\d`` and the analyser's Han/Hiragana class, so they are Python's to the
+character); :class:`wirewatch_native.EventCore` interns features to ids and keeps the rows,
+postings, document frequencies, IDF weights, candidate counts and weighted Dice. In Python it
+cost ~53 us an item inside ``wirewatch process`` (a quarter of the 200 us an item that 5,000
+items/s allows); README "Events" has the numbers. The constants are defined here and passed to it; the quotes
+(the analyser's ``tokenize``), entities, memory records, merges and ``resolve`` stay here.
+
 Memory layout (JSON values, each with its time ``t`` so dedupe's purge drops it
 after the dedupe window): ``v:<item id>`` -> ``{"e": event, "t", "f": features,
 "w": weight, "k": scheme}`` (features only for the items compared: not for syndicated
 copies), ``M:<event>`` -> ``{"into": event, "t"}``; the alert windows of ``re_alert``
-(:mod:`wirewatch.processors.pipeline`) ``a:<rule unit>`` -> ``{"w": start, "t"}``. The index (postings, document
-frequencies) is derived: built from the ``v:`` records on first use, as the
-dedupe LSH index is.
+(:mod:`wirewatch.processors.pipeline`) ``a:<rule unit>`` -> ``{"w": start, "t"}``. The index (``EventCore``: interned
+features, postings, document frequencies) is derived: built from the ``v:`` records on first
+use, as the dedupe LSH index is.
 """
 
 from __future__ import annotations
@@ -124,8 +133,8 @@ def event_features(
     """
     extra: list[str] = []
     for text in texts:
-        # ASCII without '"' has no quote: no regex scan for 45% of the bench's texts (features 15.5 ->
-        # 13.6 us an item with the Han check now in Rust; test_ascii_quotes_are_features_and_text_without_quotes_has_none)
+        # ASCII without '"' has no quote: no regex scan for 45% of the bench's texts (with a Han check, since
+        # moved to Rust: features 15.5 -> 13.6 us an item; test_ascii_quotes_are_features_and_text_without_quotes_has_none)
         if text.isascii() and '"' not in text:
             continue
         stops = stop_words(language)
@@ -136,9 +145,9 @@ def event_features(
         name = entity.get("id") or entity.get("name")
         if name:
             extra.append(f"@{str(name).lower()}")
-    # the token features in Rust (wirewatch_native.Featurer): 16.7 -> 4.4 us an item with the quotes
-    # and entities above (replay of the bench's 20,000 items; test_features_work_in_any_script,
-    # test_single_letters_are_dropped_and_only_han_makes_pairs)
+    # the token features in Rust (wirewatch_native.Featurer): event_features 16.7 -> 9.9 us an item, of
+    # which the quotes and entities above ~4 (replay of the bench's 20,000 items, README "Events";
+    # test_features_work_in_any_script, test_single_letters_are_dropped_and_only_han_makes_pairs)
     return _featurer(language).features(title, lead, extra)
 
 
