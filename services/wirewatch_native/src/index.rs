@@ -22,15 +22,21 @@ struct Query {
     numbers: bool,
 }
 
+/// What the index knows of a feature, in one place: a lookup touches one cache line or two,
+/// not one per table (inside `wirewatch process` the index's memory is mostly out of cache).
+struct Feature {
+    boost: f64,   // its kind's boost (first character)
+    df: u32,
+    number: bool, // a number feature ('#')
+    postings: Vec<u32>, // rows having it, up to the cap and one past; empty: none
+}
+
 /// Rows, postings and document frequencies over interned feature ids (u32: a row is a
 /// few hundred bytes, not a list of Python strings).
 #[pyclass(module = "wirewatch_native")]
 pub struct EventCore {
     ids: FxHashMap<String, u32>,
-    boost: Vec<f64>,    // per feature id: its kind's boost (first character)
-    number: Vec<bool>,  // per feature id: a number feature ('#')
-    df: Vec<u32>,       // per feature id
-    postings: Vec<Vec<u32>>, // per feature id; empty: no row has it
+    features: Vec<Feature>, // by id
     rows: Vec<Row>,
     counts: Vec<u32>,   // per row: scratch for candidate counting, zero between calls
     kinds: Vec<(char, f64)>,
@@ -46,14 +52,11 @@ impl EventCore {
         if let Some(&id) = self.ids.get(feature) {
             return id;
         }
-        let id = self.boost.len() as u32;
+        let id = self.features.len() as u32;
         let kind = feature.chars().next();
         let boost = self.kinds.iter().find(|(k, _)| Some(*k) == kind).map_or(1.0, |(_, b)| *b);
         self.ids.insert(feature.to_owned(), id);
-        self.boost.push(boost);
-        self.number.push(kind == Some('#'));
-        self.df.push(0);
-        self.postings.push(Vec::new());
+        self.features.push(Feature { boost, df: 0, number: kind == Some('#'), postings: Vec::new() });
         id
     }
 
@@ -75,9 +78,10 @@ impl EventCore {
         let mut total = 0.0;
         let mut numbers = false;
         for &id in &ids {
-            let w = (top - self.log1p[(self.df[id as usize] as usize).min(most)]) * self.boost[id as usize];
+            let f = &self.features[id as usize];
+            let w = (top - self.log1p[(f.df as usize).min(most)]) * f.boost;
             total += w;
-            numbers |= self.number[id as usize];
+            numbers |= f.number;
             by_id.push((id, w));
         }
         by_id.sort_unstable_by_key(|&(id, _)| id);
@@ -106,8 +110,7 @@ impl EventCore {
             return Err(pyo3::exceptions::PyValueError::new_err("log1p: an empty table"));
         }
         Ok(Self {
-            ids: FxHashMap::default(), boost: Vec::new(), number: Vec::new(), df: Vec::new(),
-            postings: Vec::new(), rows: Vec::new(), counts: Vec::new(), kinds, prior_docs,
+            ids: FxHashMap::default(), features: Vec::new(), rows: Vec::new(), counts: Vec::new(), kinds, prior_docs,
             posting_cap, top_rows, numbers_disagree, log1p,
         })
     }
@@ -136,7 +139,7 @@ impl EventCore {
         }
         let mut seen: Vec<u32> = Vec::new(); // rows in first-counted order
         for &id in &q.ids {
-            let rows = &self.postings[id as usize];
+            let rows = &self.features[id as usize].postings;
             if rows.len() > self.posting_cap {
                 continue;
             }
@@ -173,12 +176,11 @@ impl EventCore {
         let mut ids = self.intern_all(features)?;
         let mut numbers = false;
         for &id in &ids {
-            let i = id as usize;
-            self.df[i] += 1;
-            numbers |= self.number[i];
-            let rows = &mut self.postings[i];
-            if rows.len() <= self.posting_cap {
-                rows.push(row); // a longer posting finds no candidates: stop it one past the cap
+            let f = &mut self.features[id as usize];
+            f.df += 1;
+            numbers |= f.number;
+            if f.postings.len() <= self.posting_cap {
+                f.postings.push(row); // a longer posting finds no candidates: stop it one past the cap
             }
         }
         ids.sort_unstable();
@@ -199,7 +201,7 @@ impl EventCore {
                 std::cmp::Ordering::Greater => j += 1,
                 std::cmp::Ordering::Equal => {
                     sum += w;
-                    number |= self.number[id as usize];
+                    number |= self.features[id as usize].number;
                     i += 1;
                     j += 1;
                 }
