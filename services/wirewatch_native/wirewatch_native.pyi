@@ -1,6 +1,7 @@
 """The numeric core of Wirewatch's events (services/wirewatch/processors/events.py), in Rust."""
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 class EventCore:
     """Rows of interned features, postings, document frequencies and the weighted Dice."""
@@ -15,10 +16,12 @@ class EventCore:
     def add(self, features: list[str], weight: float, time: float) -> None: ...
 
 class Featurer:
-    """One language's token features (stop words out, stems, numbers, Han/Hiragana pairs)."""
+    """One language's features (stop words out, stems, numbers, Han/Hiragana pairs, quotes, entities)."""
 
     def __init__(
         self, *, stops: Sequence[str], stem: int, lead_tokens: int, is_character: Callable[[str], object],
-        has_digit: Callable[[str], object],
+        has_digit: Callable[[str], object], tokenize: Callable[[str], Iterable[str]],
     ) -> None: ...
-    def features(self, title: Sequence[str], lead: Sequence[str], extra: list[str]) -> list[str]: ...
+    def features(
+        self, title: Sequence[str], lead: Sequence[str], texts: Iterable[str], entities: Iterable[Mapping[str, Any]],
+    ) -> list[str]: ...

@@ -152,6 +152,13 @@ def test_ascii_quotes_are_features_and_text_without_quotes_has_none() -> None:
     assert event_features(tokenize(plain), [], [plain], [], "en") == ["#14", "bridge", "mayor", "reopen", "says"]
 
 
+def test_a_quote_is_6_to_400_characters_between_marks_and_a_mark_that_closes_nothing_opens() -> None:
+    text = 'a "short" b "mayor vows bridge rebuild" c "' + "x" * 401 + '" «rescue crews»'
+    # "short": 5 characters; the x's: 401; the '"' after them closes nothing, so it opens (then 1 character)
+    assert event_features([], [], [text], [], "en") == [
+        '"bridge rebuild', '"mayor vows', '"rescue crews', '"vows bridge']
+
+
 def test_single_letters_are_dropped_and_only_han_makes_pairs() -> None:
     latin = "Plan B for the A40 bridge"
     assert event_features(tokenize(latin), [], [latin], [], "en") == ["#a40", "bridge", "plan"]

@@ -48,7 +48,6 @@ use, as the dedupe LSH index is.
 
 from __future__ import annotations
 
-import itertools
 import math
 import re
 from collections.abc import Iterable, Mapping, MutableMapping, Sequence
@@ -90,7 +89,6 @@ POSTING_CAP = 16
 #: Merge hops followed when resolving an event id.
 MAX_HOPS = 16
 
-_QUOTED = re.compile(r"[\"“”«»„「『‹›』」]([^\"“”«»„「『‹›』」]{6,400})[\"“”«»„」』›‹「『]")
 _DIGIT = re.compile(r"\d")
 _VERSION = "1"  # in stored records: features of another scheme are not compared
 
@@ -131,31 +129,18 @@ def event_features(
     ``title`` and ``lead`` are the analyser's tokens (the pipeline has them already);
     ``texts`` the raw title and lead, searched for quotes.
     """
-    extra: list[str] = []
-    for text in texts:
-        # ASCII without '"' has no quote: no regex scan for 45% of the bench's texts (with a Han check, since
-        # moved to Rust: features 15.5 -> 13.6 us an item; test_ascii_quotes_are_features_and_text_without_quotes_has_none)
-        if text.isascii() and '"' not in text:
-            continue
-        stops = stop_words(language)
-        for quote in _QUOTED.findall(text):
-            words = [w for w in tokenize(quote) if w not in stops]
-            extra.extend(f'"{a} {b}' for a, b in itertools.pairwise(words))
-    for entity in entities:
-        name = entity.get("id") or entity.get("name")
-        if name:
-            extra.append(f"@{str(name).lower()}")
-    # the token features in Rust (wirewatch_native.Featurer): event_features 16.7 -> 9.9 us an item, of
-    # which the quotes and entities above ~4 (replay of the bench's 20,000 items, README "Events";
-    # test_features_work_in_any_script, test_single_letters_are_dropped_and_only_han_makes_pairs)
-    return _featurer(language).features(title, lead, extra)
+    # in Rust (wirewatch_native.Featurer): event_features 16.7 -> 9.9 us an item with the quotes and
+    # entities still in Python, -> ? us with them in Rust (replay of the bench's 20,000 items, README
+    # "Events"; test_features_work_in_any_script, test_single_letters_are_dropped_and_only_han_makes_pairs,
+    # test_ascii_quotes_are_features_and_text_without_quotes_has_none)
+    return _featurer(language).features(title, lead, texts, entities)
 
 
 @cache
 def _featurer(language: str | None) -> Featurer:
     """The language's :class:`wirewatch_native.Featurer`: its stop words hashed once."""
     return Featurer(stops=sorted(stop_words(language)), stem=STEM, lead_tokens=LEAD_TOKENS,
-                    is_character=CHARACTER_TOKEN.match, has_digit=_DIGIT.search)
+                    is_character=CHARACTER_TOKEN.match, has_digit=_DIGIT.search, tokenize=tokenize)
 
 
 @dataclass(slots=True)
