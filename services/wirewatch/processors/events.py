@@ -28,14 +28,15 @@ Items already emitted keep their old id; readers resolve an id through the
 merges (``event_merged`` on the bridging item; the SQLite store keeps them in
 ``event_merges``, the event page follows them).
 
-The numeric work is in Rust (``wirewatch_native``, services/wirewatch_native/, built by
-``make install``): :class:`wirewatch_native.Featurer` makes the token features (asking Python
-for ``str.isalpha``, ``\\d`` and the analyser's Han/Hiragana class, so they are Python's to the
-character); :class:`wirewatch_native.EventCore` interns features to ids and keeps the rows,
-postings, document frequencies, IDF weights, candidate counts and weighted Dice. In Python it
-cost ~53 us an item inside ``wirewatch process`` (a quarter of the 200 us an item that 5,000
-items/s allows); README "Events" has the numbers. The constants are defined here and passed to it; the quotes
-(the analyser's ``tokenize``), entities, memory records, merges and ``resolve`` stay here.
+The per-item work is in Rust (``wirewatch_native``, services/wirewatch_native/, built by
+``make install``): :class:`wirewatch_native.Featurer` makes the features, asking Python what
+Python and the analyser define (``str.isalpha``, ``\\d``, the Han/Hiragana class and
+``tokenize`` for quotes, ``str.lower`` for entities) so they are the same to the character;
+:class:`wirewatch_native.EventCore` interns features to ids and keeps the rows, postings,
+document frequencies, IDF weights, candidate counts and weighted Dice. In Python this cost
+~53 us an item inside ``wirewatch process``, a quarter of the 200 us an item that 5,000 items/s
+allows; in Rust ~21 (README "Events"). The constants are defined here and passed to it; the
+memory records, merges and ``resolve`` stay here.
 
 Memory layout (JSON values, each with its time ``t`` so dedupe's purge drops it
 after the dedupe window): ``v:<item id>`` -> ``{"e": event, "t", "f": features,
@@ -129,10 +130,9 @@ def event_features(
     ``title`` and ``lead`` are the analyser's tokens (the pipeline has them already);
     ``texts`` the raw title and lead, searched for quotes.
     """
-    # in Rust (wirewatch_native.Featurer): event_features 16.7 -> 9.9 us an item with the quotes and
-    # entities still in Python, -> ? us with them in Rust (replay of the bench's 20,000 items, README
-    # "Events"; test_features_work_in_any_script, test_single_letters_are_dropped_and_only_han_makes_pairs,
-    # test_ascii_quotes_are_features_and_text_without_quotes_has_none)
+    # all in Rust (wirewatch_native.Featurer): 15-17 -> 8.4-9.1 us an item replayed, 19-21 -> 11.5 inside
+    # `wirewatch process` (the bench's 20,000 items, README "Events"; test_features_work_in_any_script,
+    # test_single_letters_are_dropped_and_only_han_makes_pairs, test_a_quote_is_6_to_400_characters...)
     return _featurer(language).features(title, lead, texts, entities)
 
 
@@ -253,8 +253,9 @@ class EventClusterer:
                 return verdict
         index = self.index
         features = features if isinstance(features, list) else list(features)  # the index's row shares it
-        # the index in Rust (wirewatch_native.EventCore): assign 17.7 -> 3.4 us an item (replay of the
-        # bench's 20,000 items; test_similarities_are_the_documented_weighted_dice, test_the_top_rows...)
+        # the index in Rust (wirewatch_native.EventCore): assign 14.5-17.7 -> 4.1-4.5 us an item replayed, 32-38 -> 10
+        # inside `wirewatch process` (the bench's 20,000 items, README "Events";
+        # test_similarities_are_the_documented_weighted_dice, test_the_index_rebuilt_from_the_memory...)
         weight, alike = index.alike(features, ts - self.window) if features else (0, [])  # 0: as sum() of none
         events: list[str] = []
         for similarity, row in alike:
