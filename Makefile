@@ -8,12 +8,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 LOCAL := deploy/local
-# The Rust extension (services/wirewatch_native: dedupe's LSH index), built in release mode
-# into the venv; cargo's build cache lives outside the repo and is reused across worktrees.
+# The Rust extension (events' core, dedupe's LSH index) and its build cache: outside the repo, so a fresh clone
+# (CI) reuses the compiled dependencies instead of building from nothing (12 s -> 4 s here).
 NATIVE := services/wirewatch_native
-NATIVE_STAMP := $(VENV)/.native-installed
-NATIVE_SOURCES := $(wildcard $(NATIVE)/src/*.rs) $(NATIVE)/Cargo.toml $(NATIVE)/Cargo.lock $(NATIVE)/pyproject.toml $(NATIVE)/wirewatch_native.pyi
+NATIVE_STAMP := $(VENV)/.native
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/wirewatch/cargo-target
+NO_CARGO := cargo (Rust) is needed to build services/wirewatch_native: install it with rustup (https://rustup.rs), then retry
 
 .PHONY: install lint test test-unit stack-up stack-down stack-status demo bench clean
 
@@ -26,15 +26,17 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[dev,ner]'
 	touch $(STAMP)
 
-# rebuilt whenever a Rust source, the stub or the crate's manifests change (maturin from the dev extra)
-$(NATIVE_STAMP): $(STAMP) $(NATIVE_SOURCES)
-	@command -v cargo >/dev/null || { echo "make install: cargo not found; install Rust (https://rustup.rs) to build $(NATIVE)" >&2; exit 1; }
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/pip install -q --no-build-isolation $(NATIVE)
+# release profile (maturin's default); maturin comes from the dev extra, hence the PATH
+$(NATIVE_STAMP): $(STAMP) $(NATIVE)/Cargo.toml $(NATIVE)/Cargo.lock $(NATIVE)/pyproject.toml \
+		$(NATIVE)/wirewatch_native.pyi $(wildcard $(NATIVE)/src/*.rs)
+	@command -v cargo >/dev/null || { echo "make install: $(NO_CARGO)" >&2; exit 1; }
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/pip install -q --no-build-isolation ./$(NATIVE)
 	touch $(NATIVE_STAMP)
 
 lint: install
 	$(BIN)/ruff check services tests bench
 	$(BIN)/mypy services/wirewatch tests bench
+	cargo clippy -q --release --manifest-path $(NATIVE)/Cargo.toml -- -D warnings
 
 stack-up: install
 	$(LOCAL)/stack.sh up
