@@ -8,10 +8,16 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 LOCAL := deploy/local
+# The Rust extension (events' core) and its build cache: outside the repo, so a fresh clone
+# (CI) reuses the compiled dependencies instead of building from nothing (12 s -> 4 s here).
+NATIVE := services/wirewatch_native
+NATIVE_STAMP := $(VENV)/.native
+export CARGO_TARGET_DIR ?= $(HOME)/.cache/wirewatch/cargo-target
+NO_CARGO := cargo (Rust) is needed to build services/wirewatch_native: install it with rustup (https://rustup.rs), then retry
 
 .PHONY: install lint test test-unit stack-up stack-down stack-status demo bench clean
 
-install: $(STAMP)
+install: $(STAMP) $(NATIVE_STAMP)
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || PYTHON=python3; \
@@ -20,9 +26,17 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[dev,ner]'
 	touch $(STAMP)
 
+# release profile (maturin's default); maturin comes from the dev extra, hence the PATH
+$(NATIVE_STAMP): $(STAMP) $(NATIVE)/Cargo.toml $(NATIVE)/Cargo.lock $(NATIVE)/pyproject.toml \
+		$(NATIVE)/wirewatch_native.pyi $(wildcard $(NATIVE)/src/*.rs)
+	@command -v cargo >/dev/null || { echo "make install: $(NO_CARGO)" >&2; exit 1; }
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/pip install -q --no-build-isolation ./$(NATIVE)
+	touch $(NATIVE_STAMP)
+
 lint: install
 	$(BIN)/ruff check services tests bench
 	$(BIN)/mypy services/wirewatch tests bench
+	cargo clippy -q --release --manifest-path $(NATIVE)/Cargo.toml -- -D warnings
 
 stack-up: install
 	$(LOCAL)/stack.sh up

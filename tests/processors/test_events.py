@@ -25,7 +25,9 @@ from wirewatch.processors.events import (
     BOOST,
     NUMBERS_DISAGREE,
     PRIOR_DOCS,
+    EventClusterer,
     EventIndex,
+    EventVerdict,
     event_features,
     event_key,
 )
@@ -150,6 +152,13 @@ def test_ascii_quotes_are_features_and_text_without_quotes_has_none() -> None:
     assert event_features(tokenize(plain), [], [plain], [], "en") == ["#14", "bridge", "mayor", "reopen", "says"]
 
 
+def test_a_quote_is_6_to_400_characters_between_marks_and_a_mark_that_closes_nothing_opens() -> None:
+    text = 'a "short" b "mayor vows bridge rebuild" c "' + "x" * 401 + '" «rescue crews»'
+    # "short": 5 characters; the x's: 401; the '"' after them closes nothing, so it opens (then 1 character)
+    assert event_features([], [], [text], [], "en") == [
+        '"bridge rebuild', '"mayor vows', '"rescue crews', '"vows bridge']
+
+
 def test_single_letters_are_dropped_and_only_han_makes_pairs() -> None:
     latin = "Plan B for the A40 bridge"
     assert event_features(tokenize(latin), [], [latin], [], "en") == ["#a40", "bridge", "plan"]
@@ -168,23 +177,24 @@ def test_similarities_are_the_documented_weighted_dice() -> None:
             ["dam", "flood"]]
     index = EventIndex()
     for n, features in enumerate(rows):
-        weights, _ = index.weights_of(features)
+        weights = index.weights_of(features)
         assert weights == {f: pytest.approx(weight(index, n, f)) for f in features}
         index.add(f"e{n}", features, sum(weights.values()), float(n))
     item = ['"bridge fell', "#12", "bridge", "collapse", "ruhr"]
-    weights, numbers = index.weights_of(item)
-    assert weights == {f: pytest.approx(weight(index, 4, f)) for f in item} and numbers == {"#12"}
+    weights = index.weights_of(item)
+    assert weights == {f: pytest.approx(weight(index, 4, f)) for f in item}
     total = sum(weights.values())
 
     def dice(row: int) -> float:
         shared = sum(weights[f] for f in item if f in rows[row])
         return 2 * shared / (total + index.weights[row])
 
-    alike = index.alike(weights, total, 0.0, index.probe(item, numbers))
+    weight_of_item, alike = index.alike(item, 0.0)
+    assert weight_of_item == total  # summed in the features' order: the memory's "w", bit for bit
     assert [row for _, row in alike] == [2, 1, 0]  # best first; "dam, flood" shares nothing
     assert dict((row, s) for s, row in alike) == {  # row 0 states 14, the item 12: halved
         2: pytest.approx(dice(2)), 1: pytest.approx(dice(1)), 0: pytest.approx(dice(0) * NUMBERS_DISAGREE)}
-    assert index.alike(weights, total, 1.5, index.probe(item, numbers))[-1][1] == 2  # rows 0, 1 too old
+    assert index.alike(item, 1.5)[1][-1][1] == 2  # rows 0, 1 too old
 
 
 def test_the_top_rows_are_those_sharing_most_ties_in_feature_then_row_order() -> None:
@@ -192,8 +202,7 @@ def test_the_top_rows_are_those_sharing_most_ties_in_feature_then_row_order() ->
     for n, features in enumerate([["c", "x0"], ["b", "x1"], ["a", "x2"], ["a", "x3"], ["b", "x4"], ["c", "x5"],
                                   ["a", "b", "x6"]]):
         index.add(f"e{n}", features, 1.0, 0.0)
-    weights, numbers = index.weights_of(["a", "b", "c"])
-    alike = index.alike(weights, sum(weights.values()), 0.0, index.probe(["a", "b", "c"], numbers))
+    _, alike = index.alike(["a", "b", "c"], 0.0)
     # row 6 shares two; of the rows sharing one, postings a, b, c in order: rows 2, 3 (a) and 1 (b)
     assert sorted(row for _, row in alike) == [1, 2, 3, 6]
 
@@ -202,8 +211,43 @@ def test_document_frequencies_beyond_the_log_table_count_as_its_last() -> None:
     index = EventIndex()
     for n in range(5000):
         index.add(f"e{n}", ["common"], 1.0, 0.0)
-    weights, _ = index.weights_of(["common", "rare"])
+    weights = index.weights_of(["common", "rare"])
     assert weights == {"common": pytest.approx(math.log(5050) - math.log(4097)), "rare": pytest.approx(math.log(5050))}
+
+
+#: Two bridge write-ups, two dam write-ups, an item bridging two events of its own, an unrelated one.
+ARRIVALS = [
+    ("wire", ["#14", "bridge", "collapse", "cologne", "rhine"]),
+    ("dam-1", ["dam", "flood", "valley", "warning"]),
+    ("paper", ["#14", "bridge", "collapse", "cologne", "mayor"]),
+    ("alpha", ["alpha", "beta", "delta", "gamma"]),
+    ("epsilon", ["epsilon", "eta", "theta", "zeta"]),
+    ("dam-2", ["dam", "flood", "valley", "village"]),
+    ("bridging", ["alpha", "beta", "epsilon", "eta", "gamma", "zeta"]),
+    ("weather", ["rain", "sunday", "wind"]),
+]
+
+
+def test_the_index_rebuilt_from_the_memory_gives_the_same_verdicts_and_records() -> None:
+    kept, rebuilt = EventClusterer({}), EventClusterer({})
+    verdicts = []
+    for n, (item_id, features) in enumerate(ARRIVALS):
+        rebuilt.reset_index()  # as after a rebalance: the next assign rebuilds it from the v: records
+        verdict = kept.assign(item_id, item_id, "new", features, 1000.0 + n)
+        assert rebuilt.assign(item_id, item_id, "new", list(features), 1000.0 + n) == verdict
+        verdicts.append(verdict)
+    assert verdicts == [
+        EventVerdict("wire"), EventVerdict("dam-1"), EventVerdict("wire"), EventVerdict("alpha"),
+        EventVerdict("epsilon"), EventVerdict("dam-1"), EventVerdict("alpha", ["epsilon"]), EventVerdict("weather"),
+    ]
+    assert rebuilt.store == kept.store  # the memory records ("w" included) are the same, bit for bit
+    assert len(rebuilt.index) == len(ARRIVALS) and rebuilt.resolve("epsilon") == "alpha"
+    for key in [key for key, value in kept.store.items() if value["t"] < 1005.0]:  # dedupe's purge
+        del kept.store[key]
+    kept.compact(1005.0)
+    assert kept.index.events == ["dam-1", "alpha", "weather"]  # dam-2, bridging, weather: by their events
+    bridge = ["#14", "bridge", "collapse", "cologne", "rhine"]
+    assert kept.assign("late", "late", "new", bridge, 1010.0) == EventVerdict("late")  # wire, paper: purged
 
 
 def test_event_key_falls_back_to_the_story() -> None:

@@ -28,29 +28,37 @@ Items already emitted keep their old id; readers resolve an id through the
 merges (``event_merged`` on the bridging item; the SQLite store keeps them in
 ``event_merges``, the event page follows them).
 
+The per-item work is in Rust (``wirewatch_native``, services/wirewatch_native/, built by
+``make install``): :class:`wirewatch_native.Featurer` makes the features, asking Python what
+Python and the analyser define (``str.isalpha``, ``\\d``, the Han/Hiragana class and
+``tokenize`` for quotes, ``str.lower`` for entities) so they are the same to the character;
+:class:`wirewatch_native.EventCore` interns features to ids and keeps the rows, postings,
+document frequencies, IDF weights, candidate counts and weighted Dice. In Python this cost
+~53 us an item inside ``wirewatch process``, a quarter of the 200 us an item that 5,000 items/s
+allows; in Rust ~21 (README "Events"). The constants are defined here and passed to it; the
+memory records, merges and ``resolve`` stay here.
+
 Memory layout (JSON values, each with its time ``t`` so dedupe's purge drops it
 after the dedupe window): ``v:<item id>`` -> ``{"e": event, "t", "f": features,
 "w": weight, "k": scheme}`` (features only for the items compared: not for syndicated
 copies), ``M:<event>`` -> ``{"into": event, "t"}``; the alert windows of ``re_alert``
-(:mod:`wirewatch.processors.pipeline`) ``a:<rule unit>`` -> ``{"w": start, "t"}``. The index (postings, document
-frequencies) is derived: built from the ``v:`` records on first use, as the
-dedupe LSH index is.
+(:mod:`wirewatch.processors.pipeline`) ``a:<rule unit>`` -> ``{"w": start, "t"}``. The index (``EventCore``: interned
+features, postings, document frequencies) is derived: built from the ``v:`` records on first
+use, as the dedupe LSH index is.
 """
 
 from __future__ import annotations
 
-import itertools
 import math
 import re
-from collections import Counter
 from collections.abc import Iterable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
-from operator import itemgetter
-from typing import Any, NamedTuple
+from typing import Any
 
 from wirewatch.core.schemas import event_key
 from wirewatch.search.analysis import CHARACTER_TOKEN, tokenize
+from wirewatch_native import EventCore, Featurer
 
 #: Seconds an item stays comparable: a day and a half of an event's coverage on both sides
 #: of a night; the labelled set's rewrites come within 30 h.
@@ -82,9 +90,7 @@ POSTING_CAP = 16
 #: Merge hops followed when resolving an event id.
 MAX_HOPS = 16
 
-_QUOTED = re.compile(r"[\"“”«»„「『‹›』」]([^\"“”«»„「『‹›』」]{6,400})[\"“”«»„」』›‹「『]")
 _DIGIT = re.compile(r"\d")
-_NO_NUMBERS: frozenset[str] = frozenset()
 _VERSION = "1"  # in stored records: features of another scheme are not compared
 
 #: ISO 639-1 -> jusText stop-list name, for the languages both know.
@@ -124,49 +130,17 @@ def event_features(
     ``title`` and ``lead`` are the analyser's tokens (the pipeline has them already);
     ``texts`` the raw title and lead, searched for quotes.
     """
-    stops = stop_words(language)
-    tokens = set(title).union(lead[:LEAD_TOKENS]).difference(stops)
-    # set comprehensions over the distinct tokens, no per-token branches: 60 -> 12 us an item
-    # (5,000 bench items; tests/processors/test_events.py::test_features_work_in_any_script)
-    out = {tok[:STEM] for tok in tokens if tok.isalpha()}
-    others = [tok for tok in tokens if not tok.isalpha() and len(tok) > 1]  # few: numbers, "o'neill", "u.s."
-    out.update(f"#{tok}" if _DIGIT.search(tok) else tok[:STEM] for tok in others)
-    if min(map(len, tokens), default=2) == 1:  # single letters; Han/Hiragana: their pairs, in text order
-        singles = [tok for tok in tokens if len(tok) == 1]
-        out.difference_update(singles)
-        # the pairs only where a single is Han/Hiragana (a fifth of the bench's items have single
-        # letters, few of them Han); with the quote check below, features 15.5 -> 13.6 us an item
-        # (replay, GC off; test_features_work_in_any_script, test_single_letters_are_dropped...)
-        if any(map(CHARACTER_TOKEN.match, singles)):
-            out.update(_character_pairs([*title, *lead[:LEAD_TOKENS]]))
-    for text in texts:
-        # ASCII without '"' has no quote: no regex scan for 45% of the bench's texts (gain: above;
-        # test_features_work_in_any_script, test_ascii_quotes_are_features_and_text_without_quotes_has_none)
-        if text.isascii() and '"' not in text:
-            continue
-        for quote in _QUOTED.findall(text):
-            words = [w for w in tokenize(quote) if w not in stops]
-            out.update(f'"{a} {b}' for a, b in itertools.pairwise(words))
-    for entity in entities:
-        name = entity.get("id") or entity.get("name")
-        if name:
-            out.add(f"@{str(name).lower()}")
-    return sorted(out)
+    # all in Rust (wirewatch_native.Featurer): 15-17 -> 8.4-9.1 us an item replayed, 19-21 -> 11.5 inside
+    # `wirewatch process` (the bench's 20,000 items, README "Events"; test_features_work_in_any_script,
+    # test_single_letters_are_dropped_and_only_han_makes_pairs, test_a_quote_is_6_to_400_characters...)
+    return _featurer(language).features(title, lead, texts, entities)
 
 
-def _character_pairs(tokens: list[str]) -> set[str]:
-    """``~ab`` for each two neighbouring Han/Hiragana characters (the analyser's one-character
-    tokens) of the same run."""
-    out: set[str] = set()
-    run: list[str] = []
-    for tok in tokens:
-        if len(tok) == 1 and CHARACTER_TOKEN.match(tok):
-            run.append(tok)
-            continue
-        out.update(f"~{a}{b}" for a, b in itertools.pairwise(run))
-        run = []
-    out.update(f"~{a}{b}" for a, b in itertools.pairwise(run))
-    return out
+@cache
+def _featurer(language: str | None) -> Featurer:
+    """The language's :class:`wirewatch_native.Featurer`: its stop words hashed once."""
+    return Featurer(stops=sorted(stop_words(language)), stem=STEM, lead_tokens=LEAD_TOKENS,
+                    is_character=CHARACTER_TOKEN.match, has_digit=_DIGIT.search, tokenize=tokenize)
 
 
 @dataclass(slots=True)
@@ -177,108 +151,46 @@ class EventVerdict:
     merged: list[str] = field(default_factory=list)
 
 
-class Probe(NamedTuple):
-    """An item's features as :meth:`EventIndex.alike` and :meth:`EventIndex.add` read them, built once."""
-
-    features: frozenset[str]
-    numbers: frozenset[str]  # the number features
-    postings: list[list[int] | None]  # each feature's posting (None: no row has it)
+#: log(1 + df) for the document frequencies a feature scored in candidates can have (a list
+#: index instead of a log call); beyond it, the frequency counts as this many.
+_LOG_MAX = 4096
+_LOG1P = [math.log(1 + df) for df in range(_LOG_MAX + 1)]
 
 
 class EventIndex:
-    """Derived, in memory: the compared items of the window, their features and postings."""
+    """Derived, in memory: the compared items of the window. The numbers (interned features,
+    postings, document frequencies, weights, candidates, similarities) are in
+    :class:`wirewatch_native.EventCore`; the rows' events, times and weights also here."""
 
     def __init__(self) -> None:
+        self.core = EventCore(boost=list(BOOST.items()), prior_docs=PRIOR_DOCS, posting_cap=POSTING_CAP,
+                              top_rows=TOP_ROWS, numbers_disagree=NUMBERS_DISAGREE, log1p=_LOG1P)
         self.events: list[str] = []
         self.times: list[float] = []
-        # the row's sorted features: the memory record's own list, not a frozenset (2 KB a row, built
-        # per row): assign 15.5 -> 13.1 us an item (replay, GC off), 26 MB less peak memory over the
-        # bench's 20,000 items (test_similarities_are_the_documented_weighted_dice)
-        self.features: list[Sequence[str]] = []
+        self.features: list[list[str]] = []  # the memory records' own lists
         self.weights: list[float] = []
-        self.numbers: list[frozenset[str]] = []  # the row's number features
-        self.postings: dict[str, list[int]] = {}
-        self.df: Counter[str] = Counter()
 
     def __len__(self) -> int:
         return len(self.events)
 
-    def weights_of(self, features: Sequence[str]) -> tuple[dict[str, float], frozenset[str]]:
-        """Each feature's IDF among the rows (and :data:`PRIOR_DOCS`), times its kind's boost;
-        and the number features (``features`` sorted: the boosted kinds come first).
+    def weights_of(self, features: list[str]) -> dict[str, float]:
+        """Each feature's IDF among the rows (and :data:`PRIOR_DOCS`), times its kind's boost
+        (``features`` sorted, as :func:`event_features` gives them)."""
+        return dict(zip(features, self.core.weights(features), strict=True))
 
-        One dict an item, read again for every row it is compared with: per-feature method
-        calls were 30% of the events' time (cProfile, 5,000 bench items)."""
-        df, logs, most = self.df.get, _LOG1P, _LOG_MAX
-        top = math.log(len(self.events) + PRIOR_DOCS)
-        weights = {f: top - logs[min(df(f, 0), most)] for f in features}
-        numbers = []
-        for f in features:  # sorted: the boosted kinds ('"' quotes, '#' numbers) come first
-            kind = f[0]
-            if kind > "#":
-                break
-            weights[f] *= BOOST.get(kind, 1.0)
-            if kind == "#":
-                numbers.append(f)
-        return weights, frozenset(numbers) if numbers else _NO_NUMBERS
+    def alike(self, features: list[str], oldest: float) -> tuple[float, list[tuple[float, int]]]:
+        """The features' total weight and (similarity, row) of the :data:`TOP_ROWS` rows sharing
+        most of them (ties: features sorted, rows ascending: the same in every process), best
+        first, among rows newer than ``oldest``."""
+        return self.core.alike(features, oldest)
 
-    def probe(self, features: Sequence[str], numbers: frozenset[str]) -> Probe:
-        """The item's :class:`Probe` (``numbers``: from :meth:`weights_of`). Built once for :meth:`alike`
-        and :meth:`add`: assign 15.3 -> 13.9 us an item (replay of the bench's 20,000 items, GC off;
-        tests/processors/test_events.py::test_similarities_are_the_documented_weighted_dice)."""
-        return Probe(frozenset(features), numbers, list(map(self.postings.get, features)))
-
-    def add(self, event: str, features: Sequence[str], weight: float, ts: float, probe: Probe | None = None) -> None:
-        """Index a row (``probe``: the features' :meth:`probe`, if the caller has it)."""
-        row = len(self.events)
-        if probe is None:
-            probe = self.probe(features, frozenset(f for f in features if f[0] == "#") or _NO_NUMBERS)
+    def add(self, event: str, features: list[str], weight: float, ts: float) -> None:
+        """Index a row (``weight``: its features' total, as the memory record keeps it)."""
+        self.core.add(features, weight, ts)
         self.events.append(event)
         self.times.append(ts)
         self.features.append(features)
         self.weights.append(weight)
-        self.numbers.append(probe.numbers)
-        self.df.update(features)
-        postings, cap = self.postings, POSTING_CAP
-        for f, rows in zip(features, probe.postings, strict=True):
-            if rows is None:
-                postings[f] = [row]
-            elif len(rows) <= cap:  # a longer posting finds no candidates: stop it one past the cap
-                rows.append(row)
-
-    def alike(self, weights: dict[str, float], weight: float, oldest: float, probe: Probe) -> list[tuple[float, int]]:
-        """(similarity, row) of the rows most alike, best first, among rows newer than ``oldest``
-        (``weights``, ``weight``: :meth:`weights_of` the features and their sum; ``probe``: their :meth:`probe`)."""
-        cap = POSTING_CAP
-        mine, numbers, lists = probe
-        hits = [rows for rows in lists if rows is not None and len(rows) <= cap]
-        # one C counting pass over every posting (per feature, Counter.update was 25% of alike)
-        counts: Counter[int] = Counter(itertools.chain.from_iterable(hits))
-        if not counts:
-            return []
-        # the TOP_ROWS most shared, ties in counting order (features sorted, rows ascending): the
-        # same in every process. A stable C sort, not Counter.most_common's heapq.nlargest (pure
-        # Python): assign 14.4 -> 13.4 us an item (replay, GC off; test_the_top_rows_are_those_sharing_most...)
-        top = sorted(counts.items(), key=itemgetter(1), reverse=True)[:TOP_ROWS]
-        out = []
-        of = weights.__getitem__
-        times, features, row_weights, row_numbers = self.times, self.features, self.weights, self.numbers
-        for row, _n in top:
-            if times[row] < oldest:
-                continue
-            similarity = 2 * sum(map(of, mine.intersection(features[row]))) / (weight + row_weights[row])
-            theirs = row_numbers[row]
-            if numbers and theirs and numbers.isdisjoint(theirs):
-                similarity *= NUMBERS_DISAGREE
-            out.append((similarity, row))
-        out.sort(key=lambda pair: (-pair[0], pair[1]))
-        return out
-
-
-#: log(1 + df) for the document frequencies a feature scored in candidates can have (a list
-#: index instead of a math.log call); beyond it, the frequency counts as this many.
-_LOG_MAX = 4096
-_LOG1P = [math.log(1 + df) for df in range(_LOG_MAX + 1)]
 
 
 class EventClusterer:
@@ -340,11 +252,13 @@ class EventClusterer:
                 self.store[f"v:{item_id}"] = {"e": verdict.event_id, "t": ts}
                 return verdict
         index = self.index
-        weights, numbers = index.weights_of(features)
-        weight = sum(weights.values())
-        probe = index.probe(features, numbers)
+        features = features if isinstance(features, list) else list(features)  # the index's row shares it
+        # the index in Rust (wirewatch_native.EventCore): assign 14.5-17.7 -> 4.1-4.5 us an item replayed, 32-38 -> 10
+        # inside `wirewatch process` (the bench's 20,000 items, README "Events";
+        # test_similarities_are_the_documented_weighted_dice, test_the_index_rebuilt_from_the_memory...)
+        weight, alike = index.alike(features, ts - self.window) if features else (0, [])  # 0: as sum() of none
         events: list[str] = []
-        for similarity, row in index.alike(weights, weight, ts - self.window, probe):
+        for similarity, row in alike:
             if similarity < (self.merge_threshold if events else self.threshold):
                 break
             event = self.resolve(index.events[row])
@@ -357,13 +271,12 @@ class EventClusterer:
             verdict = EventVerdict(events[0], events[1:])
             for old in verdict.merged:
                 self.store[f"M:{old}"] = {"into": verdict.event_id, "t": ts}
-        features = features if isinstance(features, list) else list(features)  # the index's row shares it
         record: dict[str, Any] = {"e": verdict.event_id, "t": ts, "f": features, "w": weight, "k": _VERSION}
         if verdict.merged:
             record["m"] = verdict.merged
         self.store[f"v:{item_id}"] = record
         if features:
-            index.add(verdict.event_id, features, weight, ts, probe)
+            index.add(verdict.event_id, features, weight, ts)
         return verdict
 
     def compact(self, oldest: float) -> None:
@@ -372,4 +285,4 @@ class EventClusterer:
             self._index = self._build_index()
 
 
-__all__ = ["EventClusterer", "EventIndex", "EventVerdict", "Probe", "event_features", "event_key", "stop_words"]
+__all__ = ["EventClusterer", "EventIndex", "EventVerdict", "event_features", "event_key", "stop_words"]
