@@ -98,20 +98,14 @@ def serve(folder: Path) -> None:
 
 # -------------------------------------------------------------------- poll
 
-class _MemoryState:
-    """State store seeded with each feed's old ETag (as after an earlier poll)."""
+def _seeded_state() -> Any:
+    """A state store seeded with each feed's old ETag (as after an earlier poll)."""
+    from wirewatch.pollers.state import MemoryStateStore, SourceState
 
-    def __init__(self) -> None:
-        from wirewatch.pollers.state import SourceState
-
-        self.states = {f"feed-{i}": SourceState(f"feed-{i}", etag=_etag(i, current=False), saved_at=1.0)
-                       for i in range(FEEDS)}
-
-    async def load(self, source_id: str) -> Any:
-        return self.states[source_id]
-
-    async def save(self, state: Any) -> None:
-        self.states[state.source_id] = state
+    store = MemoryStateStore()
+    store.states.update((f"feed-{i}", SourceState(f"feed-{i}", etag=_etag(i, current=False), saved_at=1.0))
+                        for i in range(FEEDS))
+    return store
 
 
 class _Counter:
@@ -161,7 +155,7 @@ def poll(folder: Path, port: int) -> dict[str, Any]:
     async def run() -> tuple[float, list[Any], int]:
         publisher = _Counter()
         async with Fetcher(policy) as fetcher:
-            poller = Poller(state=_MemoryState(), fetcher=fetcher, publisher=publisher,
+            poller = Poller(state=_seeded_state(), fetcher=fetcher, publisher=publisher,
                             raw_topic="bench.raw", dead_letter_topic="bench.dead-letter", concurrency=64)
             start = time.perf_counter()
             results = await poller.poll_once(sources)

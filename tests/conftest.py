@@ -7,11 +7,15 @@ loudly under CI=true: CI must never pass by skipping the real services.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
+import signal
 import socket
+import subprocess
+import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -157,3 +161,42 @@ def wirewatch_env(tmp_path: Path) -> Iterator[dict[str, str]]:
 def wirewatch_bin() -> str:
     exe = REPO / ".venv" / "bin" / "wirewatch"
     return str(exe) if exe.exists() else shutil.which("wirewatch") or "wirewatch"
+
+
+def _stop_process_group(proc: subprocess.Popen[Any], grace: float = 15.0) -> None:
+    """SIGTERM to the process group of ``proc`` (started with ``start_new_session=True``), SIGKILL
+    after ``grace`` seconds: a worker and every child it started are gone when a test ends."""
+    if proc.poll() is not None:
+        return
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=5)
+
+
+@pytest.fixture(scope="session")
+def stop_process_group() -> Callable[..., None]:
+    """``stop_process_group(proc, grace=15.0)``: see :func:`_stop_process_group`."""
+    return _stop_process_group
+
+
+Until = Callable[..., Awaitable[None]]
+
+
+async def _until(check: Callable[[], bool], what: str, process: subprocess.Popen[Any], timeout: float = 60) -> None:
+    """Poll ``check`` every 0.2 s while ``process`` runs; fail when it ended or ``timeout`` passed."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, f"wirewatch run ended early: {process.returncode}"
+        if check():
+            return
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture(scope="session")
+def until() -> Until:
+    """``await until(check, what, process, timeout=60)``: see :func:`_until`."""
+    return _until

@@ -12,8 +12,7 @@ import json
 import signal
 import sqlite3
 import subprocess
-import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -47,18 +46,9 @@ def stored_items(data: Path) -> int:
         conn.close()
 
 
-async def until(check: Callable[[], bool], what: str, process: subprocess.Popen[str], timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert process.poll() is None, f"wirewatch run ended early: {process.returncode}"
-        if check():
-            return
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
 
 async def test_run_stores_the_alert_it_delivered_and_counts_agree(
-    tmp_path: Path, wirewatch_bin: str, wirewatch_env: dict[str, str],
+    tmp_path: Path, wirewatch_bin: str, wirewatch_env: dict[str, str], until: Callable[..., Awaitable[None]],
 ) -> None:
     demo = Demo(tmp_path / "unused", web=None, interval=0.3)
     app = web.Application()

@@ -242,6 +242,12 @@ def test_the_index_rebuilt_from_the_memory_gives_the_same_verdicts_and_records()
     ]
     assert rebuilt.store == kept.store  # the memory records ("w" included) are the same, bit for bit
     assert len(rebuilt.index) == len(ARRIVALS) and rebuilt.resolve("epsilon") == "alpha"
+    for key in [key for key, value in kept.store.items() if value["t"] < 1005.0]:  # dedupe's purge
+        del kept.store[key]
+    kept.compact(1005.0)
+    assert kept.index.events == ["dam-1", "alpha", "weather"]  # dam-2, bridging, weather: by their events
+    bridge = ["#14", "bridge", "collapse", "cologne", "rhine"]
+    assert kept.assign("late", "late", "new", bridge, 1010.0) == EventVerdict("late")  # wire, paper: purged
 
 
 def test_event_key_falls_back_to_the_story() -> None:

@@ -110,7 +110,8 @@ def rules_file(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def start_worker(wirewatch_bin: str, wirewatch_env: dict[str, str], settings: Settings, rules_file: Path, tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
+def start_worker(wirewatch_bin: str, wirewatch_env: dict[str, str], settings: Settings, rules_file: Path, tmp_path: Path,
+                 stop_process_group: Callable[..., None]) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
     procs: list[subprocess.Popen[bytes]] = []
 
     def start(name: str, metrics_port: int = 0) -> subprocess.Popen[bytes]:
@@ -132,13 +133,7 @@ def start_worker(wirewatch_bin: str, wirewatch_env: dict[str, str], settings: Se
 
     yield start
     for proc in procs:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=5)
+        stop_process_group(proc)
     # pytest shows this only when the test failed: what each worker said, last lines first to read
     for log_path in sorted(tmp_path.glob("worker-*.log")):
         lines = log_path.read_text("utf-8", "replace").splitlines()

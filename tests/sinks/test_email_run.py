@@ -8,8 +8,7 @@ import asyncio
 import json
 import signal
 import subprocess
-import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import yaml
@@ -31,18 +30,9 @@ ALERT_IDS = [
 ]
 
 
-async def until(check: Callable[[], bool], what: str, process: subprocess.Popen[str], timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert process.poll() is None, f"wirewatch run ended early: {process.returncode}"
-        if check():
-            return
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
 
 async def test_run_mails_each_alert_once_and_an_unreachable_relay_stops_nothing(
-    tmp_path: Path, wirewatch_bin: str, wirewatch_env: dict[str, str],
+    tmp_path: Path, wirewatch_bin: str, wirewatch_env: dict[str, str], until: Callable[..., Awaitable[None]],
 ) -> None:
     demo = Demo(tmp_path / "unused", web=None, interval=0.3)
     app = web.Application()
@@ -71,11 +61,11 @@ async def test_run_mails_each_alert_once_and_an_unreachable_relay_stops_nothing(
                 env=wirewatch_env, stdout=subprocess.DEVNULL, stderr=log, text=True,
             )
         try:
-            await until(lambda: len(server.mails()) == 2, "stage 0", process)
+            await until(lambda: len(server.mails()) == 2, "stage 0", process, 90)
             demo.advance()
-            await until(lambda: len(server.mails()) == 5, "stage 1", process)
+            await until(lambda: len(server.mails()) == 5, "stage 1", process, 90)
             demo.advance()
-            await until(lambda: len(server.mails()) == 6, "stage 2", process)
+            await until(lambda: len(server.mails()) == 6, "stage 2", process, 90)
             await asyncio.sleep(1.5)  # time for anything more to arrive (nothing should)
         finally:
             process.send_signal(signal.SIGTERM)

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import signal
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +53,7 @@ async def settings(kafka_bootstrap: str, topic_prefix: str) -> Settings:
 
 @pytest.fixture
 def worker(wirewatch_bin: str, wirewatch_env: dict[str, str], settings: Settings,
-           tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+           tmp_path: Path, stop_process_group: Callable[..., None]) -> Iterator[subprocess.Popen[bytes]]:
     rules = tmp_path / "rules.yaml"
     rules.write_text(RULES, "utf-8")
     env = {**wirewatch_env, "WIREWATCH_KAFKA_BOOTSTRAP": str(settings.kafka_bootstrap),
@@ -65,13 +63,7 @@ def worker(wirewatch_bin: str, wirewatch_env: dict[str, str], settings: Settings
         proc = subprocess.Popen([wirewatch_bin, "processor", "--rules", str(rules), "--ner", "off"], env=env,
                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     yield proc
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=5)
+    stop_process_group(proc)
     print((tmp_path / "worker.log").read_text("utf-8", "replace")[-4000:])  # shown when the test failed
 
 
