@@ -212,10 +212,12 @@ def sandbox(root: Path, demo_day: Path) -> Path:
         (root / entry.name).symlink_to(entry)
     venv = root / ".venv"
     venv.mkdir()
+    stamps = (".installed", ".native")  # the Makefile's install stamps, in the order it makes them
     for entry in (REPO / ".venv").iterdir():
-        if entry.name != ".installed":
+        if entry.name not in stamps:
             (venv / entry.name).symlink_to(entry)
-    (venv / ".installed").touch()  # newer than pyproject.toml: `make` installs nothing here
+    for stamp in stamps:  # each newer than its prerequisites: `make` installs and builds nothing here
+        (venv / stamp).touch()
     for name in USER_FILES:
         shutil.copy(REPO / "examples" / name, root / name)
     shutil.copy(REPO / "tests" / "fixtures" / "embedded" / "parity_raw.jsonl", root / "raw.jsonl")
