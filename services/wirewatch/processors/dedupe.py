@@ -245,7 +245,7 @@ def _unit_hashes(token: str) -> bytes:
 # hash sum * _MIX2 + units, and every hash then goes through MurmurHash3's fmix64 (the mix is
 # linear, and so is crc32; rensa takes slot and rank straight from the input bits, so
 # structured inputs need avalanche).
-# SPEEDTRICK
+# in Rust: signatures_and_sizes 0.43-0.45 -> 0.23-0.27 s in a run over the bench's 20,000 items; tests/processors/test_dedupe_shingles.py::test_real_texts_of_14_languages_in_batches_of_16
 _SHINGLER = wirewatch_native.Shingler(
     _unit_hashes, mix1=int(_MIX1), mix2=int(_MIX2), fmix1=_FMIX1, fmix2=_FMIX2, fmix_shift=_FMIX_SHIFT,
     char_flag=_CHAR_FLAG, word_shingle=WORD_SHINGLE, char_shingle=CHAR_SHINGLE,
@@ -253,7 +253,8 @@ _SHINGLER = wirewatch_native.Shingler(
 
 
 def _token_hashes(tokens: Iterable[str]) -> npt.NDArray[np.uint64]:
-    """:func:`_unit_hash` of each unit of the tokens, as uint64 (the width the shingle mix works in)."""
+    """:func:`_unit_hash` of each unit of the tokens, as uint64, through :data:`_SHINGLER`'s cache
+    (guarded by tests/processors/test_dedupe.py::test_cached_token_hashes_are_the_plain_crc32)."""
     return np.frombuffer(_SHINGLER.unit_hashes(tokens, _MAX_CACHED), dtype=_U64)
 
 
