@@ -50,3 +50,20 @@ class LshIndex:
     def live(self, oldest: float) -> tuple[list[str], list[str], bytes, list[float], list[int]]: ...
 
 # --- end dedupe ---
+
+# --- dedupe: the shingle hashes (src/shingles.rs; used by wirewatch.processors.dedupe._SHINGLER) ---
+# hashes cross as native-endian uint64 bytes (numpy.frombuffer reads them without a copy)
+
+class Shingler:
+    """The token -> unit hashes cache and the shingle hashes of a batch of texts."""
+
+    def __new__(
+        cls, unit_hashes: Callable[[str], bytes], *, mix1: int, mix2: int, fmix1: int, fmix2: int, fmix_shift: int,
+        char_flag: int, word_shingle: int, char_shingle: int,
+    ) -> Self: ...
+    def __len__(self) -> int: ...
+    def unit_hashes(self, tokens: Iterable[str], max_cached: int) -> bytes: ...
+    def shingle_hashes(self, token_lists: Iterable[Iterable[str]], max_tokens: int, max_cached: int) -> tuple[bytes, list[int]]: ...
+    def shingle_hash(self, unit_hashes: Sequence[int]) -> int: ...
+
+# --- end dedupe shingles ---

@@ -212,7 +212,7 @@ def shingles(tokens: Sequence[str]) -> set[tuple[str, ...]]:
 # MinHash over :func:`shingles`. Each token's units are hashed once (crc32 of their UTF-8 bytes,
 # stable across processes, unlike ``hash()``; a character unit's hash has bit 32 set, which
 # tells the shingle mix its length); a shingle's 64-bit hash mixes its unit hashes
-# (multiply-add in uint64, vectorised with numpy); the signature of those shingle hashes is
+# (multiply-add in wrapping u64, in Rust: see :data:`_SHINGLER`); the signature of those shingle hashes is
 # rensa's R-MinHash (Rust: each hash picks a slot and a rank in a few seeded rounds instead of
 # being permuted NUM_PERM times; same collision probability per slot, the Jaccard similarity).
 # rensa rather than a numpy port of datasketch's 64 affine permutations: 41 -> 26 us a signature; tests/processors/test_dedupe.py::test_signature_agreement_estimates_jaccard_of_the_shingles
@@ -221,8 +221,7 @@ _U32 = np.uint32
 _U64 = np.uint64
 _MIX1 = _U64(0x9E3779B97F4A7C15)  # odd 64-bit constants (golden ratio, xxhash prime 2)
 _MIX2 = _U64(0xC2B2AE3D27D4EB4F)
-_S33, _FMIX1, _FMIX2 = _U64(33), _U64(0xFF51AFD7ED558CCD), _U64(0xC4CEB9FE1A85EC53)
-_S32 = _U64(32)
+_FMIX_SHIFT, _FMIX1, _FMIX2 = 33, 0xFF51AFD7ED558CCD, 0xC4CEB9FE1A85EC53  # MurmurHash3's fmix64
 _CHAR_FLAG = 1 << 32
 _MAX_CACHED = 1 << 18
 _digests = RMinHash.digest_matrix_from_flat_token_hashes
@@ -238,68 +237,30 @@ def _unit_hashes(token: str) -> bytes:
     return b"".join(_unit_hash(unit).to_bytes(8, "little") for unit in token_units(token))
 
 
-# cached token hashes as bytes: 33k fewer instructions an item; tests/processors/test_dedupe.py::test_cached_token_hashes_are_the_plain_crc32
-class _TokenHashes(dict[str, bytes]):
-    """:func:`_unit_hashes` per token, computed on first sight (so a token meets the
-    :data:`_UNSPACED` pattern once, not on every item): news vocabulary
-    repeats, so a batch's look-ups run in C (``dict.__getitem__``) and only new tokens
-    reach Python. Bytes rather than ints: a batch's hashes are then one ``bytes.join``
-    that numpy reads as it is, instead of a Python int converted per token."""
-
-    def __missing__(self, token: str) -> bytes:
-        if len(self) > _MAX_CACHED:
-            self.clear()
-        value = self[token] = _unit_hashes(token)
-        return value
-
-
-_TOKEN_HASHES = _TokenHashes()
+# The shingle hashes in Rust (services/wirewatch_native/src/shingles.rs), with these constants:
+# a token's unit hashes are cached there (:func:`_unit_hashes` computes a new token's, so a token
+# meets the :data:`_UNSPACED` pattern once; the cache is emptied past _MAX_CACHED tokens); a
+# shingle's hash is the multiply-add mix of its units' hashes (wrapping u64: h0 * _MIX1 + h1,
+# times _MIX1 plus h2 for a character shingle), a text too short for any shingle has the one
+# hash sum * _MIX2 + units, and every hash then goes through MurmurHash3's fmix64 (the mix is
+# linear, and so is crc32; rensa takes slot and rank straight from the input bits, so
+# structured inputs need avalanche).
+# in Rust: signatures_and_sizes 0.43-0.45 -> 0.23-0.27 s in a run over the bench's 20,000 items; tests/processors/test_dedupe_shingles.py::test_real_texts_of_14_languages_in_batches_of_16
+_SHINGLER = wirewatch_native.Shingler(
+    _unit_hashes, mix1=int(_MIX1), mix2=int(_MIX2), fmix1=_FMIX1, fmix2=_FMIX2, fmix_shift=_FMIX_SHIFT,
+    char_flag=_CHAR_FLAG, word_shingle=WORD_SHINGLE, char_shingle=CHAR_SHINGLE,
+)
 
 
 def _token_hashes(tokens: Iterable[str]) -> npt.NDArray[np.uint64]:
-    """:func:`_unit_hash` of each unit of the tokens, as uint64 (the width the shingle mix works in)."""
-    return np.frombuffer(b"".join(map(_TOKEN_HASHES.__getitem__, tokens)), dtype="<u8").astype(_U64, copy=False)
-
-
-def _short_text_hash(h: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
-    """The one shingle hash (before :func:`_fmix64`) of a text too short for any shingle."""
-    return h.sum(dtype=_U64, keepdims=True) * _MIX2 + _U64(len(h))
-
-
-def _fmix64(mixed: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
-    """MurmurHash3's fmix64, in place. The shingle mix is linear, and so is crc32; rensa
-    takes slot and rank straight from the input bits, so structured inputs need avalanche."""
-    mixed ^= mixed >> _S33
-    mixed *= _FMIX1
-    mixed ^= mixed >> _S33
-    mixed *= _FMIX2
-    mixed ^= mixed >> _S33
-    return mixed
-
-
-def _windows(h: npt.NDArray[np.uint64]) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.intp]]:
-    """The mix (before :func:`_fmix64`) of the shingle starting at each unit, and each unit's
-    length in excess of a word shingle (1 for a character, 0 for a word). Where a shingle
-    would run past the end of ``h`` the mix is garbage: callers drop it."""
-    n = len(h)
-    extra = (h >> _S32).astype(np.intp)
-    mixed = np.zeros(n, dtype=_U64)
-    if n >= 2:
-        two = h[:-1] * _MIX1 + h[1:]
-        mixed[:-1] = two
-        if n >= 3:
-            three = two[:-1] * _MIX1 + h[2:]
-            np.copyto(mixed[:-2], three, where=extra[:-2].astype(bool))
-    return mixed, extra
+    """:func:`_unit_hash` of each unit of the tokens, as uint64, through :data:`_SHINGLER`'s cache
+    (guarded by tests/processors/test_dedupe.py::test_cached_token_hashes_are_the_plain_crc32)."""
+    return np.frombuffer(_SHINGLER.unit_hashes(tokens, _MAX_CACHED), dtype=_U64)
 
 
 def shingle_hash(shingle: Sequence[str]) -> int:
-    """The hash :func:`signature` gives one shingle (a tuple of units): its scalar reference."""
-    h = np.array([_unit_hash(unit) for unit in shingle], dtype=_U64)
-    mixed = h[:1].copy()
-    for value in h[1:]:
-        mixed = mixed * _MIX1 + value
-    return int(_fmix64(mixed)[0])
+    """The hash :func:`signature` gives one shingle (a tuple of units)."""
+    return _SHINGLER.shingle_hash([_unit_hash(unit) for unit in shingle])
 
 
 def signature_matrix(token_lists: Sequence[Sequence[str]]) -> npt.NDArray[np.uint32]:
@@ -311,30 +272,12 @@ def signature_matrix(token_lists: Sequence[Sequence[str]]) -> npt.NDArray[np.uin
 def signatures_and_sizes(token_lists: Sequence[Sequence[str]]) -> tuple[npt.NDArray[np.uint32], list[int]]:
     """:func:`signature_matrix` and the number of shingles of each text (which LSH tier it is in).
 
-    The token hashes, the shingle mix and rensa each run once over the batch: numpy and
-    rensa calls cost ~1 µs each before any work.
+    The shingle hashes (:data:`_SHINGLER`) and rensa each run once over the batch: a call
+    costs ~1 µs before any work.
     """
     # a batch of 16 at once: 18.3 -> 10.0 us an item; tests/processors/test_dedupe.py::test_a_batch_of_signatures_equals_one_at_a_time
-    hashed = _TOKEN_HASHES.__getitem__
-    per_text = [b"".join(map(hashed, tokens[:MAX_TOKENS])) for tokens in token_lists]
-    lengths = np.fromiter(map(len, per_text), dtype=np.intp, count=len(per_text)) // 8
-    h = np.frombuffer(b"".join(per_text), dtype="<u8").astype(_U64, copy=False)
-    # the shingle starting at every unit, also those running into the next text (dropped here)
-    mixed, extra = _windows(h)
-    ends = np.repeat(np.cumsum(lengths), lengths)
-    fits = np.arange(len(h)) + WORD_SHINGLE + extra <= ends
-    kept = mixed[fits]
-    before = np.concatenate(([0], np.cumsum(fits)))  # shingles kept before each unit
-    parts = []
-    offsets = [0]
-    start = 0
-    for n in lengths.tolist():
-        first, last = before[start], before[start + n]
-        parts.append(kept[first:last] if last > first else _short_text_hash(h[start : start + n]))
-        offsets.append(offsets[-1] + len(parts[-1]))
-        start += n
-    shingle_hashes = _fmix64(np.concatenate(parts)) if parts else h[:0]
-    matrix = np.array(_digests(shingle_hashes, offsets, NUM_PERM, _SEED).to_rows(), dtype=_U32)
+    flat, offsets = _SHINGLER.shingle_hashes(token_lists, MAX_TOKENS, _MAX_CACHED)
+    matrix = np.array(_digests(np.frombuffer(flat, dtype=_U64), offsets, NUM_PERM, _SEED).to_rows(), dtype=_U32)
     return matrix, [b - a for a, b in itertools.pairwise(offsets)]
 
 
