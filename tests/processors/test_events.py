@@ -166,28 +166,30 @@ def test_single_letters_are_dropped_and_only_han_makes_pairs() -> None:
     assert event_features(tokenize(mixed), [], [mixed], [], "ja") == ["bridge", "~东京", "~大桥"]
 
 
-def weight(index: EventIndex, rows: int, feature: str) -> float:
-    """A feature's weight as the module docstring defines it: IDF among ``rows`` rows, times its boost."""
-    df = sum(feature in features for features in index.features[:rows])
-    return (math.log(rows + PRIOR_DOCS) - math.log(1 + min(df, 4096))) * BOOST.get(feature[0], 1.0)
+def weight(rows: list[list[str]], feature: str) -> float:
+    """A feature's weight as the module docstring defines it: IDF among ``rows``, times its boost."""
+    df = sum(feature in features for features in rows)
+    return (math.log(len(rows) + PRIOR_DOCS) - math.log(1 + min(df, 4096))) * BOOST.get(feature[0], 1.0)
 
 
 def test_similarities_are_the_documented_weighted_dice() -> None:
     rows = [["#14", "bridge", "ruhr"], ["#12", "bridge", "mülheim"], ["bridge", "collapse", "ruhr"],
             ["dam", "flood"]]
     index = EventIndex()
+    totals = []  # each row's weight, as its memory record keeps it
     for n, features in enumerate(rows):
         weights = index.weights_of(features)
-        assert weights == {f: pytest.approx(weight(index, n, f)) for f in features}
-        index.add(f"e{n}", features, sum(weights.values()), float(n))
+        assert weights == {f: pytest.approx(weight(rows[:n], f)) for f in features}
+        totals.append(sum(weights.values()))
+        index.add(f"e{n}", features, totals[-1], float(n))
     item = ['"bridge fell', "#12", "bridge", "collapse", "ruhr"]
     weights = index.weights_of(item)
-    assert weights == {f: pytest.approx(weight(index, 4, f)) for f in item}
+    assert weights == {f: pytest.approx(weight(rows, f)) for f in item}
     total = sum(weights.values())
 
     def dice(row: int) -> float:
         shared = sum(weights[f] for f in item if f in rows[row])
-        return 2 * shared / (total + index.weights[row])
+        return 2 * shared / (total + totals[row])
 
     weight_of_item, alike = index.alike(item, 0.0)
     assert weight_of_item == total  # summed in the features' order: the memory's "w", bit for bit

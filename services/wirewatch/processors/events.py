@@ -160,15 +160,13 @@ _LOG1P = [math.log(1 + df) for df in range(_LOG_MAX + 1)]
 class EventIndex:
     """Derived, in memory: the compared items of the window. The numbers (interned features,
     postings, document frequencies, weights, candidates, similarities) are in
-    :class:`wirewatch_native.EventCore`; the rows' events, times and weights also here."""
+    :class:`wirewatch_native.EventCore`; here only what Python reads per row: its event and time."""
 
     def __init__(self) -> None:
         self.core = EventCore(boost=list(BOOST.items()), prior_docs=PRIOR_DOCS, posting_cap=POSTING_CAP,
                               top_rows=TOP_ROWS, numbers_disagree=NUMBERS_DISAGREE, log1p=_LOG1P)
         self.events: list[str] = []
         self.times: list[float] = []
-        self.features: list[list[str]] = []  # the memory records' own lists
-        self.weights: list[float] = []
 
     def __len__(self) -> int:
         return len(self.events)
@@ -189,8 +187,6 @@ class EventIndex:
         self.core.add(features, weight, ts)
         self.events.append(event)
         self.times.append(ts)
-        self.features.append(features)
-        self.weights.append(weight)
 
 
 class EventClusterer:
