@@ -48,9 +48,10 @@ stack-status:
 	$(LOCAL)/stack.sh status
 
 # The whole suite against the real Kafka, Elasticsearch and Prometheus, started
-# here and stopped afterwards (also when the tests fail).
+# here and stopped afterwards (also when the tests fail); a Kafka started here starts on
+# fresh storage (WIREWATCH_STACK_FRESH: the tests' topics are theirs alone).
 test: install
-	@$(LOCAL)/stack.sh up
+	@WIREWATCH_STACK_FRESH=1 $(LOCAL)/stack.sh up
 	@source $(LOCAL)/env.sh; set +e; $(BIN)/pytest -q -p no:cacheprovider $(PYTEST_ARGS); rc=$$?; \
 	  $(LOCAL)/stack.sh down; exit $$rc
 

@@ -22,6 +22,12 @@ healthy() { "$PY" "$HERE/kafka_ready.py" "127.0.0.1:$KAFKA_PORT"; }
 
 up() {
   if pid_alive "$PIDFILE"; then say "Kafka already running (pid $(cat "$PIDFILE"))"; return 0; fi
+  # WIREWATCH_STACK_FRESH=1 (make test): a stopped broker's topics are only earlier runs' leftovers.
+  # Kept, they pile up (~20,000 partitions after a day of runs: the broker ran out of file handles).
+  if [ "${WIREWATCH_STACK_FRESH:-0}" = 1 ] && [ -d "$RUN" ]; then
+    say "fresh Kafka storage: removing $RUN/data and its log"
+    rm -rf "$RUN/data" "$LOG"
+  fi
   require_free_port Kafka "$KAFKA_PORT" KAFKA_PORT
   require_free_port "Kafka controller" "$KAFKA_CONTROLLER_PORT" KAFKA_CONTROLLER_PORT
   fetch

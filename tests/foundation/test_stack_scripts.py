@@ -59,3 +59,20 @@ def test_stack_script_rejects_an_unknown_action() -> None:
     proc = run("stack.sh", "explode")
     assert proc.returncode == 2
     assert "usage: stack.sh up|down|status|fetch|wipe" in proc.stderr
+
+
+@pytest.mark.parametrize(("fresh", "kept"), [("1", False), ("0", True)])
+def test_a_fresh_kafka_start_drops_a_stopped_brokers_old_topics(tmp_path: Path, fresh: str, kept: bool) -> None:
+    """`make test` starts Kafka with WIREWATCH_STACK_FRESH=1: earlier runs' topics would pile up
+    until the broker runs out of file handles. A taken port stops the start right after."""
+    old = tmp_path / "kafka" / "data" / "test-earlier-run.raw-0"
+    old.mkdir(parents=True)
+    with socket.socket() as blocker:
+        blocker.bind(("127.0.0.1", 0))
+        blocker.listen(1)
+        port = blocker.getsockname()[1]
+        proc = run("kafka.sh", "up", env={"KAFKA_PORT": str(port), "WIREWATCH_STACK_HOME": str(tmp_path),
+                                          "WIREWATCH_STACK_FRESH": fresh})
+    assert proc.returncode != 0
+    assert old.exists() is kept
+    assert ("fresh Kafka storage" in proc.stderr) is not kept
